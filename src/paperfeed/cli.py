@@ -1,0 +1,112 @@
+"""The ``paperfeed`` command. ``serve`` is the default: ``paperfeed`` alone starts the site.
+
+Every command reads its settings from ``PAPERFEED_*`` (see config.py), so
+``PAPERFEED_DATA_DIR`` and ``PAPERFEED_DATABASE_URL`` apply everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from paperfeed.config import get_settings
+from paperfeed.sources.commands import ingest
+from paperfeed.store.db import get_database
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``serve`` when no subcommand is given."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h", "--version")):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup)
+@click.version_option(package_name="paperfeed")
+def cli() -> None:
+    """paperfeed: a self-hostable daily research-paper feed."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default: PAPERFEED_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: PAPERFEED_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (PAPERFEED_WORKERS).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Upgrade the database, then serve the site."""
+    import uvicorn
+
+    settings = get_settings()
+    get_database().upgrade()
+    uvicorn.run(
+        "paperfeed.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or bring it to the latest schema."""
+    database = get_database()
+    database.upgrade()
+    click.echo(f"database at head: {_redacted(database.url)}")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(path: Path) -> None:
+    """Copy the SQLite database to PATH while it serves, then check the copy."""
+    from paperfeed.store.backup import BackupError, backup_sqlite
+
+    database = get_database()
+    if not database.is_sqlite:
+        raise click.ClickException("db backup copies SQLite databases; for PostgreSQL use pg_dump")
+    try:
+        result = backup_sqlite(database, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written to {path} ({result.size_bytes} bytes, integrity_check: ok)")
+
+
+@cli.command()
+@click.option("--reset", is_flag=True, help="Delete all papers and load the demo data again.")
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no papers.")
+def demo(reset: bool, if_empty: bool) -> None:
+    """Fill the database with demo data (remote Daily Papers, arXiv, or generated)."""
+    from paperfeed.demo import load_demo
+
+    database = get_database()
+    database.upgrade()
+    message = load_demo(database, get_settings(), reset=reset, if_empty=if_empty, echo=click.echo)
+    click.echo(message)
+
+
+cli.add_command(ingest)
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def main() -> None:
+    cli(prog_name="paperfeed")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Typed settings, one place. Every field is read from a ``PAPERFEED_*`` environment variable.
+
+README.md documents each setting in a table; ``tests/test_config.py`` fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Folder for the SQLite database, backups and derived indexes.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database. Unset: SQLite file `paperfeed.db` in the data dir. "
+            "`postgresql+psycopg://user@host/db` selects PostgreSQL."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `paperfeed serve` binds to.")
+    port: int = Field(default=8000, description="Port `paperfeed serve` listens on.")
+    workers: int = Field(default=1, description="Number of web worker processes for `serve`.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the site, used for absolute links in feeds and mail.",
+    )
+    site_name: str = Field(default="paperfeed", description="Name shown in page headers and feeds.")
+    cache_seconds: float = Field(
+        default=2.0,
+        description=(
+            "How long a worker reuses a rendered feed page or API list before asking the "
+            "database again (0 disables the cache)."
+        ),
+    )
+    page_size: int = Field(default=50, description="Default number of papers per list page.")
+    trending_half_life_hours: float = Field(
+        default=36.0, description="Half-life of an upvote in the trending score, in hours."
+    )
+    trending_window_days: int = Field(
+        default=14, description="Only papers featured within this many days can trend."
+    )
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description=(
+            "arXiv Atom API endpoint. Fixed in production; tests point it at a loopback server."
+        ),
+    )
+    arxiv_request_interval: float = Field(
+        default=3.0, description="Seconds between two requests to the arXiv API (arXiv's rule)."
+    )
+    daily_papers_api_url: str = Field(
+        default="https://huggingface.co/api/daily_papers",
+        description="Hugging Face Daily Papers API used by `ingest daily-papers --remote`.",
+    )
+    http_timeout: float = Field(
+        default=20.0, description="Timeout in seconds of one outgoing HTTP request."
+    )
+    demo_fetch_timeout: float = Field(
+        default=10.0,
+        description="Seconds `make run` / `paperfeed demo` may spend trying the remote APIs.",
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'paperfeed.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Sources: where papers come from (arXiv id grammar, Atom API, snapshots, Daily Papers)."""

@@ -1,0 +1,111 @@
+"""Typed SQLAlchemy 2 models.
+
+Conventions:
+- every datetime is naive UTC (SQLite has no time zones; PostgreSQL columns are
+  ``timestamp without time zone``); the API adds the ``Z``;
+- ``Paper.modified_at`` moves on every insert or change; derived indexes (search, caches)
+  follow it as a watermark;
+- imported counts (from Daily Papers listings) are kept apart from counts of this site's own
+  users (``user_upvotes``, ``user_comments``), so a re-import never clobbers local votes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Paper(Base):
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # Latest arXiv version known (1, 2, ...); None when no source told us.
+    version: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    primary_category: Mapped[str | None] = mapped_column(String(32))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    license: Mapped[str | None] = mapped_column(String(255))
+    submitter: Mapped[str | None] = mapped_column(String(255))
+    github_repo: Mapped[str | None] = mapped_column(String(512))
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+    project_page: Mapped[str | None] = mapped_column(String(1024))
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    organization: Mapped[str | None] = mapped_column(String(255))
+    imported_upvotes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    imported_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    user_upvotes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    user_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    daily_entries: Mapped[list[DailyEntry]] = relationship(
+        back_populates="paper", cascade="all, delete-orphan", order_by="DailyEntry.day"
+    )
+
+    @property
+    def upvotes(self) -> int:
+        return self.imported_upvotes + self.user_upvotes
+
+    @property
+    def num_comments(self) -> int:
+        return self.imported_comments + self.user_comments
+
+
+class DailyEntry(Base):
+    """A paper featured on a day's list. One row per (paper, day)."""
+
+    __tablename__ = "daily_entries"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "day", name="uq_daily_entries_paper_day"),
+        Index("ix_daily_entries_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Username shown as the submitter; imported listings keep theirs when the source has one.
+    submitted_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Where the entry came from: "import", "demo", "user".
+    source: Mapped[str] = mapped_column(String(16), default="import")
+
+    paper: Mapped[Paper] = relationship(back_populates="daily_entries")
+
+
+class SiteMeta(Base):
+    """Small key/value facts about the site (e.g. ``demo`` when demo data was loaded)."""
+
+    __tablename__ = "site_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
