@@ -1,0 +1,1 @@
+"""The web layer: app factory, JSON API (api/), HTML pages (pages/), feeds, templates, static."""

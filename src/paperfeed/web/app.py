@@ -1,0 +1,77 @@
+"""App factory. ``create_app()`` wires settings, the database, the API, pages and feeds.
+
+Every request reads through ``request.app.state``: ``settings``, ``db`` and ``cache``; nothing
+global is mutated, so tests can build several apps with different settings side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed import __version__
+from paperfeed.config import Settings, get_settings
+from paperfeed.store.db import Database, get_database
+from paperfeed.web.cache import TTLCache
+
+WEB_DIR = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="paperfeed",
+        version=__version__,
+        description=(
+            "JSON API of paperfeed. The paper endpoints follow the Hugging Face Daily Papers "
+            "API, so `huggingface_hub.HfApi(endpoint=...)` reads them unchanged."
+        ),
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db or get_database(settings)
+    app.state.cache = TTLCache[bytes](settings.cache_seconds)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    from paperfeed.web.api import router as api_router
+    from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.pages import router as pages_router
+
+    app.include_router(api_router)
+    app.include_router(feeds_router)
+    app.include_router(pages_router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return ORJSONResponse(
+                {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            )
+        from paperfeed.web.pages.errors import error_page
+
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        if _wants_json(request):
+            return ORJSONResponse({"error": problems or "bad request"}, status_code=400)
+        from paperfeed.web.pages.errors import error_page
+
+        return error_page(request, 400, problems or "bad request")
+
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"

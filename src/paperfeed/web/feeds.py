@@ -1,0 +1,5 @@
+"""RSS/Atom feeds."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Server-rendered HTML pages (work without JavaScript)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
