@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ARXIV_HOST = "export.arxiv.org"
+DAILY_PAPERS_HOST = "huggingface.co"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
@@ -68,6 +73,18 @@ class Settings(BaseSettings):
         default=10.0,
         description="Seconds `make run` / `paperfeed demo` may spend trying the remote APIs.",
     )
+
+    @field_validator("arxiv_api_url", "daily_papers_api_url")
+    @classmethod
+    def _fixed_hosts(cls, value: str, info: object) -> str:
+        # Outgoing fetches go to one fixed host each. The only other hosts allowed are on the
+        # loopback interface, where the tests serve recorded documents.
+        field = getattr(info, "field_name", "")
+        official = ARXIV_HOST if field == "arxiv_api_url" else DAILY_PAPERS_HOST
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or parts.hostname not in (official, *LOOPBACK):
+            raise ValueError(f"must be an https URL on {official} (or a loopback test server)")
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,0 +1,61 @@
+# paperfeed — two commands on a fresh machine:
+#   make run    set everything up and serve http://127.0.0.1:8000 on SQLite, with data in it
+#   make test   set up, then lint, type-check and run all tests (SQLite, then PostgreSQL)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run test lint types pytest pytest-pg install install-dev demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/paperfeed db upgrade
+	$(BIN)/paperfeed demo --if-empty
+	$(BIN)/paperfeed serve
+
+demo: install
+	$(BIN)/paperfeed demo --reset
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The same suite against PostgreSQL; each test creates a fresh database and drops it.
+pytest-pg: install-dev
+	@if $(BIN)/python scripts/pg_ready.py "$(PG_TEST_URL)"; then \
+		PAPERFEED_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		echo "SKIPPED PostgreSQL run: no server answers at $(PG_TEST_URL) (set PG_TEST_URL)"; \
+	fi
+
+test: lint types pytest pytest-pg
+
+bench: install-dev
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_http.py
+
+clean:
+	rm -rf $(VENV) var test-output .pytest_cache .mypy_cache .ruff_cache
