@@ -6,7 +6,6 @@ Every command reads its settings from ``PAPERFEED_*`` (see config.py), so
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -90,7 +89,9 @@ def demo(reset: bool, if_empty: bool) -> None:
 
     database = get_database()
     database.upgrade()
-    message = load_demo(database, get_settings(), reset=reset, if_empty=if_empty, echo=click.echo)
+    message = load_demo(
+        database, get_settings(), reset_first=reset, if_empty=if_empty, echo=click.echo
+    )
     click.echo(message)
 
 
@@ -109,4 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
