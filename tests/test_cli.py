@@ -52,4 +52,4 @@ def test_bare_command_serves_and_creates_database(settings: Settings, tmp_path: 
         proc.terminate()
         proc.wait(timeout=15)
     if settings.is_sqlite:
-        assert (settings.data_dir / "paperfeed.db").exists()
+        assert Path(settings.sqlalchemy_url.split("///", 1)[1]).exists()
