@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,15 +211,43 @@ def trending_items(
     now: dt.datetime | None = None,
     submitter: str | None = None,
 ) -> list[FeedItem]:
-    """Papers by trending score (see ranking.py), best first; papers with no votes last."""
+    """Papers by trending score (see ranking.py), best first; papers with no votes last.
+
+    Each paper appears once, scored from its latest daily entry within the window."""
     newest = session.scalar(select(func.max(DailyEntry.submitted_at)))
     ref = ranking.reference_time(now or utcnow(), newest)
     since = ref - dt.timedelta(days=window_days)
     stmt = _entries().where(DailyEntry.submitted_at >= since, DailyEntry.submitted_at <= ref)
     if submitter:
         stmt = stmt.where(DailyEntry.submitted_by == submitter)
+    return _by_trending(session.execute(stmt), ref, half_life_hours)
+
+
+def period_trending_items(
+    session: Session,
+    start: dt.date,
+    end: dt.date,
+    *,
+    half_life_hours: float,
+    now: dt.datetime | None = None,
+    submitter: str | None = None,
+) -> list[FeedItem]:
+    """Papers featured in [start, end), each once, by trending score, best first.
+
+    The score is taken at the newest submission in the period (or ``now`` if earlier), so an
+    old week ranks as it trended at its end rather than every score decaying towards 0."""
+    stmt = _entries().where(DailyEntry.day >= start, DailyEntry.day < end)
+    if submitter:
+        stmt = stmt.where(DailyEntry.submitted_by == submitter)
+    rows = session.execute(stmt).all()
+    newest = max((r.submitted_at for r in rows if r.submitted_at is not None), default=None)
+    ref = ranking.reference_time(now or utcnow(), newest)
+    return _by_trending(rows, ref, half_life_hours)
+
+
+def _by_trending(rows: Iterable[Any], ref: dt.datetime, half_life_hours: float) -> list[FeedItem]:
     latest: dict[str, FeedItem] = {}
-    for row in session.execute(stmt):
+    for row in rows:
         item = _item(row)
         known = latest.get(item.arxiv_id)
         if known is None or (item.submitted_at or _EPOCH) > (known.submitted_at or _EPOCH):
@@ -229,14 +258,38 @@ def trending_items(
         )
     return sorted(
         latest.values(),
-        key=lambda i: (-(i.score or 0.0), -(i.submitted_at or _EPOCH).timestamp(), i.arxiv_id),
+        key=lambda i: ranking.trending_sort_key(
+            i.score or 0.0, i.submitted_at or _EPOCH, i.arxiv_id
+        ),
     )
 
 
+def newest_first(items: list[FeedItem]) -> list[FeedItem]:
+    """``items`` re-ordered newest submission first (ties: more upvotes, then arXiv id)."""
+    return sorted(
+        items,
+        key=lambda i: ranking.newest_sort_key(i.submitted_at or _EPOCH, i.upvotes, i.arxiv_id),
+    )
+
+
+_VERSIONED_ID_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Za-z-]+)?/\d{7})v\d+$")
+
+
+def unversioned_id(arxiv_id: str) -> str:
+    """``2501.01234v2`` → ``2501.01234``; ``hep-th/9901001v1`` → ``hep-th/9901001``."""
+    m = _VERSIONED_ID_RE.match(arxiv_id)
+    return m[1] if m else arxiv_id
+
+
 def get_paper(session: Session, arxiv_id: str) -> PaperDetail | None:
+    """One paper with the days it was featured; a versioned id finds the unversioned paper."""
     row = session.execute(
         select(*_PAPER_COLUMNS, Paper.id).where(Paper.arxiv_id == arxiv_id)
     ).first()
+    if row is None and unversioned_id(arxiv_id) != arxiv_id:
+        row = session.execute(
+            select(*_PAPER_COLUMNS, Paper.id).where(Paper.arxiv_id == unversioned_id(arxiv_id))
+        ).first()
     if row is None:
         return None
     item = _item(tuple(row)[:-1])

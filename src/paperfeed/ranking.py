@@ -27,10 +27,32 @@ import datetime as dt
 import math
 
 
+def utc_timestamp(moment: dt.datetime) -> float:
+    """Seconds since the epoch of a naive-UTC (or aware) datetime, whatever the local zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
 def daily_sort_key(
     upvotes: int, submitted_at: dt.datetime, arxiv_id: str
 ) -> tuple[int, float, str]:
-    return (-upvotes, submitted_at.timestamp(), arxiv_id)
+    """Sort key of the daily order: more upvotes first, then earlier submission, then id."""
+    return (-upvotes, utc_timestamp(submitted_at), arxiv_id)
+
+
+def newest_sort_key(
+    submitted_at: dt.datetime, upvotes: int, arxiv_id: str
+) -> tuple[float, int, str]:
+    """Sort key of the "newest submission first" order (ties: more upvotes, then id)."""
+    return (-utc_timestamp(submitted_at), -upvotes, arxiv_id)
+
+
+def trending_sort_key(
+    score: float, submitted_at: dt.datetime, arxiv_id: str
+) -> tuple[float, float, str]:
+    """Sort key of the trending order: higher score, then fresher, then id."""
+    return (-score, -utc_timestamp(submitted_at), arxiv_id)
 
 
 def trending_score(

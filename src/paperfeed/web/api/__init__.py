@@ -1,5 +1,9 @@
-"""JSON API. Paper endpoints follow the Hugging Face Daily Papers API contract."""
+"""JSON API. Paper endpoints follow the Hugging Face Daily Papers API contract.
 
-from fastapi import APIRouter
+``router`` serves ``/api/...``; ``markdown_router`` serves ``/papers/{arxiv_id}.md`` (no
+``/api`` prefix, as on Hugging Face) and must be included before the HTML pages' router.
+"""
 
-router = APIRouter(prefix="/api")
+from paperfeed.web.api.routes import markdown_router, router
+
+__all__ = ["markdown_router", "router"]

@@ -1,0 +1,93 @@
+"""Pydantic models of the JSON API, for the OpenAPI schema (and the tests).
+
+The routes never build these models: they serialise plain dicts with orjson (see
+serialize.py) and return the bytes, which is several times faster than FastAPI's
+``jsonable_encoder`` path. ``tests/api`` validates real responses against these models, so
+the schema and the bytes cannot drift apart.
+
+Field names follow the Hugging Face Daily Papers API (camelCase, ``_id``), so that
+``huggingface_hub.HfApi(endpoint=...)`` parses the responses unchanged. Every timestamp is
+UTC, written as ``2025-03-03T12:00:00.000Z``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Author(_Model):
+    id: str = Field(alias="_id", description="Stable opaque id of this author entry.")
+    name: str
+    hidden: bool = False
+
+
+class UserRef(_Model):
+    id: str = Field(alias="_id", description="Stable opaque id derived from the username.")
+    user: str = Field(description="Username.")
+    fullname: str
+    avatarUrl: str = Field(description="Avatar URL; empty when the site has none.")
+    type: Literal["user"] = "user"
+
+
+class OrganizationRef(_Model):
+    name: str
+    fullname: str
+    avatarUrl: str = Field(description="Avatar URL; empty when the site has none.")
+
+
+class Paper(_Model):
+    """A paper, as ``/api/papers/{id}`` returns it and as it is nested in a daily item."""
+
+    id: str = Field(description="arXiv id, without version.")
+    authors: list[Author]
+    publishedAt: dt.datetime | None = Field(description="arXiv publication time (UTC).")
+    submittedOnDailyAt: dt.datetime | None = Field(
+        description="When the paper was last put on a daily list (UTC); null if never."
+    )
+    title: str
+    summary: str = Field(description="The abstract.")
+    upvotes: int
+    discussionId: str = Field(description="Stable opaque id of the paper's discussion.")
+    ai_summary: str | None
+    ai_keywords: list[str] | None
+    githubRepo: str | None
+    githubStars: int | None
+    projectPage: str | None
+    numComments: int | None = None
+    submittedOnDailyBy: UserRef | None = None
+    organization: OrganizationRef | None = None
+
+
+class DailyPaper(_Model):
+    """One entry of a daily list (the shape of Hugging Face's ``/api/daily_papers`` items)."""
+
+    paper: Paper
+    publishedAt: dt.datetime = Field(
+        description="When the paper was put on the daily list (UTC), as Hugging Face does."
+    )
+    title: str
+    summary: str
+    thumbnail: str | None = None
+    numComments: int
+    submittedBy: UserRef | None = None
+    organization: OrganizationRef | None = None
+    isAuthorParticipating: bool = False
+
+
+class ErrorBody(_Model):
+    error: str = Field(description="What was wrong with the request.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "Malformed parameter."},
+}
+NOT_FOUND_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "No such paper."},
+}

@@ -1,0 +1,152 @@
+"""FeedItem → the Hugging Face-shaped JSON of the API (plain dicts, orjson bytes) and markdown.
+
+Conventions (see schemas.py for the documented shapes):
+- timestamps: naive UTC from the database → ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (the
+  ``huggingface_hub`` client parses only a trailing ``Z``, never ``+00:00``);
+- ``_id`` / ``discussionId``: this site has no Mongo ids, so they are stable 24-hex digests
+  of what they name (the same paper always gets the same ids);
+- optional links and counts are present as ``null`` when unknown; ``submittedBy`` /
+  ``submittedOnDailyBy`` and ``organization`` only when known; no ``thumbnail``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import orjson
+
+from paperfeed.feed import FeedItem, PaperDetail
+
+
+def iso_z(moment: dt.datetime | None) -> str | None:
+    """Naive-UTC (or aware) datetime → ``2025-03-03T12:00:00.000Z``; None stays None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def object_id(*parts: str) -> str:
+    """A stable 24-hex id (the length of Hugging Face's ids) for what ``parts`` name."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def user_ref(username: str) -> dict[str, Any]:
+    return {
+        "_id": object_id("user", username),
+        "user": username,
+        "fullname": username,
+        "avatarUrl": "",
+        "type": "user",
+    }
+
+
+def organization_ref(name: str) -> dict[str, Any]:
+    return {"name": name, "fullname": name, "avatarUrl": ""}
+
+
+def paper_object(item: FeedItem, *, with_comments: bool = False) -> dict[str, Any]:
+    """The ``paper`` object: what ``/api/papers/{id}`` returns and a daily item nests."""
+    paper: dict[str, Any] = {
+        "id": item.arxiv_id,
+        "authors": [
+            {"_id": object_id("author", item.arxiv_id, str(n)), "name": name, "hidden": False}
+            for n, name in enumerate(item.authors)
+        ],
+        "publishedAt": iso_z(item.published_at),
+        "submittedOnDailyAt": iso_z(item.submitted_at),
+        "title": item.title,
+        "summary": item.abstract,
+        "upvotes": item.upvotes,
+        "discussionId": object_id("discussion", item.arxiv_id),
+        "ai_summary": item.ai_summary,
+        "ai_keywords": item.ai_keywords,
+        "githubRepo": item.github_repo,
+        "githubStars": item.github_stars,
+        "projectPage": item.project_page,
+    }
+    if with_comments:
+        paper["numComments"] = item.num_comments
+    if item.submitted_by:
+        paper["submittedOnDailyBy"] = user_ref(item.submitted_by)
+    if item.organization:
+        paper["organization"] = organization_ref(item.organization)
+    return paper
+
+
+def daily_item(item: FeedItem) -> dict[str, Any]:
+    """One entry of ``/api/daily_papers``."""
+    entry: dict[str, Any] = {
+        "paper": paper_object(item),
+        "publishedAt": iso_z(item.submitted_at or item.published_at),
+        "title": item.title,
+        "summary": item.abstract,
+        "numComments": item.num_comments,
+    }
+    if item.submitted_by:
+        entry["submittedBy"] = user_ref(item.submitted_by)
+    if item.organization:
+        entry["organization"] = organization_ref(item.organization)
+    entry["isAuthorParticipating"] = False
+    return entry
+
+
+def daily_list_bytes(items: list[FeedItem]) -> bytes:
+    return orjson.dumps([daily_item(i) for i in items])
+
+
+def paper_list_bytes(items: list[FeedItem]) -> bytes:
+    return orjson.dumps([paper_object(i, with_comments=True) for i in items])
+
+
+def paper_bytes(detail: PaperDetail) -> bytes:
+    return orjson.dumps(paper_object(detail.item, with_comments=True))
+
+
+def paper_markdown(detail: PaperDetail, base_url: str) -> str:
+    """The paper page as markdown (what ``HfApi.read_paper`` returns)."""
+    item = detail.item
+    lines = [f"# {_one_line(item.title)}", ""]
+    if item.authors:
+        lines += [f"**Authors:** {', '.join(_one_line(a) for a in item.authors)}", ""]
+    facts = []
+    if item.published_at:
+        facts.append(f"**Published:** {item.published_at:%Y-%m-%d}")
+    if detail.featured_days:
+        days = ", ".join(f"{d:%Y-%m-%d}" for d in detail.featured_days)
+        facts.append(f"**Featured:** {days}")
+    if item.submitted_by:
+        facts.append(f"**Submitted by:** {item.submitted_by}")
+    facts.append(f"**Upvotes:** {item.upvotes}")
+    facts.append(f"**Comments:** {item.num_comments}")
+    if item.organization:
+        facts.append(f"**Organization:** {item.organization}")
+    lines += [" · ".join(facts), ""]
+    lines += ["## Links", ""]
+    lines.append(f"- Paper page: {base_url.rstrip('/')}/papers/{item.arxiv_id}")
+    lines.append(f"- arXiv: {item.arxiv_url}")
+    lines.append(f"- PDF: {item.pdf_url}")
+    if item.github_repo:
+        stars = f" ({item.github_stars} stars)" if item.github_stars is not None else ""
+        lines.append(f"- Code: {item.github_repo}{stars}")
+    if item.project_page:
+        lines.append(f"- Project page: {item.project_page}")
+    if item.doi:
+        lines.append(f"- DOI: https://doi.org/{item.doi}")
+    lines += ["", "## Abstract", "", item.abstract.strip() or "(no abstract)", ""]
+    if item.ai_summary:
+        lines += ["## AI summary", "", item.ai_summary.strip(), ""]
+    if item.ai_keywords:
+        lines += [f"**AI keywords:** {', '.join(item.ai_keywords)}", ""]
+    return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
