@@ -1,5 +1,292 @@
-"""RSS/Atom feeds."""
+"""RSS 2.0 and Atom feeds. Each list comes in both formats: ``.xml`` is RSS 2.0, ``.atom`` Atom.
 
-from fastapi import APIRouter
+Routes
+    ``/feeds/latest.xml``, ``/feeds/latest.atom``
+        papers of the latest ``LATEST_DAYS`` days that have papers (``?days=N``, 1–14, to change
+        it), newest day first, each day in daily order (upvotes, then submission time)
+    ``/feeds/trending.xml``, ``/feeds/trending.atom``
+        the first ``settings.page_size`` papers by trending score
+    ``/feeds/day/YYYY-MM-DD.xml``, ``/feeds/day/YYYY-MM-DD.atom``
+        one day's papers in daily order (a malformed date answers 400)
 
-router = APIRouter()
+Every page links its feeds with ``<link rel="alternate">``. Links are absolute, built on
+``settings.base_url``. Each item's guid (Atom: id) is the paper's arXiv abstract URL, its link
+the paper's page on this site. RSS dates are RFC 822 (``email.utils``), Atom dates RFC 3339.
+Documents are built with ``xml.etree`` (so text is always escaped); characters XML forbids
+are dropped first. Rendered bytes are kept in ``app.state.cache`` like the HTML pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed import __version__, feed
+from paperfeed.config import Settings
+from paperfeed.feed import BadPeriod, FeedItem
+from paperfeed.store.db import Database
+from paperfeed.store.models import DailyEntry, utcnow
+from paperfeed.web.cache import TTLCache
+
+LATEST_DAYS = 3
+MAX_LATEST_DAYS = 14
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+
+ET.register_namespace("atom", ATOM_NS)
+ET.register_namespace("dc", DC_NS)
+
+# XML 1.0 forbids most C0 controls (and lone surrogates, U+FFFE/U+FFFF) even when escaped.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+router = APIRouter(prefix="/feeds", include_in_schema=False)
+
+
+@dataclass(slots=True)
+class FeedDoc:
+    """What a feed says about itself, whatever its format."""
+
+    title: str
+    description: str
+    page_path: str  # the HTML page this feed mirrors
+    self_path: str  # this feed's path (without format suffix)
+    items: Sequence[FeedItem]
+
+
+def _clean(text: str | None) -> str:
+    return _XML_INVALID.sub("", " ".join((text or "").split()))
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _rfc822(value: dt.datetime) -> str:
+    return email.utils.format_datetime(_utc(value))
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _item_time(item: FeedItem) -> dt.datetime:
+    """When the item appeared in this feed: its daily entry, else its arXiv dates."""
+    if item.submitted_at:
+        return item.submitted_at
+    if item.day:
+        return dt.datetime.combine(item.day, dt.time())
+    return item.updated_at or item.published_at or utcnow()
+
+
+def _updated(doc: FeedDoc) -> dt.datetime:
+    times = [_item_time(i) for i in doc.items]
+    return max(times) if times else utcnow()
+
+
+def _base(settings: Settings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrib)
+    if text is not None:
+        el.text = _clean(text)
+    return el
+
+
+def _categories(item: FeedItem) -> list[str]:
+    cats = list(item.categories or [])
+    if item.primary_category:
+        cats = [item.primary_category, *[c for c in cats if c != item.primary_category]]
+    return cats
+
+
+def render_rss(doc: FeedDoc, settings: Settings) -> bytes:
+    base = _base(settings)
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(rss, "channel")
+    _sub(channel, "title", doc.title)
+    _sub(channel, "link", base + doc.page_path)
+    _sub(channel, "description", doc.description)
+    _sub(channel, "language", "en")
+    _sub(channel, "generator", f"paperfeed {__version__}")
+    _sub(channel, "lastBuildDate", _rfc822(_updated(doc)))
+    _sub(
+        channel,
+        f"{{{ATOM_NS}}}link",
+        href=f"{base}{doc.self_path}.xml",
+        rel="self",
+        type="application/rss+xml",
+    )
+    for item in doc.items:
+        entry = _sub(channel, "item")
+        _sub(entry, "title", item.title)
+        _sub(entry, "link", f"{base}/papers/{item.arxiv_id}")
+        _sub(entry, "guid", item.arxiv_url, isPermaLink="true")
+        _sub(entry, "pubDate", _rfc822(_item_time(item)))
+        if item.authors:
+            _sub(entry, f"{{{DC_NS}}}creator", ", ".join(item.authors))
+        for cat in _categories(item):
+            _sub(entry, "category", cat)
+        _sub(entry, "description", _summary(item))
+        _sub(entry, "comments", f"{base}/papers/{item.arxiv_id}")
+    out: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return out
+
+
+def render_atom(doc: FeedDoc, settings: Settings) -> bytes:
+    base = _base(settings)
+    root = ET.Element("feed", {"xmlns": ATOM_NS})
+    _sub(root, "id", f"{base}{doc.self_path}.atom")
+    _sub(root, "title", doc.title)
+    _sub(root, "subtitle", doc.description)
+    _sub(root, "updated", _rfc3339(_updated(doc)))
+    _sub(root, "link", rel="alternate", type="text/html", href=base + doc.page_path)
+    _sub(root, "link", rel="self", type="application/atom+xml", href=f"{base}{doc.self_path}.atom")
+    _sub(root, "generator", "paperfeed", version=__version__)
+    author = _sub(root, "author")
+    _sub(author, "name", settings.site_name)
+    for item in doc.items:
+        entry = _sub(root, "entry")
+        _sub(entry, "id", item.arxiv_url)
+        _sub(entry, "title", item.title, type="text")
+        _sub(
+            entry, "link", rel="alternate", type="text/html", href=f"{base}/papers/{item.arxiv_id}"
+        )
+        _sub(entry, "link", rel="related", type="text/html", href=item.arxiv_url)
+        _sub(entry, "updated", _rfc3339(_item_time(item)))
+        if item.published_at:
+            _sub(entry, "published", _rfc3339(item.published_at))
+        for name in item.authors or []:
+            _sub(_sub(entry, "author"), "name", name)
+        for cat in _categories(item):
+            _sub(entry, "category", term=_clean(cat))
+        _sub(entry, "summary", _summary(item), type="text")
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out
+
+
+def _summary(item: FeedItem) -> str:
+    votes = f"{item.upvotes} upvote{'s' if item.upvotes != 1 else ''}"
+    return f"{item.abstract} ({votes})" if item.abstract else votes
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def latest_days(session: Session, n: int) -> list[dt.date]:
+    """The ``n`` latest days that have papers, newest first."""
+    stmt = select(DailyEntry.day).distinct().order_by(DailyEntry.day.desc()).limit(n)
+    return list(session.scalars(stmt))
+
+
+def _latest_doc(request: Request) -> FeedDoc:
+    settings, db = _state(request)
+    raw = request.query_params.get("days", str(LATEST_DAYS))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LATEST_DAYS:
+        raise HTTPException(400, f"days must be a whole number from 1 to {MAX_LATEST_DAYS}")
+    items: list[FeedItem] = []
+    with db.read() as session:
+        for day in latest_days(session, int(raw)):
+            items.extend(feed.day_items(session, day))
+    return FeedDoc(
+        title=f"{settings.site_name}: latest papers",
+        description="Papers of the latest days, most upvoted first within each day.",
+        page_path="/",
+        self_path="/feeds/latest",
+        items=items,
+    )
+
+
+def _trending_doc(request: Request) -> FeedDoc:
+    settings, db = _state(request)
+    with db.read() as session:
+        items = feed.trending_items(
+            session,
+            half_life_hours=settings.trending_half_life_hours,
+            window_days=settings.trending_window_days,
+        )[: max(1, settings.page_size)]
+    return FeedDoc(
+        title=f"{settings.site_name}: trending papers",
+        description="Papers by trending score: upvotes that fade with time.",
+        page_path="/papers/trending",
+        self_path="/feeds/trending",
+        items=items,
+    )
+
+
+def _day_doc(request: Request, day: str) -> FeedDoc:
+    settings, db = _state(request)
+    try:
+        parsed = feed.parse_day(day)
+    except BadPeriod as exc:
+        raise HTTPException(400, str(exc)) from exc
+    with db.read() as session:
+        items = feed.day_items(session, parsed)
+    return FeedDoc(
+        title=f"{settings.site_name}: papers of {parsed.isoformat()}",
+        description=f"Daily papers of {parsed.isoformat()}, most upvoted first.",
+        page_path=f"/papers/date/{parsed.isoformat()}",
+        self_path=f"/feeds/day/{parsed.isoformat()}",
+        items=items,
+    )
+
+
+def _state(request: Request) -> tuple[Settings, Database]:
+    return request.app.state.settings, request.app.state.db
+
+
+def _feed_response(request: Request, fmt: str, doc_of: Callable[[], FeedDoc]) -> Response:
+    settings: Settings = request.app.state.settings
+    cache_: TTLCache[bytes] = request.app.state.cache
+
+    def compute() -> bytes:
+        doc = doc_of()
+        return render_rss(doc, settings) if fmt == "rss" else render_atom(doc, settings)
+
+    body = cache_.get_or_set(("feed", request.url.path, request.url.query), compute)
+    return Response(body, media_type=RSS_TYPE if fmt == "rss" else ATOM_TYPE)
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@router.get("/latest.xml")
+async def latest_rss(request: Request) -> Response:
+    return _feed_response(request, "rss", lambda: _latest_doc(request))
+
+
+@router.get("/latest.atom")
+async def latest_atom(request: Request) -> Response:
+    return _feed_response(request, "atom", lambda: _latest_doc(request))
+
+
+@router.get("/trending.xml")
+async def trending_rss(request: Request) -> Response:
+    return _feed_response(request, "rss", lambda: _trending_doc(request))
+
+
+@router.get("/trending.atom")
+async def trending_atom(request: Request) -> Response:
+    return _feed_response(request, "atom", lambda: _trending_doc(request))
+
+
+@router.get("/day/{day}.xml")
+async def day_rss(request: Request, day: str) -> Response:
+    return _feed_response(request, "rss", lambda: _day_doc(request, day))
+
+
+@router.get("/day/{day}.atom")
+async def day_atom(request: Request, day: str) -> Response:
+    return _feed_response(request, "atom", lambda: _day_doc(request, day))

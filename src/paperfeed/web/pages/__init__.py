@@ -1,5 +1,394 @@
-"""Server-rendered HTML pages (work without JavaScript)."""
+"""Server-rendered HTML pages. They work without JavaScript.
 
-from fastapi import APIRouter
+Routes
+    ``/``                            the latest day that has papers (same content as its day page)
+    ``/papers``                      redirects to ``/``
+    ``/papers/date?date=YYYY-MM-DD`` redirects to the day page (the header's date form)
+    ``/papers/date/YYYY-MM-DD``      one day, best first; prev/next skip days without papers
+    ``/papers/week/YYYY-Www``        an ISO week; prev/next skip weeks without papers
+    ``/papers/month/YYYY-MM``        a month; prev/next skip months without papers
+    ``/papers/trending``             by trending score (ranking.py)
+    ``/papers/{arxiv_id}``           one paper; ``2401.01234`` or old-style ``hep-th/9901001``.
+                                     A versioned id (``...v2``) redirects to the unversioned page.
 
-router = APIRouter()
+Week, month and trending lists are paged with ``?page=N`` (``settings.page_size`` per page).
+The paper route only matches arXiv-id shapes (see ``ArxivIdConvertor``), so ``/papers/{id}.md``
+(the API's markdown route) and any other path under ``/papers/`` are never shadowed by it.
+
+Each page renders to bytes kept in ``app.state.cache`` under its path and query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
+
+from paperfeed import feed
+from paperfeed.config import Settings
+from paperfeed.feed import BadPeriod, FeedItem
+from paperfeed.store.db import Database
+from paperfeed.web.pages.render import cached_page, html_response, render, site_is_demo
+
+# arXiv identifiers: new style 2401.01234 (4 or 5 digits after the dot since 2015) and old style
+# archive[.SUBJ]/YYMMNNN, each with an optional version suffix.
+ARXIV_ID_PATTERN = r"(?:\d{4}\.\d{4,5}|[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/\d{7})(?:v\d+)?"
+_VERSION_RE = re.compile(r"^(.*\d)v(\d+)$")
+
+
+class ArxivIdConvertor(Convertor[str]):
+    regex = ARXIV_ID_PATTERN
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("arxiv_id", ArxivIdConvertor())
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(slots=True)
+class NavLink:
+    href: str
+    label: str
+
+
+@dataclass(slots=True)
+class FeedLink:
+    type: str
+    title: str
+    href: str
+
+
+RSS = "application/rss+xml"
+ATOM = "application/atom+xml"
+
+
+def _state(request: Request) -> tuple[Settings, Database]:
+    return request.app.state.settings, request.app.state.db
+
+
+def _bad_request(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise HTTPException(status_code=400, detail="page must be a positive whole number")
+    return int(raw)
+
+
+def _site_feeds(settings: Settings) -> list[FeedLink]:
+    name = settings.site_name
+    return [
+        FeedLink(RSS, f"{name}: latest papers (RSS)", "/feeds/latest.xml"),
+        FeedLink(ATOM, f"{name}: latest papers (Atom)", "/feeds/latest.atom"),
+        FeedLink(RSS, f"{name}: trending papers (RSS)", "/feeds/trending.xml"),
+    ]
+
+
+def _period_nav(day: dt.date | None) -> dict[str, str]:
+    """Header tab targets that follow the day being viewed."""
+    if day is None:
+        return {"daily": "/", "weekly": "/", "monthly": "/"}
+    return {
+        "daily": f"/papers/date/{day.isoformat()}",
+        "weekly": f"/papers/week/{feed.iso_week(day)}",
+        "monthly": f"/papers/month/{day:%Y-%m}",
+    }
+
+
+def _paginate(items: list[FeedItem], page: int, size: int) -> tuple[list[FeedItem], int, int]:
+    size = max(1, size)
+    pages = max(1, -(-len(items) // size))
+    start = (page - 1) * size
+    return items[start : start + size], start, pages
+
+
+def _pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
+    if pages <= 1:
+        return None
+    return {
+        "page": page,
+        "pages": pages,
+        "prev": f"{path}?page={page - 1}" if page > 1 else None,
+        "next": f"{path}?page={page + 1}" if page < pages else None,
+    }
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    def compute() -> bytes:
+        settings, db = _state(request)
+        with db.read() as session:
+            day = feed.latest_day(session)
+            if day is None:
+                return render(
+                    request,
+                    "empty_site.html",
+                    {
+                        "is_demo": site_is_demo(db, request.app.state.cache),
+                        "feeds": _site_feeds(settings),
+                        "nav": "daily",
+                        "period_nav": _period_nav(None),
+                    },
+                )
+            return _render_day(request, session, day, is_home=True)
+
+    return html_response(cached_page(request, compute))
+
+
+@router.get("/papers")
+async def papers_index() -> Response:
+    return RedirectResponse("/", status_code=308)
+
+
+@router.get("/papers/date")
+async def date_form(request: Request) -> Response:
+    """Target of the header's date form: ``?date=YYYY-MM-DD`` → the day's page."""
+    raw = request.query_params.get("date", "").strip()
+    if not raw:
+        return RedirectResponse("/", status_code=303)
+    try:
+        day = feed.parse_day(raw)
+    except BadPeriod as exc:
+        raise _bad_request(exc) from exc
+    return RedirectResponse(f"/papers/date/{day.isoformat()}", status_code=303)
+
+
+@router.get("/papers/date/{day}")
+async def day_page(request: Request, day: str) -> Response:
+    try:
+        parsed = feed.parse_day(day)
+    except BadPeriod as exc:
+        raise _bad_request(exc) from exc
+
+    def compute() -> bytes:
+        with request.app.state.db.read() as session:
+            return _render_day(request, session, parsed, is_home=False)
+
+    return html_response(cached_page(request, compute))
+
+
+def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bool) -> bytes:
+    settings, db = _state(request)
+    items = feed.day_items(session, day)
+    prev_day, next_day = feed.adjacent_days(session, day)
+    latest = feed.latest_day(session) if not items else None
+    feeds = [
+        FeedLink(
+            RSS,
+            f"{settings.site_name}: papers of {day.isoformat()} (RSS)",
+            f"/feeds/day/{day.isoformat()}.xml",
+        ),
+        FeedLink(
+            ATOM,
+            f"{settings.site_name}: papers of {day.isoformat()} (Atom)",
+            f"/feeds/day/{day.isoformat()}.atom",
+        ),
+        *_site_feeds(settings),
+    ]
+    return render(
+        request,
+        "day.html",
+        {
+            "day": day,
+            "items": items,
+            "rank_offset": 0,
+            "is_home": is_home,
+            "prev": NavLink(f"/papers/date/{prev_day.isoformat()}", "Previous day")
+            if prev_day
+            else None,
+            "next": NavLink(f"/papers/date/{next_day.isoformat()}", "Next day")
+            if next_day
+            else None,
+            "prev_day": prev_day,
+            "next_day": next_day,
+            "latest_day": latest,
+            "is_demo": site_is_demo(db, request.app.state.cache),
+            "feeds": feeds,
+            "nav": "daily",
+            "period_nav": _period_nav(day),
+        },
+    )
+
+
+@router.get("/papers/week/{week}")
+async def week_page(request: Request, week: str) -> Response:
+    try:
+        start, end = feed.parse_week(week)
+    except BadPeriod as exc:
+        raise _bad_request(exc) from exc
+    page = _page_number(request)
+
+    def compute() -> bytes:
+        settings, db = _state(request)
+        with db.read() as session:
+            items = feed.period_items(session, start, end)
+            before, _ = feed.adjacent_days(session, start)
+            _, after = feed.adjacent_days(session, end - dt.timedelta(days=1))
+        shown, offset, pages = _paginate(items, page, settings.page_size)
+        last = end - dt.timedelta(days=1)
+        return render(
+            request,
+            "period.html",
+            {
+                "heading": f"Week {start.isocalendar()[1]}, {start.isocalendar()[0]}",
+                "subheading": f"{start:%b} {start.day} – {last:%b} {last.day}, {last.year}",
+                "items": shown,
+                "total": len(items),
+                "rank_offset": offset,
+                "pager": _pager(request.url.path, page, pages),
+                "prev": NavLink(f"/papers/week/{feed.iso_week(before)}", "Previous week")
+                if before
+                else None,
+                "next": NavLink(f"/papers/week/{feed.iso_week(after)}", "Next week")
+                if after
+                else None,
+                "empty_text": "No papers were featured this week.",
+                "is_demo": site_is_demo(db, request.app.state.cache),
+                "feeds": _site_feeds(settings),
+                "nav": "weekly",
+                "period_nav": _period_nav(start),
+                "title": f"Papers of week {week}",
+            },
+        )
+
+    return html_response(cached_page(request, compute))
+
+
+@router.get("/papers/month/{month}")
+async def month_page(request: Request, month: str) -> Response:
+    try:
+        start, end = feed.parse_month(month)
+    except BadPeriod as exc:
+        raise _bad_request(exc) from exc
+    page = _page_number(request)
+
+    def compute() -> bytes:
+        settings, db = _state(request)
+        with db.read() as session:
+            items = feed.period_items(session, start, end)
+            before, _ = feed.adjacent_days(session, start)
+            _, after = feed.adjacent_days(session, end - dt.timedelta(days=1))
+        shown, offset, pages = _paginate(items, page, settings.page_size)
+        return render(
+            request,
+            "period.html",
+            {
+                "heading": f"{start:%B} {start.year}",
+                "subheading": "Monthly papers, most upvoted first",
+                "items": shown,
+                "total": len(items),
+                "rank_offset": offset,
+                "pager": _pager(request.url.path, page, pages),
+                "prev": NavLink(f"/papers/month/{before:%Y-%m}", "Previous month")
+                if before
+                else None,
+                "next": NavLink(f"/papers/month/{after:%Y-%m}", "Next month") if after else None,
+                "empty_text": "No papers were featured this month.",
+                "is_demo": site_is_demo(db, request.app.state.cache),
+                "feeds": _site_feeds(settings),
+                "nav": "monthly",
+                "period_nav": _period_nav(start),
+                "title": f"Papers of {start:%B} {start.year}",
+            },
+        )
+
+    return html_response(cached_page(request, compute))
+
+
+@router.get("/papers/trending")
+async def trending_page(request: Request) -> Response:
+    page = _page_number(request)
+
+    def compute() -> bytes:
+        settings, db = _state(request)
+        with db.read() as session:
+            items = feed.trending_items(
+                session,
+                half_life_hours=settings.trending_half_life_hours,
+                window_days=settings.trending_window_days,
+            )
+            latest = feed.latest_day(session)
+        shown, offset, pages = _paginate(items, page, settings.page_size)
+        return render(
+            request,
+            "period.html",
+            {
+                "heading": "Trending papers",
+                "subheading": (
+                    f"Upvotes fade with a half-life of {settings.trending_half_life_hours:g} "
+                    f"hours; papers featured in the last {settings.trending_window_days} days."
+                ),
+                "items": shown,
+                "total": len(items),
+                "rank_offset": offset,
+                "pager": _pager(request.url.path, page, pages),
+                "prev": None,
+                "next": None,
+                "empty_text": "Nothing is trending yet.",
+                "is_demo": site_is_demo(db, request.app.state.cache),
+                "feeds": [
+                    FeedLink(
+                        RSS, f"{settings.site_name}: trending papers (RSS)", "/feeds/trending.xml"
+                    ),
+                    FeedLink(
+                        ATOM,
+                        f"{settings.site_name}: trending papers (Atom)",
+                        "/feeds/trending.atom",
+                    ),
+                    *_site_feeds(settings)[:2],
+                ],
+                "nav": "trending",
+                "period_nav": _period_nav(latest),
+                "title": "Trending papers",
+            },
+        )
+
+    return html_response(cached_page(request, compute))
+
+
+@router.get("/papers/{arxiv_id:arxiv_id}")
+async def paper_page(request: Request, arxiv_id: str) -> Response:
+    m = _VERSION_RE.match(arxiv_id)
+    if m:
+        return RedirectResponse(f"/papers/{m[1]}", status_code=301)
+
+    def compute() -> bytes:
+        settings, db = _state(request)
+        with db.read() as session:
+            detail = feed.get_paper(session, arxiv_id)
+        if detail is None:
+            raise HTTPException(status_code=404, detail=f"No paper {arxiv_id} on this site.")
+        item = detail.item
+        last_day = detail.featured_days[-1] if detail.featured_days else None
+        return render(
+            request,
+            "paper.html",
+            {
+                "item": item,
+                "featured_days": list(reversed(detail.featured_days)),
+                "last_day": last_day,
+                "is_demo": site_is_demo(db, request.app.state.cache),
+                "feeds": _site_feeds(settings),
+                "nav": "",
+                "period_nav": _period_nav(last_day),
+            },
+        )
+
+    return html_response(cached_page(request, compute))

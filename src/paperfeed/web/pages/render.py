@@ -1,0 +1,161 @@
+"""Rendering helpers shared by the HTML pages and the error pages.
+
+One Jinja2 environment per process, templates loaded from the package, autoescape on for every
+template. Pages render to bytes that ``app.state.cache`` keeps for ``settings.cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from jinja2 import Environment, PackageLoader
+from sqlalchemy import select
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+from paperfeed.store.db import Database
+from paperfeed.store.models import SiteMeta
+from paperfeed.web.cache import TTLCache
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+HTML_TYPE = "text/html; charset=utf-8"
+ABSTRACT_CHARS = 300
+MAX_CARD_AUTHORS = 3
+
+
+def format_day(day: dt.date) -> str:
+    """``Monday, March 3, 2025``."""
+    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+
+
+def format_short_day(day: dt.date) -> str:
+    """``Mar 3, 2025``."""
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def format_count(n: int | None) -> str:
+    """``950``, ``1.2k``, ``12k``."""
+    if n is None:
+        return ""
+    if n < 1000:
+        return str(n)
+    if n < 10_000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    return f"{n // 1000}k"
+
+
+def truncate(text: str | None, limit: int = ABSTRACT_CHARS) -> str:
+    """At most ``limit`` characters, cut at a word boundary, with an ellipsis when cut."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-")
+    return cut + "…"
+
+
+def categories_primary_first(categories: list[str] | None, primary: str | None) -> list[str]:
+    cats = list(categories or [])
+    if primary:
+        cats = [primary, *[c for c in cats if c != primary]]
+    return cats
+
+
+def github_label(url: str | None) -> str:
+    """``owner/name`` for a GitHub URL, else the URL without its scheme."""
+    if not url:
+        return ""
+    for prefix in ("https://github.com/", "http://github.com/", "https://www.github.com/"):
+        if url.startswith(prefix):
+            return url[len(prefix) :].strip("/")
+    return url.split("://", 1)[-1].strip("/")
+
+
+def safe_url(url: str | None) -> str:
+    """The URL when it is http(s), else ``#`` (no ``javascript:`` links from imported data)."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return "#"
+
+
+def iso_z(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+@cache
+def static_version() -> str:
+    """A short hash of the static files, appended to their URLs to bust browser caches."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(STATIC_DIR.glob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("paperfeed.web", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        day=format_day,
+        short_day=format_short_day,
+        count=format_count,
+        truncate_text=truncate,
+        github_label=github_label,
+        iso_z=iso_z,
+        safe_url=safe_url,
+    )
+    env.globals.update(
+        categories_primary_first=categories_primary_first,
+        max_card_authors=MAX_CARD_AUTHORS,
+        static_version=static_version,
+    )
+    return env
+
+
+def site_is_demo(db: Database, cache_: TTLCache[bytes]) -> bool:
+    """True when SiteMeta holds ``demo`` (the site shows generated demo data)."""
+
+    def compute() -> bytes:
+        with db.read() as session:
+            found = session.scalar(select(SiteMeta.key).where(SiteMeta.key == "demo"))
+        return b"1" if found else b""
+
+    return cache_.get_or_set(("site-meta", "demo"), compute) == b"1"
+
+
+def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes:
+    """Render a page template (which extends base.html) with the site context to bytes."""
+    settings: Settings = request.app.state.settings
+    full: dict[str, Any] = {
+        "site_name": settings.site_name,
+        "request_path": request.url.path,
+        "is_demo": context.get("is_demo", False),
+        "feeds": [],
+        "nav": "",
+    }
+    full.update(context)
+    return environment().get_template(template).render(full).encode()
+
+
+def cached_page(request: Request, compute: Callable[[], bytes], *, kind: str = "html") -> bytes:
+    """Bytes for this request's path and query, from ``app.state.cache`` when fresh."""
+    cache_: TTLCache[bytes] = request.app.state.cache
+    key = (kind, request.url.path, request.url.query)
+    return cache_.get_or_set(key, compute)
+
+
+def html_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=HTML_TYPE)
