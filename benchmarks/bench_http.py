@@ -37,14 +37,79 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## HTTP"
 
-WORDS = (
-    "sparse attention diffusion transformer agent reasoning benchmark retrieval alignment "
-    "multimodal video tokenizer distillation quantization scaling reward policy planning "
-    "graph memory efficient robust adaptive latent contrastive federated curriculum synthetic "
-    "compositional hierarchical streaming speculative decoding mixture experts vision language"
-).split()
-FIRST = "Ada Bo Cy Di Eli Fay Gus Hal Ivy Jo Kai Lu Mo Ned Oda Pia Quin Rui Sol Tam".split()
-LAST = "Example Sample Fixture Placeholder Dummy Mock Stub Proxy Token Vector".split()
+WORDS = [
+    "sparse",
+    "attention",
+    "diffusion",
+    "transformer",
+    "agent",
+    "reasoning",
+    "benchmark",
+    "retrieval",
+    "alignment",
+    "multimodal",
+    "video",
+    "tokenizer",
+    "distillation",
+    "quantization",
+    "scaling",
+    "reward",
+    "policy",
+    "planning",
+    "graph",
+    "memory",
+    "efficient",
+    "robust",
+    "adaptive",
+    "latent",
+    "contrastive",
+    "federated",
+    "curriculum",
+    "synthetic",
+    "compositional",
+    "hierarchical",
+    "streaming",
+    "speculative",
+    "decoding",
+    "mixture",
+    "experts",
+    "vision",
+    "language",
+]
+FIRST = [
+    "Ada",
+    "Bo",
+    "Cy",
+    "Di",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hal",
+    "Ivy",
+    "Jo",
+    "Kai",
+    "Lu",
+    "Mo",
+    "Ned",
+    "Oda",
+    "Pia",
+    "Quin",
+    "Rui",
+    "Sol",
+    "Tam",
+]
+LAST = [
+    "Example",
+    "Sample",
+    "Fixture",
+    "Placeholder",
+    "Dummy",
+    "Mock",
+    "Stub",
+    "Proxy",
+    "Token",
+    "Vector",
+]
 
 
 @dataclass
