@@ -1,10 +1,149 @@
-"""``paperfeed ingest ...`` subcommands."""
+"""``paperfeed ingest ...`` subcommands.
+
+Every subcommand streams its input through :func:`paperfeed.sources.pipeline.ingest_records`,
+reports each bad record as ``file:line: reason`` on stderr, shows a progress bar only when
+stderr is a terminal, and ends stdout with exactly
+``read N, inserted N, updated N, unchanged N, rejected N``. Exit status: 0, or 3 when
+something was rejected.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
 import click
+from tqdm import tqdm
+
+from paperfeed.config import get_settings
+from paperfeed.sources.pipeline import IngestStats, ingest_records
+from paperfeed.sources.records import PaperRecord, ReadItem
+from paperfeed.store.db import get_database
+
+EXIT_REJECTED = 3
+
+_files = click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+_strict = click.option(
+    "--strict", is_flag=True, help="Stop at the first bad record (what came before is kept)."
+)
 
 
 @click.group()
 def ingest() -> None:
     """Load papers into the store."""
+
+
+def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
+    """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
+    database = get_database()
+    database.upgrade()
+    show_bar = sys.stderr.isatty()
+    bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
+
+    def on_error(location: str, reason: str) -> None:
+        message = f"{location}: {reason}"
+        if show_bar:
+            tqdm.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
+
+    try:
+        stats = ingest_records(database, bar, strict=strict, on_error=on_error)
+    finally:
+        bar.close()
+    return stats
+
+
+def _finish(stats: IngestStats) -> None:
+    click.echo(stats.summary_line())
+    if stats.rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+@ingest.command("arxiv-snapshot")
+@_files
+@_strict
+def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
+    """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
+    from paperfeed.sources.readers import read_arxiv_snapshot
+
+    _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
+
+
+@ingest.command("jsonl")
+@_files
+@_strict
+def jsonl(files: tuple[Path, ...], strict: bool) -> None:
+    """Paper records as JSON lines (plain or .gz), common field names understood."""
+    from paperfeed.sources.readers import read_jsonl
+
+    _finish(run_ingest(read_jsonl(files), strict=strict))
+
+
+@ingest.command("daily-papers")
+@_files
+@_strict
+@click.option("--remote", is_flag=True, help="Fetch the lists from the Daily Papers API.")
+@click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
+def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int) -> None:
+    """Daily Papers listings: the API's JSON array, or JSON lines of (day, paper)."""
+    from paperfeed.sources.readers import read_daily_papers
+
+    if remote == bool(files):
+        raise click.UsageError("give FILE arguments or --remote, not both or neither")
+    if remote:
+        from paperfeed.sources.remote import DailyPapersFetchError, fetch_daily_papers
+
+        try:
+            items = fetch_daily_papers(get_settings(), days=days)
+        except DailyPapersFetchError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _finish(run_ingest(items, strict=strict))
+        return
+    _finish(run_ingest(read_daily_papers(files), strict=strict))
+
+
+@ingest.command("arxiv")
+@click.option("--id", "ids", multiple=True, help="arXiv id or arxiv.org URL (repeatable).")
+@click.option("--category", help="arXiv category, e.g. cs.CL.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Oldest submission day.")
+@click.option("--max", "max_results", type=click.IntRange(1, 50_000), default=2000)
+@_strict
+def arxiv(
+    ids: tuple[str, ...],
+    category: str | None,
+    since: dt.datetime | None,
+    max_results: int,
+    strict: bool,
+) -> None:
+    """Fetch papers from the arXiv API: by id, or a category's submissions since a day."""
+    from paperfeed.sources.arxiv_ids import parse_arxiv_id
+    from paperfeed.sources.atom import ArxivAPIError, fetch_arxiv_items, search_category
+
+    settings = get_settings()
+    if ids and (category or since):
+        raise click.UsageError("use --id, or --category with --since, not both")
+    if ids:
+        for raw in ids:
+            try:
+                parse_arxiv_id(raw)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--id") from exc
+        try:
+            items = fetch_arxiv_items(list(ids), settings)
+        except ArxivAPIError as exc:
+            raise click.ClickException(str(exc)) from exc
+    elif category and since:
+        try:
+            items = search_category(category, since, settings, max_results=max_results)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--category") from exc
+        except ArxivAPIError as exc:
+            raise click.ClickException(str(exc)) from exc
+    else:
+        raise click.UsageError("give --id ID..., or --category CAT --since YYYY-MM-DD")
+    _finish(run_ingest(items, strict=strict))

@@ -275,14 +275,15 @@ def _flush(db: Database, records: list[PaperRecord]) -> IngestStats:
                     state.max_day = erow["day"]
 
         for record in records:
-            state = papers.get(record.arxiv_id)
+            found_state = papers.get(record.arxiv_id)
             daily = record.daily
-            if state is None:
+            if found_state is None:
                 state = _PaperState(row=new_row(record), is_new=True, dirty=True)
                 papers[record.arxiv_id] = state
                 inserted = True
                 paper_changed = True
             else:
+                state = found_state
                 inserted = False
                 newest = daily is None or state.max_day is None or daily.day >= state.max_day
                 paper_changed = merge_paper(state.row, record, community_newest=newest)
@@ -356,8 +357,8 @@ def _flush(db: Database, records: list[PaperRecord]) -> IngestStats:
                 query = sa.select(papers_t.c.id, papers_t.c.arxiv_id).where(
                     papers_t.c.arxiv_id.in_(list(dict.fromkeys(missing)))
                 )
-                for pk, arxiv_id in conn.execute(query):
-                    pk_of[arxiv_id] = pk
+                for found in conn.execute(query):
+                    pk_of[found.arxiv_id] = found.id
             new_entries = []
             changed_entries = []
             for (arxiv_id, _day), entry in entries.items():
@@ -414,17 +415,16 @@ def ingest_records(
     for item in items:
         stats.read += 1
         if isinstance(item, PaperRecord):
-            record: PaperRecord | None = item
+            batch.append(item)
+        elif item.record is not None:
+            batch.append(item.record)
         else:
-            record = item.record
-            if record is None:
-                stats.rejected += 1
-                if on_error is not None:
-                    on_error(item.location, item.error or "bad record")
-                if strict:
-                    break
-                continue
-        batch.append(record)
+            stats.rejected += 1
+            if on_error is not None:
+                on_error(item.location, item.error or "bad record")
+            if strict:
+                break
+            continue
         if len(batch) >= batch_size:
             stats.add(_flush_with_retry(db, batch))
             batch = []

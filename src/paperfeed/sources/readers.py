@@ -49,7 +49,7 @@ def open_binary(path: Path) -> IO[bytes]:
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     if head == GZIP_MAGIC:
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
     return raw
 
 

@@ -94,19 +94,21 @@ def clean_str(value: Any, limit: int | None = None) -> str | None:
     """A stripped string, or None when empty/absent; NULs removed; cut to ``limit``."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        else:
-            return None
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    value = value.strip()
-    if not value:
+    text: str
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    else:
         return None
-    if limit is not None and len(value) > limit:
-        value = value[:limit].rstrip()
-    return value
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    text = text.strip()
+    if not text:
+        return None
+    if limit is not None and len(text) > limit:
+        text = text[:limit].rstrip()
+    return text
 
 
 def collapse(value: Any) -> str:
