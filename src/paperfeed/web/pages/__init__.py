@@ -39,7 +39,13 @@ from paperfeed.web.pages.render import cached_page, html_response, render, site_
 # arXiv identifiers: new style 2401.01234 (4 or 5 digits after the dot since 2015) and old style
 # archive[.SUBJ]/YYMMNNN, each with an optional version suffix.
 ARXIV_ID_PATTERN = r"(?:\d{4}\.\d{4,5}|[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/\d{7})(?:v\d+)?"
-_VERSION_RE = re.compile(r"^(.*\d)v(\d+)$")
+_VERSION_RE = re.compile(r"^(.*\d)v\d+$")
+
+
+def _unversioned(arxiv_id: str) -> str:
+    """``2401.01234v2`` → ``2401.01234``, ``hep-th/9901001v1`` → ``hep-th/9901001``."""
+    m = _VERSION_RE.match(arxiv_id)
+    return m[1] if m else arxiv_id
 
 
 class ArxivIdConvertor(Convertor[str]):
@@ -365,9 +371,9 @@ async def trending_page(request: Request) -> Response:
 
 @router.get("/papers/{arxiv_id:arxiv_id}")
 async def paper_page(request: Request, arxiv_id: str) -> Response:
-    m = _VERSION_RE.match(arxiv_id)
-    if m:
-        return RedirectResponse(f"/papers/{m[1]}", status_code=301)
+    unversioned = _unversioned(arxiv_id)
+    if unversioned != arxiv_id:
+        return RedirectResponse(f"/papers/{unversioned}", status_code=301)
 
     def compute() -> bytes:
         settings, db = _state(request)
