@@ -173,5 +173,5 @@ def test_errors_are_reported_and_strict_stops(database: Database) -> None:
 
 def test_batches(database: Database) -> None:
     records = [rec(f"2501.{i:05d}") for i in range(1, 26)]
-    stats = ingest_records(database, records + [rec("2501.00001", version=2)], batch_size=7)
+    stats = ingest_records(database, [*records, rec("2501.00001", version=2)], batch_size=7)
     assert counts(stats) == (26, 25, 1, 0, 0)

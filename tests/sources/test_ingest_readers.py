@@ -21,7 +21,9 @@ SNAPSHOT = {
     "doi": "10.0000/invented.1",
     "license": None,
     "categories": "hep-th math-ph math.MP",
-    "abstract": "  We invent a duality.\nIt is used only in tests.\n  A second paragraph\nfollows.\n",
+    "abstract": (
+        "  We invent a duality.\nIt is used only in tests.\n  A second paragraph\nfollows.\n"
+    ),
     "versions": [
         {"version": "v1", "created": "Fri, 1 Jan 1999 10:00:00 GMT"},
         {"version": "v2", "created": "Mon, 15 Mar 1999 08:30:00 GMT"},
