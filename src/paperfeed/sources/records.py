@@ -86,7 +86,6 @@ class ReadItem:
 
 # --------------------------------------------------------------------------- text
 
-_WS = re.compile(r"\s+")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*|\n[ \t]{2,}")
 
 
@@ -113,10 +112,12 @@ def clean_str(value: Any, limit: int | None = None) -> str | None:
 
 def collapse(value: Any) -> str:
     """All runs of whitespace to one space (titles, names)."""
+    if type(value) is str and "\x00" not in value:
+        return " ".join(value.split())
     text = clean_str(value)
     if text is None:
         return ""
-    return _WS.sub(" ", text)
+    return " ".join(text.split())
 
 
 def clean_abstract(value: Any) -> str:
@@ -127,7 +128,7 @@ def clean_abstract(value: Any) -> str:
     if "\n" not in text and "  " not in text and "\t" not in text and "\r" not in text:
         return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parts = (_WS.sub(" ", p).strip() for p in _PARAGRAPH.split(text))
+    parts = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
     return "\n\n".join(p for p in parts if p)
 
 
