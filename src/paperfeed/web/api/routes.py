@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed import feed
@@ -39,8 +40,43 @@ MAX_PAGE = 100_000
 JSON = "application/json"
 MARKDOWN = "text/markdown; charset=utf-8"
 
+MAX_REMEMBERED_QUERIES = 4096
+
 Sort = Literal["publishedAt", "trending"]
 Period = tuple[dt.date, dt.date]
+# ("daily_papers", period, sort, submitter, p, limit)
+DailyKey = tuple[str, Period | None, Sort | None, str | None, int, int]
+
+
+class DailyPapersQuery(BaseModel):
+    """The query parameters of ``/api/daily_papers`` (validated by hand, see daily_papers)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    p: int = Field(0, ge=0, le=MAX_PAGE, description="Page number, from 0.")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description="Papers per page.")
+    sort: Sort | None = Field(None, description="publishedAt or trending.")
+    date: str | None = Field(None, description="A day, YYYY-MM-DD.", examples=["2025-03-03"])
+    week: str | None = Field(None, description="An ISO week, YYYY-Www.", examples=["2025-W09"])
+    month: str | None = Field(None, description="A month, YYYY-MM.", examples=["2025-03"])
+    submitter: str | None = Field(
+        None, max_length=64, description="Only entries this username submitted."
+    )
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI ``parameters`` for a model's fields, all optional query parameters."""
+    properties = model.model_json_schema()["properties"]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": schema.pop("description", ""),
+            "schema": schema,
+        }
+        for name, schema in properties.items()
+    ]
 
 
 @router.get(
@@ -48,25 +84,9 @@ Period = tuple[dt.date, dt.date]
     response_model=list[DailyPaper],
     responses=ERROR_RESPONSES,
     summary="Daily papers (Hugging Face Daily Papers API)",
+    openapi_extra={"parameters": _query_parameters(DailyPapersQuery)},
 )
-async def daily_papers(
-    request: Request,
-    p: Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, from 0.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Papers per page.")] = 50,
-    sort: Annotated[Sort | None, Query(description="publishedAt or trending.")] = None,
-    date: Annotated[
-        str | None, Query(description="A day, YYYY-MM-DD.", examples=["2025-03-03"])
-    ] = None,
-    week: Annotated[
-        str | None, Query(description="An ISO week, YYYY-Www.", examples=["2025-W09"])
-    ] = None,
-    month: Annotated[
-        str | None, Query(description="A month, YYYY-MM.", examples=["2025-03"])
-    ] = None,
-    submitter: Annotated[
-        str | None, Query(max_length=64, description="Only entries this username submitted.")
-    ] = None,
-) -> Response:
+async def daily_papers(request: Request) -> Response:
     """Papers put on the daily lists, as a bare JSON array of daily items.
 
     At most one of ``date``, ``week`` (ISO) and ``month`` selects a period (more → 400; an
@@ -82,11 +102,40 @@ async def daily_papers(
       same); ``sort=trending``: the trending list (papers featured in the last
       ``PAPERFEED_TRENDING_WINDOW_DAYS``, each once).
 
-    ``submitter`` keeps only entries submitted by that username. ``p`` and ``limit`` page
-    through the ordered list (``p * limit`` entries are skipped). Top-level ``publishedAt``
-    is when the paper was put on the daily list (as on Hugging Face); ``paper.publishedAt`` is
-    the arXiv publication time.
+    ``submitter`` keeps only entries submitted by that username. ``p`` (default 0) and
+    ``limit`` (default 50, at most 100) page through the ordered list (``p * limit`` entries
+    are skipped). Top-level ``publishedAt`` is when the paper was put on the daily list (as on
+    Hugging Face); ``paper.publishedAt`` is the arXiv publication time.
+
+    This is the hottest route, so it skips FastAPI's per-parameter validation: the raw query
+    string maps to its validated, normalised cache key (``DailyPapersQuery`` checks it once),
+    and the key to the cached bytes.
     """
+    state = request.app.state
+    keys: dict[bytes, DailyKey] | None = getattr(state, "api_daily_keys", None)
+    if keys is None:
+        keys = state.api_daily_keys = {}
+    raw: bytes = request.scope["query_string"]
+    key = keys.get(raw)
+    if key is None:
+        key = _daily_key(request)
+        if len(keys) >= MAX_REMEMBERED_QUERIES:
+            keys.clear()
+        keys[raw] = key
+    _, period, sort, who, p, limit = key
+    body = await _cached(
+        state, key, lambda: _daily_body(state.db, state.settings, period, sort, who, p, limit)
+    )
+    return Response(body, media_type=JSON)
+
+
+def _daily_key(request: Request) -> DailyKey:
+    """Validate the query of /api/daily_papers; its normalised cache key, or a 400."""
+    try:
+        query = DailyPapersQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise HTTPException(400, _problems(exc)) from exc
+    date, week, month, submitter = query.date, query.week, query.month, query.submitter
     periods = (("date", date), ("week", week), ("month", month))
     given = [(name, value) for name, value in periods if value]
     if len(given) > 1:
@@ -95,13 +144,14 @@ async def daily_papers(
         period = _parse_period(*given[0]) if given else None
     except feed.BadPeriod as exc:
         raise HTTPException(400, str(exc)) from exc
-    who = submitter or None
-    key = ("daily_papers", period, sort, who, p, limit)
-    state = request.app.state
-    body = await _cached(
-        state, key, lambda: _daily_body(state.db, state.settings, period, sort, who, p, limit)
+    return ("daily_papers", period, query.sort, submitter or None, query.p, query.limit)
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e.get('loc', ())) or 'query'}: {e.get('msg')}"
+        for e in exc.errors()
     )
-    return Response(body, media_type=JSON)
 
 
 @router.get(
