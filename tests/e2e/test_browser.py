@@ -117,6 +117,8 @@ def test_screenshots(
         "day": f"/papers/date/{FRIDAY}",
         "paper": "/papers/2503.00002",
         "empty-day": "/papers/date/2025-03-08",
+        "week": "/papers/week/2025-W11",
+        "trending": "/papers/trending",
         "not-found": "/papers/2503.99999",
     }
     for label, path in shots.items():

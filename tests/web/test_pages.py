@@ -303,3 +303,10 @@ def test_error_page_500_renders_in_layout(client: TestClient) -> None:
     body = bytes(response.body).decode()
     assert response.status_code == 500
     assert "Something went wrong" in body and "boom &lt;b&gt;" in body
+
+
+def test_index_redirects(client: TestClient) -> None:
+    r = client.get("/papers", follow_redirects=False)
+    assert r.status_code in (301, 307, 308) and r.headers["location"] == "/"
+    r = client.get("/papers/date", follow_redirects=False)
+    assert r.status_code in (302, 303) and r.headers["location"] == "/"
