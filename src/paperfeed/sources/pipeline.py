@@ -205,18 +205,40 @@ def _load_json(value: Any) -> Any:
     return value
 
 
-def _dump_json(value: Any) -> str | None:
-    if value is None:
-        return None
-    return orjson.dumps(value).decode()
+INSERT_COLUMNS = ("arxiv_id", *MERGED_FIELDS, "created_at", "modified_at")
+UPDATE_COLUMNS = (*MERGED_FIELDS, "modified_at", "id")  # id last: the WHERE parameter
 
 
-def _db_params(row: dict[str, Any]) -> dict[str, Any]:
-    params = dict(row)
-    for name in JSON_FIELDS:
-        if name in params:
-            params[name] = _dump_json(params[name])
-    return params
+def _values(row: dict[str, Any], columns: tuple[str, ...], sqlite: bool) -> tuple[Any, ...]:
+    """Driver parameters: JSON encoded with orjson; on SQLite, datetimes in SQLAlchemy's
+    own storage format (``YYYY-MM-DD HH:MM:SS.ffffff``) so ORM reads and comparisons agree."""
+    out = []
+    for name in columns:
+        value = row.get(name)
+        if value is not None:
+            if name in JSON_FIELDS:
+                value = orjson.dumps(value).decode()
+            elif sqlite and name in DATETIME_FIELDS:
+                value = value.isoformat(" ", "microseconds")
+        out.append(value)
+    return tuple(out)
+
+
+def _placeholder(name: str, sqlite: bool) -> str:
+    if sqlite:
+        return "?"
+    return "%s::json" if name in JSON_FIELDS else "%s"
+
+
+def _insert_sql(sqlite: bool) -> str:
+    cols = ", ".join(INSERT_COLUMNS)
+    marks = ", ".join(_placeholder(n, sqlite) for n in INSERT_COLUMNS)
+    return f"INSERT INTO papers ({cols}) VALUES ({marks})"
+
+
+def _update_sql(sqlite: bool) -> str:
+    sets = ", ".join(f"{n} = {_placeholder(n, sqlite)}" for n in UPDATE_COLUMNS[:-1])
+    return f"UPDATE papers SET {sets} WHERE id = {_placeholder('id', sqlite)}"
 
 
 @dataclass
@@ -326,29 +348,25 @@ def _flush(db: Database, records: list[PaperRecord]) -> IngestStats:
             else:
                 stats.unchanged += 1
 
-        inserts = []
-        updates = []
+        sqlite = conn.dialect.name == "sqlite"
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for state in papers.values():
             if not state.dirty:
                 continue
-            params = _db_params(state.row)
-            params["modified_at"] = now
+            r = state.row
+            r["modified_at"] = now
             if state.is_new:
-                params["created_at"] = now
-                inserts.append(params)
+                r["created_at"] = now
+                inserts.append(_values(r, INSERT_COLUMNS, sqlite))
             else:
-                params["_pk"] = params.pop("id")
-                params.pop("arxiv_id")
-                updates.append(params)
+                updates.append(_values(r, UPDATE_COLUMNS, sqlite))
+        # Plain executemany on the driver: per-row SQLAlchemy parameter processing would cost
+        # more than the database itself at this volume.
         if inserts:
-            conn.execute(sa.insert(papers_t), inserts)
+            conn.exec_driver_sql(_insert_sql(sqlite), inserts)
         if updates:
-            stmt = (
-                sa.update(papers_t)
-                .where(papers_t.c.id == sa.bindparam("_pk"))
-                .values({n: sa.bindparam(n) for n in (*MERGED_FIELDS, "modified_at")})
-            )
-            conn.execute(stmt, updates)
+            conn.exec_driver_sql(_update_sql(sqlite), updates)
 
         if entries:
             pk_of = {arxiv_id: pk for pk, arxiv_id in by_pk.items()}
