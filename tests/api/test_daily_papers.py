@@ -205,9 +205,7 @@ def test_bad_parameters_are_400_json(client: TestClient, params: dict[str, Any])
     assert isinstance(body["error"], str) and body["error"]
 
 
-def test_cached_bytes_are_reused_until_the_ttl(
-    settings: Settings, api_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cached_bytes_are_reused_until_the_ttl(settings: Settings, api_db: Database) -> None:
     cached = settings.model_copy(update={"cache_seconds": 60.0})
     with TestClient(create_app(cached, api_db)) as client:
         before = ids(get_list(client, date="2025-03-10"))
