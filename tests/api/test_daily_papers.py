@@ -243,3 +243,13 @@ def test_concurrent_misses_compute_once(
     assert calls == [1]
     assert ids(responses[0].json()) == [C, B, A]
     assert MAR_3.isoformat() in responses[0].json()[0]["publishedAt"]
+
+
+def test_remembered_queries_still_reject_bad_ones(client: TestClient) -> None:
+    # Valid query strings are validated once and remembered; invalid ones never are.
+    for _ in range(2):
+        assert client.get("/api/daily_papers?date=2025-03-03").status_code == 200
+        assert client.get("/api/daily_papers?date=2025-03-03&limit=0").status_code == 400
+        assert client.get("/api/daily_papers?limit=0").status_code == 400
+    # Repeated parameters: the last one wins (as FastAPI does for scalar parameters).
+    assert ids(get_list(client, date=["2025-02-28", "2025-03-03"])) == [C, B, A]
