@@ -4,7 +4,6 @@ real uvicorn server on a free loopback port, serving a database filled by the fa
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -81,7 +80,7 @@ def server(settings: Settings, database: Database) -> Iterator[str]:
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    if shutil.which(CHROMIUM) is None and not os.access(CHROMIUM, os.X_OK):
+    if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is not executable")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as pw:

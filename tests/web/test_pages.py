@@ -173,6 +173,8 @@ def test_paper_featured_on_several_days(client: TestClient) -> None:
         ("/papers/2503.00002v2", "/papers/2503.00002"),
         ("/papers/2503.00002v11", "/papers/2503.00002"),
         ("/papers/hep-th/9901001v3", "/papers/hep-th/9901001"),
+        ("/papers/math.AG/0601001v1", "/papers/math.AG/0601001"),
+        ("/papers/0704.0001v1", "/papers/0704.0001"),
     ],
 )
 def test_versioned_id_redirects(client: TestClient, path: str, target: str) -> None:
