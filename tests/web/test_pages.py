@@ -312,3 +312,10 @@ def test_index_redirects(client: TestClient) -> None:
     assert r.status_code in (301, 307, 308) and r.headers["location"] == "/"
     r = client.get("/papers/date", follow_redirects=False)
     assert r.status_code in (302, 303) and r.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/", f"/papers/date/{FRIDAY}", "/feeds/latest.xml"])
+def test_head_requests(client: TestClient, path: str) -> None:
+    r = client.head(path)
+    assert r.status_code == 200
+    assert r.content == b""

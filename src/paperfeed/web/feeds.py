@@ -50,6 +50,7 @@ ET.register_namespace("dc", DC_NS)
 # XML 1.0 forbids most C0 controls (and lone surrogates, U+FFFE/U+FFFF) even when escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 
 
@@ -262,31 +263,31 @@ def _feed_response(request: Request, fmt: str, doc_of: Callable[[], FeedDoc]) ->
 # --- routes ------------------------------------------------------------------------------------
 
 
-@router.get("/latest.xml")
+@router.api_route("/latest.xml", methods=GET_HEAD)
 async def latest_rss(request: Request) -> Response:
     return _feed_response(request, "rss", lambda: _latest_doc(request))
 
 
-@router.get("/latest.atom")
+@router.api_route("/latest.atom", methods=GET_HEAD)
 async def latest_atom(request: Request) -> Response:
     return _feed_response(request, "atom", lambda: _latest_doc(request))
 
 
-@router.get("/trending.xml")
+@router.api_route("/trending.xml", methods=GET_HEAD)
 async def trending_rss(request: Request) -> Response:
     return _feed_response(request, "rss", lambda: _trending_doc(request))
 
 
-@router.get("/trending.atom")
+@router.api_route("/trending.atom", methods=GET_HEAD)
 async def trending_atom(request: Request) -> Response:
     return _feed_response(request, "atom", lambda: _trending_doc(request))
 
 
-@router.get("/day/{day}.xml")
+@router.api_route("/day/{day}.xml", methods=GET_HEAD)
 async def day_rss(request: Request, day: str) -> Response:
     return _feed_response(request, "rss", lambda: _day_doc(request, day))
 
 
-@router.get("/day/{day}.atom")
+@router.api_route("/day/{day}.atom", methods=GET_HEAD)
 async def day_atom(request: Request, day: str) -> Response:
     return _feed_response(request, "atom", lambda: _day_doc(request, day))

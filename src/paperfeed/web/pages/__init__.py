@@ -60,6 +60,7 @@ class ArxivIdConvertor(Convertor[str]):
 
 register_url_convertor("arxiv_id", ArxivIdConvertor())
 
+GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
 router = APIRouter(include_in_schema=False)
 
 
@@ -136,7 +137,7 @@ def _pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
 # --- pages -----------------------------------------------------------------------------------
 
 
-@router.get("/")
+@router.api_route("/", methods=GET_HEAD)
 async def home(request: Request) -> Response:
     def compute() -> bytes:
         settings, db = _state(request)
@@ -158,12 +159,12 @@ async def home(request: Request) -> Response:
     return html_response(cached_page(request, compute))
 
 
-@router.get("/papers")
+@router.api_route("/papers", methods=GET_HEAD)
 async def papers_index() -> Response:
     return RedirectResponse("/", status_code=308)
 
 
-@router.get("/papers/date")
+@router.api_route("/papers/date", methods=GET_HEAD)
 async def date_form(request: Request) -> Response:
     """Target of the header's date form: ``?date=YYYY-MM-DD`` → the day's page."""
     raw = request.query_params.get("date", "").strip()
@@ -176,7 +177,7 @@ async def date_form(request: Request) -> Response:
     return RedirectResponse(f"/papers/date/{day.isoformat()}", status_code=303)
 
 
-@router.get("/papers/date/{day}")
+@router.api_route("/papers/date/{day}", methods=GET_HEAD)
 async def day_page(request: Request, day: str) -> Response:
     try:
         parsed = feed.parse_day(day)
@@ -233,7 +234,7 @@ def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bo
     )
 
 
-@router.get("/papers/week/{week}")
+@router.api_route("/papers/week/{week}", methods=GET_HEAD)
 async def week_page(request: Request, week: str) -> Response:
     try:
         start, end = feed.parse_week(week)
@@ -277,7 +278,7 @@ async def week_page(request: Request, week: str) -> Response:
     return html_response(cached_page(request, compute))
 
 
-@router.get("/papers/month/{month}")
+@router.api_route("/papers/month/{month}", methods=GET_HEAD)
 async def month_page(request: Request, month: str) -> Response:
     try:
         start, end = feed.parse_month(month)
@@ -318,7 +319,7 @@ async def month_page(request: Request, month: str) -> Response:
     return html_response(cached_page(request, compute))
 
 
-@router.get("/papers/trending")
+@router.api_route("/papers/trending", methods=GET_HEAD)
 async def trending_page(request: Request) -> Response:
     page = _page_number(request)
 
@@ -369,7 +370,7 @@ async def trending_page(request: Request) -> Response:
     return html_response(cached_page(request, compute))
 
 
-@router.get("/papers/{arxiv_id:arxiv_id}")
+@router.api_route("/papers/{arxiv_id:arxiv_id}", methods=GET_HEAD)
 async def paper_page(request: Request, arxiv_id: str) -> Response:
     unversioned = _unversioned(arxiv_id)
     if unversioned != arxiv_id:
