@@ -36,3 +36,27 @@ def test_sample_1000_loads_with_no_rejects_and_is_idempotent(
     assert all(p.primary_category == p.categories[0] for p in papers)
     # MSC/ACM codes (extra_classes) are not arXiv categories
     assert not any(c[:1].isdigit() for p in papers for c in p.categories)
+
+
+ARXIV_SETS = [SHARED / "arxiv-daily-cs", SHARED / "arxiv-cs-ai-daydayarxiv"]
+
+
+@pytest.mark.skipif(
+    not all(p.exists() for p in ARXIV_SETS), reason=f"real data not available under {SHARED}"
+)
+def test_both_arxiv_sets_read_with_zero_rejects() -> None:
+    """Reader only (no database): every line of both real sets is a valid record."""
+    from paperfeed.sources.readers import read_jsonl
+
+    files = sorted(p for d in ARXIV_SETS for p in d.glob("*.jsonl.gz"))
+    errors: list[str] = []
+    ids: set[str] = set()
+    lines = 0
+    for item in read_jsonl(files):
+        lines += 1
+        if item.record is None:
+            errors.append(f"{item.location}: {item.error}")
+        else:
+            ids.add(item.record.arxiv_id)
+    assert errors == []
+    assert (lines, len(ids)) == (158_157, 140_877)

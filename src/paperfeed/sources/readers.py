@@ -284,8 +284,10 @@ def iter_daily_papers_array(text: str, source: str) -> Iterator[ReadItem]:
     pos = skip(pos + 1)
     if pos < n and text[pos] == "]":
         return
+    line, counted = 1, 0
     while True:
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
