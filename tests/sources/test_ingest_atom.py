@@ -262,3 +262,26 @@ def test_remote_daily_papers_offline_fails_fast(
         fetch_daily_papers(get_settings(), 1)
     result = invoke("ingest", "daily-papers", "--remote", "--days", "1")
     assert result.exit_code == 1 and "not reachable" in result.output
+
+
+def test_cli_arxiv_category_since(
+    fake_api: FakeAPI, api_settings: Settings, database: Database, invoke: Callable[..., Result]
+) -> None:
+    fake_api.queue(
+        "/api/query",
+        Route(
+            body=feed(
+                entry("2401.00003", 1, published="2024-01-05T12:00:00Z"),
+                entry("2401.00002", 1, published="2024-01-04T12:00:00Z"),
+                entry("2401.00001", 1, published="2024-01-02T12:00:00Z"),
+                total=3,
+            )
+        ),
+    )
+    result = invoke("ingest", "arxiv", "--category", "cs.CL", "--since", "2024-01-03")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == (
+        "read 2, inserted 2, updated 0, unchanged 0, rejected 0"
+    )
+    bad = invoke("ingest", "arxiv", "--category", "cs.CL&evil=1", "--since", "2024-01-03")
+    assert bad.exit_code == 2
