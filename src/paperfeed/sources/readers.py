@@ -245,11 +245,16 @@ def daily_api_record(item: dict[str, Any]) -> PaperRecord:
     if submitted_at is None:
         raise RecordError("missing submittedOnDailyAt")
     submitted_by = _user(item.get("submittedBy")) or _user(paper.get("submittedOnDailyBy"))
+    # HF's API carries no arXiv categories; other producers of this format (the demo corpus,
+    # mirrors) may add them to the paper object.
+    categories = parse_categories(paper.get("categories"))
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
         abstract=clean_abstract(_first(paper, "summary", "abstract") or item.get("summary")),
         authors=parse_authors(paper.get("authors")),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
         published_at=parse_datetime(paper.get("publishedAt")),
         version=id_version,
         github_repo=clean_url(paper.get("githubRepo"), MAX_GITHUB),

@@ -72,6 +72,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         return error_page(request, 400, problems or "bad request")
 
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback; the client gets a clean 500 in its own format.
+        if _wants_json(request):
+            return ORJSONResponse({"error": "internal server error"}, status_code=500)
+        from paperfeed.web.pages.errors import error_page
+
+        return error_page(request, 500, "Something went wrong on our side.")
+
     return app
 
 
