@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return ORJSONResponse(
+            return JSONResponse(
                 {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
             )
         from paperfeed.web.pages.errors import error_page
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             for e in exc.errors()
         )
         if _wants_json(request):
-            return ORJSONResponse({"error": problems or "bad request"}, status_code=400)
+            return JSONResponse({"error": problems or "bad request"}, status_code=400)
         from paperfeed.web.pages.errors import error_page
 
         return error_page(request, 400, problems or "bad request")
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def server_error(request: Request, exc: Exception) -> Response:
         # Starlette logs the traceback; the client gets a clean 500 in its own format.
         if _wants_json(request):
-            return ORJSONResponse({"error": "internal server error"}, status_code=500)
+            return JSONResponse({"error": "internal server error"}, status_code=500)
         from paperfeed.web.pages.errors import error_page
 
         return error_page(request, 500, "Something went wrong on our side.")
