@@ -289,23 +289,14 @@ def _markdown_body(db: Database, settings: Settings, arxiv_id: str) -> bytes:
     return serialize.paper_markdown(detail, settings.base_url).encode() if detail else b""
 
 
-class _Miss(Exception):
-    """Raised inside TTLCache.get_or_set to look a key up without computing it."""
-
-
-def _raise_miss() -> bytes:
-    raise _Miss
-
-
 async def _cached(state: Any, key: Hashable, compute: Callable[[], bytes]) -> bytes:
     """Cached bytes for ``key``, else ``compute()`` in the thread pool, once per key at a time.
 
     ``b""`` is a cacheable "not found"."""
     cache: TTLCache[bytes] = state.cache
-    try:
-        return cache.get_or_set(key, _raise_miss)
-    except _Miss:
-        pass
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
     inflight: dict[Hashable, asyncio.Future[bytes]] | None = getattr(state, "api_inflight", None)
     if inflight is None:
         inflight = state.api_inflight = {}
@@ -326,4 +317,5 @@ async def _cached(state: Any, key: Hashable, compute: Callable[[], bytes]) -> by
     finally:
         inflight.pop(key, None)
     future.set_result(body)
-    return cache.get_or_set(key, lambda: body)
+    cache.set(key, body)
+    return body
