@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,48 +235,35 @@ def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bo
     )
 
 
+@dataclass(frozen=True)
+class _Period:
+    """How a week or month page names itself and links to its neighbours."""
+
+    nav: str  # "weekly" | "monthly"
+    unit: str  # "week" | "month"
+    heading: str
+    subheading: str
+    title: str
+    slug: Callable[[dt.date], str]  # the URL part of the period holding a day
+
+
 @router.api_route("/papers/week/{week}", methods=GET_HEAD)
 async def week_page(request: Request, week: str) -> Response:
     try:
         start, end = feed.parse_week(week)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
-    page = _page_number(request)
-
-    def compute() -> bytes:
-        settings, db = _state(request)
-        with db.read() as session:
-            items = feed.period_items(session, start, end)
-            before, _ = feed.adjacent_days(session, start)
-            _, after = feed.adjacent_days(session, end - dt.timedelta(days=1))
-        shown, offset, pages = _paginate(items, page, settings.page_size)
-        last = end - dt.timedelta(days=1)
-        return render(
-            request,
-            "period.html",
-            {
-                "heading": f"Week {start.isocalendar()[1]}, {start.isocalendar()[0]}",
-                "subheading": f"{start:%b} {start.day} – {last:%b} {last.day}, {last.year}",
-                "items": shown,
-                "total": len(items),
-                "rank_offset": offset,
-                "pager": _pager(request.url.path, page, pages),
-                "prev": NavLink(f"/papers/week/{feed.iso_week(before)}", "Previous week")
-                if before
-                else None,
-                "next": NavLink(f"/papers/week/{feed.iso_week(after)}", "Next week")
-                if after
-                else None,
-                "empty_text": "No papers were featured this week.",
-                "is_demo": site_is_demo(db, request.app.state.cache),
-                "feeds": _site_feeds(settings),
-                "nav": "weekly",
-                "period_nav": _period_nav(start),
-                "title": f"Papers of week {week}",
-            },
-        )
-
-    return html_response(cached_page(request, compute))
+    last = end - dt.timedelta(days=1)
+    year, number, _ = start.isocalendar()
+    period = _Period(
+        nav="weekly",
+        unit="week",
+        heading=f"Week {number}, {year}",
+        subheading=f"{start:%b} {start.day} – {last:%b} {last.day}, {last.year}",
+        title=f"Papers of week {week}",
+        slug=feed.iso_week,
+    )
+    return _period_page(request, start, end, period)
 
 
 @router.api_route("/papers/month/{month}", methods=GET_HEAD)
@@ -284,6 +272,20 @@ async def month_page(request: Request, month: str) -> Response:
         start, end = feed.parse_month(month)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
+    period = _Period(
+        nav="monthly",
+        unit="month",
+        heading=f"{start:%B} {start.year}",
+        subheading="Monthly papers, most upvoted first",
+        title=f"Papers of {start:%B} {start.year}",
+        slug=lambda day: f"{day:%Y-%m}",
+    )
+    return _period_page(request, start, end, period)
+
+
+def _period_page(request: Request, start: dt.date, end: dt.date, period: _Period) -> Response:
+    """A week or month: its papers best first, paged, with links to the nearest periods
+    that have papers."""
     page = _page_number(request)
 
     def compute() -> bytes:
@@ -293,26 +295,29 @@ async def month_page(request: Request, month: str) -> Response:
             before, _ = feed.adjacent_days(session, start)
             _, after = feed.adjacent_days(session, end - dt.timedelta(days=1))
         shown, offset, pages = _paginate(items, page, settings.page_size)
+        base = f"/papers/{period.unit}"
         return render(
             request,
             "period.html",
             {
-                "heading": f"{start:%B} {start.year}",
-                "subheading": "Monthly papers, most upvoted first",
+                "heading": period.heading,
+                "subheading": period.subheading,
                 "items": shown,
                 "total": len(items),
                 "rank_offset": offset,
                 "pager": _pager(request.url.path, page, pages),
-                "prev": NavLink(f"/papers/month/{before:%Y-%m}", "Previous month")
+                "prev": NavLink(f"{base}/{period.slug(before)}", f"Previous {period.unit}")
                 if before
                 else None,
-                "next": NavLink(f"/papers/month/{after:%Y-%m}", "Next month") if after else None,
-                "empty_text": "No papers were featured this month.",
+                "next": NavLink(f"{base}/{period.slug(after)}", f"Next {period.unit}")
+                if after
+                else None,
+                "empty_text": f"No papers were featured this {period.unit}.",
                 "is_demo": site_is_demo(db, request.app.state.cache),
                 "feeds": _site_feeds(settings),
-                "nav": "monthly",
+                "nav": period.nav,
                 "period_nav": _period_nav(start),
-                "title": f"Papers of {start:%B} {start.year}",
+                "title": period.title,
             },
         )
 
