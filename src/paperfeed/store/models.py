@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -109,3 +110,32 @@ class SiteMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PaperEmbedding(Base):
+    """A paper's sentence embedding (title + abstract), the durable copy the ANN index is
+    rebuilt from. ``content_hash`` tells whether the text changed since it was embedded."""
+
+    __tablename__ = "paper_embeddings"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(128))
+    dim: Mapped[int] = mapped_column(Integer)
+    # float32 little-endian, ``dim`` values, unit length.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    embedded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IndexState(Base):
+    """Where a derived index (keyword, vectors) stands: the ``Paper.modified_at`` watermark
+    it has caught up to, per node (``name`` includes the node when indexes are per node)."""
+
+    __tablename__ = "index_state"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    watermark: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
