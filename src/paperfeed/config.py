@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -72,6 +73,78 @@ class Settings(BaseSettings):
     demo_fetch_timeout: float = Field(
         default=10.0,
         description="Seconds `make run` / `paperfeed demo` may spend trying the remote APIs.",
+    )
+
+    # --- community: accounts, sessions, limits, mail
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs CSRF tokens and password-reset links. Unset: a random key is "
+            "generated once and kept in the database (shared by every worker)."
+        ),
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description=(
+            "Serve cookies with `Secure` and `__Host-` names. Set it when the site is served "
+            "over HTTPS."
+        ),
+    )
+    session_days: int = Field(default=30, description="How long a login lasts, in days.")
+    argon2_time_cost: int = Field(
+        default=3, description="Argon2id passes; hashes made with other values are redone at login."
+    )
+    argon2_memory_kib: int = Field(
+        default=65536, description="Argon2id memory in KiB; hashes are redone at login on change."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (`redis://127.0.0.1:6379/0`) for the rate-limit counters. Unset: they "
+            "live in the database. Either way every worker process shares them."
+        ),
+    )
+    rate_limit_login: str = Field(
+        default="5/minute", description="Login attempts allowed per account (`limits` syntax)."
+    )
+    rate_limit_login_ip: str = Field(
+        default="20/minute", description="Login attempts allowed per client address."
+    )
+    rate_limit_reset: str = Field(
+        default="3/hour", description="Password-reset mails allowed per account."
+    )
+    rate_limit_reset_ip: str = Field(
+        default="10/hour", description="Password-reset requests allowed per client address."
+    )
+    rate_limit_signup_ip: str = Field(
+        default="10/hour", description="Sign-ups allowed per client address."
+    )
+    rate_limit_comments: str = Field(
+        default="10/minute", description="Comments and replies allowed per user."
+    )
+    reset_link_minutes: int = Field(
+        default=60, description="How long a password-reset link stays valid, in minutes."
+    )
+    submission_window_days: int = Field(
+        default=14,
+        description="Papers can be submitted until this many days after arXiv publication.",
+    )
+    submission_daily_limit: int = Field(
+        default=5, description="Papers one user may submit per day."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for outgoing mail. Unset: mail is not sent."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP user name, if any.")
+    smtp_password: str | None = Field(default=None, description="SMTP password, if any.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="`starttls`, `tls` (implicit TLS, usually port 465) or `none`.",
+    )
+    smtp_timeout: float = Field(default=10.0, description="Seconds before an SMTP call fails.")
+    mail_from: str = Field(
+        default="paperfeed@localhost", description="Sender address of outgoing mail."
     )
 
     @field_validator("arxiv_api_url", "daily_papers_api_url")
