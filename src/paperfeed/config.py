@@ -5,6 +5,7 @@ README.md documents each setting in a table; ``tests/test_config.py`` fails when
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,37 @@ class Settings(BaseSettings):
     demo_fetch_timeout: float = Field(
         default=10.0,
         description="Seconds `make run` / `paperfeed demo` may spend trying the remote APIs.",
+    )
+
+    # --- search: keyword index, fusion
+    search_node: str = Field(
+        default_factory=lambda: socket.gethostname() or "node",
+        description=(
+            "Name of this node in `index_state` (its derived search indexes live on its own "
+            "disk under the data dir). Default: the host name."
+        ),
+    )
+    search_sync_seconds: float = Field(
+        default=5.0,
+        description=(
+            "How often (at most) a web worker checks the database for papers changed since its "
+            "keyword index's watermark, and catches up (0: on every search)."
+        ),
+    )
+    search_sync_overlap_seconds: float = Field(
+        default=300.0,
+        description=(
+            "Papers changed this many seconds before the keyword index's watermark are "
+            "re-indexed on each update (covers transactions that committed late)."
+        ),
+    )
+    search_rrf_k: float = Field(
+        default=60.0,
+        description="Constant k of reciprocal rank fusion: score = sum of 1 / (k + rank).",
+    )
+    search_candidates: int = Field(
+        default=200,
+        description="Keyword and semantic candidates fused per search (more: deeper pages).",
     )
 
     # --- community: accounts, sessions, limits, mail
