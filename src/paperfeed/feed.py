@@ -316,6 +316,12 @@ def search_items(session: Session, query: str, limit: int) -> list[FeedItem]:
     return [_item(r) for r in session.execute(stmt)]
 
 
+def items_by_paper_ids(session: Session, paper_ids: Iterable[int]) -> dict[int, FeedItem]:
+    """Papers by ``papers.id`` (for search hits); ids that are not in the database are absent."""
+    stmt = select(Paper.id, *_PAPER_COLUMNS).where(Paper.id.in_(list(paper_ids)))
+    return {row[0]: _item(tuple(row)[1:]) for row in session.execute(stmt)}
+
+
 def count_papers(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Paper)) or 0
 

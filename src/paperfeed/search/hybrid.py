@@ -1,0 +1,271 @@
+"""The search service: query → keyword and semantic candidates → fusion → a page of papers.
+
+1. The query is parsed (:mod:`paperfeed.search.query`). An arXiv id or URL goes straight to
+   that paper.
+2. Keyword candidates come from the keyword index (BM25; every word must match when some
+   paper has them all, else any word may), with the filters (category, dates, has-code,
+   authors, phrases) applied inside the index, before ranking.
+3. Semantic candidates come from ``paperfeed.search.vectors`` (when the embedder is
+   available) restricted to the papers that meet the same filters: the keyword index lists
+   their ids, and the vector search ranks only those (``allowed_ids``). When the filters keep
+   more than ``ALLOWED_CAP`` papers, the vector search returns more candidates and those that
+   fail the filters are dropped; either way the filters apply before the page is cut.
+4. Both lists are fused by reciprocal rank fusion (score = Σ 1/(k + rank); equal BM25 scores
+   share a rank); ties go to the more upvoted, then newer paper.
+5. Hits are joined back to the database: a paper the index knows but the database does not
+   (deleted, or not committed) is never shown.
+
+When the embedder is unavailable (or fails), the result is keyword-only and says so
+(``mode == "keyword"`` with a ``notice``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from paperfeed import feed
+from paperfeed.config import Settings
+from paperfeed.feed import FeedItem
+from paperfeed.search.keyword import IndexBusy, KeywordIndex, get_keyword_index
+from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.store.db import Database
+from paperfeed.store.models import Paper
+
+log = logging.getLogger(__name__)
+
+ALLOWED_CAP = 50_000
+OVERSAMPLE = 4
+MAX_PAGE_DEPTH = 1000
+SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
+
+
+class VectorSearchLike(Protocol):
+    def search(
+        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]: ...
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: ParsedQuery
+    items: list[FeedItem] = field(default_factory=list)
+    total: int = 0  # papers found (keyword matches or fused candidates, whichever is more)
+    page: int = 1
+    page_size: int = 20
+    has_more: bool = False
+    mode: str = "keyword"  # "hybrid", "keyword" (no semantic part), "id" (an arXiv id)
+    notice: str | None = None
+    did_you_mean: FeedItem | None = None  # the paper an id-like word names
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def vector_search(settings: Settings) -> VectorSearchLike | None:
+    """The semantic engineer's vector search, or None when it is missing or unavailable."""
+    try:
+        module: Any = importlib.import_module("paperfeed.search.vectors")
+    except ImportError:
+        return None
+    try:
+        found: VectorSearchLike | None = module.get_vector_search(settings)
+    except Exception:  # an embedder that cannot load must not break keyword search
+        log.exception("vector search unavailable")
+        return None
+    return found
+
+
+# --- keeping the keyword index fresh -------------------------------------------------------
+
+_sync_lock = threading.Lock()
+_last_check: dict[str, float] = {}
+
+
+def ensure_fresh(index: KeywordIndex, db: Database, settings: Settings) -> None:
+    """Catch the index up with the database at most every ``search_sync_seconds``.
+
+    The first check in a process (and every check when the interval is 0) runs inline, so a
+    search right after an ingest sees its papers; later ones run in a background thread so a
+    search never waits for them."""
+    key = str(index.path)
+    now = time.monotonic()
+    last = _last_check.get(key)
+    interval = settings.search_sync_seconds
+    if last is not None and now - last < interval:
+        return
+    _last_check[key] = now
+    if last is None or interval <= 0:
+        _sync(index, db)
+    else:
+        threading.Thread(target=_sync, args=(index, db), daemon=True).start()
+
+
+def _sync(index: KeywordIndex, db: Database) -> None:
+    if not _sync_lock.acquire(blocking=False):
+        return
+    try:
+        if index.is_behind(db):
+            index.update(db)
+    except IndexBusy:
+        pass  # another process is updating it
+    except Exception:
+        log.exception("keyword index sync failed")
+    finally:
+        _sync_lock.release()
+
+
+# --- fusion --------------------------------------------------------------------------------
+
+
+def _keyword_ranks(hits: list[tuple[int, float]]) -> dict[int, int]:
+    """Rank from 1; papers with the same BM25 score share a rank."""
+    ranks: dict[int, int] = {}
+    rank, previous = 0, None
+    for position, (pid, score) in enumerate(hits, start=1):
+        if previous is None or abs(score - previous) > 1e-6 * max(1.0, abs(score)):
+            rank = position
+        previous = score
+        ranks.setdefault(pid, rank)
+    return ranks
+
+
+def rrf(rankings: Sequence[dict[int, int]], k: float) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ranks in rankings:
+        for pid, rank in ranks.items():
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+def search(
+    db: Database,
+    settings: Settings,
+    query: str | ParsedQuery,
+    *,
+    page: int = 1,
+    page_size: int = 20,
+    count: bool = False,
+    semantic: bool = True,
+) -> SearchResult:
+    """One page of results for ``query`` (a string in the query language, or parsed).
+
+    Raises :class:`paperfeed.search.query.QueryError` for a malformed filter."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    result = SearchResult(query=parsed, page=page, page_size=page_size)
+    if parsed.arxiv_id:
+        with db.read() as session:
+            detail = feed.get_paper(session, parsed.arxiv_id)
+        result.mode = "id"
+        if detail is not None:
+            result.items, result.total = [detail.item], 1
+        else:
+            result.notice = f"No paper with id {parsed.arxiv_id} on this site."
+        return result
+    if parsed.is_empty:
+        return result
+
+    index = get_keyword_index(settings)
+    ensure_fresh(index, db, settings)
+    depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
+    keyword = index.search(parsed, depth, count=count)
+    rankings = [_keyword_ranks(keyword.hits)]
+
+    semantic_hits: list[tuple[int, float]] = []
+    if semantic and parsed.words:
+        vectors = vector_search(settings)
+        if vectors is None:
+            result.notice = SEMANTIC_UNAVAILABLE
+        else:
+            try:
+                semantic_hits = _semantic(index, vectors, parsed, depth)
+                result.mode = "hybrid"
+            except Exception:
+                log.exception("semantic search failed; keyword results only")
+                result.notice = SEMANTIC_UNAVAILABLE
+        if semantic_hits:
+            rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
+
+    fused = rrf(rankings, settings.search_rrf_k) if len(rankings) > 1 else None
+    candidates = list(fused) if fused is not None else [pid for pid, _ in keyword.hits]
+    with db.read() as session:
+        # Joined back to the database: only committed papers, with what ties are broken by.
+        known = {
+            row.id: (row.upvotes, row.published_at)
+            for row in session.execute(
+                select(
+                    Paper.id,
+                    (Paper.imported_upvotes + Paper.user_upvotes).label("upvotes"),
+                    Paper.published_at,
+                ).where(Paper.id.in_(candidates))
+            )
+        }
+        scores = fused if fused is not None else dict(keyword.hits)
+        ordered = sorted(
+            (pid for pid in candidates if pid in known),
+            key=lambda pid: (
+                -round(scores.get(pid, 0.0), 9),
+                -known[pid][0],
+                -(known[pid][1].timestamp() if known[pid][1] else 0.0),
+                pid,
+            ),
+        )
+        if not parsed.words:  # filters only: newest first, as the index returned them
+            ordered = [pid for pid, _ in keyword.hits if pid in known]
+        start = (page - 1) * page_size
+        shown = ordered[start : start + page_size]
+        by_id = feed.items_by_paper_ids(session, shown)
+        if parsed.id_hint:
+            detail = feed.get_paper(session, parsed.id_hint)
+            result.did_you_mean = detail.item if detail else None
+    for pid in shown:
+        item = by_id.get(pid)
+        if item is not None:
+            item.score = scores.get(pid)
+            result.items.append(item)
+    result.total = max(keyword.total, len(ordered))
+    result.has_more = len(ordered) > start + page_size
+    return result
+
+
+def _semantic(
+    index: KeywordIndex, vectors: VectorSearchLike, parsed: ParsedQuery, depth: int
+) -> list[tuple[int, float]]:
+    """Semantic candidates that meet the query's filters and phrases."""
+    text = parsed.semantic_text
+    if not parsed.has_constraints:
+        return vectors.search(text, depth)
+    allowed = index.filter_ids(parsed, ALLOWED_CAP)
+    if allowed is not None:
+        return vectors.search(text, depth, allowed_ids=allowed) if allowed else []
+    # Too many papers pass the filters to list them: the filters keep most papers, so ask
+    # for more and keep those that pass.
+    hits = vectors.search(text, depth * OVERSAMPLE)
+    passing = index.ids_passing(parsed, [pid for pid, _ in hits])
+    return [(pid, score) for pid, score in hits if pid in passing][:depth]
+
+
+def feed_items(db: Database, settings: Settings, query: str, limit: int) -> list[FeedItem]:
+    """Newest papers matching every word and filter of ``query``, newest first (the search
+    feeds: RSS/Atom of new matches)."""
+    parsed = parse_query(query)
+    if parsed.arxiv_id or parsed.is_empty:
+        return search(db, settings, parsed, page_size=limit, semantic=False).items
+    index = get_keyword_index(settings)
+    ensure_fresh(index, db, settings)
+    hits = index.search(parsed, limit, conjunctive=True, newest_first=True).hits
+    ids = [pid for pid, _ in hits]
+    with db.read() as session:
+        by_id = feed.items_by_paper_ids(session, ids)
+    return [by_id[pid] for pid in ids if pid in by_id]

@@ -1,0 +1,232 @@
+"""The search query language, parsed into a :class:`ParsedQuery`.
+
+Grammar (whitespace separated; everything is case-insensitive):
+
+- plain words: ``diffusion transformers``;
+- ``"quoted phrases"``: the words must appear next to each other (an unbalanced quote is
+  read as if it were closed at the end of the query);
+- ``author:NAME`` / ``author:"First Last"``: papers with an author of that name;
+- ``cat:cs.CL`` / ``category:cs.CL``: papers in that category; ``cat:cs`` is the archive;
+- ``year:2024``, ``year:2023..2025`` (also ``2023-2025``), ``date:2024-03..2024-06-15``,
+  ``after:2024-06``, ``before:2025`` (open ranges: ``year:2024..``): publication date;
+- ``has:code``: papers with a code repository;
+- an arXiv id or an arxiv.org URL as the whole query (``2401.01234``, ``arXiv:2401.01234v2``,
+  ``https://arxiv.org/abs/2401.01234``) goes straight to that paper; an id-like word inside
+  a longer query is remembered as ``id_hint`` ("did you mean the paper with id …").
+
+The parser never fails on text: control characters, the search engine's own syntax
+characters and overlong input are dropped or cut. Only a filter with a malformed value
+(``year:soon``) raises :class:`QueryError`, which the web layer answers with a 400.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from paperfeed.sources.arxiv_ids import parse_arxiv_id
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 32
+MAX_PHRASES = 8
+MAX_FILTER_VALUES = 8
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+# Words as the keyword index tokenises them: runs of letters and digits.
+_WORD = re.compile(r"[^\W_]+")
+_FILTER = re.compile(
+    r"(?P<key>author|cat|category|year|date|after|before|since|until|has):"
+    r'(?:"(?P<quoted>[^"]*)"?|(?P<bare>\S*))',
+    re.IGNORECASE,
+)
+_PHRASE = re.compile(r'"([^"]*)"?')
+_CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[a-z-]+)?$")
+_YEAR_RANGE = re.compile(r"^(\d{4})?(?:\.\.|-|–)(\d{4})?$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+# Looks like an arXiv id but may not be one (``2401.1234``, ``hep-th/99010``): worth a hint.
+_ID_LIKE = re.compile(
+    r"(?:arxiv:)?(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"
+    r"|https?://(?:www\.|export\.)?arxiv\.org/\S+",
+    re.IGNORECASE,
+)
+
+
+class QueryError(ValueError):
+    """A filter with a value that cannot mean anything (``year:soon``)."""
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    text: str  # the query as typed, cleaned (no control characters, at most MAX_QUERY_CHARS)
+    terms: list[str] = field(default_factory=list)  # lower-cased words outside phrases
+    phrases: list[list[str]] = field(default_factory=list)  # each a list of lower-cased words
+    authors: list[list[str]] = field(default_factory=list)  # each name as lower-cased words
+    categories: list[str] = field(default_factory=list)  # lower-cased, any of them matches
+    date_from: dt.date | None = None  # inclusive
+    date_to: dt.date | None = None  # exclusive
+    has_code: bool = False
+    arxiv_id: str | None = None  # the whole query is this paper's id (no version)
+    id_hint: str | None = None  # an id-like word inside a longer query
+
+    @property
+    def words(self) -> list[str]:
+        """Every word that can match text: plain words and the words of phrases."""
+        return [*self.terms, *(w for p in self.phrases for w in p)]
+
+    @property
+    def semantic_text(self) -> str:
+        """The query with the filters taken out: what the embedder should read."""
+        return " ".join(self.words)
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(
+            self.authors or self.categories or self.date_from or self.date_to or self.has_code
+        )
+
+    @property
+    def has_constraints(self) -> bool:
+        """Filters or phrases: conditions every result must meet."""
+        return self.has_filters or bool(self.phrases)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.words or self.has_filters or self.arxiv_id)
+
+
+def clean(text: str) -> str:
+    """Control and invisible characters become spaces; at most MAX_QUERY_CHARS are kept."""
+    return " ".join(_CONTROL.sub(" ", text[: MAX_QUERY_CHARS * 4]).split())[:MAX_QUERY_CHARS]
+
+
+def words_of(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    text = clean(raw)
+    parsed = ParsedQuery(text=text)
+    if not text:
+        return parsed
+    whole = text.strip()
+    if " " not in whole:
+        try:
+            parsed.arxiv_id = parse_arxiv_id(whole)[0]
+            return parsed
+        except ValueError:
+            pass
+
+    rest = _FILTER.sub(lambda m: _take_filter(parsed, m), text)
+    for m in _PHRASE.finditer(rest):
+        words = words_of(m.group(1))
+        if len(words) > 1 and len(parsed.phrases) < MAX_PHRASES:
+            parsed.phrases.append(words)
+        else:
+            parsed.terms.extend(words)
+    outside = _PHRASE.sub(" ", rest)
+    for token in outside.split():
+        if parsed.id_hint is None and _ID_LIKE.fullmatch(token):
+            parsed.id_hint = _hint(token)
+    parsed.terms.extend(words_of(outside))
+    parsed.terms = _dedupe(parsed.terms)[:MAX_TERMS]
+    if parsed.date_from and parsed.date_to and parsed.date_from >= parsed.date_to:
+        raise QueryError("the date range is empty: its start is not before its end")
+    return parsed
+
+
+def _dedupe(words: list[str]) -> list[str]:
+    return list(dict.fromkeys(words))
+
+
+def _hint(token: str) -> str:
+    """The id an id-like word most likely means (``2501.0001`` → ``2501.00001``)."""
+    bare = re.sub(r"^arxiv:", "", token, flags=re.IGNORECASE)
+    for candidate in (bare, re.sub(r"^(\d{4})\.(\d{4})(v\d+)?$", r"\1.0\2", bare)):
+        try:
+            return parse_arxiv_id(candidate)[0]
+        except ValueError:
+            continue
+    return bare
+
+
+def _take_filter(parsed: ParsedQuery, m: re.Match[str]) -> str:
+    key = m.group("key").lower()
+    value = (m.group("quoted") if m.group("quoted") is not None else m.group("bare")).strip()
+    if not value:
+        return " "  # ``author:`` alone: nothing to filter on
+    if key == "author":
+        name = words_of(value)
+        if name and len(parsed.authors) < MAX_FILTER_VALUES:
+            parsed.authors.append(name)
+    elif key in ("cat", "category"):
+        for cat in value.lower().split(","):
+            if not _CATEGORY.fullmatch(cat):
+                raise QueryError(f"category must look like cs.CL or cs, got {cat[:40]!r}")
+            if len(parsed.categories) < MAX_FILTER_VALUES:
+                parsed.categories.append(cat)
+    elif key == "has":
+        if value.lower() != "code":
+            raise QueryError(f"has: knows only has:code, got {value[:40]!r}")
+        parsed.has_code = True
+    elif key == "year":
+        start, end = _year_range(value)
+        _narrow(parsed, start, end)
+    elif key == "date":
+        if ".." in value:
+            lo, hi = value.split("..", 1)
+            _narrow(parsed, _date(lo)[0] if lo else None, _date(hi)[1] if hi else None)
+        else:
+            _narrow(parsed, *_date(value))
+    elif key in ("after", "since"):
+        start, end = _date(value)
+        _narrow(parsed, start if key == "since" else end, None)
+    else:  # before, until
+        start, end = _date(value)
+        _narrow(parsed, None, start if key == "before" else end)
+    return " "
+
+
+def _narrow(parsed: ParsedQuery, start: dt.date | None, end: dt.date | None) -> None:
+    if start and (parsed.date_from is None or start > parsed.date_from):
+        parsed.date_from = start
+    if end and (parsed.date_to is None or end < parsed.date_to):
+        parsed.date_to = end
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if not 1900 <= year <= 2999:
+        raise QueryError(f"year out of range: {text}")
+    return year
+
+
+def _year_range(value: str) -> tuple[dt.date | None, dt.date | None]:
+    if value.isdigit() and len(value) == 4:
+        year = _year(value)
+        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    m = _YEAR_RANGE.fullmatch(value)
+    if not m or not (m.group(1) or m.group(2)):
+        raise QueryError(f"year must be YYYY or YYYY..YYYY, got {value[:40]!r}")
+    start = dt.date(_year(m.group(1)), 1, 1) if m.group(1) else None
+    end = dt.date(_year(m.group(2)) + 1, 1, 1) if m.group(2) else None
+    return start, end
+
+
+def _date(value: str) -> tuple[dt.date, dt.date]:
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` → [first day, day after the last)."""
+    m = _DATE.fullmatch(value)
+    if not m:
+        raise QueryError(f"date must be YYYY, YYYY-MM or YYYY-MM-DD, got {value[:40]!r}")
+    year = _year(m.group(1))
+    try:
+        if m.group(3):
+            day = dt.date(year, int(m.group(2)), int(m.group(3)))
+            return day, day + dt.timedelta(days=1)
+        if m.group(2):
+            month = int(m.group(2))
+            start = dt.date(year, month, 1)
+            return start, dt.date(year + month // 12, month % 12 + 1, 1)
+    except ValueError as exc:
+        raise QueryError(f"no such date: {value[:40]!r}") from exc
+    return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
