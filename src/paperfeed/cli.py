@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from paperfeed.config import get_settings
+from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
 from paperfeed.store.db import get_database
 
@@ -96,6 +97,7 @@ def demo(reset: bool, if_empty: bool) -> None:
 
 
 cli.add_command(ingest)
+cli.add_command(index)
 
 
 def _redacted(url: str) -> str:

@@ -32,6 +32,20 @@ _strict = click.option(
 )
 
 
+def _remember_no_index(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["paperfeed.no_index"] = value
+    return value
+
+
+_no_index = click.option(
+    "--no-index",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember_no_index,
+    help="Do not update this node's search indexes after the ingest.",
+)
+
+
 @click.group()
 def ingest() -> None:
     """Load papers into the store."""
@@ -59,6 +73,14 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
 
 
 def _finish(stats: IngestStats) -> None:
+    if (stats.inserted or stats.updated) and not click.get_current_context().meta.get(
+        "paperfeed.no_index"
+    ):
+        # The search indexes are derived data: bring them up to what was just committed.
+        from paperfeed.search.commands import update_indexes
+
+        # Reported before the summary, which stays the last line of stdout.
+        update_indexes(get_database(), get_settings())
     click.echo(stats.summary_line())
     if stats.rejected:
         sys.exit(EXIT_REJECTED)
@@ -67,6 +89,7 @@ def _finish(stats: IngestStats) -> None:
 @ingest.command("arxiv-snapshot")
 @_files
 @_strict
+@_no_index
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
     from paperfeed.sources.readers import read_arxiv_snapshot
@@ -77,6 +100,7 @@ def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
 @ingest.command("jsonl")
 @_files
 @_strict
+@_no_index
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
     from paperfeed.sources.readers import read_jsonl
@@ -87,6 +111,7 @@ def jsonl(files: tuple[Path, ...], strict: bool) -> None:
 @ingest.command("daily-papers")
 @_files
 @_strict
+@_no_index
 @click.option("--remote", is_flag=True, help="Fetch the lists from the Daily Papers API.")
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int) -> None:
@@ -113,6 +138,7 @@ def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int)
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Oldest submission day.")
 @click.option("--max", "max_results", type=click.IntRange(1, 50_000), default=2000)
 @_strict
+@_no_index
 def arxiv(
     ids: tuple[str, ...],
     category: str | None,

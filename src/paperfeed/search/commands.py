@@ -1,0 +1,119 @@
+"""``paperfeed index update|rebuild|status``: this node's derived search indexes.
+
+Both indexes are derived from the database: the keyword index (always) and the semantic one
+(when ``paperfeed.search.vectors`` is installed and its embedder is available). ``update``
+catches them up by the ``papers.modified_at`` watermark (ingest runs it after every commit
+unless ``--no-index``); ``rebuild`` builds them again from scratch; ``status`` shows where
+they stand. ``--keyword-only`` leaves the semantic index alone (embedding is the slow part).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from paperfeed.config import Settings, get_settings
+from paperfeed.search.keyword import IndexBusy, get_keyword_index
+from paperfeed.store.db import Database, get_database
+
+_keyword_only = click.option(
+    "--keyword-only", is_flag=True, help="Only the keyword index (no embedding)."
+)
+
+
+@click.group()
+def index() -> None:
+    """This node's search indexes (derived from the database)."""
+
+
+def _vectors(settings: Settings) -> Any:
+    """The semantic engineer's vector search, or None (module absent or embedder off)."""
+    from paperfeed.search.hybrid import vector_search
+
+    return vector_search(settings)
+
+
+def update_indexes(
+    database: Database,
+    settings: Settings,
+    *,
+    keyword_only: bool = False,
+    echo: bool = True,
+    err: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Catch both indexes up with the database; what each did (echoed to stdout, or to
+    stderr with ``err``)."""
+    out: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
+    try:
+        out["keyword"] = dict(get_keyword_index(settings).update(database))
+    except IndexBusy as exc:
+        out["keyword"] = {"skipped": str(exc)}
+    out["keyword"]["seconds"] = round(time.perf_counter() - started, 2)
+    if not keyword_only:
+        vectors = _vectors(settings)
+        if vectors is None:
+            out["semantic"] = {"skipped": "embedder unavailable"}
+        else:
+            started = time.perf_counter()
+            out["semantic"] = dict(vectors.update(database, progress=sys.stderr.isatty()))
+            out["semantic"]["seconds"] = round(time.perf_counter() - started, 2)
+    if echo:
+        for name, stats in out.items():
+            line = f"index {name}: " + ", ".join(f"{k} {v}" for k, v in stats.items())
+            click.echo(line, err=err)
+    return out
+
+
+@index.command("update")
+@_keyword_only
+def update(keyword_only: bool) -> None:
+    """Index papers added or changed since the last update; drop deleted ones."""
+    database = get_database()
+    database.upgrade()
+    update_indexes(database, get_settings(), keyword_only=keyword_only)
+
+
+@index.command("rebuild")
+@_keyword_only
+def rebuild(keyword_only: bool) -> None:
+    """Build the indexes again from the whole database (searches go on meanwhile)."""
+    settings = get_settings()
+    database = get_database()
+    database.upgrade()
+    started = time.perf_counter()
+    try:
+        stats: dict[str, Any] = dict(get_keyword_index(settings).rebuild(database))
+    except IndexBusy as exc:
+        raise click.ClickException(str(exc)) from exc
+    stats["seconds"] = round(time.perf_counter() - started, 2)
+    click.echo("index keyword: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    if keyword_only:
+        return
+    vectors = _vectors(settings)
+    if vectors is None:
+        click.echo("index semantic: skipped, embedder unavailable")
+        return
+    started = time.perf_counter()
+    vstats = dict(vectors.rebuild(database, progress=sys.stderr.isatty()))
+    vstats["seconds"] = round(time.perf_counter() - started, 2)
+    click.echo("index semantic: " + ", ".join(f"{k} {v}" for k, v in vstats.items()))
+
+
+@index.command("status")
+def status() -> None:
+    """Papers in the database, in each index, and still pending."""
+    settings = get_settings()
+    database = get_database()
+    database.upgrade()
+    kw = get_keyword_index(settings).status(database)
+    click.echo("index keyword: " + ", ".join(f"{k} {v}" for k, v in kw.items()))
+    vectors = _vectors(settings)
+    if vectors is None:
+        click.echo("index semantic: embedder unavailable (search falls back to keyword only)")
+    else:
+        sem = vectors.status(database)
+        click.echo("index semantic: " + ", ".join(f"{k} {v}" for k, v in sem.items()))
