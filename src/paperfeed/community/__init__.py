@@ -1,0 +1,21 @@
+"""The community: accounts, sessions, votes, submissions, comments, claims, collections and
+API tokens. Domain logic only (no HTTP): ``paperfeed.web`` calls these functions.
+
+Functions take a :class:`~paperfeed.store.db.Database` and return plain dataclasses; no ORM
+object leaves this package. Errors a user can fix raise :class:`CommunityError` (or a
+subclass) whose message is shown to them as is.
+"""
+
+from __future__ import annotations
+
+
+class CommunityError(ValueError):
+    """Something the user asked for cannot be done; the message says why."""
+
+
+class NotFound(CommunityError):
+    """No such object, or not one this user may see or change (never tells which)."""
+
+
+class Forbidden(CommunityError):
+    """The object exists and is visible, but this user may not change it."""

@@ -1,0 +1,79 @@
+"""Authorship claims: a user says they are one of a paper's authors; an admin approves or
+rejects. Approved papers appear on the user's profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.community import CommunityError, Forbidden, NotFound
+from paperfeed.community.comments import paper_id_of
+from paperfeed.community.users import Account
+from paperfeed.store.db import Database
+from paperfeed.store.models import AuthorshipClaim, Paper, User, utcnow
+
+STATUSES = ("pending", "approved", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimView:
+    id: int
+    username: str
+    arxiv_id: str
+    title: str
+    author_name: str
+    status: str
+    created_at: dt.datetime
+
+
+def claim(db: Database, account: Account, arxiv_id: str, author_name: str) -> ClaimView:
+    name = " ".join(author_name.split())
+    try:
+        with db.write() as session:
+            paper_id = paper_id_of(session, arxiv_id)
+            paper = session.get(Paper, paper_id)
+            assert paper is not None
+            if name not in paper.authors:
+                raise CommunityError("Choose your name from the paper's author list.")
+            row = AuthorshipClaim(user_id=account.id, paper_id=paper_id, author_name=name)
+            session.add(row)
+            session.flush()
+            return ClaimView(
+                row.id, account.username, arxiv_id, paper.title, name, row.status, row.created_at
+            )
+    except IntegrityError as exc:
+        raise CommunityError("You have already claimed this paper.") from exc
+
+
+def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
+    if not admin.is_admin:
+        raise Forbidden("Only admins decide claims.")
+    with db.write() as session:
+        row = session.get(AuthorshipClaim, claim_id)
+        if row is None:
+            raise NotFound("No such claim.")
+        row.status = "approved" if approve else "rejected"
+        row.decided_at = utcnow()
+
+
+def claims(
+    db: Database, *, status: str | None = None, user_id: int | None = None
+) -> list[ClaimView]:
+    stmt = (
+        select(AuthorshipClaim, User.username, Paper.arxiv_id, Paper.title)
+        .join(User, User.id == AuthorshipClaim.user_id)
+        .join(Paper, Paper.id == AuthorshipClaim.paper_id)
+        .order_by(AuthorshipClaim.created_at.desc())
+    )
+    if status:
+        stmt = stmt.where(AuthorshipClaim.status == status)
+    if user_id is not None:
+        stmt = stmt.where(AuthorshipClaim.user_id == user_id)
+    with db.read() as session:
+        return [
+            ClaimView(c.id, username, arxiv_id, title, c.author_name, c.status, c.created_at)
+            for c, username, arxiv_id, title in session.execute(stmt)
+        ]

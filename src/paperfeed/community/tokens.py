@@ -1,0 +1,112 @@
+"""Personal API tokens: ``pf_`` + 32 random bytes, shown once, stored as SHA-256, scoped
+``read`` or ``write``, revocable."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sqlalchemy import CursorResult, func, select, update
+
+from paperfeed.community import CommunityError, NotFound
+from paperfeed.community.keys import digest
+from paperfeed.community.users import Account
+from paperfeed.store.db import Database
+from paperfeed.store.models import ApiToken, User, utcnow
+
+Scope = Literal["read", "write"]
+SCOPES: tuple[Scope, ...] = ("read", "write")
+MAX_TOKENS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_at: object
+    last_used_at: object
+    revoked: bool
+
+
+def create_token(db: Database, account: Account, name: str, scope: str) -> tuple[str, TokenInfo]:
+    """A new token: its plaintext (to show once) and what is kept."""
+    name = " ".join(name.split())[:64] or "token"
+    if scope not in SCOPES:
+        raise CommunityError("The scope is read or write.")
+    token = "pf_" + secrets.token_urlsafe(32)
+    with db.write() as session:
+        live = session.scalar(
+            select(func.count())
+            .select_from(ApiToken)
+            .where(ApiToken.user_id == account.id, ApiToken.revoked_at.is_(None))
+        )
+        if (live or 0) >= MAX_TOKENS:
+            raise CommunityError(f"At most {MAX_TOKENS} live tokens; revoke one first.")
+        row = ApiToken(
+            user_id=account.id,
+            name=name,
+            token_hash=digest(token),
+            prefix=token[:10],
+            scope=scope,
+        )
+        session.add(row)
+        session.flush()
+        return token, _info(row)
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        row.id,
+        row.name,
+        row.prefix,
+        row.scope,
+        row.created_at,
+        row.last_used_at,
+        row.revoked_at is not None,
+    )
+
+
+def list_tokens(db: Database, account: Account) -> list[TokenInfo]:
+    with db.read() as session:
+        rows = session.scalars(
+            select(ApiToken).where(ApiToken.user_id == account.id).order_by(ApiToken.id.desc())
+        )
+        return [_info(r) for r in rows]
+
+
+def revoke_token(db: Database, account: Account, token_id: int) -> None:
+    with db.write() as session:
+        done = cast(
+            CursorResult[Any],
+            session.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    ApiToken.user_id == account.id,
+                    ApiToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+            ),
+        ).rowcount
+    if not done:
+        raise NotFound("No such live token.")
+
+
+def token_account(db: Database, token: str) -> tuple[Account, str] | None:
+    """The account and scope of a live token, else None."""
+    if not token.startswith("pf_") or len(token) > 128:
+        return None
+    with db.read() as session:
+        row = session.execute(
+            select(
+                User.id, User.username, User.email, User.is_admin, User.is_banned, ApiToken.scope
+            )
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+        ).first()
+    if row is None or row.is_banned:
+        return None
+    return Account(row.id, row.username, row.email, row.is_admin, row.is_banned), row.scope

@@ -1,0 +1,253 @@
+"""Accounts: sign-up, login, password change and reset, deletion, bans.
+
+Deleting an account deletes everything it made: its sessions and tokens, its upvotes (the
+papers' counts go down), its comments and the replies under them (counts go down), its claims
+and collections. Papers it submitted stay on their daily lists, with the submitter cleared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paperfeed.community import CommunityError
+from paperfeed.community import passwords as pw
+from paperfeed.community.keys import secret_key, sign
+from paperfeed.config import Settings
+from paperfeed.store.db import Database
+from paperfeed.store.models import Comment, DailyEntry, Paper, Upvote, User, UserSession
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,31}$")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>\"'`]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
+RESERVED = frozenset({"admin", "root", "api", "static", "system", "paperfeed", "anonymous"})
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    username: str
+    email: str
+    is_admin: bool
+    is_banned: bool
+
+
+def _account(user: User) -> Account:
+    return Account(user.id, user.username, user.email, user.is_admin, user.is_banned)
+
+
+def normalize_username(raw: str) -> str:
+    name = raw.strip().lower()
+    if not USERNAME_RE.fullmatch(name):
+        raise CommunityError(
+            "Usernames have 3 to 32 characters: lower-case letters, digits, _ and -, "
+            "starting with a letter or digit."
+        )
+    if name in RESERVED:
+        raise CommunityError("That username is reserved.")
+    return name
+
+
+def normalize_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        raise CommunityError("That is not an email address.")
+    return email
+
+
+def create_user(
+    db: Database,
+    settings: Settings,
+    username: str,
+    email: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+) -> Account:
+    name = normalize_username(username)
+    address = normalize_email(email)
+    pw.check_new_password(password, username=name, email=address)
+    hashed = pw.hash_password(password, settings)
+    try:
+        with db.write() as session:
+            taken = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where((User.username == name) | (User.email == address))
+            )
+            if taken:
+                raise CommunityError("That username or email address is already registered.")
+            user = User(username=name, email=address, password_hash=hashed, is_admin=is_admin)
+            session.add(user)
+            session.flush()
+            return _account(user)
+    except IntegrityError as exc:
+        raise CommunityError("That username or email address is already registered.") from exc
+
+
+def find(session: Session, login: str) -> User | None:
+    """The user whose username or email is ``login`` (case-insensitive)."""
+    key = login.strip().lower()
+    if not key or len(key) > 254:
+        return None
+    column = User.email if "@" in key else User.username
+    return session.scalar(select(User).where(column == key))
+
+
+def get_account(db: Database, username: str) -> Account | None:
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.username == username.strip().lower()))
+        return _account(user) if user else None
+
+
+def authenticate(db: Database, settings: Settings, login: str, password: str) -> Account | None:
+    """The account when ``password`` is right and the account is not banned, else None.
+
+    Unknown logins cost as much as wrong passwords. A hash made with other Argon2 parameters
+    than the configured ones is replaced."""
+    with db.read() as session:
+        user = find(session, login)
+        found = _account(user) if user else None
+        stored = user.password_hash if user else None
+    if found is None or stored is None or len(password) > pw.MAX_LENGTH:
+        pw.burn_verify(password[: pw.MAX_LENGTH], settings)
+        return None
+    if not pw.verify_password(stored, password, settings):
+        return None
+    if found.is_banned:
+        return None
+    if pw.needs_rehash(stored, settings):
+        fresh = pw.hash_password(password, settings)
+        with db.write() as session:
+            session.execute(
+                update(User)
+                .where(User.id == found.id, User.password_hash == stored)
+                .values(password_hash=fresh)
+            )
+    return found
+
+
+def change_password(
+    db: Database, settings: Settings, account: Account, current: str, new: str
+) -> None:
+    with db.read() as session:
+        stored = session.scalar(select(User.password_hash).where(User.id == account.id))
+    if stored is None or not pw.verify_password(stored, current, settings):
+        raise CommunityError("The current password is wrong.")
+    set_password(db, settings, account, new)
+
+
+def set_password(db: Database, settings: Settings, account: Account, new: str) -> None:
+    """Store a new password and end every session of the account (the caller logs in anew)."""
+    pw.check_new_password(new, username=account.username, email=account.email)
+    hashed = pw.hash_password(new, settings)
+    with db.write() as session:
+        session.execute(update(User).where(User.id == account.id).values(password_hash=hashed))
+        session.execute(delete(UserSession).where(UserSession.user_id == account.id))
+
+
+# --- password reset links -------------------------------------------------------------------
+# token = "<user id>.<expiry, epoch seconds>.<HMAC(secret, user id, expiry, password hash)>"
+# Signed (no table), expiring, and single-use: using it changes the password hash, which
+# invalidates the signature of every link issued before.
+
+
+def reset_token(db: Database, settings: Settings, account: Account) -> str:
+    expires = int(time.time()) + settings.reset_link_minutes * 60
+    with db.read() as session:
+        stored = session.scalar(select(User.password_hash).where(User.id == account.id)) or ""
+    mac = sign(secret_key(db, settings), "reset", str(account.id), str(expires), stored)
+    return f"{account.id}.{expires}.{mac}"
+
+
+def check_reset_token(db: Database, settings: Settings, token: str) -> Account | None:
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 200:
+        return None
+    user_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
+    if expires < time.time():
+        return None
+    with db.read() as session:
+        user = session.get(User, user_id)
+        if user is None or user.is_banned:
+            return None
+        expected = sign(
+            secret_key(db, settings), "reset", str(user_id), str(expires), user.password_hash
+        )
+        account = _account(user)
+    import hmac
+
+    return account if hmac.compare_digest(expected, mac) else None
+
+
+# --- deletion and moderation -------------------------------------------------------------
+
+
+def delete_account(db: Database, account: Account) -> None:
+    with db.write() as session:
+        _remove_votes(session, account.id)
+        _remove_comments(session, account.id)
+        session.execute(
+            update(DailyEntry)
+            .where(DailyEntry.submitted_by == account.username, DailyEntry.source == "user")
+            .values(submitted_by=None)
+        )
+        # Sessions, tokens, claims, collections go through ON DELETE CASCADE.
+        session.execute(delete(User).where(User.id == account.id))
+
+
+def _remove_votes(session: Session, user_id: int) -> None:
+    paper_ids = list(session.scalars(select(Upvote.paper_id).where(Upvote.user_id == user_id)))
+    if paper_ids:
+        session.execute(
+            update(Paper).where(Paper.id.in_(paper_ids)).values(user_upvotes=Paper.user_upvotes - 1)
+        )
+        session.execute(delete(Upvote).where(Upvote.user_id == user_id))
+
+
+def _remove_comments(session: Session, user_id: int) -> None:
+    from paperfeed.community.comments import delete_comment_rows
+
+    own = list(
+        session.scalars(
+            select(Comment.id).where(Comment.user_id == user_id).order_by(Comment.id.desc())
+        )
+    )
+    delete_comment_rows(session, own)
+
+
+def set_banned(db: Database, username: str, banned: bool) -> Account:
+    """Ban (ends every session, refuses logins and tokens) or unban a user."""
+    with db.write() as session:
+        user = session.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise CommunityError(f"No user {username!r}.")
+        user.is_banned = banned
+        if banned:
+            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        return _account(user)
+
+
+def set_admin(db: Database, username: str, admin: bool) -> Account:
+    with db.write() as session:
+        user = session.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise CommunityError(f"No user {username!r}.")
+        user.is_admin = admin
+        return _account(user)
+
+
+def list_accounts(db: Database) -> list[Account]:
+    with db.read() as session:
+        return [_account(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
