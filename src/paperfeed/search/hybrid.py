@@ -158,8 +158,12 @@ def search(
     page_size: int = 20,
     count: bool = False,
     semantic: bool = True,
+    conjunctive: bool | None = None,
 ) -> SearchResult:
     """One page of results for ``query`` (a string in the query language, or parsed).
+
+    ``conjunctive``: True keeps only keyword matches of every word (the API's contract),
+    None (default) falls back to any word when no paper has them all.
 
     Raises :class:`paperfeed.search.query.QueryError` for a malformed filter."""
     parsed = parse_query(query) if isinstance(query, str) else query
@@ -179,7 +183,7 @@ def search(
     index = get_keyword_index(settings)
     ensure_fresh(index, db, settings)
     depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
-    keyword = index.search(parsed, depth, count=count)
+    keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
     rankings = [_keyword_ranks(keyword.hits)]
 
     semantic_hits: list[tuple[int, float]] = []

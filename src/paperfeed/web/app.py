@@ -44,10 +44,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.api import router as api_router
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
+    from paperfeed.web.pages.search import router as search_router
 
     app.include_router(api_router)
     app.include_router(markdown_router)  # /papers/{id}.md, before the pages' /papers/...
     app.include_router(feeds_router)
+    app.include_router(search_router)
     app.include_router(pages_router)
 
     @app.exception_handler(StarletteHTTPException)

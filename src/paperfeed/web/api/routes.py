@@ -162,21 +162,38 @@ def _problems(exc: ValidationError) -> str:
 )
 async def search_papers(
     request: Request,
-    q: Annotated[str | None, Query(max_length=500, description="Keywords.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description=(
+                'Words, "quoted phrases", author:NAME, cat:cs.CL, year:2025 or '
+                "year:2023..2025, date:2025-01..2025-03, has:code; or an arXiv id or URL."
+            ),
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most papers returned.")] = 50,
 ) -> Response:
-    """Papers whose title or abstract contains every word of ``q`` (case-insensitive), most
-    upvoted first, as a bare JSON array of paper objects.
+    """Hybrid search (keyword BM25 fused with semantic similarity), best first, as a bare
+    JSON array of paper objects (what ``HfApi.list_papers(query=...)`` reads).
 
-    A missing or blank ``q`` returns an empty array (so ``HfApi.list_papers()`` without a
-    query works and returns nothing)."""
+    The keyword part keeps papers whose title, abstract or authors contain every word of
+    ``q`` (case-insensitive, English stemming); the semantic part adds papers close in
+    meaning when the embedder is available (otherwise results are keyword-only). Filters in
+    ``q`` apply before ranking. Ties go to the more upvoted paper. An arXiv id or URL
+    returns that paper. A missing or blank ``q`` returns an empty array; a malformed filter
+    (``year:soon``) is a 400 with a JSON ``error``."""
     query = " ".join((q or "").split())
     if not query:
         return Response(b"[]", media_type=JSON)
     state = request.app.state
     body = await _cached(
-        state, ("search", query, limit), lambda: _search_body(state.db, query, limit)
+        state,
+        ("search", query, limit),
+        lambda: _search_body(state.db, state.settings, query, limit),
     )
+    if body.startswith(b"!"):
+        raise HTTPException(400, body[1:].decode())
     return Response(body, media_type=JSON)
 
 
@@ -271,10 +288,16 @@ def _daily_body(
     return serialize.daily_list_bytes(items)
 
 
-def _search_body(db: Database, query: str, limit: int) -> bytes:
-    with db.read() as session:
-        items = feed.search_items(session, query, limit)
-    return serialize.paper_list_bytes(items)
+def _search_body(db: Database, settings: Settings, query: str, limit: int) -> bytes:
+    """The results as JSON bytes; ``b"!" + message`` for a malformed query (cached too)."""
+    from paperfeed.search import hybrid
+    from paperfeed.search.query import QueryError
+
+    try:
+        result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
+    except QueryError as exc:
+        return b"!" + str(exc).encode()
+    return serialize.paper_list_bytes(result.items)
 
 
 def _paper_body(db: Database, arxiv_id: str) -> bytes:
