@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -46,11 +46,34 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.pages import router as pages_router
     from paperfeed.web.pages.search import router as search_router
 
+    from paperfeed.web.api.community import router as community_api_router
+    from paperfeed.web.auth import LoginRequired, SecurityMiddleware
+    from paperfeed.web.pages.account import router as account_router
+    from paperfeed.web.pages.community import router as community_router
+
+    # Community API first: its /api/papers/{id}/... routes sit under the paper route's path.
+    app.include_router(community_api_router)
     app.include_router(api_router)
     app.include_router(markdown_router)  # /papers/{id}.md, before the pages' /papers/...
     app.include_router(feeds_router)
     app.include_router(search_router)
+    app.include_router(account_router)
+    app.include_router(community_router)
     app.include_router(pages_router)
+    app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": "log in or send an API token (Authorization: Bearer ...)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        from urllib.parse import quote
+
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

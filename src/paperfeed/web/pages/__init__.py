@@ -389,6 +389,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
             raise HTTPException(status_code=404, detail=f"No paper {arxiv_id} on this site.")
         item = detail.item
         last_day = detail.featured_days[-1] if detail.featured_days else None
+        extra = _community_context(request, db, item.arxiv_id)
         return render(
             request,
             "paper.html",
@@ -400,7 +401,24 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
                 "feeds": _site_feeds(settings),
                 "nav": "",
                 "period_nav": _period_nav(last_day),
+                **extra,
             },
         )
 
     return html_response(cached_page(request, compute))
+
+
+def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[str, Any]:
+    """The paper page's discussion, and the viewer's collections."""
+    from paperfeed.community import collections, comments
+    from paperfeed.web.auth import viewer
+
+    account = viewer(request)
+    with db.read() as session:
+        thread = comments.thread(
+            session, arxiv_id, include_hidden=bool(account and account.is_admin)
+        )
+    mine = (
+        collections.for_user(db, account.username, include_private=True) if account else []
+    )
+    return {"comments": thread, "my_collections": mine}

@@ -1,0 +1,157 @@
+"""The search service: fusion, filters before ranking, fallback to keyword-only, ids."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+
+from paperfeed.config import Settings
+from paperfeed.search import hybrid
+from paperfeed.search.hybrid import SEMANTIC_UNAVAILABLE, rrf, search
+from paperfeed.store.db import Database
+from paperfeed.store.models import Paper
+from tests.factories import add_paper
+from tests.search.conftest import CODE, HARBOR, LANTERN, OLD, QUOKKA, FakeVectors
+
+
+def ids(result: hybrid.SearchResult) -> list[str]:
+    return [i.arxiv_id for i in result.items]
+
+
+def test_rrf() -> None:
+    fused = rrf([{1: 1, 2: 2}, {2: 1, 3: 2}], 60)
+    assert max(fused, key=lambda pid: fused[pid]) == 2
+    assert fused[1] == 1 / 61 > fused[3] == 1 / 62
+
+
+def test_keyword_only_when_the_embedder_is_unavailable(
+    settings: Settings, database: Database, corpus: dict[str, int], no_vectors: None
+) -> None:
+    result = search(database, settings, "recurrent planners")
+    assert result.mode == "keyword"
+    assert result.notice == SEMANTIC_UNAVAILABLE
+    assert set(ids(result)) == {LANTERN, OLD}
+
+
+def test_keyword_only_when_the_embedder_fails(
+    settings: Settings,
+    database: Database,
+    corpus: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeVectors([], fail=True)
+    monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
+    result = search(database, settings, "harbor")
+    assert (result.mode, result.notice, ids(result)) == ("keyword", SEMANTIC_UNAVAILABLE, [HARBOR])
+
+
+def test_hybrid_fuses_semantic_candidates(
+    settings: Settings,
+    database: Database,
+    corpus: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The embedder thinks HARBOR is closest to "planners" (no keyword match at all).
+    fake = FakeVectors([corpus[HARBOR], corpus[OLD]])
+    monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
+    result = search(database, settings, "planners")
+    assert result.mode == "hybrid" and result.notice is None
+    assert ids(result)[0] == OLD  # found by both
+    assert HARBOR in ids(result) and QUOKKA in ids(result)
+    assert fake.calls == [("planners", settings.search_candidates, None)]
+
+
+def test_filters_restrict_semantic_candidates_before_ranking(
+    settings: Settings,
+    database: Database,
+    corpus: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeVectors([corpus[HARBOR], corpus[QUOKKA], corpus[LANTERN]])
+    monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
+    result = search(database, settings, "planners cat:cs.AI")
+    assert set(ids(result)) == {LANTERN, OLD}
+    allowed = fake.calls[-1][2]
+    assert allowed is not None and set(allowed) == {corpus[LANTERN], corpus[OLD]}
+    # Phrases and authors restrict them too.
+    result = search(database, settings, 'author:lovelace "container scheduling"')
+    assert ids(result) == [HARBOR]
+
+
+def test_broad_filters_oversample_then_check(
+    settings: Settings,
+    database: Database,
+    corpus: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hybrid, "ALLOWED_CAP", 1)  # cs has 4 papers: too many to list
+    fake = FakeVectors([corpus[HARBOR], corpus[CODE]])
+    monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
+    result = search(database, settings, "robot cat:cs")
+    assert ids(result) == [CODE]
+    assert fake.calls[-1][2] is None and fake.calls[-1][1] > settings.search_candidates
+
+
+def test_filters_before_truncation_with_semantic(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [
+        add_paper(database, f"2504.{i + 1:05d}", title="Gizmo gizmo", abstract="x")
+        for i in range(25)
+    ]
+    target = add_paper(
+        database, "2504.00099", title="Other", abstract="one gizmo", categories=["cs.CL"]
+    )
+    fake = FakeVectors([*many, target])
+    monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
+    small = settings.model_copy(update={"search_candidates": 5})
+    result = search(database, small, "gizmo cat:cs.CL", page_size=5)
+    assert ids(result) == ["2504.00099"]
+
+
+def test_results_are_joined_back_to_the_database(
+    settings: Settings, database: Database, corpus: dict[str, int], no_vectors: None
+) -> None:
+    assert ids(search(database, settings, "harbor")) == [HARBOR]
+    with database.write() as s:  # deleted after indexing, index not yet updated
+        s.execute(delete(Paper).where(Paper.id == corpus[HARBOR]))
+    assert ids(search(database, settings, "harbor")) == []
+
+
+def test_pages_and_ties_by_upvotes(
+    settings: Settings, database: Database, no_vectors: None
+) -> None:
+    for i in range(7):
+        add_paper(database, f"2504.{i + 1:05d}", title="Same words", imported_upvotes=i)
+    first = search(database, settings, "same words", page_size=3, count=True)
+    assert ids(first) == ["2504.00007", "2504.00006", "2504.00005"]
+    assert first.total == 7 and first.has_more and first.pages == 3
+    third = search(database, settings, "same words", page=3, page_size=3)
+    assert ids(third) == ["2504.00001"] and not third.has_more
+
+
+def test_arxiv_id_and_did_you_mean(
+    settings: Settings, database: Database, corpus: dict[str, int], no_vectors: None
+) -> None:
+    result = search(database, settings, f"https://arxiv.org/abs/{HARBOR}v2")
+    assert (result.mode, ids(result)) == ("id", [HARBOR])
+    missing = search(database, settings, "2503.99999")
+    assert missing.items == [] and missing.notice and "2503.99999" in missing.notice
+    hinted = search(database, settings, f"cranes arXiv:{HARBOR}")
+    assert hinted.did_you_mean is not None and hinted.did_you_mean.arxiv_id == HARBOR
+
+
+def test_search_sees_papers_added_after_the_first_search(
+    fresh_settings: Settings, database: Database, corpus: dict[str, int], no_vectors: None
+) -> None:
+    assert ids(search(database, fresh_settings, "zebra")) == []
+    add_paper(database, "2503.10077", title="Zebra stripes as barcodes")
+    assert ids(search(database, fresh_settings, "zebra")) == ["2503.10077"]
+
+
+def test_feed_items_newest_first(
+    settings: Settings, database: Database, corpus: dict[str, int]
+) -> None:
+    items = hybrid.feed_items(database, settings, "planners", 10)
+    got = [i.arxiv_id for i in items]
+    assert set(got[:2]) == {LANTERN, QUOKKA} and got[2:] == [OLD]  # newest first
