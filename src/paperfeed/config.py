@@ -107,6 +107,56 @@ class Settings(BaseSettings):
         description="Keyword and semantic candidates fused per search (more: deeper pages).",
     )
 
+    # --- search: semantic index (embeddings, approximate nearest neighbours)
+    embedding_backend: Literal["onnx-int8", "onnx", "torch", "off"] = Field(
+        default="onnx-int8",
+        description=(
+            "How all-MiniLM-L6-v2 runs: `onnx-int8` (ONNX Runtime, fused, int8 weights; "
+            "exported at first use), `onnx` (fp32), `torch` (the reference "
+            "sentence-transformers model) or `off` (keyword search only)."
+        ),
+    )
+    embedding_model_dir: Path | None = Field(
+        default=None,
+        description="Where exported ONNX models are kept. Unset: `models/` in the data dir.",
+    )
+    embedding_batch_size: int = Field(
+        default=16, ge=1, le=1024, description="Texts per embedding batch (length-sorted)."
+    )
+    embedding_max_length: int = Field(
+        default=256, ge=16, le=512, description="Tokens embedded per text (the model's 256)."
+    )
+    embedding_threads: int = Field(
+        default=0, ge=0, description="CPU threads for embedding (0: all cores)."
+    )
+    embedding_query_cache_size: int = Field(
+        default=2048, ge=0, description="Query embeddings each worker keeps (LRU)."
+    )
+    embedding_commit_every: int = Field(
+        default=256, ge=1, description="Papers embedded per committed batch during an update."
+    )
+    ann_exact_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Below this many embeddings, similarity search is exact (no ANN index).",
+    )
+    ann_connectivity: int = Field(
+        default=16, ge=4, le=128, description="HNSW graph degree (M) of the ANN index."
+    )
+    ann_expansion_add: int = Field(
+        default=128, ge=8, description="HNSW candidate list size while building (efConstruction)."
+    )
+    ann_expansion_search: int = Field(
+        default=128, ge=8, description="HNSW candidate list size while searching (ef)."
+    )
+    ann_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description=(
+            "How often (at most) a worker checks the database for new embeddings (0: always)."
+        ),
+    )
+
     # --- community: accounts, sessions, limits, mail
     secret_key: str | None = Field(
         default=None,

@@ -115,9 +115,13 @@ class SiteMeta(Base):
 
 class PaperEmbedding(Base):
     """A paper's sentence embedding (title + abstract), the durable copy the ANN index is
-    rebuilt from. ``content_hash`` tells whether the text changed since it was embedded."""
+    rebuilt from. ``content_hash`` tells whether the text changed since it was embedded;
+    ``paper_modified_at`` is the paper's ``modified_at`` when it was last checked (a paper
+    modified since then is re-checked; it is re-embedded only when its hash changed).
+    ``embedded_at`` moves only when the vector changes: ANN indexes follow it as a watermark."""
 
     __tablename__ = "paper_embeddings"
+    __table_args__ = (Index("ix_paper_embeddings_embedded_at", "embedded_at"),)
 
     paper_id: Mapped[int] = mapped_column(
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
@@ -127,6 +131,7 @@ class PaperEmbedding(Base):
     # float32 little-endian, ``dim`` values, unit length.
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     content_hash: Mapped[str] = mapped_column(String(64))
+    paper_modified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     embedded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
