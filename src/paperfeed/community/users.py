@@ -107,6 +107,12 @@ def get_account(db: Database, username: str) -> Account | None:
         return _account(user) if user else None
 
 
+def get_account_by_email(db: Database, email: str) -> Account | None:
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        return _account(user) if user else None
+
+
 def authenticate(db: Database, settings: Settings, login: str, password: str) -> Account | None:
     """The account when ``password`` is right and the account is not banned, else None.
 

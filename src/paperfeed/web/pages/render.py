@@ -147,11 +147,40 @@ def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes
         "nav": "",
     }
     full.update(context)
+    full.update(_viewer_context(request, full))
     return environment().get_template(template).render(full).encode()
+
+
+def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted among
+    those on the page. Anonymous: none of them, so the page can be cached and shared."""
+    from paperfeed.community.votes import voted_ids
+    from paperfeed.web.auth import csrf_token, viewer
+
+    try:
+        account = viewer(request)
+    except Exception:  # a bad token on an error page: render it anonymous
+        account = None
+    if account is None:
+        return {"viewer": None, "csrf_token": "", "voted": frozenset()}
+    ids = [i.arxiv_id for i in context.get("items") or [] if hasattr(i, "arxiv_id")]
+    item = context.get("item")
+    if item is not None and hasattr(item, "arxiv_id"):
+        ids.append(item.arxiv_id)
+    voted: set[str] = set()
+    if ids:
+        with request.app.state.db.read() as session:
+            voted = voted_ids(session, account.id, ids)
+    return {"viewer": account, "csrf_token": csrf_token(request), "voted": voted}
 
 
 def cached_page(request: Request, compute: Callable[[], bytes], *, kind: str = "html") -> bytes:
     """Bytes for this request's path and query, from ``app.state.cache`` when fresh."""
+    from paperfeed.web.auth import viewer
+
+    if viewer(request) is not None:
+        # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
+        return compute()
     cache_: TTLCache[bytes] = request.app.state.cache
     key = (kind, request.url.path, request.url.query)
     return cache_.get_or_set(key, compute)

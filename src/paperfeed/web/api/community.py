@@ -1,0 +1,414 @@
+"""Community endpoints of the JSON API: upvotes, submissions, comments, collections.
+
+Reads are public (private collections: their owner only). Writes need a logged-in browser
+session (with its CSRF token) or ``Authorization: Bearer <token>`` with the ``write`` scope;
+a ``read`` token gets 403 on writes, a revoked or unknown token 401 everywhere. Every write
+checks ownership on the server: another user's comment or collection is 403 (or 404 when
+they may not even see it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from paperfeed.community import CommunityError, Forbidden, NotFound, comments, submissions, votes
+from paperfeed.community import collections as colls
+from paperfeed.community.comments import CommentView
+from paperfeed.community.users import Account
+from paperfeed.store.db import Database
+from paperfeed.web.api.schemas import ErrorBody
+from paperfeed.web.api.serialize import daily_list_bytes, iso_z
+from paperfeed.web.auth import require_user, require_write, viewer
+
+router = APIRouter(prefix="/api", tags=["community"])
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Bad request.",
+        401: "Not logged in / bad token.",
+        403: "Not allowed.",
+        404: "Not found.",
+        429: "Too many requests.",
+    }
+    return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
+
+
+WRITE_ERRORS = _errors(400, 401, 403, 404, 429)
+READ_ERRORS = _errors(400, 401, 404)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class VoteState(_Body):
+    upvotes: int
+    voted: bool
+
+
+class Me(_Body):
+    user: str
+    isAdmin: bool
+
+
+class SubmissionIn(_Body):
+    arxiv: str = Field(max_length=300, description="arXiv id or arxiv.org URL.")
+
+
+class SubmissionOut(_Body):
+    id: str
+    day: dt.date
+    title: str
+
+
+class CommentIn(_Body):
+    body: str = Field(min_length=1, max_length=comments.MAX_BODY, description="Markdown.")
+    parentId: int | None = Field(None, ge=1, le=2**62, description="Reply to this comment.")
+
+
+class CommentEdit(_Body):
+    body: str = Field(min_length=1, max_length=comments.MAX_BODY)
+
+
+class CommentOut(_Body):
+    id: int
+    author: str
+    body: str
+    html: str = Field(description="The body rendered and sanitised.")
+    hidden: bool
+    createdAt: str
+    editedAt: str | None
+    parentId: int | None
+    replies: list[CommentOut] = []
+
+
+class CollectionIn(_Body):
+    name: str = Field(min_length=1, max_length=colls.MAX_NAME)
+    description: str = Field("", max_length=colls.MAX_DESCRIPTION)
+    public: bool = True
+
+
+class CollectionPatch(_Body):
+    name: str | None = Field(None, min_length=1, max_length=colls.MAX_NAME)
+    description: str | None = Field(None, max_length=colls.MAX_DESCRIPTION)
+    public: bool | None = None
+
+
+class CollectionOut(_Body):
+    id: int
+    owner: str
+    name: str
+    description: str
+    public: bool
+    numPapers: int
+    createdAt: str
+    updatedAt: str
+
+
+class CollectionPaperIn(_Body):
+    paperId: str = Field(min_length=1, max_length=64, description="arXiv id.")
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _fail(exc: CommunityError) -> HTTPException:
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+    return HTTPException(status, str(exc))
+
+
+def _comment(c: CommentView) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "author": c.author,
+        "body": c.body,
+        "html": c.html,
+        "hidden": c.hidden,
+        "createdAt": iso_z(c.created_at),
+        "editedAt": iso_z(c.edited_at),
+        "parentId": c.parent_id,
+        "replies": [_comment(r) for r in c.replies],
+    }
+
+
+def _collection(c: colls.CollectionView) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "owner": c.owner,
+        "name": c.name,
+        "description": c.description,
+        "public": c.is_public,
+        "numPapers": c.count,
+        "createdAt": iso_z(c.created_at),
+        "updatedAt": iso_z(c.updated_at),
+    }
+
+
+@router.get("/me", response_model=Me, responses=_errors(401), summary="Who the token is")
+def me(request: Request) -> dict[str, Any]:
+    account = require_user(request)
+    return {"user": account.username, "isAdmin": account.is_admin}
+
+
+# --- votes ---------------------------------------------------------------------------------
+
+
+def _vote(request: Request, arxiv_id: str, up: bool) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        total, voted = votes.set_vote(_db(request), account.id, arxiv_id, up)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    return {"upvotes": total, "voted": voted}
+
+
+@router.post(
+    "/papers/{arxiv_id:path}/upvote",
+    response_model=VoteState,
+    responses=WRITE_ERRORS,
+    summary="Upvote a paper",
+)
+def upvote(request: Request, arxiv_id: str) -> dict[str, Any]:
+    """One vote per user per paper; voting again changes nothing."""
+    return _vote(request, arxiv_id, True)
+
+
+@router.delete(
+    "/papers/{arxiv_id:path}/upvote",
+    response_model=VoteState,
+    responses=WRITE_ERRORS,
+    summary="Take an upvote back",
+)
+def unvote(request: Request, arxiv_id: str) -> dict[str, Any]:
+    return _vote(request, arxiv_id, False)
+
+
+# --- submissions ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/submissions",
+    status_code=201,
+    response_model=SubmissionOut,
+    responses=WRITE_ERRORS,
+    summary="Submit a paper to today's list",
+)
+def submit(request: Request, body: SubmissionIn) -> dict[str, Any]:
+    account = require_write(request)
+    state = request.app.state
+    try:
+        done = submissions.submit(state.db, state.settings, account, body.arxiv)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    state.cache.clear()
+    return {"id": done.arxiv_id, "day": done.day, "title": done.title}
+
+
+# --- comments ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/papers/{arxiv_id:path}/comments",
+    response_model=list[CommentOut],
+    responses=READ_ERRORS,
+    summary="A paper's comments, with their replies",
+)
+def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
+    account = viewer(request)
+    with _db(request).read() as session:
+        try:
+            comments.paper_id_of(session, arxiv_id)
+        except CommunityError as exc:
+            raise _fail(exc) from exc
+        thread = comments.thread(
+            session, arxiv_id, include_hidden=bool(account and account.is_admin)
+        )
+    return [_comment(c) for c in thread]
+
+
+@router.post(
+    "/papers/{arxiv_id:path}/comments",
+    status_code=201,
+    response_model=CommentOut,
+    responses=WRITE_ERRORS,
+    summary="Comment on a paper, or reply to a comment",
+)
+def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, Any]:
+    account = require_write(request)
+    from paperfeed.web.pages.account import limiter
+
+    settings = request.app.state.settings
+    if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
+        raise HTTPException(429, "commenting too fast; wait a minute")
+    try:
+        made = comments.add_comment(_db(request), account, arxiv_id, body.body, body.parentId)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    return _comment(made)
+
+
+@router.patch(
+    "/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=WRITE_ERRORS,
+    summary="Edit your comment",
+)
+def edit_comment(request: Request, comment_id: int, body: CommentEdit) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        return _comment(comments.edit_comment(_db(request), account, comment_id, body.body))
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+
+
+@router.delete(
+    "/comments/{comment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=WRITE_ERRORS,
+    summary="Delete your comment (and its replies)",
+)
+def delete_comment(request: Request, comment_id: int) -> Response:
+    account = require_write(request)
+    try:
+        comments.delete_comment(_db(request), account, comment_id)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    return Response(status_code=204)
+
+
+# --- collections ---------------------------------------------------------------------------
+
+
+def _visible(request: Request, collection_id: int) -> colls.CollectionView:
+    try:
+        return colls.get(_db(request), collection_id, viewer(request))
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+
+
+@router.get(
+    "/users/{username}/collections",
+    response_model=list[CollectionOut],
+    responses=READ_ERRORS,
+    summary="A user's collections (public ones; all of them for their owner)",
+)
+def user_collections(request: Request, username: str) -> list[dict[str, Any]]:
+    account: Account | None = viewer(request)
+    own = account is not None and account.username == username
+    return [_collection(c) for c in colls.for_user(_db(request), username, include_private=own)]
+
+
+@router.get(
+    "/collections/{collection_id}",
+    response_model=CollectionOut,
+    responses=READ_ERRORS,
+    summary="A collection",
+)
+def get_collection(request: Request, collection_id: int) -> dict[str, Any]:
+    return _collection(_visible(request, collection_id))
+
+
+@router.get(
+    "/collections/{collection_id}/papers",
+    responses=READ_ERRORS,
+    summary="A collection's papers, as daily items (newest added first)",
+)
+def collection_papers(request: Request, collection_id: int) -> Response:
+    _visible(request, collection_id)
+    items = colls.items(_db(request), collection_id)
+    return Response(daily_list_bytes(items), media_type="application/json")
+
+
+@router.post(
+    "/collections",
+    status_code=201,
+    response_model=CollectionOut,
+    responses=WRITE_ERRORS,
+    summary="Create a collection",
+)
+def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        made = colls.create(_db(request), account, body.name, body.description, body.public)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    return _collection(made)
+
+
+@router.patch(
+    "/collections/{collection_id}",
+    response_model=CollectionOut,
+    responses=WRITE_ERRORS,
+    summary="Rename, describe, publish or hide your collection",
+)
+def patch_collection(request: Request, collection_id: int, body: CollectionPatch) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        colls.update(
+            _db(request),
+            account,
+            collection_id,
+            name=body.name,
+            description=body.description,
+            is_public=body.public,
+        )
+        return _collection(colls.get(_db(request), collection_id, account))
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+
+
+@router.delete(
+    "/collections/{collection_id}",
+    status_code=204,
+    response_class=Response,
+    responses=WRITE_ERRORS,
+    summary="Delete your collection",
+)
+def delete_collection(request: Request, collection_id: int) -> Response:
+    account = require_write(request)
+    try:
+        colls.remove(_db(request), account, collection_id)
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+    return Response(status_code=204)
+
+
+@router.post(
+    "/collections/{collection_id}/papers",
+    response_model=CollectionOut,
+    responses=WRITE_ERRORS,
+    summary="Add a paper to your collection",
+)
+def add_to_collection(
+    request: Request, collection_id: int, body: CollectionPaperIn
+) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        colls.add_paper(_db(request), account, collection_id, body.paperId)
+        return _collection(colls.get(_db(request), collection_id, account))
+    except CommunityError as exc:
+        raise _fail(exc) from exc
+
+
+@router.delete(
+    "/collections/{collection_id}/papers/{arxiv_id:path}",
+    response_model=CollectionOut,
+    responses=WRITE_ERRORS,
+    summary="Remove a paper from your collection",
+)
+def remove_from_collection(request: Request, collection_id: int, arxiv_id: str) -> dict[str, Any]:
+    account = require_write(request)
+    try:
+        colls.remove_paper(_db(request), account, collection_id, arxiv_id)
+        return _collection(colls.get(_db(request), collection_id, account))
+    except CommunityError as exc:
+        raise _fail(exc) from exc

@@ -1,0 +1,321 @@
+"""Who is asking, and may they: sessions, API tokens, CSRF, security headers.
+
+Identity
+    ``Authorization: Bearer pf_…`` → that token's user (cookies are then ignored; a revoked or
+    unknown token is a 401 on any route). Otherwise the session cookie → its user. Otherwise
+    anonymous. Resolved once per request, lazily (anonymous requests without cookies never
+    touch the database).
+
+CSRF (:class:`SecurityMiddleware`, so no state-changing route can forget it)
+    Every POST/PUT/PATCH/DELETE that does not carry a Bearer token must carry a token, in the
+    ``X-CSRF-Token`` header or a ``csrf_token`` form field, equal to
+    HMAC(secret, session id) for a logged-in browser or HMAC(secret, ``pf_csrf`` cookie)
+    before login (signed double submit, bound to the session, which rotates at login).
+    Missing or wrong → 403. A cross-site ``Origin`` is refused too. API requests with neither
+    cookies nor a token pass through to get their 401.
+
+Headers on every response: a strict Content-Security-Policy (``default-src 'self'``, no inline
+script or style), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``X-Frame-Options``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+
+from paperfeed.community import sessions, tokens
+from paperfeed.community.keys import digest, secret_key, sign
+from paperfeed.community.users import Account
+from paperfeed.config import Settings
+from paperfeed.store.db import Database
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_BYTES = 1 << 20
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# FastAPI's Swagger UI page loads its assets from jsdelivr and starts with an inline script;
+# it holds no user content. Only that page gets this policy.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class LoginRequired(Exception):
+    """Raised by :func:`require_user`: pages redirect to /login, the API answers 401."""
+
+
+def cookie_name(settings: Settings, base: str) -> str:
+    # __Host- cookies cannot be set by a subdomain or over plain HTTP (no cookie injection).
+    return f"__Host-{base}" if settings.cookie_secure else base
+
+
+def session_cookie(settings: Settings) -> str:
+    return cookie_name(settings, "pf_session")
+
+
+def csrf_cookie(settings: Settings) -> str:
+    return cookie_name(settings, "pf_csrf")
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def _resolve(request: Request) -> tuple[Account | None, str]:
+    state = request.state
+    cached = getattr(state, "pf_viewer", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    app_state = request.app.state
+    db: Database = app_state.db
+    settings: Settings = app_state.settings
+    result: tuple[Account | None, str] = (None, "anonymous")
+    header = request.headers.get("authorization")
+    if header is not None:
+        token = _bearer(header)
+        found = tokens.token_account(db, token) if token else None
+        if found is None:
+            raise HTTPException(
+                401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        result = (found[0], found[1])
+    else:
+        raw = request.cookies.get(session_cookie(settings))
+        if raw:
+            account = sessions.session_account(db, raw)
+            if account is not None:
+                result = (account, "session")
+    state.pf_viewer = result
+    return result
+
+
+def viewer(request: Request) -> Account | None:
+    """The logged-in user (session or token), or None."""
+    return _resolve(request)[0]
+
+
+def require_user(request: Request) -> Account:
+    account = viewer(request)
+    if account is None:
+        raise LoginRequired()
+    return account
+
+
+def require_write(request: Request) -> Account:
+    """A user allowed to change things: a browser session or a ``write`` token."""
+    account, via = _resolve(request)
+    if account is None:
+        raise LoginRequired()
+    if via == "read":
+        raise HTTPException(403, "this API token is read-only")
+    return account
+
+
+def require_admin(request: Request) -> Account:
+    account = require_write(request)
+    if not account.is_admin:
+        raise HTTPException(403, "admins only")
+    return account
+
+
+# --- CSRF ----------------------------------------------------------------------------------
+
+
+def _expected_token(key: bytes, settings: Settings, cookies: dict[str, str]) -> str | None:
+    session = cookies.get(session_cookie(settings))
+    if session:
+        return sign(key, "csrf-session", digest(session))
+    anon = cookies.get(csrf_cookie(settings))
+    if anon:
+        return sign(key, "csrf-anon", anon)
+    return None
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms of this page must carry. Before login, a ``pf_csrf`` cookie is made
+    (and set on the response by the middleware) if the browser has none."""
+    settings: Settings = request.app.state.settings
+    key = secret_key(request.app.state.db, settings)
+    cookies = dict(request.cookies)
+    if not cookies.get(session_cookie(settings)) and not cookies.get(csrf_cookie(settings)):
+        fresh = getattr(request.state, "pf_new_csrf", None) or secrets.token_urlsafe(24)
+        request.state.pf_new_csrf = fresh
+        cookies[csrf_cookie(settings)] = fresh
+    token = _expected_token(key, settings, cookies)
+    assert token is not None
+    return token
+
+
+def set_session(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        session_cookie(settings),
+        token,
+        max_age=settings.session_days * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+
+
+def clear_session(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        session_cookie(settings),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+
+
+def _parse_cookies(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:
+                continue
+            out.update({k: m.value for k, m in jar.items()})
+    return out
+
+
+class SecurityMiddleware:
+    """CSRF on unsafe methods and security headers on every response (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, db: Database) -> None:
+        self.app = app
+        self.settings = settings
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path: str = scope["path"]
+        if scope["method"] in UNSAFE and _bearer(headers.get("authorization")) is None:
+            refused, receive = await self._check_csrf(scope, receive, headers)
+            if refused is not None:
+                await self._refuse(scope, send, refused, path)
+                return
+        state = scope.setdefault("state", {})
+        policy = DOCS_CSP if path == "/api/docs" else CSP
+        settings = self.settings
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                raw += [
+                    (b"content-security-policy", policy.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                fresh = state.get("pf_new_csrf")
+                if fresh:
+                    attrs = "; Path=/; HttpOnly; SameSite=Lax"
+                    if settings.cookie_secure:
+                        attrs += "; Secure"
+                    cookie = f"{csrf_cookie(settings)}={fresh}{attrs}"
+                    raw.append((b"set-cookie", cookie.encode()))
+                message["headers"] = raw
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _check_csrf(
+        self, scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> tuple[str | None, Receive]:
+        origin = headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host", ""):
+            return "cross-site request refused", receive
+        cookies = _parse_cookies(scope)
+        path: str = scope["path"]
+        has_session = bool(cookies.get(session_cookie(self.settings)))
+        if path.startswith("/api/") and not has_session:
+            return None, receive  # no ambient credentials: the route answers 401
+        given = headers.get("x-csrf-token")
+        replay = receive
+        if given is None:
+            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type == "application/x-www-form-urlencoded":
+                body = bytearray()
+                more = True
+                while more:
+                    message = await receive()
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                    if len(body) > MAX_FORM_BYTES:
+                        return "form too large", receive
+                fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+                given = (fields.get("csrf_token") or [""])[0]
+                replay = _replayer(bytes(body))
+        if not given:
+            return "CSRF token missing", replay
+        key = secret_key(self.db, self.settings)
+        expected = _expected_token(key, self.settings, cookies)
+        if expected is None or not hmac.compare_digest(expected, given):
+            return "CSRF token wrong or expired; reload the page and try again", replay
+        return None, replay
+
+    async def _refuse(self, scope: Scope, send: Send, reason: str, path: str) -> None:
+        if path.startswith("/api/"):
+            import orjson
+
+            body = orjson.dumps({"error": reason})
+            content_type = b"application/json"
+        else:
+            import html
+
+            body = (
+                "<!doctype html><meta charset=utf-8><title>403 Forbidden</title>"
+                f"<h1>403 Forbidden</h1><p>{html.escape(reason)}</p><p><a href=/>Home</a></p>"
+            ).encode()
+            content_type = b"text/html; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-security-policy", CSP.encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replayer(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

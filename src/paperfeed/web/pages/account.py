@@ -1,0 +1,313 @@
+"""Account pages: sign up, log in, log out (here or everywhere), change and reset the
+password, API tokens, delete the account.
+
+Login and reset are rate-limited per account and per client address. A failed login gets the
+same page and status whether the user is unknown or the password wrong (the login is not
+echoed back, and an unknown user costs a full Argon2 verification).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperfeed.community import CommunityError, NotFound, sessions, tokens, users
+from paperfeed.community import collections as colls
+from paperfeed.community.ratelimit import RateLimiter
+from paperfeed.community.users import Account
+from paperfeed.config import Settings
+from paperfeed.mail import Mail, Mailer, MailError
+from paperfeed.store.db import Database
+from paperfeed.web.auth import (
+    clear_session,
+    csrf_token,
+    require_user,
+    session_cookie,
+    set_session,
+    viewer,
+)
+from paperfeed.web.pages.render import html_response, render
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+LOGIN_FAILED = "Wrong username or password."
+TOO_MANY = "Too many attempts. Wait a minute and try again."
+RESET_SENT = "If an account uses that address, a link to reset its password is on its way."
+
+Text = Annotated[str, Form(max_length=10_000)]
+
+
+def _state(request: Request) -> tuple[Settings, Database]:
+    return request.app.state.settings, request.app.state.db
+
+
+def limiter(request: Request) -> RateLimiter:
+    state = request.app.state
+    found: RateLimiter | None = getattr(state, "rate_limiter", None)
+    if found is None:
+        found = state.rate_limiter = RateLimiter(state.db, state.settings)
+    return found
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("form_csrf", csrf_token(request))
+    context.setdefault("period_nav", {"daily": "/", "weekly": "/", "monthly": "/"})
+    response = html_response(render(request, template, context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go back to; anything else (other hosts, //, \\) becomes /."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def redirect(path: str) -> Response:
+    return RedirectResponse(path, status_code=303)
+
+
+def _login_response(request: Request, account: Account, next_path: str) -> Response:
+    settings, db = _state(request)
+    old = request.cookies.get(session_cookie(settings))
+    if old:
+        sessions.end_session(db, old)  # rotate: the pre-login session id never lives on
+    token = sessions.create_session(db, account, settings.session_days)
+    response = redirect(safe_next(next_path))
+    set_session(response, settings, token)
+    return response
+
+
+# --- sign up, log in, log out ------------------------------------------------------------
+
+
+@router.get("/signup")
+def signup_form(request: Request) -> Response:
+    if viewer(request):
+        return redirect("/")
+    return page(request, "signup.html", username="", email="", error=None)
+
+
+@router.post("/signup")
+def signup(
+    request: Request, username: Text = "", email: Text = "", password: Text = ""
+) -> Response:
+    settings, db = _state(request)
+    if not limiter(request).hit("signup-ip", settings.rate_limit_signup_ip, client_ip(request)):
+        return page(request, "signup.html", 429, username=username, email=email, error=TOO_MANY)
+    try:
+        account = users.create_user(db, settings, username, email, password)
+    except CommunityError as exc:
+        return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
+    return _login_response(request, account, "/")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    return page(request, "login.html", next=safe_next(next), error=None, notice=None)
+
+
+@router.post("/login")
+def login(request: Request, login: Text = "", password: Text = "", next: Text = "/") -> Response:
+    settings, db = _state(request)
+    rl = limiter(request)
+    key = login.strip().lower()[:254]
+    allowed_ip = rl.hit("login-ip", settings.rate_limit_login_ip, client_ip(request))
+    allowed_account = rl.hit("login", settings.rate_limit_login, key)
+    if not (allowed_ip and allowed_account):
+        return page(request, "login.html", 429, next="/", error=TOO_MANY, notice=None)
+    account = users.authenticate(db, settings, login, password)
+    if account is None:
+        return page(request, "login.html", 400, next="/", error=LOGIN_FAILED, notice=None)
+    return _login_response(request, account, next)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    settings, db = _state(request)
+    token = request.cookies.get(session_cookie(settings))
+    if token:
+        sessions.end_session(db, token)
+    response = redirect("/")
+    clear_session(response, settings)
+    return response
+
+
+# --- the account page ----------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request,
+    status: int = 200,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    new_token: str | None = None,
+) -> Response:
+    account = require_user(request)
+    _, db = _state(request)
+    return page(
+        request,
+        "account.html",
+        status,
+        error=error,
+        notice=notice,
+        new_token=new_token,
+        tokens=tokens.list_tokens(db, account),
+        collections=colls.for_user(db, account.username, include_private=True),
+    )
+
+
+@router.get("/account")
+def account_page(request: Request) -> Response:
+    return _account_page(request)
+
+
+@router.post("/account/password")
+def change_password(request: Request, current: Text = "", new: Text = "") -> Response:
+    account = require_user(request)
+    settings, db = _state(request)
+    try:
+        users.change_password(db, settings, account, current, new)
+    except CommunityError as exc:
+        return _account_page(request, 400, error=str(exc))
+    # Every session ended with the change; this browser gets a fresh one.
+    return _login_response(request, account, "/account")
+
+
+@router.post("/account/logout-everywhere")
+def logout_everywhere(request: Request) -> Response:
+    account = require_user(request)
+    settings, db = _state(request)
+    sessions.end_all_sessions(db, account.id)
+    response = redirect("/login")
+    clear_session(response, settings)
+    return response
+
+
+@router.post("/account/delete")
+def delete_account(request: Request, password: Text = "") -> Response:
+    account = require_user(request)
+    settings, db = _state(request)
+    if users.authenticate(db, settings, account.username, password) is None:
+        return _account_page(request, 400, error="The password is wrong.")
+    users.delete_account(db, account)
+    response = redirect("/")
+    clear_session(response, settings)
+    return response
+
+
+@router.post("/account/tokens")
+def create_token(request: Request, name: Text = "", scope: Text = "read") -> Response:
+    account = require_user(request)
+    _, db = _state(request)
+    try:
+        plain, _info = tokens.create_token(db, account, name, scope)
+    except CommunityError as exc:
+        return _account_page(request, 400, error=str(exc))
+    return _account_page(request, new_token=plain)
+
+
+@router.post("/account/tokens/{token_id:int}/revoke")
+def revoke_token(request: Request, token_id: int) -> Response:
+    account = require_user(request)
+    _, db = _state(request)
+    try:
+        tokens.revoke_token(db, account, token_id)
+    except NotFound as exc:
+        return _account_page(request, 404, error=str(exc))
+    return redirect("/account")
+
+
+# --- password reset ------------------------------------------------------------------------
+
+
+@router.get("/reset")
+def reset_form(request: Request) -> Response:
+    return page(request, "reset.html", error=None, notice=None, token=None, invalid=False)
+
+
+@router.post("/reset")
+def reset_request(request: Request, email: Text = "") -> Response:
+    settings, db = _state(request)
+    rl = limiter(request)
+    key = email.strip().lower()[:254]
+    if not (
+        rl.hit("reset-ip", settings.rate_limit_reset_ip, client_ip(request))
+        and rl.hit("reset", settings.rate_limit_reset, key)
+    ):
+        return page(
+            request, "reset.html", 429, error=TOO_MANY, notice=None, token=None, invalid=False
+        )
+    account = users.get_account_by_email(db, key)
+    if account is not None and not account.is_banned:
+        link = f"{settings.base_url.rstrip('/')}/reset/{users.reset_token(db, settings, account)}"
+        text = (
+            f"Someone (we hope you) asked to reset the password of {account.username} on "
+            f"{settings.site_name}.\n\nSet a new password here (valid "
+            f"{settings.reset_link_minutes} minutes, once):\n\n{link}\n\n"
+            "If it was not you, ignore this mail; your password stays as it is.\n"
+        )
+        try:
+            Mailer(settings).send(
+                Mail(account.email, f"{settings.site_name}: reset your password", text)
+            )
+        except MailError as exc:
+            log.warning("reset mail not sent: %s", exc)
+    return page(request, "reset.html", error=None, notice=RESET_SENT, token=None, invalid=False)
+
+
+@router.get("/reset/{token}")
+def reset_link(request: Request, token: str) -> Response:
+    settings, db = _state(request)
+    if users.check_reset_token(db, settings, token) is None:
+        return page(
+            request,
+            "reset.html",
+            400,
+            error="This link is invalid, expired or already used. Ask for a new one.",
+            notice=None,
+            token=None,
+            invalid=False,
+        )
+    return page(request, "reset.html", error=None, notice=None, token=token, invalid=False)
+
+
+@router.post("/reset/{token}")
+def reset_password(request: Request, token: str, password: Text = "") -> Response:
+    settings, db = _state(request)
+    account = users.check_reset_token(db, settings, token)
+    if account is None:
+        return page(
+            request,
+            "reset.html",
+            400,
+            error="This link is invalid, expired or already used. Ask for a new one.",
+            notice=None,
+            token=None,
+            invalid=False,
+        )
+    try:
+        users.set_password(db, settings, account, password)
+    except CommunityError as exc:
+        return page(
+            request, "reset.html", 400, error=str(exc), notice=None, token=token, invalid=False
+        )
+    return page(
+        request,
+        "login.html",
+        next="/",
+        error=None,
+        notice="Your password is set. Log in with it.",
+    )

@@ -1,0 +1,30 @@
+// Progressive enhancement: upvote without reloading the page. Without JavaScript the same
+// forms post and redirect back. The CSRF token is in the form; the header carries it too.
+"use strict";
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-vote")) return;
+  event.preventDefault();
+  const data = new FormData(form);
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      headers: { "Accept": "application/json", "X-CSRF-Token": String(data.get("csrf_token")) },
+      body: new URLSearchParams(data),
+      credentials: "same-origin",
+    });
+    if (!response.ok) { form.submit(); return; }
+    const result = await response.json();
+    const button = form.querySelector("button");
+    const count = form.querySelector(".vote-n");
+    const action = form.querySelector("input[name=action]");
+    if (count) count.textContent = String(result.upvotes);
+    if (button) {
+      button.classList.toggle("voted", result.voted);
+      button.setAttribute("aria-pressed", result.voted ? "true" : "false");
+    }
+    if (action) action.value = result.voted ? "remove" : "add";
+  } catch (err) {
+    form.submit();
+  }
+});

@@ -1,0 +1,95 @@
+"""Fixtures for the community tests: cheap Argon2 parameters, a seeded site, users, and a
+client that logs in through the real forms (so cookies and CSRF tokens are real too)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.community import users
+from paperfeed.community.keys import forget_cached_keys
+from paperfeed.config import Settings, get_settings
+from paperfeed.store.db import Database
+from paperfeed.web.app import create_app
+from tests.web.conftest import seed_site
+
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def community_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("PAPERFEED_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("PAPERFEED_ARGON2_MEMORY_KIB", "64")
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-not-for-production")
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_SIGNUP_IP", "1000/minute")
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN_IP", "1000/minute")
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_COMMENTS", "1000/minute")
+    get_settings.cache_clear()
+    forget_cached_keys()
+    return get_settings()
+
+
+@pytest.fixture
+def site_db(community_settings: Settings, database: Database) -> Database:
+    seed_site(database)
+    return database
+
+
+@pytest.fixture
+def app_client(community_settings: Settings, site_db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(community_settings, site_db)) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def login(client: TestClient, login_name: str, password: str = PASSWORD) -> TestClient:
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"login": login_name, "password": password, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
+    return client
+
+
+@pytest.fixture
+def make_user(community_settings: Settings, site_db: Database) -> Callable[..., users.Account]:
+    def make(name: str, *, admin: bool = False) -> users.Account:
+        return users.create_user(
+            site_db, community_settings, name, f"{name}@example.org", PASSWORD, is_admin=admin
+        )
+
+    return make
+
+
+@pytest.fixture
+def user_client(
+    community_settings: Settings, site_db: Database, make_user: Callable[..., Any]
+) -> Callable[[str], TestClient]:
+    """A fresh TestClient logged in as a new user ``name`` (created here)."""
+    made: list[TestClient] = []
+
+    def make(name: str, *, admin: bool = False) -> TestClient:
+        make_user(name, admin=admin)
+        client = TestClient(create_app(community_settings, site_db))
+        made.append(client)
+        return login(client, name)
+
+    yield make  # type: ignore[misc]
+    for c in made:
+        c.close()
+
+
+def page_csrf(client: TestClient, path: str = "/account") -> str:
+    return csrf_of(client.get(path).text)
