@@ -42,14 +42,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from paperfeed.web.api import markdown_router
     from paperfeed.web.api import router as api_router
-    from paperfeed.web.feeds import router as feeds_router
-    from paperfeed.web.pages import router as pages_router
-    from paperfeed.web.pages.search import router as search_router
-
     from paperfeed.web.api.community import router as community_api_router
     from paperfeed.web.auth import LoginRequired, SecurityMiddleware
+    from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.pages import router as pages_router
     from paperfeed.web.pages.account import router as account_router
     from paperfeed.web.pages.community import router as community_router
+    from paperfeed.web.pages.search import router as search_router
 
     # Community API first: its /api/papers/{id}/... routes sit under the paper route's path.
     app.include_router(community_api_router)

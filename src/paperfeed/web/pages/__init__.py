@@ -418,7 +418,5 @@ def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[st
         thread = comments.thread(
             session, arxiv_id, include_hidden=bool(account and account.is_admin)
         )
-    mine = (
-        collections.for_user(db, account.username, include_private=True) if account else []
-    )
+    mine = collections.for_user(db, account.username, include_private=True) if account else []
     return {"comments": thread, "my_collections": mine}
