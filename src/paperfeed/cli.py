@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from paperfeed.community.commands import users_group
 from paperfeed.config import get_settings
 from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
@@ -97,6 +98,7 @@ def demo(reset: bool, if_empty: bool) -> None:
 
 
 cli.add_command(ingest)
+cli.add_command(users_group)
 cli.add_command(index)
 
 
