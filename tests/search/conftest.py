@@ -27,6 +27,7 @@ CORPUS: list[dict[str, Any]] = [
         "authors": ["Ada Lovelace", "Bo Sample"],
         "categories": ["cs.AI", "cs.LG"],
         "primary_category": "cs.AI",
+        "imported_upvotes": 7,
     },
     {
         "arxiv_id": QUOKKA,
@@ -67,7 +68,7 @@ CORPUS: list[dict[str, Any]] = [
 
 def seed(db: Database) -> dict[str, int]:
     ids = {p["arxiv_id"]: add_paper(db, **p) for p in CORPUS}
-    add_entry(db, LANTERN, dt.date(2025, 3, 3), upvotes=7)
+    add_entry(db, LANTERN, dt.date(2025, 3, 3))
     return ids
 
 
