@@ -135,7 +135,11 @@ def test_change_password(user_client: Any, community_settings: Settings, site_db
     client = user_client("jade")
     r = client.post(
         "/account/password",
-        data={"current": PASSWORD, "new": "a brand new passphrase", "csrf_token": page_csrf(client)},
+        data={
+            "current": PASSWORD,
+            "new": "a brand new passphrase",
+            "csrf_token": page_csrf(client),
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303
@@ -178,9 +182,7 @@ def test_reset_link_is_signed_expiring_and_single_use(
     assert users.check_reset_token(site_db, community_settings, old) is None
 
 
-def test_delete_account_removes_votes_and_comments(
-    user_client: Any, site_db: Database
-) -> None:
+def test_delete_account_removes_votes_and_comments(user_client: Any, site_db: Database) -> None:
     client = user_client("mia")
     token = page_csrf(client)
     client.post("/papers/2503.00001/upvote", data={"csrf_token": token, "action": "add"})

@@ -1,0 +1,77 @@
+"""``paperfeed users …``: create the first admin, list, ban, promote."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+
+from paperfeed.community import CommunityError, users
+from paperfeed.config import get_settings
+from paperfeed.store.db import get_database
+
+
+@click.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--username", help="Default: the part of EMAIL before @ (cleaned).")
+@click.option("--admin", is_flag=True, help="Make the user an admin.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create(email: str, username: str | None, admin: bool, password_stdin: bool) -> None:
+    """Create a user. Without --password-stdin a random password is printed once."""
+    settings = get_settings()
+    database = get_database(settings)
+    database.upgrade()
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        shown = False
+    else:
+        password = secrets.token_urlsafe(18)
+        shown = True
+    name = (
+        username or "".join(c for c in email.split("@")[0].lower() if c.isalnum() or c in "_-")[:32]
+    )
+    try:
+        account = users.create_user(database, settings, name, email, password, is_admin=admin)
+    except CommunityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    role = "admin" if account.is_admin else "user"
+    click.echo(f"created {role} {account.username} <{account.email}>")
+    if shown:
+        click.echo(f"password (shown once, change it at /account): {password}")
+
+
+@users_group.command("list")
+def list_users() -> None:
+    """Every user, with role and status."""
+    for a in users.list_accounts(get_database()):
+        flags = " ".join(f for f, on in (("admin", a.is_admin), ("banned", a.is_banned)) if on)
+        click.echo(f"{a.username}\t{a.email}\t{flags}")
+
+
+@users_group.command("ban")
+@click.argument("username")
+@click.option("--undo", is_flag=True, help="Lift the ban.")
+def ban(username: str, undo: bool) -> None:
+    """Ban a user (ends their sessions, refuses their logins and tokens)."""
+    try:
+        account = users.set_banned(get_database(), username, not undo)
+    except CommunityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{account.username}: {'banned' if account.is_banned else 'not banned'}")
+
+
+@users_group.command("set-admin")
+@click.argument("username")
+@click.option("--undo", is_flag=True, help="Take admin rights away.")
+def set_admin(username: str, undo: bool) -> None:
+    """Give a user admin rights."""
+    try:
+        account = users.set_admin(get_database(), username, not undo)
+    except CommunityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{account.username}: {'admin' if account.is_admin else 'user'}")
