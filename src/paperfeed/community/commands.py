@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 
 import click
 
@@ -27,7 +28,7 @@ def create(email: str, username: str | None, admin: bool, password_stdin: bool) 
     database = get_database(settings)
     database.upgrade()
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
         shown = False
     else:
         password = secrets.token_urlsafe(18)

@@ -10,9 +10,9 @@ they may not even see it).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from paperfeed.web.api.schemas import ErrorBody
 from paperfeed.web.api.serialize import daily_list_bytes, iso_z
 from paperfeed.web.auth import require_user, require_write, viewer
 
+Id = Annotated[int, Path(ge=1, le=2**62)]
 router = APIRouter(prefix="/api", tags=["community"])
 
 
@@ -261,7 +262,7 @@ def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, A
     responses=WRITE_ERRORS,
     summary="Edit your comment",
 )
-def edit_comment(request: Request, comment_id: int, body: CommentEdit) -> dict[str, Any]:
+def edit_comment(request: Request, comment_id: Id, body: CommentEdit) -> dict[str, Any]:
     account = require_write(request)
     try:
         return _comment(comments.edit_comment(_db(request), account, comment_id, body.body))
@@ -276,7 +277,7 @@ def edit_comment(request: Request, comment_id: int, body: CommentEdit) -> dict[s
     responses=WRITE_ERRORS,
     summary="Delete your comment (and its replies)",
 )
-def delete_comment(request: Request, comment_id: int) -> Response:
+def delete_comment(request: Request, comment_id: Id) -> Response:
     account = require_write(request)
     try:
         comments.delete_comment(_db(request), account, comment_id)
@@ -288,7 +289,7 @@ def delete_comment(request: Request, comment_id: int) -> Response:
 # --- collections ---------------------------------------------------------------------------
 
 
-def _visible(request: Request, collection_id: int) -> colls.CollectionView:
+def _visible(request: Request, collection_id: Id) -> colls.CollectionView:
     try:
         return colls.get(_db(request), collection_id, viewer(request))
     except CommunityError as exc:
@@ -313,7 +314,7 @@ def user_collections(request: Request, username: str) -> list[dict[str, Any]]:
     responses=READ_ERRORS,
     summary="A collection",
 )
-def get_collection(request: Request, collection_id: int) -> dict[str, Any]:
+def get_collection(request: Request, collection_id: Id) -> dict[str, Any]:
     return _collection(_visible(request, collection_id))
 
 
@@ -322,7 +323,7 @@ def get_collection(request: Request, collection_id: int) -> dict[str, Any]:
     responses=READ_ERRORS,
     summary="A collection's papers, as daily items (newest added first)",
 )
-def collection_papers(request: Request, collection_id: int) -> Response:
+def collection_papers(request: Request, collection_id: Id) -> Response:
     _visible(request, collection_id)
     items = colls.items(_db(request), collection_id)
     return Response(daily_list_bytes(items), media_type="application/json")
@@ -350,7 +351,7 @@ def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
     responses=WRITE_ERRORS,
     summary="Rename, describe, publish or hide your collection",
 )
-def patch_collection(request: Request, collection_id: int, body: CollectionPatch) -> dict[str, Any]:
+def patch_collection(request: Request, collection_id: Id, body: CollectionPatch) -> dict[str, Any]:
     account = require_write(request)
     try:
         colls.update(
@@ -373,7 +374,7 @@ def patch_collection(request: Request, collection_id: int, body: CollectionPatch
     responses=WRITE_ERRORS,
     summary="Delete your collection",
 )
-def delete_collection(request: Request, collection_id: int) -> Response:
+def delete_collection(request: Request, collection_id: Id) -> Response:
     account = require_write(request)
     try:
         colls.remove(_db(request), account, collection_id)
@@ -389,7 +390,7 @@ def delete_collection(request: Request, collection_id: int) -> Response:
     summary="Add a paper to your collection",
 )
 def add_to_collection(
-    request: Request, collection_id: int, body: CollectionPaperIn
+    request: Request, collection_id: Id, body: CollectionPaperIn
 ) -> dict[str, Any]:
     account = require_write(request)
     try:
@@ -405,7 +406,7 @@ def add_to_collection(
     responses=WRITE_ERRORS,
     summary="Remove a paper from your collection",
 )
-def remove_from_collection(request: Request, collection_id: int, arxiv_id: str) -> dict[str, Any]:
+def remove_from_collection(request: Request, collection_id: Id, arxiv_id: str) -> dict[str, Any]:
     account = require_write(request)
     try:
         colls.remove_paper(_db(request), account, collection_id, arxiv_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.community import CommunityError, NotFound, sessions, tokens, users
@@ -32,6 +32,7 @@ from paperfeed.web.auth import (
 from paperfeed.web.pages.render import html_response, render
 
 log = logging.getLogger(__name__)
+Id = Annotated[int, Path(ge=1, le=2**62)]
 router = APIRouter(include_in_schema=False)
 
 LOGIN_FAILED = "Wrong username or password."
@@ -220,7 +221,7 @@ def create_token(request: Request, name: Text = "", scope: Text = "read") -> Res
 
 
 @router.post("/account/tokens/{token_id:int}/revoke")
-def revoke_token(request: Request, token_id: int) -> Response:
+def revoke_token(request: Request, token_id: Id) -> Response:
     account = require_user(request)
     _, db = _state(request)
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the c
 from paperfeed.web.pages.account import client_ip, limiter, page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
+Id = Annotated[int, Path(ge=1, le=2**62)]
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
 
@@ -80,7 +81,7 @@ def comment_form(
     return redirect(f"/papers/{arxiv_id}#comment-{made.id}")
 
 
-def _comment_or_404(request: Request, comment_id: int) -> tuple[comments.CommentView, str]:
+def _comment_or_404(request: Request, comment_id: Id) -> tuple[comments.CommentView, str]:
     found = comments.get_comment(request.app.state.db, comment_id)
     if found is None:
         raise HTTPException(404, "No such comment.")
@@ -88,7 +89,7 @@ def _comment_or_404(request: Request, comment_id: int) -> tuple[comments.Comment
 
 
 @router.get("/comments/{comment_id:int}/edit")
-def comment_edit_form(request: Request, comment_id: int) -> Response:
+def comment_edit_form(request: Request, comment_id: Id) -> Response:
     account = require_user(request)
     comment, arxiv_id = _comment_or_404(request, comment_id)
     if comment.author != account.username:
@@ -97,7 +98,7 @@ def comment_edit_form(request: Request, comment_id: int) -> Response:
 
 
 @router.post("/comments/{comment_id:int}/edit")
-def comment_edit(request: Request, comment_id: int, body: Text = "") -> Response:
+def comment_edit(request: Request, comment_id: Id, body: Text = "") -> Response:
     account = require_user(request)
     _, arxiv_id = _comment_or_404(request, comment_id)
     try:
@@ -108,7 +109,7 @@ def comment_edit(request: Request, comment_id: int, body: Text = "") -> Response
 
 
 @router.post("/comments/{comment_id:int}/delete")
-def comment_delete(request: Request, comment_id: int) -> Response:
+def comment_delete(request: Request, comment_id: Id) -> Response:
     account = require_user(request)
     _, arxiv_id = _comment_or_404(request, comment_id)
     try:
@@ -119,7 +120,7 @@ def comment_delete(request: Request, comment_id: int) -> Response:
 
 
 @router.post("/comments/{comment_id:int}/hide")
-def comment_hide(request: Request, comment_id: int, hidden: Text = "1") -> Response:
+def comment_hide(request: Request, comment_id: Id, hidden: Text = "1") -> Response:
     admin = require_admin(request)
     _, arxiv_id = _comment_or_404(request, comment_id)
     try:
@@ -245,9 +246,7 @@ def collection_create(
     return redirect(f"/collections/{made.id}")
 
 
-def _collection(
-    request: Request, collection_id: int
-) -> tuple[colls.CollectionView, Account | None]:
+def _collection(request: Request, collection_id: Id) -> tuple[colls.CollectionView, Account | None]:
     me = viewer(request)
     try:
         return colls.get(request.app.state.db, collection_id, me), me
@@ -256,7 +255,7 @@ def _collection(
 
 
 @router.get("/collections/{collection_id:int}")
-def collection_page(request: Request, collection_id: int) -> Response:
+def collection_page(request: Request, collection_id: Id) -> Response:
     collection, me = _collection(request, collection_id)
     items = colls.items(request.app.state.db, collection_id)
     return page(
@@ -270,7 +269,7 @@ def collection_page(request: Request, collection_id: int) -> Response:
 
 @router.get("/collections/{collection_id:int}.atom")
 @router.get("/collections/{collection_id:int}.xml")
-def collection_feed(request: Request, collection_id: int) -> Response:
+def collection_feed(request: Request, collection_id: Id) -> Response:
     from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 
     collection, _ = _collection(request, collection_id)
@@ -292,7 +291,7 @@ def collection_feed(request: Request, collection_id: int) -> Response:
 
 @router.post("/collections/{collection_id:int}/edit")
 def collection_edit(
-    request: Request, collection_id: int, name: Text = "", description: Text = "", public: Text = ""
+    request: Request, collection_id: Id, name: Text = "", description: Text = "", public: Text = ""
 ) -> Response:
     account = require_user(request)
     try:
@@ -310,7 +309,7 @@ def collection_edit(
 
 
 @router.post("/collections/{collection_id:int}/delete")
-def collection_delete(request: Request, collection_id: int) -> Response:
+def collection_delete(request: Request, collection_id: Id) -> Response:
     account = require_user(request)
     try:
         colls.remove(request.app.state.db, account, collection_id)
@@ -375,7 +374,7 @@ def admin_entries(
 
 
 @router.post("/admin/claims/{claim_id:int}")
-def admin_claim(request: Request, claim_id: int, decision: Text = "") -> Response:
+def admin_claim(request: Request, claim_id: Id, decision: Text = "") -> Response:
     admin = require_admin(request)
     try:
         claims.decide(request.app.state.db, admin, claim_id, decision == "approve")
