@@ -229,6 +229,56 @@ class Settings(BaseSettings):
         default="paperfeed@localhost", description="Sender address of outgoing mail."
     )
 
+    # --- digests: subscriptions, delivery, worker
+    mail_reply_to: str | None = Field(
+        default=None, description="Reply-To of digests and confirmation mail. Unset: none."
+    )
+    rate_limit_subscribe: str = Field(
+        default="3/hour", description="Confirmation mails allowed per address (`limits` syntax)."
+    )
+    rate_limit_subscribe_ip: str = Field(
+        default="20/hour", description="Subscription requests allowed per client address."
+    )
+    digest_confirm_link_hours: int = Field(
+        default=48, ge=1, description="How long a subscription confirmation link stays valid."
+    )
+    digest_default_papers: int = Field(
+        default=10, ge=1, le=50, description="Papers per digest unless the subscriber chose."
+    )
+    digest_rate_per_second: float = Field(
+        default=10.0, ge=0, description="Messages per second each sender sends at most (0: no cap)."
+    )
+    digest_rate_per_hour: int = Field(
+        default=0, ge=0, description="Messages per hour each sender sends at most (0: no cap)."
+    )
+    digest_retry_base_seconds: float = Field(
+        default=60.0, gt=0, description="First retry delay of a deferred delivery (doubles)."
+    )
+    digest_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest retry delay of a deferred delivery."
+    )
+    digest_max_hard_bounces: int = Field(
+        default=3, ge=1, description="Permanent failures after which an address is suppressed."
+    )
+    digest_pause_after_failures: int = Field(
+        default=25, ge=1, description="Consecutive failed or deferred deliveries that pause a run."
+    )
+    digest_claim_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A sender silent this long is dead; its in-flight claims become uncertain.",
+    )
+    worker_poll_seconds: float = Field(
+        default=60.0, gt=0, description="How often `paperfeed worker` looks for work."
+    )
+    worker_ingest_categories: str = Field(
+        default="cs.AI,cs.CL,cs.CV,cs.LG",
+        description="arXiv categories `paperfeed worker` ingests daily (empty: no ingest).",
+    )
+    worker_ingest_hour: int = Field(
+        default=2, ge=0, le=23, description="UTC hour at which `paperfeed worker` ingests."
+    )
+
     @field_validator("arxiv_api_url", "daily_papers_api_url")
     @classmethod
     def _fixed_hosts(cls, value: str, info: object) -> str:

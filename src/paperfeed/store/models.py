@@ -278,3 +278,132 @@ class RateLimitCounter(Base):
     count: Mapped[int] = mapped_column(Integer)
     # Seconds since the epoch when the window ends.
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+# --------------------------------------------------------------------------- digests
+# Mail subscriptions and the delivery ledger (migration 0004, paperfeed/digest/).
+
+
+class Subscriber(Base):
+    """An address that asked for the trending digest (double opt-in), with or without an
+    account. ``status``: ``pending`` (only the confirmation mail may go to it), ``confirmed``,
+    ``unsubscribed`` or ``suppressed`` (too many hard bounces)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    period: Mapped[str] = mapped_column(String(8), default="daily")  # "daily" | "weekly"
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    send_hour: Mapped[int] = mapped_column(Integer, default=7)  # local hour, 0-23
+    send_weekday: Mapped[int] = mapped_column(Integer, default=0)  # weekly: 0 = Monday
+    max_papers: Mapped[int] = mapped_column(Integer, default=10)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Signed confirmation links carry this nonce; confirming clears it (single use).
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    confirm_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # How consent was given: "double opt-in", "cli add --confirmed", "cli import --confirmed".
+    consent_source: Mapped[str | None] = mapped_column(String(64))
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    hard_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    suppressed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DigestRun(Base):
+    """One digest of a kind for a period (``daily`` 2025-03-07, ``weekly`` 2025-W10).
+    ``status``: ``sending``, ``paused`` (too many consecutive failures) or ``done``."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("kind", "period_key", name="uq_digest_runs_kind_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    period_key: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)  # exclusive
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DigestContent(Base):
+    """A list of papers frozen for a run; every recipient with the same list shares it."""
+
+    __tablename__ = "digest_contents"
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_digest_contents_run_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the paper ids
+    paper_ids: Mapped[list[int]] = mapped_column(JSON)
+
+
+class DigestContentPaper(Base):
+    """Which contents hold a paper: how "never the same paper twice" is checked."""
+
+    __tablename__ = "digest_content_papers"
+
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_contents.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DigestDelivery(Base):
+    """One recipient of one run: the ledger row. ``status``: ``pending`` → ``sending`` →
+    ``sent`` | ``deferred`` (retried at ``next_attempt_at``) | ``failed``; a row left in
+    ``sending`` by a sender that died becomes ``uncertain`` (never re-sent automatically);
+    ``skipped`` when the address stopped being eligible before its turn."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "subscriber_id", name="uq_digest_deliveries_run_subscriber"),
+        Index("ix_digest_deliveries_queue", "run_id", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_contents.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    give_up_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(36))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DigestSender(Base):
+    """A live sending process. Its claims (``digest_deliveries.claimed_by``) become
+    ``uncertain`` when it is found dead: its pid gone on this host, or no heartbeat."""
+
+    __tablename__ = "digest_senders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
