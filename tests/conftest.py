@@ -4,6 +4,7 @@ PAPERFEED_TEST_DATABASE_URL names one), settings pointing at it, and the shared 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from paperfeed.store.db import Database
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL", "")
+# The embedding model is exported to ONNX once and kept here across test runs (and read by
+# servers the tests start), instead of once per test data dir.
+os.environ.setdefault(
+    "PAPERFEED_EMBEDDING_MODEL_DIR", str(Path(tempfile.gettempdir()) / "paperfeed-test-models")
+)
 
 
 def shared_data(*parts: str) -> Path:

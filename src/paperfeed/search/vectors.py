@@ -108,7 +108,7 @@ class VectorSearch:
         if k <= 0 or not query.strip() or (allowed_ids is not None and not len(allowed_ids)):
             return []
         vector = self.embed_query(query)
-        return self._nearest(vector, k, allowed_ids)
+        return self.nearest(vector, k, allowed_ids)
 
     def similar(self, paper_id: int, k: int) -> list[tuple[int, float]]:
         """The ``k`` papers nearest to paper ``paper_id`` (itself excluded); [] when it has
@@ -122,16 +122,17 @@ class VectorSearch:
             vector = self._stored_vector(paper_id)
             if vector is None:
                 return []
-        hits = self._nearest(vector, k + 1, None)
+        hits = self.nearest(vector, k + 1, None)
         return [(pid, score) for pid, score in hits if pid != paper_id][:k]
 
     def vector_of(self, paper_id: int) -> Vectors | None:
         """The stored embedding of a paper (None when not embedded yet)."""
         return self._stored_vector(paper_id)
 
-    def _nearest(
-        self, vector: Vectors, k: int, allowed_ids: Sequence[int] | None
+    def nearest(
+        self, vector: Vectors, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
+        """Papers nearest to a unit vector, as ``(paper id, cosine)``, best first."""
         store = self._fresh()
         with self._lock:
             if allowed_ids is not None and isinstance(store, HnswStore):

@@ -198,6 +198,35 @@ async def search_papers(
 
 
 @router.get(
+    "/papers/{arxiv_id:path}/similar",
+    response_model=list[Paper],
+    responses=NOT_FOUND_RESPONSES,
+    summary="Similar papers",
+)
+async def similar_papers(
+    request: Request,
+    arxiv_id: str,
+    limit: Annotated[int, Query(ge=1, le=50, description="Most papers returned.")] = 10,
+) -> Response:
+    """The papers nearest to this one in the semantic index (all-MiniLM-L6-v2 embeddings of
+    title and abstract), most similar first, itself excluded, as a bare JSON array of paper
+    objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``.
+    Declared before ``/papers/{arxiv_id:path}``, which would otherwise match it."""
+    from paperfeed.search.similar import similar_items
+
+    state = request.app.state
+
+    def compute() -> bytes:
+        items = similar_items(state.db, state.settings, arxiv_id, limit)
+        return b"" if items is None else serialize.paper_list_bytes(items)
+
+    body = await _cached(state, ("similar", arxiv_id, limit), compute)
+    if not body:
+        raise HTTPException(404, f"paper {arxiv_id[:64]!r} not found")
+    return Response(body, media_type=JSON)
+
+
+@router.get(
     "/papers/{arxiv_id:path}",
     response_model=Paper,
     responses=NOT_FOUND_RESPONSES,

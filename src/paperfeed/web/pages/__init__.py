@@ -61,6 +61,7 @@ class ArxivIdConvertor(Convertor[str]):
 
 register_url_convertor("arxiv_id", ArxivIdConvertor())
 
+SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
 GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
 router = APIRouter(include_in_schema=False)
 
@@ -395,6 +396,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
             "paper.html",
             {
                 "item": item,
+                "similar": _similar_papers(db, settings, item.arxiv_id),
                 "featured_days": list(reversed(detail.featured_days)),
                 "last_day": last_day,
                 "is_demo": site_is_demo(db, request.app.state.cache),
@@ -406,6 +408,13 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
         )
 
     return html_response(cached_page(request, compute))
+
+
+def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:
+    """The paper page's "Similar papers" (semantic index; empty when it is off)."""
+    from paperfeed.search.similar import similar_items
+
+    return similar_items(db, settings, arxiv_id, SIMILAR_ON_PAGE) or []
 
 
 def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[str, Any]:
