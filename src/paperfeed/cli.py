@@ -12,6 +12,7 @@ import click
 
 from paperfeed.community.commands import users_group
 from paperfeed.config import get_settings
+from paperfeed.digest.commands import subscribers_group
 from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
 from paperfeed.store.db import get_database
@@ -100,6 +101,7 @@ def demo(reset: bool, if_empty: bool) -> None:
 cli.add_command(ingest)
 cli.add_command(users_group)
 cli.add_command(index)
+cli.add_command(subscribers_group)
 
 
 def _redacted(url: str) -> str:

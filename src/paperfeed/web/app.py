@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.pages.account import router as account_router
     from paperfeed.web.pages.community import router as community_router
     from paperfeed.web.pages.search import router as search_router
+    from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
     # Community API first: its /api/papers/{id}/... routes sit under the paper route's path.
     app.include_router(community_api_router)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(subscriptions_router)
     app.include_router(pages_router)
     app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
 

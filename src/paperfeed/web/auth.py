@@ -21,6 +21,7 @@ script or style), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``X-
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
@@ -43,6 +44,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# RFC 8058 one-click unsubscribe: mail providers POST here without cookies, CSRF token or a
+# same-site Origin; the signed token in the path is the credential. The only CSRF exemption.
+ONE_CLICK_UNSUBSCRIBE = re.compile(r"/unsubscribe/[0-9]+\.[0-9a-f]{64}")
 MAX_FORM_BYTES = 1 << 20
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -214,7 +218,11 @@ class SecurityMiddleware:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
-        if scope["method"] in UNSAFE and _bearer(headers.get("authorization")) is None:
+        if (
+            scope["method"] in UNSAFE
+            and _bearer(headers.get("authorization")) is None
+            and not (scope["method"] == "POST" and ONE_CLICK_UNSUBSCRIBE.fullmatch(path))
+        ):
             refused, receive = await self._check_csrf(scope, receive, headers)
             if refused is not None:
                 await self._refuse(scope, send, refused, path)
