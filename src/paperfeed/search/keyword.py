@@ -6,10 +6,12 @@ disk (``settings.data_dir/index/keyword``), is built from the database, follows 
 (``paperfeed index rebuild``). Callers join its hits back to the database, so a paper that is
 not committed (or was deleted since) is never shown.
 
-Sync (:meth:`KeywordIndex.update`): every paper with ``modified_at >= watermark - overlap`` is
+Sync (:meth:`KeywordIndex.update`): every paper with ``modified_at > watermark`` is
 (re)written (delete by id, then add; idempotent), the new watermark is the largest
-``modified_at`` seen. The overlap (``PAPERFEED_SEARCH_SYNC_OVERLAP_SECONDS``) covers
-transactions that committed after a later-stamped one was already indexed. When the index
+``modified_at`` seen. A transaction may commit after a later-stamped one was already
+indexed, so papers stamped within ``PAPERFEED_SEARCH_SYNC_OVERLAP_SECONDS`` before the
+watermark are checked too: only their (id, modified_at) is read, compared with the
+``modified`` fast field of the index, and the ones that differ are re-indexed. When the index
 and the database then disagree on the number of papers (deletions, a lost update), the id
 sets are compared and the difference is removed or added. The watermark is kept in
 ``state.json`` beside the index files (written after the index commit, so a crash in between
@@ -61,6 +63,7 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("category", tokenizer_name="raw", index_option="basic")
     b.add_integer_field("day", indexed=True, fast=True)
     b.add_integer_field("has_code", indexed=True, fast=True)
+    b.add_integer_field("modified", fast=True)  # papers.modified_at, µs since the epoch
     return b.build()
 
 
@@ -109,6 +112,7 @@ def _document(row: Any) -> tantivy.Document:
     if published is not None:
         doc.add_integer("day", day_number(published.date()))
     doc.add_integer("has_code", 1 if github else 0)
+    doc.add_integer("modified", _micros(row[-1]))
     return doc
 
 
@@ -349,12 +353,11 @@ class KeywordIndex:
             watermark = dt.datetime.fromisoformat(raw) if raw else None
             writer = self._writer(index)
             try:
-                since = None
+                indexed, newest = _write_changed(
+                    db, writer, watermark, replace=watermark is not None
+                )
                 if watermark is not None:
-                    since = watermark - dt.timedelta(
-                        seconds=self.settings.search_sync_overlap_seconds
-                    )
-                indexed, newest = _write_changed(db, writer, since, replace=watermark is not None)
+                    indexed += self._recheck_overlap(db, writer, index, watermark)
                 writer.commit()
                 index.reload()
                 deleted, added = self._reconcile(db, writer, index)
@@ -370,6 +373,56 @@ class KeywordIndex:
         stats = {"indexed": indexed + added, "deleted": deleted, "documents": documents}
         self._record(db, new_mark, stats)
         return stats
+
+    def _recheck_overlap(
+        self,
+        db: Database,
+        writer: tantivy.IndexWriter,
+        index: tantivy.Index,
+        watermark: dt.datetime,
+    ) -> int:
+        """Papers stamped within the overlap before the watermark: re-index those whose
+        ``modified_at`` differs from the indexed one (a transaction that committed after a
+        later-stamped one was indexed). Only (id, modified_at) is read for the others."""
+        since = watermark - dt.timedelta(seconds=self.settings.search_sync_overlap_seconds)
+        with db.read() as session:
+            window = {
+                pid: _micros(modified)
+                for pid, modified in session.execute(
+                    select(Paper.id, Paper.modified_at).where(
+                        Paper.modified_at >= since, Paper.modified_at <= watermark
+                    )
+                )
+            }
+        if not window:
+            return 0
+        searcher = index.searcher()
+        stale: list[int] = []
+        ids = list(window)
+        for start in range(0, len(ids), BATCH * 10):
+            chunk = ids[start : start + BATCH * 10]
+            query = tantivy.Query.term_set_query(self.schema, "id", chunk)
+            hits = searcher.search(query, len(chunk), count=False).hits
+            addresses = [a for _, a in hits]
+            indexed = (
+                dict(
+                    zip(
+                        searcher.fast_field_values("id", addresses),
+                        searcher.fast_field_values("modified", addresses),
+                        strict=True,
+                    )
+                )
+                if addresses
+                else {}
+            )
+            stale += [pid for pid in chunk if indexed.get(pid) != window[pid]]
+        for start in range(0, len(stale), BATCH):
+            chunk = stale[start : start + BATCH]
+            with db.read() as session:
+                for row in session.execute(select(*_COLUMNS).where(Paper.id.in_(chunk))):
+                    writer.delete_documents_by_term("id", row[0])
+                    writer.add_document(_document(row))
+        return len(stale)
 
     def _reconcile(
         self, db: Database, writer: tantivy.IndexWriter, index: tantivy.Index
@@ -476,7 +529,7 @@ class KeywordIndex:
         return count != self.num_docs()
 
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 def _new() -> str:
@@ -491,10 +544,20 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _micros(value: dt.datetime | None) -> int:
+    if value is None:
+        return 0
+    return int((value - _EPOCH) / dt.timedelta(microseconds=1))
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def _changed_rows(db: Database, since: dt.datetime | None) -> Iterator[Any]:
+    """Every paper, or those changed after ``since``."""
     stmt = select(*_COLUMNS)
     if since is not None:
-        stmt = stmt.where(Paper.modified_at >= since)
+        stmt = stmt.where(Paper.modified_at > since)
     with db.read() as session:
         yield from session.execute(stmt.execution_options(yield_per=BATCH))
 
