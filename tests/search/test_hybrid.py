@@ -155,3 +155,24 @@ def test_feed_items_newest_first(
     items = hybrid.feed_items(database, settings, "planners", 10)
     got = [i.arxiv_id for i in items]
     assert set(got[:2]) == {LANTERN, QUOKKA} and got[2:] == [OLD]  # newest first
+
+
+def test_a_big_backlog_is_caught_up_in_the_background(
+    settings: Settings,
+    database: Database,
+    corpus: dict[str, int],
+    no_vectors: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from paperfeed.search.keyword import get_keyword_index
+
+    monkeypatch.setattr(hybrid, "INLINE_SYNC_MAX", 2)  # 5 papers pending: too many to wait for
+    search(database, settings, "harbor")  # answers at once, whatever the index holds
+    index = get_keyword_index(settings)
+    for _ in range(100):
+        if index.num_docs() == 5:
+            break
+        time.sleep(0.05)
+    assert ids(search(database, settings, "harbor")) == [HARBOR]

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_CAP = 50_000
 OVERSAMPLE = 4
+INLINE_SYNC_MAX = 5000
 MAX_PAGE_DEPTH = 1000
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
 
@@ -93,9 +94,11 @@ _last_check: dict[str, float] = {}
 def ensure_fresh(index: KeywordIndex, db: Database, settings: Settings) -> None:
     """Catch the index up with the database at most every ``search_sync_seconds``.
 
-    The first check in a process (and every check when the interval is 0) runs inline, so a
-    search right after an ingest sees its papers; later ones run in a background thread so a
-    search never waits for them."""
+    The first check in a process (and every check when the interval is 0) runs inline when
+    at most ``INLINE_SYNC_MAX`` papers are pending, so a search right after a small ingest
+    sees its papers; anything bigger, and every later check, runs in a background thread so
+    a search never waits for it (the ingest command and ``paperfeed index update`` do the
+    big catch-ups)."""
     key = str(index.path)
     now = time.monotonic()
     last = _last_check.get(key)
@@ -103,7 +106,9 @@ def ensure_fresh(index: KeywordIndex, db: Database, settings: Settings) -> None:
     if last is not None and now - last < interval:
         return
     _last_check[key] = now
-    if last is None or interval <= 0:
+    if (last is None or interval <= 0) and index.pending(
+        db, INLINE_SYNC_MAX + 1
+    ) <= INLINE_SYNC_MAX:
         _sync(index, db)
     else:
         threading.Thread(target=_sync, args=(index, db), daemon=True).start()

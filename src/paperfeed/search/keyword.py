@@ -517,6 +517,17 @@ class KeywordIndex:
             "size_bytes": _size(self.path),
         }
 
+    def pending(self, db: Database, limit: int) -> int:
+        """Papers changed after the watermark (all of them before the first build), counted
+        up to ``limit``."""
+        watermark = self.watermark()
+        stmt = select(Paper.id)
+        if watermark is not None:
+            stmt = stmt.where(Paper.modified_at > watermark)
+        with db.read() as session:
+            counted = session.scalar(select(func.count()).select_from(stmt.limit(limit).subquery()))
+        return int(counted or 0)
+
     def is_behind(self, db: Database) -> bool:
         """True when the database has papers changed after the watermark, or a different
         number of papers than the index holds."""
