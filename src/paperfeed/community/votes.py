@@ -3,9 +3,9 @@ transaction, so the feed's live count (imported + user) is always the number of 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import CursorResult, Executable, Table, delete, select, update
+from sqlalchemy import Executable, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,12 +28,18 @@ def set_vote(db: Database, user_id: int, arxiv_id: str, up: bool) -> tuple[int, 
                 dialect_insert(table)
                 .values(user_id=user_id, paper_id=paper_id, created_at=utcnow())
                 .on_conflict_do_nothing()
+                .returning(table.c.user_id)
             )
             step = 1
         else:
-            stmt = delete(Upvote).where(Upvote.user_id == user_id, Upvote.paper_id == paper_id)
+            stmt = (
+                delete(Upvote)
+                .where(Upvote.user_id == user_id, Upvote.paper_id == paper_id)
+                .returning(Upvote.user_id)
+            )
             step = -1
-        changed = cast(CursorResult[Any], session.execute(stmt)).rowcount
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
+        changed = session.execute(stmt).first() is not None
         if changed:
             total = session.execute(
                 update(Paper)

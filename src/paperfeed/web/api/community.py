@@ -25,7 +25,7 @@ from paperfeed.web.api.schemas import ErrorBody
 from paperfeed.web.api.serialize import daily_list_bytes, iso_z
 from paperfeed.web.auth import require_user, require_write, viewer
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/api", tags=["community"])
 
 
@@ -70,7 +70,7 @@ class SubmissionOut(_Body):
 
 class CommentIn(_Body):
     body: str = Field(min_length=1, max_length=comments.MAX_BODY, description="Markdown.")
-    parentId: int | None = Field(None, ge=1, le=2**62, description="Reply to this comment.")
+    parentId: int | None = Field(None, ge=1, le=2**31 - 1, description="Reply to this comment.")
 
 
 class CommentEdit(_Body):

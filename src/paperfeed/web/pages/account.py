@@ -32,7 +32,7 @@ from paperfeed.web.auth import (
 from paperfeed.web.pages.render import html_response, render
 
 log = logging.getLogger(__name__)
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(include_in_schema=False)
 
 LOGIN_FAILED = "Wrong username or password."

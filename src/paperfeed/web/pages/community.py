@@ -31,7 +31,7 @@ from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the c
 from paperfeed.web.pages.account import client_ip, limiter, page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
 
