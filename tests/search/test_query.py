@@ -114,3 +114,11 @@ def test_unbalanced_quote_reads_as_closed_at_the_end() -> None:
 def test_many_words_are_capped() -> None:
     q = parse_query(" ".join(f"w{i}" for i in range(500)))
     assert len(q.terms) == 32
+
+
+def test_common_words_are_dropped_unless_nothing_else_is_left() -> None:
+    assert parse_query("a study of the lanterns in planners").terms == ["lanterns", "planners"]
+    assert parse_query("the who").terms == ["the", "who"]
+    assert parse_query('"the lanterns of planners"').phrases == [
+        ["the", "lanterns", "of", "planners"]
+    ]

@@ -52,6 +52,23 @@ _ID_LIKE = re.compile(
 )
 
 
+# Words too common to tell papers apart. Dropped from plain words (not from phrases) unless
+# nothing else is left: "the attention of transformers" searches attention and transformers.
+# Besides quality, it keeps long natural-language queries fast: each of these words matches
+# almost every abstract.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves paper papers study approach method methods propose proposed using
+    based via new novel show shows""".split()
+)
+
+
 class QueryError(ValueError):
     """A filter with a value that cannot mean anything (``year:soon``)."""
 
@@ -129,7 +146,9 @@ def parse_query(raw: str) -> ParsedQuery:
         if parsed.id_hint is None and _ID_LIKE.fullmatch(token):
             parsed.id_hint = _hint(token)
     parsed.terms.extend(words_of(outside))
-    parsed.terms = _dedupe(parsed.terms)[:MAX_TERMS]
+    terms = _dedupe(parsed.terms)
+    content = [t for t in terms if t not in STOPWORDS]
+    parsed.terms = (content or terms)[:MAX_TERMS]
     if parsed.date_from and parsed.date_to and parsed.date_from >= parsed.date_to:
         raise QueryError("the date range is empty: its start is not before its end")
     return parsed
