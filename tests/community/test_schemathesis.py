@@ -34,6 +34,7 @@ def test_api_never_5xx_and_matches_schema(community_settings: Settings, site_db:
 
             @hsettings(
                 max_examples=8,
+                derandomize=True,  # the same examples every run: CI must not flake
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
                 database=None,

@@ -8,6 +8,16 @@ subclass) whose message is shown to them as is.
 
 from __future__ import annotations
 
+import re
+
+# C0 control characters but tab and newline, DEL, and NUL (which PostgreSQL text refuses).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(value: str | None) -> str:
+    """User text without control characters (tabs and newlines kept, CRLF made LF)."""
+    return _CONTROL.sub("", (value or "").replace("\r\n", "\n"))
+
 
 class CommunityError(ValueError):
     """Something the user asked for cannot be done; the message says why."""

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed import feed
-from paperfeed.community import CommunityError, Forbidden, NotFound
+from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
 from paperfeed.community.comments import paper_id_of
 from paperfeed.community.users import Account
 from paperfeed.feed import FeedItem
@@ -38,12 +38,12 @@ class CollectionView:
 
 
 def _clean(name: str, description: str) -> tuple[str, str]:
-    name = " ".join((name or "").split())
+    name = " ".join(clean_text(name).split())
     if not name:
         raise CommunityError("A collection needs a name.")
     if len(name) > MAX_NAME:
         raise CommunityError(f"Collection names have at most {MAX_NAME} characters.")
-    description = (description or "").strip()
+    description = clean_text(description).strip()
     if len(description) > MAX_DESCRIPTION:
         raise CommunityError(f"Descriptions have at most {MAX_DESCRIPTION} characters.")
     return name, description

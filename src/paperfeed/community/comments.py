@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError, Forbidden, NotFound
+from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, Paper, User, utcnow
@@ -78,7 +78,7 @@ class CommentView:
 
 
 def _clean_body(body: str) -> str:
-    body = body.replace("\r\n", "\n").replace("\x00", "").strip()
+    body = clean_text(body).strip()
     if not body:
         raise CommunityError("The comment is empty.")
     if len(body) > MAX_BODY:

@@ -9,7 +9,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, func, select, update
 
-from paperfeed.community import CommunityError, NotFound
+from paperfeed.community import CommunityError, NotFound, clean_text
 from paperfeed.community.keys import digest
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
@@ -33,7 +33,7 @@ class TokenInfo:
 
 def create_token(db: Database, account: Account, name: str, scope: str) -> tuple[str, TokenInfo]:
     """A new token: its plaintext (to show once) and what is kept."""
-    name = " ".join(name.split())[:64] or "token"
+    name = " ".join(clean_text(name).split())[:64] or "token"
     if scope not in SCOPES:
         raise CommunityError("The scope is read or write.")
     token = "pf_" + secrets.token_urlsafe(32)
