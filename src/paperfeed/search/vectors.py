@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 LOAD_CHUNK = 5_000
 # With allowed_ids at most this long, the answer is an exact scan over them.
 ALLOWED_EXACT_MAX = 5_000
+# Embeddings this much older than the watermark are read again on every catch-up.
+SYNC_OVERLAP = dt.timedelta(seconds=60)
 
 
 def _blob(vector: Vectors) -> bytes:
@@ -242,7 +244,8 @@ class VectorSearch:
                 .limit(LOAD_CHUNK)
             )
             if since is not None:
-                query = query.where(PaperEmbedding.embedded_at >= since)
+                # An overlap catches writes that committed after a later one was seen.
+                query = query.where(PaperEmbedding.embedded_at >= since - SYNC_OVERLAP)
             rows = session.execute(query).all()
             if not rows:
                 break
