@@ -59,7 +59,10 @@ def update_indexes(
             out["semantic"] = {"skipped": "embedder unavailable"}
         else:
             started = time.perf_counter()
-            out["semantic"] = dict(vectors.update(database, progress=sys.stderr.isatty()))
+            try:
+                out["semantic"] = dict(vectors.update(database, progress=sys.stderr.isatty()))
+            except Exception as exc:  # keyword search goes on; the next update retries
+                out["semantic"] = {"failed": f"{type(exc).__name__}: {str(exc)[:200]}"}
             out["semantic"]["seconds"] = round(time.perf_counter() - started, 2)
     if echo:
         for name, stats in out.items():
@@ -74,7 +77,9 @@ def update(keyword_only: bool) -> None:
     """Index papers added or changed since the last update; drop deleted ones."""
     database = get_database()
     database.upgrade()
-    update_indexes(database, get_settings(), keyword_only=keyword_only)
+    done = update_indexes(database, get_settings(), keyword_only=keyword_only)
+    if any("failed" in stats for stats in done.values()):
+        sys.exit(1)
 
 
 @index.command("rebuild")
