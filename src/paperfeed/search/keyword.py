@@ -51,6 +51,7 @@ FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
 WRITER_HEAP = 256_000_000
 BATCH = 5000
 STATE_FILE = "state.json"
+CONJUNCTIVE_MAX_TERMS = 8
 RELOAD_CHECK_SECONDS = 1.0
 
 
@@ -263,6 +264,9 @@ class KeywordIndex:
         """The ``k`` best papers for ``parsed``, filters applied inside the index (before
         ranking). ``conjunctive=None``: every word must match if any paper has them all,
         else any word may. ``newest_first`` orders matches by publication day instead."""
+        if conjunctive is None and len(parsed.terms) > CONJUNCTIVE_MAX_TERMS:
+            # A paragraph hardly ever has every word in one paper: skip the attempt.
+            conjunctive = False
         if conjunctive is None:
             first = self.search(parsed, k, conjunctive=True, count=count, newest_first=newest_first)
             if first.hits or len(parsed.terms) < 2:
