@@ -30,7 +30,8 @@ def test_keyword_only_when_the_embedder_is_unavailable(
     result = search(database, settings, "recurrent planners")
     assert result.mode == "keyword"
     assert result.notice == SEMANTIC_UNAVAILABLE
-    assert set(ids(result)) == {LANTERN, OLD}
+    # Any word may match; papers with more of them, and in the title, come first.
+    assert set(ids(result)[:2]) == {LANTERN, OLD} and ids(result)[2:] == [QUOKKA]
 
 
 def test_keyword_only_when_the_embedder_fails(
