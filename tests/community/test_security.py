@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -152,3 +153,27 @@ def test_logged_in_pages_are_not_shared_through_the_cache(
     page = anon.get("/papers/date/2025-03-07").text
     assert "whoami" not in page and "csrf_token" not in page
     assert "whoami" in user.get("/papers/date/2025-03-07").text
+
+
+POST_FORM_RE = re.compile(r'<form\b[^>]*method="post"[^>]*>(.*?)</form>', re.S | re.I)
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def test_every_post_form_carries_the_token(user_client: Any) -> None:
+    """Each POST form of each logged-in page has the session's CSRF token, not an empty one.
+    (A Jinja macro imported without ``with context`` once rendered ``value=""`` in the comment,
+    reply, collection and account forms: browsers got 403, while a helper that took the first
+    non-empty token on the page, the header's log-out form, never noticed.)"""
+    client = user_client("alice", admin=True)
+    client.post("/papers/2503.00001/comments", data={"csrf_token": page_csrf(client), "body": "hi"})
+    client.post("/collections", data={"csrf_token": page_csrf(client), "name": "mine"})
+    expected = page_csrf(client)
+    pages = ["/", "/papers/2503.00001", "/account", "/submit", "/admin", "/u/alice"]
+    pages += ["/collections/1", "/comments/1/edit"]
+    for path in pages:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        forms = POST_FORM_RE.findall(r.text)
+        assert forms, path
+        for form in forms:
+            assert TOKEN_RE.findall(form) == [expected], (path, form[:200])

@@ -49,7 +49,14 @@ def output_dir() -> Path:
 
 
 @pytest.fixture
-def server(settings: Settings, database: Database) -> Iterator[str]:
+def server_settings(settings: Settings) -> Settings:
+    """The settings the ``server`` fixture builds its app with; a test module overrides this
+    fixture to serve with other settings (the app never re-reads the environment)."""
+    return settings
+
+
+@pytest.fixture
+def server(server_settings: Settings, database: Database) -> Iterator[str]:
     """Base URL of a uvicorn server in a background thread, on the seeded test site."""
     import uvicorn
 
@@ -57,7 +64,7 @@ def server(settings: Settings, database: Database) -> Iterator[str]:
     set_demo(database)
     port = _free_port()
     config = uvicorn.Config(
-        app=create_app(settings, database),
+        app=create_app(server_settings, database),
         host="127.0.0.1",
         port=port,
         log_level="warning",
