@@ -12,7 +12,7 @@ import click
 
 from paperfeed.community.commands import users_group
 from paperfeed.config import get_settings
-from paperfeed.digest.commands import subscribers_group
+from paperfeed.digest.commands import digest_group, subscribers_group, worker
 from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
 from paperfeed.store.db import get_database
@@ -102,6 +102,8 @@ cli.add_command(ingest)
 cli.add_command(users_group)
 cli.add_command(index)
 cli.add_command(subscribers_group)
+cli.add_command(digest_group)
+cli.add_command(worker)
 
 
 def _redacted(url: str) -> str:

@@ -153,8 +153,12 @@ def test_manage_preferences(digest_settings: Settings, digest_db: Database) -> N
         assert r.status_code == 200 and "Preferences saved" in r.text
         p = subs.get(digest_db, view.id).prefs  # type: ignore[union-attr]
         assert (p.period, p.send_hour, p.send_weekday, p.timezone, p.max_papers) == (
-            "weekly", 9, 4, "Europe/Paris", 5,
-        )  # fmt: skip
+            "weekly",
+            9,
+            4,
+            "Europe/Paris",
+            5,
+        )
         assert p.categories == ["cs.CL", "cs.LG"] and p.authors == ["Ann One"]
         bad = client.post(
             f"/subscriptions/{token}",
@@ -193,9 +197,12 @@ def test_signed_in_user_subscribes_with_topics(
 
 
 def test_cli_subscribers(
-    digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink, tmp_path: Path,
+    digest_settings: Settings,
+    digest_db: Database,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     runner = CliRunner()
     r = runner.invoke(cli, ["subscribers", "add", "gus@example.org", "--period", "weekly"])
     assert r.exit_code == 0 and "pending" in r.output, r.output

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from paperfeed.config import get_settings
 from paperfeed.digest import DigestError
@@ -86,3 +88,159 @@ def remove(email: str) -> None:
     if not subs.remove(get_database(), email):
         raise click.ClickException(f"no subscriber {email}")
     click.echo(f"removed {email.strip().lower()}")
+
+
+# --- digest ---------------------------------------------------------------------------------
+
+
+def _default_day(kind: str, date: str | None) -> dt.date:
+    from paperfeed import feed
+
+    if date:
+        try:
+            return feed.parse_day(date)
+        except feed.BadPeriod as exc:
+            raise click.BadParameter(str(exc), param_hint="--date") from exc
+    with get_database().read() as session:
+        latest = feed.latest_day(session)
+    if latest is None:
+        raise click.ClickException("no papers yet: nothing to send (pass --date)")
+    return latest
+
+
+@click.group("digest")
+def digest_group() -> None:
+    """Trending-paper digests by mail."""
+
+
+@digest_group.command("send")
+@click.option("--period", "kind", type=PERIOD, required=True)
+@click.option("--date", help="A day of the period (default: the latest day with papers).")
+@click.option("--resume", is_flag=True, help="Continue a run paused after failures.")
+@click.option("--no-wait", is_flag=True, help="Return when only future retries are left.")
+def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
+    """Freeze the run's recipients (once per period) and send to them. Safe to run again,
+    and in several processes at once: nothing is sent twice."""
+    from paperfeed.digest import deliver
+    from paperfeed.digest.clock import Clock
+
+    settings = get_settings()
+    db = get_database(settings)
+    db.upgrade()
+    clock = Clock()
+    run = deliver.create_run(db, settings, kind, _default_day(kind, date), clock)
+    how = "frozen now" if run.created else "already frozen"
+    click.echo(f"run {run.id} {kind} {run.period.key}: {run.recipients} recipients ({how})")
+    if resume:
+        deliver.resume_run(db, run.id)
+    sender = deliver.Sender(db, settings, clock)
+    sender.register()
+    try:
+        stats = sender.send_runs([run.id], wait=not no_wait)
+    finally:
+        sender.unregister()
+    click.echo(
+        f"sent {stats.sent}, deferred {stats.deferred}, failed {stats.failed}, "
+        f"uncertain {stats.uncertain + stats.recovered_uncertain}, skipped {stats.skipped}"
+    )
+    final = deliver.run_status(db, [run.id])[0]
+    click.echo(f"run {run.id}: {final.status}")
+    if final.status == "paused":
+        click.echo(f"paused: {final.paused_reason} (fix it, then --resume)", err=True)
+        sys.exit(4)
+
+
+@digest_group.command("status")
+@click.argument("run", required=False)
+def status(run: str | None) -> None:
+    """Runs and their deliveries; RUN (an id) also lists uncertain and failed addresses.
+    Deliveries left in sending by dead senders are marked uncertain first."""
+    from paperfeed.digest import deliver
+    from paperfeed.digest.clock import Clock
+
+    settings = get_settings()
+    db = get_database(settings)
+    deliver.recover(db, settings, Clock())
+    if run is not None and not run.isdigit():
+        raise click.BadParameter("RUN is a run id (see `paperfeed digest status`)")
+    runs = deliver.run_status(db, [int(run)] if run else None)
+    if run and not runs:
+        raise click.ClickException(f"no run {run}")
+    for r in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "no recipients"
+        click.echo(f"run {r.id}\t{r.kind}\t{r.period_key}\t{r.status}\t{counts}")
+        if r.paused_reason:
+            click.echo(f"  paused: {r.paused_reason}")
+        if run:
+            for email, at in r.uncertain:
+                when = f"{at:%Y-%m-%d %H:%M:%S}" if at else "?"
+                click.echo(
+                    f"  uncertain\t{email}\tclaimed {when} (may have been sent; not retried)"
+                )
+            for email, code, error in r.failures:
+                click.echo(f"  failed\t{email}\t{code or '-'}\t{error or ''}")
+
+
+@digest_group.command("preview")
+@click.argument("email")
+@click.option("--period", "kind", type=PERIOD, help="Default: the subscriber's.")
+@click.option("--date", help="A day of the period (default: the latest day with papers).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["eml", "html", "text"]), default="eml", show_default=True
+)
+def preview(email: str, kind: str | None, date: str | None, output: Path | None, fmt: str) -> None:
+    """Render the digest EMAIL would get now (nothing is sent or recorded)."""
+    from paperfeed.digest.clock import Clock
+    from paperfeed.digest.compose import Composer, period_for
+    from paperfeed.digest.render import Recipient, Renderer
+
+    settings = get_settings()
+    db = get_database(settings)
+    sub = subs.get_by_email(db, email)
+    if sub is None:
+        raise click.ClickException(f"no subscriber {email}")
+    period = period_for(kind or sub.prefs.period, _default_day(kind or sub.prefs.period, date))
+    clock = Clock()
+    from paperfeed.digest.compose import SUBSCRIBER_COLUMNS, subscriber_row
+    from paperfeed.store.models import Subscriber
+
+    with db.read() as session:
+        composer = Composer(session, db, settings, period, clock.now())
+        row = subscriber_row(
+            session.execute(select(*SUBSCRIBER_COLUMNS).where(Subscriber.id == sub.id)).one()
+        )
+        sent = composer.already_sent(composer.candidate_ids([row])).get(sub.id, frozenset())
+        papers = list(composer.papers_for(row, sent))
+    if not papers:
+        raise click.ClickException("the digest would be empty: nothing would be sent")
+    renderer = Renderer(db, settings)
+    content = renderer.render_content(period, papers)
+    data = renderer.message(content, Recipient(sub.id, sub.email), 0, period, clock.now())
+    if fmt != "eml":
+        import email as email_lib
+        from email import policy
+        from email.message import EmailMessage
+
+        message = email_lib.message_from_bytes(data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        part = message.get_body(("html",) if fmt == "html" else ("plain",))
+        assert part is not None
+        data = part.get_content().encode()
+    if output:
+        output.write_bytes(data)
+        click.echo(f"{len(papers)} papers written to {output}")
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="One pass (ingest if due, freeze due runs, send).")
+def worker(once: bool) -> None:
+    """Long-running scheduler: ingests new arXiv papers daily and sends each digest at the
+    subscriber's chosen hour. Restart-safe: everything it does is in the ledger."""
+    from paperfeed.digest.worker import run_worker
+
+    run_worker(get_settings(), once=once)

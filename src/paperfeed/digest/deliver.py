@@ -1,0 +1,701 @@
+"""Digest runs and the delivery ledger.
+
+A run is unique per (kind, period). Creating it composes every recipient's list and writes
+all its delivery rows in one transaction: the recipients are frozen before any mail goes out,
+and a crash while composing leaves no run at all.
+
+Each delivery moves ``pending → sending → sent | deferred | failed``. The claim (``sending``,
+``claimed_by`` = this process) is committed before the SMTP transaction starts, and the
+result of one message is written in the same transaction that claims the next, so there is
+one commit per message and at most one row per process in ``sending``. A process that dies
+leaves at most that row behind; the next sender (or ``digest status``) finds the process dead
+(its pid gone on this host, or no heartbeat for ``PAPERFEED_DIGEST_CLAIM_LEASE_SECONDS``) and
+marks the row ``uncertain``: reported, never re-sent automatically. (The opposite of resuming
+from a checkpoint advanced on fetch, which silently skips people.)
+
+Claims: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several senders share a run without
+waiting on each other; on SQLite writes are serialised (``BEGIN IMMEDIATE``). The subscriber
+must still be ``confirmed`` when its row is claimed, else the row is ``skipped``.
+
+Failures: 4xx, 552 and connections lost before the end of the message are deferred with
+exponential backoff and jitter, until the digest is stale (a day after it was due for daily,
+three for weekly): then failed. Other 5xx fail and count as hard bounces (the address is
+suppressed after ``PAPERFEED_DIGEST_MAX_HARD_BOUNCES``). ``PAPERFEED_DIGEST_PAUSE_AFTER_FAILURES``
+consecutive non-successes pause the run (``digest send --resume`` continues it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paperfeed.config import Settings
+from paperfeed.digest.clock import Clock
+from paperfeed.digest.compose import (
+    SUBSCRIBER_COLUMNS,
+    Composer,
+    Period,
+    content_key,
+    next_send_time,
+    period_for,
+    prepare_search,
+    subscriber_row,
+)
+from paperfeed.digest.render import Recipient, Renderer
+from paperfeed.digest.smtp import ConnectFailed, Outcome, Result, SmtpSender
+from paperfeed.digest.subscriptions import ELIGIBLE, record_hard_bounce
+from paperfeed.store.db import Database
+from paperfeed.store.models import (
+    DigestContent,
+    DigestContentPaper,
+    DigestDelivery,
+    DigestRun,
+    DigestSender,
+    Subscriber,
+)
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=3)}
+OPEN = ("pending", "deferred")
+FINAL = ("sent", "failed", "uncertain", "skipped")
+HEARTBEAT_SECONDS = 10.0
+INSERT_CHUNK = 5000
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    period: Period
+    status: str
+    created: bool
+    recipients: int
+
+
+def _period_of(run: DigestRun) -> Period:
+    return Period(run.kind, run.period_key, run.period_start, run.period_end)
+
+
+def find_run(db: Database, kind: str, day: dt.date) -> RunInfo | None:
+    period = period_for(kind, day)
+    with db.read() as session:
+        run = session.scalar(
+            select(DigestRun).where(DigestRun.kind == kind, DigestRun.period_key == period.key)
+        )
+        if run is None:
+            return None
+        n = session.scalar(select(func.count()).where(DigestDelivery.run_id == run.id)) or 0
+        return RunInfo(run.id, period, run.status, False, n)
+
+
+def create_run(
+    db: Database,
+    settings: Settings,
+    kind: str,
+    day: dt.date,
+    clock: Clock,
+    *,
+    schedule: bool = False,
+) -> RunInfo:
+    """The run of ``kind`` for the period holding ``day``: found, or created with all its
+    recipients frozen (one transaction). ``schedule``: each delivery is due at the
+    subscriber's chosen hour (and weekday) in their zone; otherwise all are due now."""
+    found = find_run(db, kind, day)
+    if found is not None:
+        return found
+    period = period_for(kind, day)
+    now = clock.now()
+    prepare_search(db, settings)  # outside the write transaction: it writes too
+    try:
+        with db.write() as session:
+            # Another process may have made it while we waited for the write lock.
+            if session.scalar(
+                select(DigestRun.id).where(
+                    DigestRun.kind == kind, DigestRun.period_key == period.key
+                )
+            ):
+                raise IntegrityError("run exists", None, Exception())
+            run = DigestRun(
+                kind=kind,
+                period_key=period.key,
+                period_start=period.start,
+                period_end=period.end,
+                status="sending",
+                created_at=now,
+            )
+            session.add(run)
+            session.flush()
+            n = _freeze(session, db, settings, run.id, period, now, schedule)
+            if n == 0:
+                run.status = "done"
+                run.finished_at = now
+            status = run.status
+            run_id = run.id
+    except IntegrityError:
+        again = find_run(db, kind, day)
+        assert again is not None
+        return again
+    log.info("digest run %s %s: %d recipients frozen", kind, period.key, n)
+    return RunInfo(run_id, period, status, True, n)
+
+
+def _freeze(
+    session: Session,
+    db: Database,
+    settings: Settings,
+    run_id: int,
+    period: Period,
+    now: dt.datetime,
+    schedule: bool,
+) -> int:
+    composer = Composer(session, db, settings, period, now)
+    subs = [
+        subscriber_row(r)
+        for r in session.execute(
+            select(*SUBSCRIBER_COLUMNS)
+            .where(Subscriber.status == ELIGIBLE, Subscriber.period == period.kind)
+            .order_by(Subscriber.id)
+        )
+    ]
+    sent = composer.already_sent(composer.candidate_ids(subs), exclude_run=run_id)
+    stale = STALE_AFTER[period.kind]
+    contents: dict[tuple[int, ...], int] = {}
+    due_cache: dict[tuple[str, int, int], dt.datetime] = {}
+    rows: list[dict[str, Any]] = []
+    written = 0
+    empty: frozenset[int] = frozenset()
+    for sub in subs:
+        papers = composer.papers_for(sub, sent.get(sub.id, empty))
+        if not papers:
+            continue  # empty digests are not sent
+        cid = contents.get(papers)
+        if cid is None:
+            content = DigestContent(run_id=run_id, key=content_key(papers), paper_ids=list(papers))
+            session.add(content)
+            session.flush()
+            session.execute(
+                insert(DigestContentPaper),
+                [{"content_id": content.id, "paper_id": p} for p in papers],
+            )
+            cid = contents[papers] = content.id
+        if schedule:
+            slot = (sub.timezone, sub.send_hour, sub.send_weekday)
+            due = due_cache.get(slot)
+            if due is None:
+                due = due_cache[slot] = next_send_time(now, period.kind, *slot)
+        else:
+            due = now
+        rows.append(
+            {
+                "run_id": run_id,
+                "subscriber_id": sub.id,
+                "content_id": cid,
+                "email": sub.email,
+                "status": "pending",
+                "due_at": due,
+                "next_attempt_at": due,
+                "give_up_at": due + stale,
+                "attempts": 0,
+                "updated_at": now,
+            }
+        )
+        if len(rows) >= INSERT_CHUNK:
+            session.execute(insert(DigestDelivery), rows)
+            written += len(rows)
+            rows = []
+    if rows:
+        session.execute(insert(DigestDelivery), rows)
+        written += len(rows)
+    return written
+
+
+def resume_run(db: Database, run_id: int) -> None:
+    with db.write() as session:
+        session.execute(
+            update(DigestRun)
+            .where(DigestRun.id == run_id, DigestRun.status == "paused")
+            .values(status="sending", consecutive_failures=0, paused_reason=None)
+        )
+
+
+# --- senders and recovery ------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(db: Database, settings: Settings, clock: Clock, me: str | None = None) -> int:
+    """Mark the in-flight claims of dead senders ``uncertain``; forget those senders.
+    Returns how many deliveries became uncertain."""
+    now = clock.now()
+    host = socket.gethostname()
+    lease = dt.timedelta(seconds=settings.digest_claim_lease_seconds)
+    with db.read() as session:
+        senders = session.execute(
+            select(DigestSender.id, DigestSender.host, DigestSender.pid, DigestSender.heartbeat_at)
+        ).all()
+    dead = [
+        sid
+        for sid, shost, pid, beat in senders
+        if sid != me and ((shost == host and not _pid_alive(pid)) or beat < now - lease)
+    ]
+    if not dead:
+        return 0
+    with db.write() as session:
+        result: Any = session.execute(
+            update(DigestDelivery)
+            .where(DigestDelivery.status == "sending", DigestDelivery.claimed_by.in_(dead))
+            .values(
+                status="uncertain",
+                updated_at=now,
+                last_error="the sender died during the SMTP transaction: outcome unknown, "
+                "not re-sent automatically",
+            )
+        )
+        session.execute(delete(DigestSender).where(DigestSender.id.in_(dead)))
+        n = int(result.rowcount or 0)
+    if n:
+        log.warning("%d deliveries left in sending by dead senders are now uncertain", n)
+    return n
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SendStats:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+    recovered_uncertain: int = 0
+    paused: list[int] = field(default_factory=list)
+    render_seconds: float = 0.0
+    smtp_seconds: float = 0.0
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    run_id: int
+    subscriber_id: int
+    email: str
+    content_id: int
+    attempts: int
+    give_up_at: dt.datetime
+
+
+class Throttle:
+    """At most ``per_second`` messages a second and ``per_hour`` an hour (0: no cap)."""
+
+    def __init__(self, clock: Clock, per_second: float, per_hour: int) -> None:
+        self.clock, self.per_second, self.per_hour = clock, per_second, per_hour
+        self.last: float | None = None
+        self.hour: deque[float] = deque()
+
+    def wait(self) -> None:
+        now = self.clock.monotonic()
+        if self.per_second > 0 and self.last is not None:
+            gap = 1.0 / self.per_second - (now - self.last)
+            if gap > 0:
+                self.clock.sleep(gap)
+                now = self.clock.monotonic()
+        if self.per_hour > 0:
+            while self.hour and self.hour[0] <= now - 3600:
+                self.hour.popleft()
+            if len(self.hour) >= self.per_hour:
+                self.clock.sleep(self.hour[0] + 3600 - now)
+                now = self.clock.monotonic()
+                self.hour.popleft()
+            self.hour.append(now)
+        self.last = now
+
+
+class Sender:
+    """One sending process: claims deliveries one at a time and sends them."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock | None = None,
+        smtp: SmtpSender | None = None,
+        rng: random.Random | None = None,
+        on_claim: Callable[[Claim], None] | None = None,
+    ) -> None:
+        self.db, self.settings = db, settings
+        self.clock = clock or Clock()
+        self.smtp = smtp or SmtpSender(settings)
+        self.rng = rng or random.Random()
+        self.renderer = Renderer(db, settings)
+        self.throttle = Throttle(
+            self.clock, settings.digest_rate_per_second, settings.digest_rate_per_hour
+        )
+        self.id = str(uuid.uuid4())
+        self.on_claim = on_claim
+        self._periods: dict[int, Period] = {}
+        self._contents: dict[int, list[int]] = {}
+        self._last_beat = -1e9
+        self.stats = SendStats()
+
+    # --- lifecycle
+    def register(self) -> None:
+        now = self.clock.now()
+        with self.db.write() as session:
+            session.add(
+                DigestSender(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        self._last_beat = self.clock.monotonic()
+        self.stats.recovered_uncertain += recover(self.db, self.settings, self.clock, self.id)
+
+    def unregister(self) -> None:
+        self.smtp.close()
+        with self.db.write() as session:
+            session.execute(delete(DigestSender).where(DigestSender.id == self.id))
+
+    # --- the loop
+    def send_runs(self, run_ids: Iterable[int] | None = None, *, wait: bool = True) -> SendStats:
+        """Send what is due in ``run_ids`` (None: every run that is sending) until nothing
+        is left to claim. ``wait``: also wait for deferred retries until the runs finish
+        or pause; otherwise return when only future retries are left."""
+        ids = list(run_ids) if run_ids is not None else None
+        pending: tuple[Claim, Result] | None = None
+        try:
+            while True:
+                try:
+                    self.smtp.ensure()
+                except ConnectFailed as exc:
+                    if pending is not None:
+                        self._finish(pending, None)
+                        pending = None
+                    log.warning("%s", exc)
+                    if not wait:
+                        break
+                    self.clock.sleep(min(30.0, self.settings.digest_retry_base_seconds))
+                    continue
+                claim = self._finish(pending, ids)
+                pending = None
+                if claim is None:
+                    nxt = self._next_retry(ids)
+                    if nxt is None or not wait:
+                        break
+                    self.clock.sleep(max(0.05, (nxt - self.clock.now()).total_seconds()))
+                    continue
+                if self.on_claim is not None:
+                    self.on_claim(claim)
+                pending = (claim, self._send(claim))
+        finally:
+            if pending is not None:
+                self._finish(pending, None)
+        return self.stats
+
+    def _send(self, claim: Claim) -> Result:
+        period = self._periods[claim.run_id]
+        papers = self._contents[claim.content_id]
+        t0 = self.clock.monotonic()
+        content = self.renderer.content(period, claim.content_id, papers)
+        data = self.renderer.message(
+            content,
+            Recipient(claim.subscriber_id, claim.email),
+            claim.run_id,
+            period,
+            self.clock.now(),
+        )
+        self.throttle.wait()
+        t1 = self.clock.monotonic()
+        result = self.smtp.send(self.settings.mail_from, claim.email, data)
+        self.stats.render_seconds += t1 - t0
+        self.stats.smtp_seconds += self.clock.monotonic() - t1
+        return result
+
+    def _finish(self, done: tuple[Claim, Result] | None, run_ids: list[int] | None) -> Claim | None:
+        """Record ``done``'s result and, unless ``run_ids`` is None, claim the next
+        delivery, in one transaction (committed before the caller talks SMTP)."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            if done is not None:
+                self._record(session, *done, now)
+            if self.clock.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
+                session.execute(
+                    update(DigestSender).where(DigestSender.id == self.id).values(heartbeat_at=now)
+                )
+                self._last_beat = self.clock.monotonic()
+            if run_ids is None and done is not None:
+                return None
+            return self._claim(session, run_ids, now)
+
+    def _claim(self, session: Session, run_ids: list[int] | None, now: dt.datetime) -> Claim | None:
+        for _ in range(100):  # skip past rows whose address is no longer eligible
+            stmt = (
+                select(
+                    DigestDelivery.id,
+                    DigestDelivery.run_id,
+                    DigestDelivery.subscriber_id,
+                    DigestDelivery.email,
+                    DigestDelivery.content_id,
+                    DigestDelivery.attempts,
+                    DigestDelivery.give_up_at,
+                )
+                .join(DigestRun, DigestRun.id == DigestDelivery.run_id)
+                .where(
+                    DigestRun.status == "sending",
+                    DigestDelivery.status.in_(OPEN),
+                    DigestDelivery.next_attempt_at <= now,
+                )
+                .order_by(DigestDelivery.next_attempt_at, DigestDelivery.id)
+                .limit(1)
+            )
+            if run_ids is not None:
+                stmt = stmt.where(DigestDelivery.run_id.in_(run_ids))
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True, of=DigestDelivery)
+            row = session.execute(stmt).first()
+            if row is None:
+                self._close_finished_runs(session, run_ids, now)
+                return None
+            status = session.scalar(
+                select(Subscriber.status).where(Subscriber.id == row.subscriber_id)
+            )
+            if status != ELIGIBLE:
+                session.execute(
+                    update(DigestDelivery)
+                    .where(DigestDelivery.id == row.id)
+                    .values(status="skipped", updated_at=now, last_error=f"address {status}")
+                )
+                self.stats.skipped += 1
+                continue
+            if row.give_up_at <= now:
+                session.execute(
+                    update(DigestDelivery)
+                    .where(DigestDelivery.id == row.id)
+                    .values(status="failed", updated_at=now, last_error="stale: not sent in time")
+                )
+                self.stats.failed += 1
+                continue
+            session.execute(
+                update(DigestDelivery)
+                .where(DigestDelivery.id == row.id)
+                .values(
+                    status="sending",
+                    claimed_by=self.id,
+                    claimed_at=now,
+                    attempts=DigestDelivery.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            claim = Claim(
+                row.id,
+                row.run_id,
+                row.subscriber_id,
+                row.email,
+                row.content_id,
+                row.attempts + 1,
+                row.give_up_at,
+            )
+            self._load(session, claim)
+            return claim
+        return None
+
+    def _load(self, session: Session, claim: Claim) -> None:
+        if claim.run_id not in self._periods:
+            run = session.get(DigestRun, claim.run_id)
+            assert run is not None
+            self._periods[claim.run_id] = _period_of(run)
+        if claim.content_id not in self._contents:
+            ids = session.scalar(
+                select(DigestContent.paper_ids).where(DigestContent.id == claim.content_id)
+            )
+            self._contents[claim.content_id] = list(ids or [])
+
+    def _record(self, session: Session, claim: Claim, result: Result, now: dt.datetime) -> None:
+        values: dict[str, Any] = {
+            "updated_at": now,
+            "last_code": result.code,
+            "last_error": None if result.outcome is Outcome.SENT else result.detail,
+        }
+        outcome = result.outcome
+        if outcome is Outcome.SENT:
+            values.update(status="sent", sent_at=now)
+        elif outcome is Outcome.DEFERRED:
+            base = self.settings.digest_retry_base_seconds
+            delay = min(base * 2 ** (claim.attempts - 1), self.settings.digest_retry_max_seconds)
+            delay *= self.rng.uniform(0.5, 1.0)  # jitter: retries of one outage spread out
+            retry_at = now + dt.timedelta(seconds=delay)
+            if retry_at >= claim.give_up_at:
+                outcome = Outcome.FAILED
+                values.update(
+                    status="failed",
+                    last_error=f"gave up (stale) after {claim.attempts} attempts: {result.detail}",
+                )
+            else:
+                values.update(status="deferred", next_attempt_at=retry_at)
+        elif outcome is Outcome.FAILED:
+            values.update(status="failed")
+            if record_hard_bounce(session, claim.subscriber_id, self.settings):
+                log.warning("%s suppressed after hard bounces", claim.email)
+        else:
+            values.update(status="uncertain")
+        session.execute(
+            update(DigestDelivery)
+            .where(DigestDelivery.id == claim.id, DigestDelivery.claimed_by == self.id)
+            .values(**values)
+        )
+        self.stats.count(outcome)
+        run = DigestRun.__table__.c
+        if outcome is Outcome.SENT:
+            session.execute(
+                update(DigestRun)
+                .where(run.id == claim.run_id, run.consecutive_failures != 0)
+                .values(consecutive_failures=0)
+            )
+            return
+        session.execute(
+            update(DigestRun)
+            .where(run.id == claim.run_id)
+            .values(consecutive_failures=run.consecutive_failures + 1)
+        )
+        limit = self.settings.digest_pause_after_failures
+        paused: Any = session.execute(
+            update(DigestRun)
+            .where(
+                run.id == claim.run_id,
+                run.status == "sending",
+                run.consecutive_failures >= limit,
+            )
+            .values(
+                status="paused",
+                paused_reason=f"{limit} consecutive failures; last: {result.detail}",
+            )
+        )
+        if paused.rowcount:
+            log.error("digest run %d paused after %d consecutive failures", claim.run_id, limit)
+            self.stats.paused.append(claim.run_id)
+
+    def _close_finished_runs(
+        self, session: Session, run_ids: list[int] | None, now: dt.datetime
+    ) -> None:
+        stmt = select(DigestRun.id).where(DigestRun.status == "sending")
+        if run_ids is not None:
+            stmt = stmt.where(DigestRun.id.in_(run_ids))
+        for rid in session.scalars(stmt).all():
+            busy = session.scalar(
+                select(DigestDelivery.id)
+                .where(
+                    DigestDelivery.run_id == rid,
+                    DigestDelivery.status.in_((*OPEN, "sending")),
+                )
+                .limit(1)
+            )
+            if busy is None:
+                session.execute(
+                    update(DigestRun)
+                    .where(DigestRun.id == rid, DigestRun.status == "sending")
+                    .values(status="done", finished_at=now)
+                )
+
+    def _next_retry(self, run_ids: list[int] | None) -> dt.datetime | None:
+        with self.db.read() as session:
+            stmt = (
+                select(func.min(DigestDelivery.next_attempt_at))
+                .join(DigestRun, DigestRun.id == DigestDelivery.run_id)
+                .where(DigestRun.status == "sending", DigestDelivery.status.in_(OPEN))
+            )
+            if run_ids is not None:
+                stmt = stmt.where(DigestDelivery.run_id.in_(run_ids))
+            found: dt.datetime | None = session.scalar(stmt)
+            return found
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RunStatus:
+    id: int
+    kind: str
+    period_key: str
+    status: str
+    paused_reason: str | None
+    counts: dict[str, int]
+    uncertain: list[tuple[str, dt.datetime | None]]
+    failures: list[tuple[str, int | None, str | None]]
+
+
+def run_status(db: Database, run_ids: list[int] | None = None, limit: int = 20) -> list[RunStatus]:
+    with db.read() as session:
+        stmt = select(DigestRun).order_by(DigestRun.id.desc())
+        stmt = stmt.where(DigestRun.id.in_(run_ids)) if run_ids is not None else stmt.limit(limit)
+        out: list[RunStatus] = []
+        for run in session.scalars(stmt).all():
+            counts = {
+                status: n
+                for status, n in session.execute(
+                    select(DigestDelivery.status, func.count())
+                    .where(DigestDelivery.run_id == run.id)
+                    .group_by(DigestDelivery.status)
+                )
+            }
+            uncertain = [
+                (e, at)
+                for e, at in session.execute(
+                    select(DigestDelivery.email, DigestDelivery.claimed_at)
+                    .where(DigestDelivery.run_id == run.id, DigestDelivery.status == "uncertain")
+                    .order_by(DigestDelivery.id)
+                )
+            ]
+            failures = [
+                (e, c, m)
+                for e, c, m in session.execute(
+                    select(
+                        DigestDelivery.email, DigestDelivery.last_code, DigestDelivery.last_error
+                    )
+                    .where(DigestDelivery.run_id == run.id, DigestDelivery.status == "failed")
+                    .order_by(DigestDelivery.id)
+                    .limit(50)
+                )
+            ]
+            out.append(
+                RunStatus(
+                    run.id,
+                    run.kind,
+                    run.period_key,
+                    run.status,
+                    run.paused_reason,
+                    counts,
+                    uncertain,
+                    failures,
+                )
+            )
+        return out

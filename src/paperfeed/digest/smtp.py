@@ -1,0 +1,150 @@
+"""A connection-reusing SMTP sender that reports each recipient's outcome.
+
+Built on the settings of ``paperfeed.mail`` (host, port, TLS mode, login, timeout). One
+connection carries many messages (MAIL, RCPT, DATA, then RSET after a refusal); a 421 or a
+dropped connection closes it and the next message reconnects.
+
+Outcomes (Mailman's rules): 2xx sent; 4xx and 552 deferred (temporary); other 5xx failed
+(permanent). A connection that drops or times out before the end of the message: deferred
+(the server discards an incomplete DATA). One that drops or times out after the whole
+message went out, while waiting for the server's final reply: *uncertain*, because the
+server may have accepted it; it is never retried blindly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from dataclasses import dataclass
+from enum import StrEnum
+
+from paperfeed.config import Settings
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    code: int | None
+    detail: str
+
+
+class ConnectFailed(RuntimeError):
+    """The server could not be reached or refused the session; nothing was claimed."""
+
+
+def classify(code: int) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome.SENT
+    if 400 <= code < 500 or code == 552:
+        return Outcome.DEFERRED
+    return Outcome.FAILED
+
+
+def _text(reply: bytes | str) -> str:
+    value = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(value.split())[:300]
+
+
+class SmtpSender:
+    def __init__(self, settings: Settings, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.smtp: smtplib.SMTP | None = None
+        self.messages_on_connection = 0
+
+    def connect(self) -> None:
+        s = self.settings
+        if not s.smtp_host:
+            raise ConnectFailed("no SMTP server is configured (PAPERFEED_SMTP_HOST)")
+        try:
+            smtp: smtplib.SMTP
+            if s.smtp_tls == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=self.ssl_context
+                )
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            smtp.ehlo()
+            if s.smtp_tls == "starttls":
+                smtp.starttls(context=self.ssl_context)
+                smtp.ehlo()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectFailed(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+        self.smtp = smtp
+        self.messages_on_connection = 0
+
+    def ensure(self) -> None:
+        """Connected (reconnecting when needed) before anything is claimed."""
+        if self.smtp is None:
+            self.connect()
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def _drop(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def _refused(self, code: int, reply: bytes) -> Result:
+        outcome = classify(code)
+        if code == 421:
+            self._drop()  # the server is closing the session
+        elif self.smtp is not None:
+            try:
+                self.smtp.rset()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+        return Result(outcome, code, _text(reply))
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Result:
+        """One message to one recipient over the current connection (call :meth:`ensure`
+        first). Never raises for SMTP or network trouble: the outcome says what happened."""
+        smtp = self.smtp
+        if smtp is None:
+            return Result(Outcome.DEFERRED, None, "not connected")
+        body_sent = False
+        try:
+            code, reply = smtp.mail(sender)
+            if code != 250:
+                return self._refused(code, reply)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                return self._refused(code, reply)
+            code, reply = smtp.docmd("data")
+            if code != 354:
+                return self._refused(code, reply)
+            # smtplib.SMTP.data, split so we know when the whole message has gone out.
+            payload = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+            if payload[-2:] != b"\r\n":
+                payload += b"\r\n"
+            smtp.send(payload + b".\r\n")
+            body_sent = True
+            code, reply = smtp.getreply()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            if body_sent:
+                return Result(Outcome.UNCERTAIN, None, f"no reply after the message: {exc}")
+            return Result(Outcome.DEFERRED, None, f"connection lost: {exc or type(exc).__name__}")
+        if code == 250:
+            self.messages_on_connection += 1
+            return Result(Outcome.SENT, code, _text(reply))
+        return self._refused(code, reply)

@@ -1,0 +1,111 @@
+"""``paperfeed worker``: a simple loop, restart-safe because every decision is in the database.
+
+Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
+
+1. once a day at ``PAPERFEED_WORKER_INGEST_HOUR`` (UTC), ingest the last days of the arXiv
+   categories in ``PAPERFEED_WORKER_INGEST_CATEGORIES`` (the ingest is idempotent; the day
+   it last ran is kept in ``site_meta``);
+2. make the runs that are due: the daily run of yesterday (UTC) once the day is over, and the
+   weekly run of last week on Mondays. A run is unique per (kind, period), so a restarted
+   worker finds it instead of making another; its deliveries are due at each subscriber's
+   hour (and weekday) in their zone;
+3. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from typing import Any
+
+from sqlalchemy import select
+
+from paperfeed.config import Settings
+from paperfeed.digest import deliver
+from paperfeed.digest.clock import Clock
+from paperfeed.store.db import Database, get_database
+from paperfeed.store.models import SiteMeta
+
+log = logging.getLogger(__name__)
+INGEST_KEY = "worker_last_ingest"
+
+
+def _meta(db: Database, key: str) -> str | None:
+    with db.read() as session:
+        return session.scalar(select(SiteMeta.value).where(SiteMeta.key == key))
+
+
+def _set_meta(db: Database, key: str, value: str) -> None:
+    with db.write() as session:
+        row = session.get(SiteMeta, key)
+        if row is None:
+            session.add(SiteMeta(key=key, value=value))
+        else:
+            row.value = value
+
+
+def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
+    cats = [c.strip() for c in settings.worker_ingest_categories.split(",") if c.strip()]
+    today = now.date().isoformat()
+    if not cats or now.hour < settings.worker_ingest_hour or _meta(db, INGEST_KEY) == today:
+        return False
+    from click.testing import CliRunner
+
+    from paperfeed.sources.commands import ingest
+
+    since = (now.date() - dt.timedelta(days=2)).isoformat()
+    for cat in cats:
+        result = CliRunner().invoke(ingest, ["arxiv", "--category", cat, "--since", since])
+        log.info("worker ingest %s: exit %s: %s", cat, result.exit_code, result.output.strip())
+    _set_meta(db, INGEST_KEY, today)
+    return True
+
+
+def due_runs(db: Database, settings: Settings, clock: Clock) -> list[int]:
+    """Make (or find) the runs that are due now; return the ids of those still sending."""
+    now = clock.now()
+    yesterday = now.date() - dt.timedelta(days=1)
+    runs = [deliver.create_run(db, settings, "daily", yesterday, clock, schedule=True)]
+    last_week = now.date() - dt.timedelta(days=7)
+    runs.append(deliver.create_run(db, settings, "weekly", last_week, clock, schedule=True))
+    return [r.id for r in runs if r.status == "sending"]
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    once: bool = False,
+    clock: Clock | None = None,
+    db: Database | None = None,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    db = db or get_database(settings)
+    db.upgrade()
+    clock = clock or Clock()
+    stop = {"now": False}
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sender = deliver.Sender(db, settings, clock)
+    sender.register()
+    try:
+        while not stop["now"]:
+            try:
+                ingest_if_due(db, settings, clock.now())
+                deliver.recover(db, settings, clock, sender.id)
+                due_runs(db, settings, clock)
+                sender.send_runs(None, wait=False)
+            except Exception:
+                log.exception("worker pass failed; trying again next pass")
+            if once:
+                break
+            waited = 0.0
+            while waited < settings.worker_poll_seconds and not stop["now"]:
+                clock.sleep(1.0)
+                waited += 1.0
+    finally:
+        sender.unregister()
