@@ -21,6 +21,7 @@ When the embedder is unavailable (or fails), the result is keyword-only and says
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import threading
@@ -40,6 +41,7 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 
 log = logging.getLogger(__name__)
+_EPOCH = dt.datetime(1970, 1, 1)
 
 ALLOWED_CAP = 50_000
 OVERSAMPLE = 4
@@ -212,26 +214,21 @@ def search(
     candidates = list(fused) if fused is not None else [pid for pid, _ in keyword.hits]
     with db.read() as session:
         # Joined back to the database: only committed papers, with what ties are broken by.
-        known = {
-            row.id: (row.upvotes, row.published_at)
-            for row in session.execute(
-                select(
-                    Paper.id,
-                    (Paper.imported_upvotes + Paper.user_upvotes).label("upvotes"),
-                    Paper.published_at,
-                ).where(Paper.id.in_(candidates))
-            )
-        }
         scores = fused if fused is not None else dict(keyword.hits)
-        ordered = sorted(
-            (pid for pid in candidates if pid in known),
-            key=lambda pid: (
-                -round(scores.get(pid, 0.0), 9),
-                -known[pid][0],
-                -(known[pid][1].timestamp() if known[pid][1] else 0.0),
-                pid,
-            ),
+        rows = session.execute(
+            select(
+                Paper.id,
+                Paper.imported_upvotes + Paper.user_upvotes,
+                Paper.published_at,
+            ).where(Paper.id.in_(candidates))
         )
+        # Best fused score first; ties: more upvotes, then newer, then lower id.
+        keyed = sorted(
+            (-round(scores.get(pid, 0.0), 9), -upvotes, -(published or _EPOCH).timestamp(), pid)
+            for pid, upvotes, published in rows
+        )
+        ordered = [key[3] for key in keyed]
+        known = set(ordered)
         if not parsed.words:  # filters only: newest first, as the index returned them
             ordered = [pid for pid, _ in keyword.hits if pid in known]
         start = (page - 1) * page_size
