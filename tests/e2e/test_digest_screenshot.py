@@ -1,0 +1,51 @@
+"""The digest's HTML part in real Chromium at desktop and phone width, light and dark:
+screenshots under test-output/digest/ (part of the tests' output)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from paperfeed.config import Settings
+from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.compose import period_for
+from paperfeed.digest.render import Recipient, Renderer
+from paperfeed.store.db import Database
+from paperfeed.store.models import Paper
+from tests.e2e.conftest import REPO
+from tests.web.conftest import FRIDAY, seed_site
+
+OUT = REPO / "test-output" / "digest"
+
+
+def test_digest_html_in_chromium(settings: Settings, database: Database, browser: Any) -> None:
+    seed_site(database)
+    view, _ = subs.add(database, settings, "reader@example.org", confirmed=True)
+    with database.read() as session:
+        ids = [p.id for p in session.query(Paper).order_by(Paper.id)]
+    renderer = Renderer(database, settings)
+    period = period_for("daily", FRIDAY)
+    content = renderer.render_content(period, ids)
+    data = renderer.message(
+        content, Recipient(view.id, view.email), 1, period, dt.datetime(2025, 3, 8, 7)
+    )
+    import email
+    from email import policy
+
+    message = email.message_from_bytes(data, policy=policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "digest.html").write_text(html)
+    for name, width, scheme in [
+        ("desktop", 1200, "light"),
+        ("phone", 390, "light"),
+        ("phone-dark", 390, "dark"),
+    ]:
+        page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+        page.set_content(html)
+        # Nothing overflows the phone's width (tables shrink), every paper is there.
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width + 1, (name, scroll)
+        assert page.locator("a.title, a[href*='/papers/']").count() >= len(ids)
+        page.screenshot(path=str(OUT / f"digest-{name}.png"), full_page=True)
+        page.close()
