@@ -189,7 +189,7 @@ def test_ann_index_persisted_reloaded_and_rebuilt(
     other = make(settings, embedder, database, ann_exact_threshold=1)
     assert [p for p, _ in other.search(query, 4)] == [p for p, _ in before]
     with database.read() as s:
-        state = s.get(IndexState, f"vectors@{settings.search_node}")
+        state = s.get(IndexState, f"vectors:{settings.search_node}")
         assert state is not None and state.info and state.info["size"] == 8
 
     # lost or corrupt file: rebuilt from the stored embeddings, no re-embedding

@@ -427,7 +427,7 @@ class VectorSearch:
         return {"index_size": size}
 
     def _record_state(self, db: Database, size: int) -> None:
-        name = f"vectors@{self.settings.search_node}"[:128]
+        name = f"vectors:{self.settings.search_node}"[:128]
         info = {
             "model": self.model,
             "index": self._store.kind if self._store is not None else "none",
