@@ -1,0 +1,218 @@
+"""Daily digest at scale: compose (freeze the run), render, deliver to a local SMTP sink.
+
+    .venv/bin/python benchmarks/bench_digest.py [--subscribers 100000] [--workers 1]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
+
+A third of the subscribers have topic preferences (categories, keywords, authors). The
+SMTP sink is aiosmtpd's ``Sink`` handler in its own process on loopback. Delivery runs as
+``--workers`` real ``paperfeed digest send`` processes sharing the run. Reports digests/s for
+each phase, peak RSS (this process and the senders), and the load average (shared cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+CATS = ["cs.CL", "cs.LG", "cs.CV", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "eess.AS"]
+WORDS = ["diffusion", "retrieval", "agents", "speculative decoding", "robotics", "reasoning"]
+DAY = dt.date(2025, 3, 7)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh_pg(url: str) -> str:
+    base = make_url(url)
+    name = f"pf_bench_{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subscribers", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--database-url", default="")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="pf-bench-digest-"))
+    url = fresh_pg(args.database_url) if args.database_url else f"sqlite:///{tmp}/paperfeed.db"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATA_DIR=str(tmp),
+        PAPERFEED_DATABASE_URL=url,
+        PAPERFEED_SECRET_KEY="bench-secret",
+        PAPERFEED_SMTP_HOST="127.0.0.1",
+        PAPERFEED_SMTP_PORT=str(port),
+        PAPERFEED_SMTP_TLS="none",
+        PAPERFEED_MAIL_FROM="digest@bench.test",
+        PAPERFEED_DIGEST_RATE_PER_SECOND="0",
+        PAPERFEED_EMBEDDING_BACKEND="off",
+    )
+    os.environ.update(env)
+
+    from paperfeed.config import get_settings
+    from paperfeed.digest import deliver
+    from paperfeed.digest.clock import Clock
+    from paperfeed.digest.compose import period_for
+    from paperfeed.digest.render import Recipient, Renderer
+    from paperfeed.store.db import get_database
+    from paperfeed.store.models import DailyEntry, DigestContent, DigestDelivery, Paper, Subscriber
+
+    settings = get_settings()
+    db = get_database(settings)
+    db.upgrade()
+    rng = random.Random(1)
+    load0 = os.getloadavg()
+
+    # Papers: 14 days x 25 featured papers (the day's list + the trending window).
+    now = dt.datetime.combine(DAY, dt.time(20))
+    papers, entries = [], []
+    pid = 0
+    for d in range(14):
+        day = DAY - dt.timedelta(days=d)
+        for i in range(25):
+            pid += 1
+            cats = rng.sample(CATS, 2)
+            papers.append(
+                {
+                    "id": pid,
+                    "arxiv_id": f"2503.{pid:05d}",
+                    "title": f"Bench paper {pid} on {rng.choice(WORDS)}",
+                    "abstract": f"We study {rng.choice(WORDS)} and {rng.choice(WORDS)}. " * 6,
+                    "authors": [f"Author {rng.randrange(300)}" for _ in range(4)],
+                    "categories": cats,
+                    "primary_category": cats[0],
+                    "published_at": dt.datetime.combine(day, dt.time(1)),
+                    "imported_upvotes": rng.randrange(200),
+                    "github_repo": "https://github.com/example/x" if i % 3 == 0 else None,
+                    "created_at": now,
+                    "modified_at": now,
+                }
+            )
+            entries.append(
+                {
+                    "paper_id": pid,
+                    "day": day,
+                    "submitted_at": dt.datetime.combine(day, dt.time(8, i)),
+                    "source": "import",
+                }
+            )
+    subs = []
+    for i in range(args.subscribers):
+        topical = i % 3 == 0
+        subs.append(
+            {
+                "email": f"s{i:06d}@example.org",
+                "status": "confirmed",
+                "period": "daily",
+                "timezone": "UTC",
+                "send_hour": 7,
+                "send_weekday": 0,
+                "max_papers": 10,
+                "categories": rng.sample(CATS, 1) if topical else [],
+                "keywords": [rng.choice(WORDS)] if topical and i % 2 == 0 else [],
+                "authors": [f"Author {rng.randrange(300)}"] if topical and i % 5 == 0 else [],
+                "consent_at": now,
+                "consent_source": "bench",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with db.write() as session:
+        session.execute(insert(Paper), papers)
+        session.execute(insert(DailyEntry), entries)
+        for i in range(0, len(subs), 10_000):
+            session.execute(insert(Subscriber), subs[i : i + 10_000])
+    del subs
+
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    try:
+        # 1. compose: freeze the run (every recipient's list, one transaction)
+        t = time.perf_counter()
+        run = deliver.create_run(db, settings, "daily", DAY, Clock())
+        compose_s = time.perf_counter() - t
+        n = run.recipients
+
+        # 2. render: every recipient's message, in this process (senders do the same)
+        renderer = Renderer(db, settings)
+        period = period_for("daily", DAY)
+        with db.read() as session:
+            contents = {
+                cid: ids
+                for cid, ids in session.execute(select(DigestContent.id, DigestContent.paper_ids))
+            }
+            d = DigestDelivery
+            rows = session.execute(select(d.subscriber_id, d.email, d.content_id)).all()
+        t = time.perf_counter()
+        size = 0
+        for sid, email, cid in rows:
+            content = renderer.content(period, cid, contents[cid])
+            size += len(renderer.message(content, Recipient(sid, email), run.id, period, now))
+        render_s = time.perf_counter() - t
+        del rows
+
+        # 3. deliver: real `paperfeed digest send` processes sharing the run
+        cmd = [str(Path(sys.executable).with_name("paperfeed")), "digest", "send",
+               "--period", "daily", "--date", DAY.isoformat()]  # fmt: skip
+        t = time.perf_counter()
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+                 for _ in range(args.workers)]  # fmt: skip
+        outs = [p.communicate()[0] for p in procs]
+        deliver_s = time.perf_counter() - t
+        with db.read() as session:
+            counts = dict(
+                session.execute(
+                    select(DigestDelivery.status, func.count()).group_by(DigestDelivery.status)
+                ).all()
+            )
+    finally:
+        sink.terminate()
+        sink.wait()
+    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kind = "PostgreSQL" if not db.is_sqlite else "SQLite"
+    print(f"database: {kind}, subscribers: {args.subscribers}, deliveries: {n}, "
+          f"distinct contents: {len(contents)}, senders: {args.workers}")  # fmt: skip
+    print(f"compose: {compose_s:.1f} s ({n / compose_s:,.0f} digests/s)")
+    print(f"render:  {render_s:.1f} s ({n / render_s:,.0f} digests/s, avg {size / n:,.0f} bytes)")
+    print(f"deliver: {deliver_s:.1f} s ({n / deliver_s:,.0f} digests/s) -> {counts}")
+    print(f"total (compose + deliver, which renders): {compose_s + deliver_s:.1f} s")
+    print(f"peak RSS: bench process {self_rss:.0f} MiB, largest child {child_rss:.0f} MiB")
+    print(f"load average: start {load0[0]:.2f}, end {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} cores")  # fmt: skip
+    for out in outs:
+        print("  sender:", out.strip().splitlines()[-2] if out.strip() else "-")
+
+
+if __name__ == "__main__":
+    main()
