@@ -260,3 +260,20 @@ def test_get_vector_search_is_cached_per_process(settings: Settings, database: D
     off = settings.model_copy(update={"embedding_backend": "off"})
     assert get_vector_search(off) is None
     assert vectors_module.get_vector_search(off) is None
+
+
+def test_index_commands_drive_the_semantic_index(
+    settings: Settings, database: Database, embedder: Embedder
+) -> None:
+    from click.testing import CliRunner
+
+    from paperfeed.cli import cli
+
+    seed_topics(database)
+    run = CliRunner().invoke
+    out = run(cli, ["index", "update"], catch_exceptions=False).output
+    assert "index semantic: embedded 8, unchanged 0, index_size 8" in out
+    out = run(cli, ["index", "status"], catch_exceptions=False).output
+    assert "papers 8, embedded 8, pending 0, model all-MiniLM-L6-v2" in out
+    out = run(cli, ["index", "rebuild"], catch_exceptions=False).output
+    assert "index semantic: embedded 0, unchanged 0, index_size 8" in out
