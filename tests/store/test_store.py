@@ -108,6 +108,33 @@ def test_sqlite_writers_are_serialised(database: Database) -> None:
         assert s.query(Paper.user_upvotes).filter_by(arxiv_id="2501.00005").scalar() == 80
 
 
+def test_sqlite_writers_of_two_processes_queue_on_the_file_lock(database: Database) -> None:
+    """A second ``Database`` on the same file (as in another worker process: its own thread
+    lock, its own fd) waits on the ``-writelock`` flock, not on SQLite's busy polling."""
+    if not database.is_sqlite:
+        pytest.skip("the write lock file is SQLite's")
+    other = Database(database.url)
+    entered = threading.Event()
+
+    def write_from_the_other() -> None:
+        with other.write() as s:
+            s.execute(text("SELECT 1"))
+            entered.set()
+
+    try:
+        with database.write() as s:
+            s.execute(text("UPDATE papers SET user_upvotes = 0"))
+            thread = threading.Thread(target=write_from_the_other)
+            thread.start()
+            assert not entered.wait(0.3)  # held off while this write is open
+            lock = Path(database.url.split("///", 1)[1] + "-writelock")
+            assert lock.exists()
+        thread.join(timeout=30)
+        assert entered.is_set()
+    finally:
+        other.dispose()
+
+
 def test_db_upgrade_and_backup_commands(database: Database, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["db", "upgrade"])

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 
 from paperfeed.community import CommunityError, NotFound, clean_text
 from paperfeed.community.keys import digest
@@ -95,18 +95,20 @@ def revoke_token(db: Database, account: Account, token_id: int) -> None:
         raise NotFound("No such live token.")
 
 
+# Built once (every API write looks its token up): no per-request statement construction.
+_TOKEN_ACCOUNT = (
+    select(User.id, User.username, User.email, User.is_admin, User.is_banned, ApiToken.scope)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+
+
 def token_account(db: Database, token: str) -> tuple[Account, str] | None:
     """The account and scope of a live token, else None."""
     if not token.startswith("pf_") or len(token) > 128:
         return None
     with db.read() as session:
-        row = session.execute(
-            select(
-                User.id, User.username, User.email, User.is_admin, User.is_banned, ApiToken.scope
-            )
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
-        ).first()
+        row = session.connection().execute(_TOKEN_ACCOUNT, {"token_hash": digest(token)}).first()
     if row is None or row.is_banned:
         return None
     return Account(row.id, row.username, row.email, row.is_admin, row.is_banned), row.scope

@@ -3,16 +3,20 @@
 SQLite: WAL (readers never block the writer), ``foreign_keys=ON``, a busy timeout, and
 writes serialised: a write session starts with ``BEGIN IMMEDIATE`` (so two writers queue on
 the database lock instead of failing on a read-to-write upgrade) and, inside one process, also
-takes a lock, so threads queue in order rather than spinning on the busy timeout.
-PostgreSQL needs none of this.
+takes a lock, so threads queue in order rather than spinning on the busy timeout. Across
+processes (``serve --workers N``, a CLI ingest beside the server) writers also queue on an
+``flock`` of ``<database>-writelock``: a waiter wakes the moment the lock is released, where
+SQLite's busy handler polls with sleeps of up to 100 ms (that polling was the tail latency of
+concurrent upvotes with two workers). PostgreSQL needs none of this.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import Settings, get_settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's busy timeout alone
+    fcntl = None  # type: ignore[assignment]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -67,6 +76,9 @@ class Database:
             self.engine.execution_options(paperfeed_write=True), expire_on_commit=False
         )
         self._write_lock = threading.Lock()
+        self._lock_path = _lock_path(url) if self.is_sqlite else None
+        self._lock_fd: int | None = None
+        self._lock_pid = 0  # a forked child opens its own fd (flock is per open file)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -77,11 +89,31 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
         if self.is_sqlite:
-            with self._write_lock, self._write() as session, session.begin():
-                yield session
+            with self._write_lock, ExitStack() as stack:
+                self._lock_other_processes(stack)
+                with self._write() as session, session.begin():
+                    yield session
         else:
             with self._write() as session, session.begin():
                 yield session
+
+    def _lock_other_processes(self, stack: ExitStack) -> None:
+        """Hold the cross-process write lock until ``stack`` closes (no-op where there is no
+        file or no ``fcntl``). Called with ``_write_lock`` held, so one fd per process."""
+        if self._lock_path is None or fcntl is None:
+            return
+        if self._lock_fd is None or self._lock_pid != os.getpid():
+            try:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._lock_pid = os.getpid()
+            except OSError:
+                self._lock_path = None  # read-only folder: the busy timeout alone
+                return
+        fd = self._lock_fd
+        if fd is None:  # pragma: no cover - for mypy
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, fd, fcntl.LOCK_UN)
 
     def upgrade(self) -> None:
         from paperfeed.store.migrate import upgrade
@@ -90,6 +122,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        with self._write_lock:
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def _lock_path(url: str) -> str | None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path.split("?", 1)[0] + "-writelock"
 
 
 @lru_cache(maxsize=8)
