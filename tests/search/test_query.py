@@ -13,7 +13,7 @@ def test_words_and_phrases() -> None:
     q = parse_query('Recurrent  planners "lattice lanterns" glow')
     assert q.terms == ["recurrent", "planners", "glow"]
     assert q.phrases == [["lattice", "lanterns"]]
-    assert q.semantic_text == "recurrent planners glow lattice lanterns"
+    assert q.semantic_text == "Recurrent planners lattice lanterns glow"
     assert not q.has_filters and q.has_constraints
 
 
@@ -122,3 +122,9 @@ def test_common_words_are_dropped_unless_nothing_else_is_left() -> None:
     assert parse_query('"the lanterns of planners"').phrases == [
         ["the", "lanterns", "of", "planners"]
     ]
+
+
+def test_semantic_text_is_the_query_without_filters() -> None:
+    q = parse_query('a model that reads maps cat:cs.AI year:2025 "tiny models"')
+    assert q.semantic_text == "a model that reads maps tiny models"
+    assert parse_query("cat:cs.AI").semantic_text == ""

@@ -220,6 +220,7 @@ class ParsedQuery:
     has_code: bool = False
     arxiv_id: str | None = None  # the whole query is this paper's id (no version)
     id_hint: str | None = None  # an id-like word inside a longer query
+    free_text: str = ""  # the query without its filters and quote marks, as typed
 
     @property
     def words(self) -> list[str]:
@@ -228,8 +229,9 @@ class ParsedQuery:
 
     @property
     def semantic_text(self) -> str:
-        """The query with the filters taken out: what the embedder should read."""
-        return " ".join(self.words)
+        """What the embedder reads: the query as typed without its filters (common words
+        kept: the model reads sentences), or its words when nothing else is left."""
+        return self.free_text if self.words else ""
 
     @property
     def has_filters(self) -> bool:
@@ -276,6 +278,7 @@ def parse_query(raw: str) -> ParsedQuery:
             parsed.phrases.append(words)
         else:
             parsed.terms.extend(words)
+    parsed.free_text = " ".join(rest.replace('"', " ").split())[:MAX_QUERY_CHARS]
     outside = _PHRASE.sub(" ", rest)
     for token in outside.split():
         if parsed.id_hint is None and _ID_LIKE.fullmatch(token):
