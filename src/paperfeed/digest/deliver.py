@@ -398,7 +398,7 @@ class Sender:
                     self.smtp.ensure()
                 except ConnectFailed as exc:
                     if pending is not None:
-                        self._finish(pending, None)
+                        self._finish(pending, ids, claim_next=False)
                         pending = None
                     log.warning("%s", exc)
                     if not wait:
@@ -418,7 +418,7 @@ class Sender:
                 pending = (claim, self._send(claim))
         finally:
             if pending is not None:
-                self._finish(pending, None)
+                self._finish(pending, ids, claim_next=False)
         return self.stats
 
     def _send(self, claim: Claim) -> Result:
@@ -440,23 +440,29 @@ class Sender:
         self.stats.smtp_seconds += self.clock.monotonic() - t1
         return result
 
-    def _finish(self, done: tuple[Claim, Result] | None, run_ids: list[int] | None) -> Claim | None:
+    def _finish(
+        self,
+        done: tuple[Claim, Result] | None,
+        run_ids: list[int] | None,
+        claim_next: bool = True,
+    ) -> Claim | None:
         """Record ``done``'s result and, unless ``run_ids`` is None, claim the next
         delivery, in one transaction (committed before the caller talks SMTP)."""
         now = self.clock.now()
         with self.db.write() as session:
+            conn = session.connection()  # Core statements: less overhead per message
             if done is not None:
-                self._record(session, *done, now)
+                self._record(conn, *done, now)
             if self.clock.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
-                session.execute(
+                conn.execute(
                     update(DigestSender).where(DigestSender.id == self.id).values(heartbeat_at=now)
                 )
                 self._last_beat = self.clock.monotonic()
-            if run_ids is None and done is not None:
+            if not claim_next:
                 return None
-            return self._claim(session, run_ids, now)
+            return self._claim(conn, run_ids, now)
 
-    def _claim(self, session: Session, run_ids: list[int] | None, now: dt.datetime) -> Claim | None:
+    def _claim(self, conn: Any, run_ids: list[int] | None, now: dt.datetime) -> Claim | None:
         for _ in range(100):  # skip past rows whose address is no longer eligible
             stmt = (
                 select(
@@ -467,8 +473,10 @@ class Sender:
                     DigestDelivery.content_id,
                     DigestDelivery.attempts,
                     DigestDelivery.give_up_at,
+                    Subscriber.status.label("subscriber_status"),
                 )
                 .join(DigestRun, DigestRun.id == DigestDelivery.run_id)
+                .join(Subscriber, Subscriber.id == DigestDelivery.subscriber_id)
                 .where(
                     DigestRun.status == "sending",
                     DigestDelivery.status.in_(OPEN),
@@ -481,15 +489,13 @@ class Sender:
                 stmt = stmt.where(DigestDelivery.run_id.in_(run_ids))
             if not self.db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True, of=DigestDelivery)
-            row = session.execute(stmt).first()
+            row = conn.execute(stmt).first()
             if row is None:
-                self._close_finished_runs(session, run_ids, now)
+                self._close_finished_runs(conn, run_ids, now)
                 return None
-            status = session.scalar(
-                select(Subscriber.status).where(Subscriber.id == row.subscriber_id)
-            )
+            status = row.subscriber_status
             if status != ELIGIBLE:
-                session.execute(
+                conn.execute(
                     update(DigestDelivery)
                     .where(DigestDelivery.id == row.id)
                     .values(status="skipped", updated_at=now, last_error=f"address {status}")
@@ -497,14 +503,14 @@ class Sender:
                 self.stats.skipped += 1
                 continue
             if row.give_up_at <= now:
-                session.execute(
+                conn.execute(
                     update(DigestDelivery)
                     .where(DigestDelivery.id == row.id)
                     .values(status="failed", updated_at=now, last_error="stale: not sent in time")
                 )
                 self.stats.failed += 1
                 continue
-            session.execute(
+            conn.execute(
                 update(DigestDelivery)
                 .where(DigestDelivery.id == row.id)
                 .values(
@@ -524,22 +530,28 @@ class Sender:
                 row.attempts + 1,
                 row.give_up_at,
             )
-            self._load(session, claim)
+            self._load(conn, claim)
             return claim
         return None
 
-    def _load(self, session: Session, claim: Claim) -> None:
+    def _load(self, conn: Any, claim: Claim) -> None:
         if claim.run_id not in self._periods:
-            run = session.get(DigestRun, claim.run_id)
-            assert run is not None
-            self._periods[claim.run_id] = _period_of(run)
+            run = conn.execute(
+                select(
+                    DigestRun.kind,
+                    DigestRun.period_key,
+                    DigestRun.period_start,
+                    DigestRun.period_end,
+                ).where(DigestRun.id == claim.run_id)
+            ).one()
+            self._periods[claim.run_id] = Period(*run)
         if claim.content_id not in self._contents:
-            ids = session.scalar(
+            ids = conn.scalar(
                 select(DigestContent.paper_ids).where(DigestContent.id == claim.content_id)
             )
             self._contents[claim.content_id] = list(ids or [])
 
-    def _record(self, session: Session, claim: Claim, result: Result, now: dt.datetime) -> None:
+    def _record(self, conn: Any, claim: Claim, result: Result, now: dt.datetime) -> None:
         values: dict[str, Any] = {
             "updated_at": now,
             "last_code": result.code,
@@ -563,11 +575,11 @@ class Sender:
                 values.update(status="deferred", next_attempt_at=retry_at)
         elif outcome is Outcome.FAILED:
             values.update(status="failed")
-            if record_hard_bounce(session, claim.subscriber_id, self.settings):
+            if record_hard_bounce(conn, claim.subscriber_id, self.settings):
                 log.warning("%s suppressed after hard bounces", claim.email)
         else:
             values.update(status="uncertain")
-        session.execute(
+        conn.execute(
             update(DigestDelivery)
             .where(DigestDelivery.id == claim.id, DigestDelivery.claimed_by == self.id)
             .values(**values)
@@ -575,19 +587,19 @@ class Sender:
         self.stats.count(outcome)
         run = DigestRun.__table__.c
         if outcome is Outcome.SENT:
-            session.execute(
+            conn.execute(
                 update(DigestRun)
                 .where(run.id == claim.run_id, run.consecutive_failures != 0)
                 .values(consecutive_failures=0)
             )
             return
-        session.execute(
+        conn.execute(
             update(DigestRun)
             .where(run.id == claim.run_id)
             .values(consecutive_failures=run.consecutive_failures + 1)
         )
         limit = self.settings.digest_pause_after_failures
-        paused: Any = session.execute(
+        paused: Any = conn.execute(
             update(DigestRun)
             .where(
                 run.id == claim.run_id,
@@ -603,14 +615,12 @@ class Sender:
             log.error("digest run %d paused after %d consecutive failures", claim.run_id, limit)
             self.stats.paused.append(claim.run_id)
 
-    def _close_finished_runs(
-        self, session: Session, run_ids: list[int] | None, now: dt.datetime
-    ) -> None:
+    def _close_finished_runs(self, conn: Any, run_ids: list[int] | None, now: dt.datetime) -> None:
         stmt = select(DigestRun.id).where(DigestRun.status == "sending")
         if run_ids is not None:
             stmt = stmt.where(DigestRun.id.in_(run_ids))
-        for rid in session.scalars(stmt).all():
-            busy = session.scalar(
+        for rid in conn.scalars(stmt).all():
+            busy = conn.scalar(
                 select(DigestDelivery.id)
                 .where(
                     DigestDelivery.run_id == rid,
@@ -619,7 +629,7 @@ class Sender:
                 .limit(1)
             )
             if busy is None:
-                session.execute(
+                conn.execute(
                     update(DigestRun)
                     .where(DigestRun.id == rid, DigestRun.status == "sending")
                     .values(status="done", finished_at=now)
