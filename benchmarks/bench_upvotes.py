@@ -1,0 +1,419 @@
+"""Upvote write throughput of a real ``paperfeed serve --workers 2`` over loopback, with many
+users at once, and what it does to the day page's read throughput.
+
+    .venv/bin/python benchmarks/bench_upvotes.py                  # SQLite, print the figures
+    .venv/bin/python benchmarks/bench_upvotes.py --postgres       # also PostgreSQL
+    .venv/bin/python benchmarks/bench_upvotes.py --postgres --write   # update RESULTS.md
+
+What it does, per database (SQLite file; PostgreSQL: a fresh database created on
+``--pg-url``'s server and dropped afterwards): builds the invented papers of ``bench_http.py``
+(30 days × 60 papers), creates ``--users`` users, each with a ``write`` API token, starts
+``paperfeed serve --workers 2``, then measures with wrk (C, so the load generator takes as
+little CPU from the server as possible):
+
+1. reads alone: ``GET /papers/date/D`` (anonymous, the HTML day page), ``-c32``;
+2. writes alone: ``POST``/``DELETE /api/papers/{id}/upvote`` with ``Authorization: Bearer``,
+   one connection per user (``-c{users}``, a closed loop: each user waits for its answer);
+   a Lua script gives every request a user and a random paper of day D and alternates
+   upvote / take back per (user, paper), so nearly every request changes a row;
+3. both at once (two wrk processes), for the same time.
+
+Reported: upvotes/s (2xx answers), p50/p99 of the writes, the reads' req/s alone and
+under writes (the ratio is the goal's "keeps serving 80 %"), the 1-minute load average
+before each step, and a check that ``papers.user_upvotes`` equals the number of vote rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_http import build_database, free_port, serve, stop, to_ms, wait_ready
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+SECTION = "## Upvotes under load"
+
+NOTES = [
+    "Goal: ≥ 500 upvotes/s at p99 < 100 ms while the day page keeps ≥ 80 % of its read-only",
+    "throughput. **Not met on this machine as measured**: the runs above had a 1-minute load",
+    "of 9–14 on 2 cores (other engineers' test suites and servers), so every process got a",
+    "fraction of a core and latency is mostly time spent waiting to be scheduled; the",
+    "achieved rate stays under the ~600/s offered and the tails are in the hundreds of ms.",
+    "The read ratio is not meaningful at this load either (reads alone and mixed ran",
+    "minutes apart, under different contention: ratios above 100 %). Runs of the same",
+    "command minutes apart varied by 1.5–3× (day page alone 1,400–6,500 req/s).",
+    "",
+    "What the load cannot blur is the server's CPU per upvote (the CPU time of the whole",
+    "`serve` process group over the write step, divided by the requests): 1.14 ms on",
+    "SQLite. Two idle cores would give the server alone ~1,700 upvotes/s of CPU, so 500/s",
+    "would take ~0.6 core, leaving the rest to the day page. On PostgreSQL it is 1.94 ms",
+    "(psycopg round trips; the PostgreSQL server's own CPU is not counted).",
+    "",
+    "Profiled and improved (same command, server CPU per upvote, SQLite): 1.92 ms → 1.16 ms.",
+    "In process, a token lookup + vote cost 1.08 ms of CPU, half of it SQLAlchemy building",
+    "and ORM-compiling the same statements on every call; `votes.set_vote` and",
+    "`tokens.token_account` now run statements built once at import (bind parameters) on the",
+    "session's connection: 0.30 ms. SQLite writers of different worker processes now queue",
+    "on an `flock` of `<db>-writelock` (woken as soon as it is released) instead of SQLite's",
+    "busy handler, which sleeps 1–100 ms between retries; on this loaded box its effect was",
+    "inside the noise. Tried and not kept: `sys.setswitchinterval(0.0005)` (the reads on the",
+    "event loop thread and the writes in the thread pool compete for the GIL; one A/B pair",
+    "showed mixed writes 195 → 359/s, the next ones were inside the noise).",
+    "`papers.user_upvotes` matched the vote rows after every run (no lost updates).",
+]
+
+LUA = """
+local tokens = {%(tokens)s}
+local papers = {%(papers)s}
+local threads = {}
+local nthreads = %(threads)d
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = 0
+  state = {}
+  math.randomseed(tid * 7919 + 17)
+end
+
+-- think time: each user (connection) waits this long before its next request, so the
+-- offered load is about users / think time (bounded, like real users), not a flood
+function delay()
+  return %(think_ms)d
+end
+
+function request()
+  counter = counter + 1
+  -- users are split between wrk threads, so no two threads toggle the same vote
+  local u = ((counter * nthreads + tid) %% #tokens) + 1
+  local p = math.random(#papers)
+  local key = u * 100000 + p
+  local up = not state[key]
+  state[key] = up
+  local method = up and "POST" or "DELETE"
+  return wrk.format(method, "/api/papers/" .. papers[p] .. "/upvote", {
+    ["Authorization"] = "Bearer " .. tokens[u],
+    ["Accept"] = "application/json",
+  })
+end
+"""
+
+
+@dataclass
+class Wrk:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    socket_errors: str
+
+    @property
+    def ok_per_s(self) -> float:
+        return (self.requests - self.non2xx) / self.seconds
+
+
+@dataclass
+class Result:
+    backend: str
+    reads_alone: Wrk
+    writes_alone: Wrk
+    writes_mixed: Wrk
+    reads_mixed: Wrk
+    loads: dict[str, float]
+    consistent: bool
+    cpu_ms_per_write: float
+
+
+def wrk_command(url: str, seconds: int, connections: int, script: Path | None) -> list[str]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    return [*command, url]
+
+
+def parse_wrk(out: str) -> Wrk:
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if not m:
+        raise RuntimeError(f"unreadable wrk output:\n{out}")
+    seconds = float(m[2]) * {"ms": 0.001, "s": 1.0, "m": 60.0}[m[3]]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return Wrk(
+        requests=int(m[1]),
+        seconds=seconds,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+        p50_ms=to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M)[1]),  # type: ignore[index]
+        p99_ms=to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M)[1]),  # type: ignore[index]
+        non2xx=int(non2xx[1]) if non2xx else 0,
+        socket_errors=errors[0] if errors else "",
+    )
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> Wrk:
+    out = subprocess.run(
+        wrk_command(url, seconds, connections, script),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    return parse_wrk(out)
+
+
+def server_cpu_seconds(group: int) -> float:
+    """CPU time (user + system) of every process in the server's process group (Linux):
+    what one upvote costs the server, whatever else the machine is doing."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def make_users(url: str, n: int) -> list[str]:
+    """``n`` users with one write token each (cheap Argon2: the hashes are never checked)."""
+    from paperfeed.community import tokens, users
+    from paperfeed.config import Settings
+    from paperfeed.store.db import Database
+
+    settings = Settings(database_url=url, argon2_time_cost=1, argon2_memory_kib=64)
+    db = Database(url)
+    made = []
+    for i in range(n):
+        account = users.create_user(
+            db, settings, f"bench{i:04d}", f"bench{i:04d}@example.org", "bench password 123"
+        )
+        made.append(tokens.create_token(db, account, "bench", "write")[0])
+    db.dispose()
+    return made
+
+
+def day_papers(url: str, day: dt.date) -> list[str]:
+    from sqlalchemy import select
+
+    from paperfeed.store.db import Database
+    from paperfeed.store.models import DailyEntry, Paper
+
+    db = Database(url)
+    with db.read() as session:
+        ids = list(
+            session.scalars(
+                select(Paper.arxiv_id)
+                .join(DailyEntry, DailyEntry.paper_id == Paper.id)
+                .where(DailyEntry.day == day)
+            )
+        )
+    db.dispose()
+    return ids
+
+
+def consistent(url: str) -> bool:
+    """Every paper's ``user_upvotes`` equals its number of vote rows."""
+    from sqlalchemy import text
+
+    from paperfeed.store.db import Database
+
+    db = Database(url)
+    with db.read() as session:
+        bad = session.execute(
+            text(
+                "SELECT count(*) FROM papers p WHERE p.user_upvotes <> "
+                "(SELECT count(*) FROM upvotes u WHERE u.paper_id = p.id)"
+            )
+        ).scalar_one()
+    db.dispose()
+    return int(bad) == 0
+
+
+def measure(backend: str, url: str, data_dir: Path, args: argparse.Namespace) -> Result:
+    started = time.monotonic()
+    day = build_database(url, 30, 60)
+    tokens = make_users(url, args.users)
+    papers = day_papers(url, day)
+    print(
+        f"[{backend}] {len(papers)} papers on {day}, {len(tokens)} users with tokens, "
+        f"set up in {time.monotonic() - started:.1f} s"
+    )
+    script = data_dir / "upvotes.lua"
+    script.write_text(
+        LUA
+        % {
+            "tokens": ", ".join(f'"{t}"' for t in tokens),
+            "papers": ", ".join(f'"{p}"' for p in papers),
+            "threads": 2,
+            "think_ms": round(1000 * args.users / args.rate),
+        }
+    )
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data_dir),
+        "PAPERFEED_DATABASE_URL": url,
+        "PAPERFEED_EMBEDDING_BACKEND": "off",
+    }
+    port = free_port()
+    process = serve(2, port, env)
+    base = f"http://127.0.0.1:{port}"
+    read_url = f"{base}/papers/date/{day}"
+    write_url = f"{base}/"
+    loads: dict[str, float] = {}
+    try:
+        wait_ready(f"{base}/api/daily_papers?limit=1")
+        run_wrk(read_url, 2, 32)  # warm-up
+        run_wrk(write_url, 2, args.users, script)
+        loads["reads"] = os.getloadavg()[0]
+        reads_alone = run_wrk(read_url, args.seconds, 32)
+        print(f"[{backend}] reads alone: {reads_alone}")
+        loads["writes"] = os.getloadavg()[0]
+        cpu_before = server_cpu_seconds(process.pid)
+        writes_alone = run_wrk(write_url, args.seconds, args.users, script)
+        cpu_ms = (server_cpu_seconds(process.pid) - cpu_before) * 1000 / writes_alone.requests
+        print(f"[{backend}] writes alone: {writes_alone}")
+        loads["mixed"] = os.getloadavg()[0]
+        writer = subprocess.Popen(
+            wrk_command(write_url, args.seconds, args.users, script),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        reads_mixed = run_wrk(read_url, args.seconds, 32)
+        writes_mixed = parse_wrk(writer.communicate(timeout=args.seconds + 60)[0])
+        print(f"[{backend}] mixed: writes {writes_mixed}; reads {reads_mixed}")
+    finally:
+        stop(process)
+    ok = consistent(url)
+    print(f"[{backend}] user_upvotes == vote rows for every paper: {ok}")
+    return Result(backend, reads_alone, writes_alone, writes_mixed, reads_mixed, loads, ok, cpu_ms)
+
+
+def run_sqlite(args: argparse.Namespace) -> Result:
+    tmp = Path(tempfile.mkdtemp(prefix="paperfeed-bench-upvotes-"))
+    try:
+        return measure("SQLite", f"sqlite:///{tmp / 'paperfeed.db'}", tmp, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_postgres(args: argparse.Namespace) -> Result:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(args.pg_url)
+    name = f"pf_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    tmp = Path(tempfile.mkdtemp(prefix="paperfeed-bench-upvotes-"))
+    try:
+        url = base.set(database=name).render_as_string(hide_password=False)
+        return measure("PostgreSQL", url, tmp, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--rate", type=float, default=600, help="offered upvotes/s (sets each user's think time)"
+    )
+    parser.add_argument("--postgres", action="store_true", help="also measure PostgreSQL")
+    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--write", action="store_true", help=f"update RESULTS.md {SECTION!r}")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    results = [run_sqlite(args)]
+    if args.postgres:
+        results.append(run_postgres(args))
+    print()
+    for line in table(results):
+        print(line)
+    if args.write:
+        write_results(results, args)
+    return 0
+
+
+def table(results: list[Result]) -> list[str]:
+    lines = [
+        "| database | upvotes/s alone | p50 | p99 | server CPU per upvote | upvotes/s with reads "
+        "| p99 | day page req/s alone | with writes | ratio | load (reads / writes / mixed) "
+        "| counts consistent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in results:
+        w, m = r.writes_alone, r.writes_mixed
+        ratio = r.reads_mixed.rps / r.reads_alone.rps if r.reads_alone.rps else 0.0
+        extra = "".join(f" ({x.non2xx} non-2xx)" for x in (w, m) if x.non2xx) + "".join(
+            f" ({x.socket_errors})" for x in (w, m) if x.socket_errors
+        )
+        lines.append(
+            f"| {r.backend} | {w.ok_per_s:,.0f}{extra} | {w.p50_ms:.1f} ms | {w.p99_ms:.1f} ms "
+            f"| {r.cpu_ms_per_write:.2f} ms | {m.ok_per_s:,.0f} | {m.p99_ms:.1f} ms "
+            f"| {r.reads_alone.rps:,.0f} "
+            f"| {r.reads_mixed.rps:,.0f} | {ratio:.0%} "
+            f"| {r.loads['reads']:.1f} / {r.loads['writes']:.1f} / {r.loads['mixed']:.1f} "
+            f"| {'yes' if r.consistent else 'NO'} |"
+        )
+    return lines
+
+
+def write_results(results: list[Result], args: argparse.Namespace) -> None:
+    lines = [
+        SECTION,
+        "",
+        "Date: 2026-11-29. Machine: 2 cores, 24 GiB RAM, no GPU, shared with other engineers'",
+        "jobs (the load column). wrk, the server and the database all run on it.",
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_upvotes.py --postgres --write` — "
+        f"{args.users} users with write tokens, `paperfeed serve --workers 2`, "
+        f"{args.seconds} s per step: day page alone (`wrk -c32`), upvote / take-back writes "
+        f"alone (`wrk -c{args.users}` + Lua, one connection per user, each waiting "
+        f"{round(1000 * args.users / args.rate)} ms between its requests: about "
+        f"{args.rate:.0f} upvotes/s offered), then both at once.",
+        "",
+        *table(results),
+        "",
+        *NOTES,
+        "",
+    ]
+    block = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    RESULTS.write_text(text.rstrip("\n") + "\n")
+    print(f"wrote section {SECTION!r} of {RESULTS}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
