@@ -185,16 +185,22 @@ def main() -> None:
         cmd = [str(Path(sys.executable).with_name("paperfeed")), "digest", "send",
                "--period", "daily", "--date", DAY.isoformat()]  # fmt: skip
         t = time.perf_counter()
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
                  for _ in range(args.workers)]  # fmt: skip
         outs = [p.communicate()[0] for p in procs]
         deliver_s = time.perf_counter() - t
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sender_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         with db.read() as session:
             counts = dict(
                 session.execute(
                     select(DigestDelivery.status, func.count()).group_by(DigestDelivery.status)
                 ).all()
             )
+        with open(f"/proc/{sink.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        sink_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     finally:
         sink.terminate()
         sink.wait()
@@ -206,6 +212,8 @@ def main() -> None:
     print(f"compose: {compose_s:.1f} s ({n / compose_s:,.0f} digests/s)")
     print(f"render:  {render_s:.1f} s ({n / render_s:,.0f} digests/s, avg {size / n:,.0f} bytes)")
     print(f"deliver: {deliver_s:.1f} s ({n / deliver_s:,.0f} digests/s) -> {counts}")
+    print(f"         sender CPU {sender_cpu:.1f} s ({1000 * sender_cpu / n:.2f} ms per digest)")
+    print(f"         SMTP sink CPU {sink_cpu:.1f} s ({1000 * sink_cpu / n:.2f} ms per digest)")
     print(f"total (compose + deliver, which renders): {compose_s + deliver_s:.1f} s")
     print(f"peak RSS: bench process {self_rss:.0f} MiB, largest child {child_rss:.0f} MiB")
     print(f"load average: start {load0[0]:.2f}, end {os.getloadavg()[0]:.2f} "
