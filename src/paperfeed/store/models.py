@@ -371,7 +371,9 @@ class DigestDelivery(Base):
     __tablename__ = "digest_deliveries"
     __table_args__ = (
         UniqueConstraint("run_id", "subscriber_id", name="uq_digest_deliveries_run_subscriber"),
-        Index("ix_digest_deliveries_queue", "run_id", "status", "next_attempt_at"),
+        # The claim walks these in order: no sort, however many rows are queued.
+        Index("ix_digest_deliveries_queue", "run_id", "status", "next_attempt_at", "id"),
+        Index("ix_digest_deliveries_due", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
