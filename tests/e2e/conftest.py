@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.e2e
+_SHARED: dict[str, Any] = {}
 
 
 def _free_port() -> int:
@@ -56,8 +57,14 @@ def server_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def server(server_settings: Settings, database: Database) -> Iterator[str]:
-    """Base URL of a uvicorn server in a background thread, on the seeded test site."""
+def server(settings: Settings, database: Database, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Base URL of a uvicorn server in a background thread, on the seeded test site, built
+    with ``server_settings`` (looked up by name, so modules that import this fixture without
+    that one still get the plain test settings)."""
+    try:
+        server_settings: Settings = request.getfixturevalue("server_settings")
+    except pytest.FixtureLookupError:
+        server_settings = settings
     import uvicorn
 
     seed_site(database)
@@ -90,7 +97,16 @@ def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} is not executable")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if "browser" in _SHARED:
+        # This fixture imported into another test module is a second session fixture; a
+        # second sync_playwright() beside the first would fail: share the one Chromium.
+        yield _SHARED["browser"]
+        return
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+        _SHARED["browser"] = browser
+        try:
+            yield browser
+        finally:
+            _SHARED.pop("browser", None)
+            browser.close()
