@@ -117,6 +117,7 @@ def test_api_keeps_the_list_papers_contract(client: TestClient) -> None:
     r = client.get("/api/papers/search", params={"q": "lanterns", "limit": 1})
     body = r.json()
     assert r.status_code == 200 and isinstance(body, list) and len(body) == 1
+    assert r.headers["x-search-mode"] == "keyword"  # no embedder in this test
     assert body[0]["id"] == LANTERN and body[0]["upvotes"] == 7
     assert [p["id"] for p in client.get("/api/papers/search", params={"q": HARBOR}).json()] == [
         HARBOR
@@ -129,7 +130,9 @@ def test_api_is_hybrid_when_the_embedder_is_there(
 ) -> None:
     fake = FakeVectors([corpus[HARBOR]])
     monkeypatch.setattr(hybrid, "vector_search", lambda settings: fake)
-    ids = [p["id"] for p in client.get("/api/papers/search", params={"q": "lanterns"}).json()]
+    response = client.get("/api/papers/search", params={"q": "lanterns"})
+    assert response.headers["x-search-mode"] == "hybrid"
+    ids = [p["id"] for p in response.json()]
     assert HARBOR in ids and LANTERN in ids
 
 

@@ -179,7 +179,8 @@ async def search_papers(
 
     The keyword part keeps papers whose title, abstract or authors contain every word of
     ``q`` (case-insensitive, English stemming); the semantic part adds papers close in
-    meaning when the embedder is available (otherwise results are keyword-only). Filters in
+    meaning when the embedder is available (otherwise results are keyword-only; the
+    ``X-Search-Mode`` header says ``hybrid``, ``keyword`` or ``id``). Filters in
     ``q`` apply before ranking. Ties go to the more upvoted paper. An arXiv id or URL
     returns that paper. A missing or blank ``q`` returns an empty array; a malformed filter
     (``year:soon``) is a 400 with a JSON ``error``."""
@@ -194,7 +195,9 @@ async def search_papers(
     )
     if body.startswith(b"!"):
         raise HTTPException(400, body[1:].decode())
-    return Response(body, media_type=JSON)
+    # The body stays a bare array (the list_papers contract); how it was found is a header.
+    mode, _, array = body.partition(b"\n")
+    return Response(array, media_type=JSON, headers={"X-Search-Mode": mode.decode()})
 
 
 @router.get(
@@ -318,7 +321,8 @@ def _daily_body(
 
 
 def _search_body(db: Database, settings: Settings, query: str, limit: int) -> bytes:
-    """The results as JSON bytes; ``b"!" + message`` for a malformed query (cached too)."""
+    """``mode + b"\n" + JSON array``: mode is hybrid, keyword (no embedder: keyword only) or
+    id; ``b"!" + message`` for a malformed query (cached too)."""
     from paperfeed.search import hybrid
     from paperfeed.search.query import QueryError
 
@@ -326,7 +330,7 @@ def _search_body(db: Database, settings: Settings, query: str, limit: int) -> by
         result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
     except QueryError as exc:
         return b"!" + str(exc).encode()
-    return serialize.paper_list_bytes(result.items)
+    return result.mode.encode() + b"\n" + serialize.paper_list_bytes(result.items)
 
 
 def _paper_body(db: Database, arxiv_id: str) -> bytes:
