@@ -314,3 +314,54 @@ def test_throttle_and_connection_reuse(
     assert sum(w for w in clock.slept if w < 1) >= 0.5 * 2  # 2 per second between the first three
     assert max(clock.slept) > 3000  # the fourth waits for the hour to roll over
     assert sender.smtp.messages_on_connection == 5  # one connection carried them all
+
+
+def test_unreachable_server_claims_nothing(digest_settings: Settings, digest_db: Database) -> None:
+    from tests.digest.conftest import free_port
+
+    clock = FakeClock(T0)
+    down = digest_settings.model_copy(update={"smtp_port": free_port()})
+    subs.add(digest_db, down, "un@example.org", confirmed=True)
+    run = deliver.create_run(digest_db, down, "daily", FRIDAY, clock)
+    sender = _sender(digest_db, down, clock)
+    stats = sender.send_runs([run.id])
+    sender.unregister()
+    assert stats.connect_failed and stats.sent == 0
+    (r,) = deliver.run_status(digest_db)
+    assert r.counts == {"pending": 1} and r.status == "sending"
+
+
+def test_dead_sender_on_another_host(
+    digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink
+) -> None:
+    """A claim whose sender stopped beating (another host) becomes uncertain after the
+    lease; a live but idle sender taken for dead registers again before claiming."""
+    from sqlalchemy import update
+
+    from paperfeed.store.models import DigestDelivery, DigestSender
+
+    clock = FakeClock(T0)
+    subs.add(digest_db, digest_settings, "x1@example.org", confirmed=True)
+    subs.add(digest_db, digest_settings, "x2@example.org", confirmed=True)
+    run = deliver.create_run(digest_db, digest_settings, "daily", FRIDAY, clock)
+    with digest_db.write() as session:
+        session.add(
+            DigestSender(id="remote", host="elsewhere", pid=1, started_at=T0, heartbeat_at=T0)
+        )
+        session.execute(
+            update(DigestDelivery)
+            .where(DigestDelivery.email == "x1@example.org")
+            .values(status="sending", claimed_by="remote", claimed_at=T0)
+        )
+    clock.advance(60)
+    assert deliver.recover(digest_db, digest_settings, clock) == 0  # within the lease
+    idle = _sender(digest_db, digest_settings, clock)
+    clock.advance(digest_settings.digest_claim_lease_seconds + 1)
+    other = deliver.Sender(digest_db, digest_settings, clock)
+    other.register()  # finds both "remote" and the idle sender silent for too long
+    other.unregister()
+    (r,) = deliver.run_status(digest_db, [run.id])
+    assert r.counts == {"pending": 1, "uncertain": 1}
+    stats = idle.send_runs([run.id])
+    idle.unregister()
+    assert stats.sent == 1 and [m["To"] for m in smtp_sink.messages] == ["x2@example.org"]

@@ -145,6 +145,9 @@ def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
     )
     final = deliver.run_status(db, [run.id])[0]
     click.echo(f"run {run.id}: {final.status}")
+    if stats.connect_failed:
+        click.echo("the SMTP server could not be reached; run the command again later", err=True)
+        sys.exit(5)
     if final.status == "paused":
         click.echo(f"paused: {final.paused_reason} (fix it, then --resume)", err=True)
         sys.exit(4)

@@ -72,6 +72,7 @@ STALE_AFTER = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=3)}
 OPEN = ("pending", "deferred")
 FINAL = ("sent", "failed", "uncertain", "skipped")
 HEARTBEAT_SECONDS = 10.0
+MAX_CONNECT_FAILURES = 5  # `digest send` gives up after this many failed connections in a row
 INSERT_CHUNK = 5000
 
 
@@ -292,6 +293,7 @@ class SendStats:
     uncertain: int = 0
     skipped: int = 0
     recovered_uncertain: int = 0
+    connect_failed: bool = False
     paused: list[int] = field(default_factory=list)
     render_seconds: float = 0.0
     smtp_seconds: float = 0.0
@@ -393,6 +395,8 @@ class Sender:
         or pause; otherwise return when only future retries are left."""
         ids = list(run_ids) if run_ids is not None else None
         pending: tuple[Claim, Result] | None = None
+        self._last_beat = -1e9  # beat (and re-register if needed) before the first claim
+        connect_failures = 0
         try:
             while True:
                 try:
@@ -402,10 +406,14 @@ class Sender:
                         self._finish(pending, ids, claim_next=False)
                         pending = None
                     log.warning("%s", exc)
-                    if not wait:
+                    connect_failures += 1
+                    if not wait or connect_failures >= MAX_CONNECT_FAILURES:
+                        log.error("SMTP server unreachable; stopping (the run stays queued)")
+                        self.stats.connect_failed = True
                         break
                     self.clock.sleep(min(30.0, self.settings.digest_retry_base_seconds))
                     continue
+                connect_failures = 0
                 claim = self._finish(pending, ids)
                 pending = None
                 if claim is None:
@@ -455,13 +463,28 @@ class Sender:
             if done is not None:
                 self._record(conn, *done, now)
             if self.clock.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
-                conn.execute(
-                    update(DigestSender).where(DigestSender.id == self.id).values(heartbeat_at=now)
-                )
-                self._last_beat = self.clock.monotonic()
+                self._beat(conn, now)
             if not claim_next:
                 return None
             return self._claim(conn, run_ids, now)
+
+    def _beat(self, conn: Any, now: dt.datetime) -> None:
+        """Heartbeat. An idle sender may have been taken for dead by another host (and its
+        row deleted): it registers again before it claims anything."""
+        result = conn.execute(
+            update(DigestSender).where(DigestSender.id == self.id).values(heartbeat_at=now)
+        )
+        if not result.rowcount:
+            conn.execute(
+                insert(DigestSender).values(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        self._last_beat = self.clock.monotonic()
 
     def _claim_statements(self, filtered: bool, status: str) -> tuple[Any, Any]:
         """The claim's SELECT and UPDATE, built once (statement building is most of the CPU
