@@ -6,7 +6,7 @@ judged candidates) and MAP (relevant = grade >= 2, as the upstream evaluation) a
 
 - BM25: a plain Okapi BM25 (k1 1.2, b 0.75) written here, IDF over the 4,205-paper corpus;
 - embeddings: cosine of all-MiniLM-L6-v2 vectors (paperfeed.search.embedder, the backend
-  given by --backend, default the served one, onnx-int8);
+  given by --backend, default the served one, onnx);
 - hybrid: reciprocal rank fusion of the two (k = 60, as the site's search).
 
     .venv/bin/python benchmarks/bench_similar_csfcube.py [--backend onnx-int8|onnx|torch]
@@ -136,7 +136,7 @@ def rrf(*rankings: list[str]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backend", default="onnx-int8")
+    parser.add_argument("--backend", default="onnx")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")

@@ -41,8 +41,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Upgrade the database, then serve the site."""
     import uvicorn
 
+    from paperfeed.search.embedder import prepare
+
     settings = get_settings()
     get_database().upgrade()
+    prepare(settings)  # the semantic index's model, exported once before the workers start
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,

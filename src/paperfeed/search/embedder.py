@@ -307,3 +307,18 @@ def get_embedder(settings: Settings) -> Embedder:
             )
             _embedders[key] = found
     return found
+
+
+def prepare(settings: Settings) -> None:
+    """Export the ONNX model now if it is missing (``serve`` calls this before starting its
+    workers, so they neither export it side by side nor make a first request wait). Never
+    raises: without a model, search runs keyword-only."""
+    if settings.embedding_backend not in ("onnx", "onnx-int8"):
+        return
+    try:
+        ensure_onnx(
+            settings.embedding_model_dir or settings.data_dir / "models",
+            int8=settings.embedding_backend == "onnx-int8",
+        )
+    except Exception:
+        log.exception("could not prepare the embedding model; semantic search may be off")
