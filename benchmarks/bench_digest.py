@@ -220,6 +220,16 @@ def main() -> None:
           f"on {os.cpu_count()} cores")  # fmt: skip
     for out in outs:
         print("  sender:", out.strip().splitlines()[-2] if out.strip() else "-")
+    db.dispose()
+    if args.database_url:
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
