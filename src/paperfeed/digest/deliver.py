@@ -321,7 +321,12 @@ class Throttle:
         self.last: float | None = None
         self.hour: deque[float] = deque()
 
+    @property
+    def active(self) -> bool:
+        return self.per_second > 0 or self.per_hour > 0
+
     def wait(self) -> None:
+        """Sleep until one more message is allowed (it is counted by :meth:`sent`)."""
         now = self.clock.monotonic()
         if self.per_second > 0 and self.last is not None:
             gap = 1.0 / self.per_second - (now - self.last)
@@ -333,10 +338,13 @@ class Throttle:
                 self.hour.popleft()
             if len(self.hour) >= self.per_hour:
                 self.clock.sleep(self.hour[0] + 3600 - now)
-                now = self.clock.monotonic()
                 self.hour.popleft()
-            self.hour.append(now)
+
+    def sent(self) -> None:
+        now = self.clock.monotonic()
         self.last = now
+        if self.per_hour > 0:
+            self.hour.append(now)
 
 
 class Sender:
@@ -414,6 +422,13 @@ class Sender:
                     self.clock.sleep(min(30.0, self.settings.digest_retry_base_seconds))
                     continue
                 connect_failures = 0
+                if self.throttle.active:
+                    # Wait for the throttle with nothing claimed: a crash while waiting must
+                    # not leave an unsent row uncertain. (Two commits per message then.)
+                    if pending is not None:
+                        self._finish(pending, ids, claim_next=False)
+                        pending = None
+                    self.throttle.wait()
                 claim = self._finish(pending, ids)
                 pending = None
                 if claim is None:
@@ -442,9 +457,9 @@ class Sender:
             period,
             self.clock.now(),
         )
-        self.throttle.wait()
         t1 = self.clock.monotonic()
         result = self.smtp.send(self.settings.mail_from, claim.email, data)
+        self.throttle.sent()
         self.stats.render_seconds += t1 - t0
         self.stats.smtp_seconds += self.clock.monotonic() - t1
         return result
