@@ -20,12 +20,14 @@ SAMPLE = SHARED / "arxiv-daily-cs" / "sample-1000.jsonl"
 def test_sample_1000_loads_with_no_rejects_and_is_idempotent(
     invoke: Callable[..., Result], database: Database
 ) -> None:
-    first = invoke("ingest", "jsonl", str(SAMPLE))
+    # --no-index: the indexes are tested in tests/search; embedding 1,000 papers here would
+    # take a minute on 2 cores.
+    first = invoke("ingest", "jsonl", "--no-index", str(SAMPLE))
     assert first.exit_code == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1] == (
         "read 1000, inserted 1000, updated 0, unchanged 0, rejected 0"
     )
-    again = invoke("ingest", "jsonl", str(SAMPLE))
+    again = invoke("ingest", "jsonl", "--no-index", str(SAMPLE))
     assert again.stdout.strip().splitlines()[-1] == (
         "read 1000, inserted 0, updated 0, unchanged 1000, rejected 0"
     )
