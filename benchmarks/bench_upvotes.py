@@ -47,12 +47,12 @@ SECTION = "## Upvotes under load"
 
 NOTES = [
     "Goal: ≥ 500 upvotes/s at p99 < 100 ms while the day page keeps ≥ 80 % of its read-only",
-    "throughput. **Not met on this machine as measured**: the runs above had a 1-minute load",
+    "throughput. **Not met on this machine as measured**: the first run had a 1-minute load",
     "of 9–14 on 2 cores (other engineers' test suites and servers), so every process got a",
     "fraction of a core and latency is mostly time spent waiting to be scheduled; the",
     "achieved rate stays under the ~600/s offered and the tails are in the hundreds of ms.",
-    "The read ratio is not meaningful at this load either (reads alone and mixed ran",
-    "minutes apart, under different contention: ratios above 100 %). Runs of the same",
+    "The read ratio is not meaningful at this load either (reads alone and mixed ran ~20 s",
+    "apart, under changing contention: ratios above 100 %). Runs of the same",
     "command minutes apart varied by 1.5–3× (day page alone 1,400–6,500 req/s).",
     "",
     "What the load cannot blur is the server's CPU per upvote (the CPU time of the whole",
