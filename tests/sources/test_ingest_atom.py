@@ -285,3 +285,25 @@ def test_cli_arxiv_category_since(
     )
     bad = invoke("ingest", "arxiv", "--category", "cs.CL&evil=1", "--since", "2024-01-03")
     assert bad.exit_code == 2
+
+
+def test_one_malformed_entry_does_not_sink_the_others(
+    fake_api: FakeAPI, api_settings: Settings, database: Database, invoke: Callable[..., Result]
+) -> None:
+    fake_api.queue(
+        "/api/query",
+        Route(
+            body=feed(
+                entry("2401.00002", 1, published="2024-01-05T12:00:00Z"),
+                entry("2401.00000", 1, published="2024-01-04T12:00:00Z"),  # sequence 0: invalid
+                entry("2401.00001", 1, published="2024-01-04T11:00:00Z"),
+                total=3,
+            )
+        ),
+    )
+    result = invoke("ingest", "arxiv", "--category", "cs.CL", "--since", "2024-01-03")
+    assert result.exit_code == 3, result.output
+    assert "2401.00000" in result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "read 3, inserted 2, updated 0, unchanged 0, rejected 1"
+    )

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -32,6 +33,8 @@ from paperfeed.sources.records import (
     collapse,
     parse_datetime,
 )
+
+log = logging.getLogger(__name__)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
@@ -170,10 +173,14 @@ def _error_summary(body: bytes) -> str | None:
     return None
 
 
-def parse_feed(body: bytes) -> tuple[list[PaperRecord], int | None]:
+def parse_feed(
+    body: bytes, errors: list[str] | None = None
+) -> tuple[list[PaperRecord], int | None]:
     """Records of an arXiv Atom feed and its ``opensearch:totalResults``.
 
-    Raises ArxivAPIError for an unparseable document or an arXiv error entry.
+    Raises ArxivAPIError for an unparseable document or an arXiv error entry. One malformed
+    entry (a bad id or date) does not sink the others: it is skipped and its reason appended
+    to ``errors`` (or logged when no list is given).
     """
     try:
         root = SafeET.fromstring(body)
@@ -189,7 +196,14 @@ def parse_feed(body: bytes) -> tuple[list[PaperRecord], int | None]:
         if "arxiv.org/api/errors" in entry_id:
             summary = collapse(entry.findtext(f"{ATOM}summary")) or entry_id
             raise ArxivAPIError(f"arXiv API error: {summary}")
-        record = parse_entry(entry)
+        try:
+            record = parse_entry(entry)
+        except ArxivAPIError as exc:
+            if errors is None:
+                log.warning("%s", exc)
+            else:
+                errors.append(str(exc))
+            continue
         if record is not None:
             records.append(record)
     return records, total
@@ -308,21 +322,22 @@ def search_category(
     page_size: int = PAGE_SIZE,
     deadline: float | None = None,
 ) -> list[ReadItem]:
-    """Papers of ``category`` submitted on or after ``since``, newest first, paging the API."""
-    return [
-        ReadItem("arxiv", n, record=r)
-        for n, r in enumerate(
-            search_records(
-                f"cat:{validate_category(category)}",
-                since,
-                settings,
-                max_results=max_results,
-                page_size=page_size,
-                deadline=deadline,
-            ),
-            start=1,
-        )
-    ]
+    """Papers of ``category`` submitted on or after ``since``, newest first, paging the API.
+
+    A malformed entry becomes an error item (reported and counted as rejected); the rest load."""
+    errors: list[str] = []
+    records = search_records(
+        f"cat:{validate_category(category)}",
+        since,
+        settings,
+        max_results=max_results,
+        page_size=page_size,
+        deadline=deadline,
+        errors=errors,
+    )
+    items = [ReadItem("arxiv", n, record=r) for n, r in enumerate(records, start=1)]
+    items += [ReadItem("arxiv", n, error=e) for n, e in enumerate(errors, start=1)]
+    return items
 
 
 def search_records(
@@ -333,8 +348,11 @@ def search_records(
     max_results: int = 2000,
     page_size: int = PAGE_SIZE,
     deadline: float | None = None,
+    errors: list[str] | None = None,
 ) -> list[PaperRecord]:
-    """Run an arXiv ``search_query`` sorted by submission date, newest first, until ``since``."""
+    """Run an arXiv ``search_query`` sorted by submission date, newest first, until ``since``.
+
+    Malformed entries are skipped and described in ``errors`` (see parse_feed)."""
     if since is not None and not isinstance(since, dt.datetime):
         since = dt.datetime(since.year, since.month, since.day)
     out: list[PaperRecord] = []
@@ -351,7 +369,10 @@ def search_records(
                     "max_results": str(size),
                 }
             )
-            records, total = parse_feed(body)
+            page_errors: list[str] = []
+            records, total = parse_feed(body, page_errors)
+            if errors is not None:
+                errors.extend(page_errors)
             older = False
             for record in records:
                 if since is not None and record.published_at and record.published_at < since:
@@ -359,6 +380,7 @@ def search_records(
                     break
                 out.append(record)
             start += size
-            if older or len(records) < size or (total is not None and start >= total):
+            got = len(records) + len(page_errors)
+            if older or got < size or (total is not None and start >= total):
                 break
     return out[:max_results]
