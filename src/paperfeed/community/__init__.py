@@ -29,3 +29,8 @@ class NotFound(CommunityError):
 
 class Forbidden(CommunityError):
     """The object exists and is visible, but this user may not change it."""
+
+
+def http_status(exc: CommunityError) -> int:
+    """The HTTP status a refused request gets (app.py maps every uncaught CommunityError)."""
+    return 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400

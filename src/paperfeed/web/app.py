@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
+from paperfeed.community import CommunityError, http_status
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.cache import TTLCache
@@ -97,6 +98,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         from paperfeed.web.pages.errors import error_page
 
         return error_page(request, 400, problems or "bad request")
+
+    @app.exception_handler(CommunityError)
+    async def community_error(request: Request, exc: CommunityError) -> Response:
+        # Domain refusals (not found, not yours, not allowed) carry a message for the user.
+        status = http_status(exc)
+        if _wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        from paperfeed.web.pages.errors import error_page
+
+        return error_page(request, status, str(exc))
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -16,8 +16,8 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from paperfeed.community import CommunityError, Forbidden, NotFound, comments, submissions, votes
 from paperfeed.community import collections as colls
+from paperfeed.community import comments, submissions, votes
 from paperfeed.community.comments import CommentView
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
@@ -121,11 +121,6 @@ def _db(request: Request) -> Database:
     return db
 
 
-def _fail(exc: CommunityError) -> HTTPException:
-    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
-    return HTTPException(status, str(exc))
-
-
 def _comment(c: CommentView) -> dict[str, Any]:
     return {
         "id": c.id,
@@ -164,10 +159,7 @@ def me(request: Request) -> dict[str, Any]:
 
 def _vote(request: Request, arxiv_id: str, up: bool) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        total, voted = votes.set_vote(_db(request), account.id, arxiv_id, up)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    total, voted = votes.set_vote(_db(request), account.id, arxiv_id, up)
     return {"upvotes": total, "voted": voted}
 
 
@@ -205,10 +197,7 @@ def unvote(request: Request, arxiv_id: str) -> dict[str, Any]:
 def submit(request: Request, body: SubmissionIn) -> dict[str, Any]:
     account = require_write(request)
     state = request.app.state
-    try:
-        done = submissions.submit(state.db, state.settings, account, body.arxiv)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    done = submissions.submit(state.db, state.settings, account, body.arxiv)
     state.cache.clear()
     return {"id": done.arxiv_id, "day": done.day, "title": done.title}
 
@@ -225,10 +214,7 @@ def submit(request: Request, body: SubmissionIn) -> dict[str, Any]:
 def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
     account = viewer(request)
     with _db(request).read() as session:
-        try:
-            comments.paper_id_of(session, arxiv_id)
-        except CommunityError as exc:
-            raise _fail(exc) from exc
+        comments.paper_id_of(session, arxiv_id)
         thread = comments.thread(
             session, arxiv_id, include_hidden=bool(account and account.is_admin)
         )
@@ -249,10 +235,7 @@ def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, A
     settings = request.app.state.settings
     if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "commenting too fast; wait a minute")
-    try:
-        made = comments.add_comment(_db(request), account, arxiv_id, body.body, body.parentId)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    made = comments.add_comment(_db(request), account, arxiv_id, body.body, body.parentId)
     return _comment(made)
 
 
@@ -264,10 +247,7 @@ def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, A
 )
 def edit_comment(request: Request, comment_id: Id, body: CommentEdit) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        return _comment(comments.edit_comment(_db(request), account, comment_id, body.body))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    return _comment(comments.edit_comment(_db(request), account, comment_id, body.body))
 
 
 @router.delete(
@@ -279,10 +259,7 @@ def edit_comment(request: Request, comment_id: Id, body: CommentEdit) -> dict[st
 )
 def delete_comment(request: Request, comment_id: Id) -> Response:
     account = require_write(request)
-    try:
-        comments.delete_comment(_db(request), account, comment_id)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    comments.delete_comment(_db(request), account, comment_id)
     return Response(status_code=204)
 
 
@@ -290,10 +267,7 @@ def delete_comment(request: Request, comment_id: Id) -> Response:
 
 
 def _visible(request: Request, collection_id: Id) -> colls.CollectionView:
-    try:
-        return colls.get(_db(request), collection_id, viewer(request))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    return colls.get(_db(request), collection_id, viewer(request))
 
 
 @router.get(
@@ -338,10 +312,7 @@ def collection_papers(request: Request, collection_id: Id) -> Response:
 )
 def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        made = colls.create(_db(request), account, body.name, body.description, body.public)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    made = colls.create(_db(request), account, body.name, body.description, body.public)
     return _collection(made)
 
 
@@ -353,18 +324,15 @@ def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
 )
 def patch_collection(request: Request, collection_id: Id, body: CollectionPatch) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        colls.update(
-            _db(request),
-            account,
-            collection_id,
-            name=body.name,
-            description=body.description,
-            is_public=body.public,
-        )
-        return _collection(colls.get(_db(request), collection_id, account))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.update(
+        _db(request),
+        account,
+        collection_id,
+        name=body.name,
+        description=body.description,
+        is_public=body.public,
+    )
+    return _collection(colls.get(_db(request), collection_id, account))
 
 
 @router.delete(
@@ -376,10 +344,7 @@ def patch_collection(request: Request, collection_id: Id, body: CollectionPatch)
 )
 def delete_collection(request: Request, collection_id: Id) -> Response:
     account = require_write(request)
-    try:
-        colls.remove(_db(request), account, collection_id)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.remove(_db(request), account, collection_id)
     return Response(status_code=204)
 
 
@@ -393,11 +358,8 @@ def add_to_collection(
     request: Request, collection_id: Id, body: CollectionPaperIn
 ) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        colls.add_paper(_db(request), account, collection_id, body.paperId)
-        return _collection(colls.get(_db(request), collection_id, account))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.add_paper(_db(request), account, collection_id, body.paperId)
+    return _collection(colls.get(_db(request), collection_id, account))
 
 
 @router.delete(
@@ -408,8 +370,5 @@ def add_to_collection(
 )
 def remove_from_collection(request: Request, collection_id: Id, arxiv_id: str) -> dict[str, Any]:
     account = require_write(request)
-    try:
-        colls.remove_paper(_db(request), account, collection_id, arxiv_id)
-        return _collection(colls.get(_db(request), collection_id, account))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.remove_paper(_db(request), account, collection_id, arxiv_id)
+    return _collection(colls.get(_db(request), collection_id, account))

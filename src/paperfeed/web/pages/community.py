@@ -14,10 +14,9 @@ from sqlalchemy import select
 from paperfeed import feed
 from paperfeed.community import (
     CommunityError,
-    Forbidden,
-    NotFound,
     claims,
     comments,
+    http_status,
     submissions,
     users,
     votes,
@@ -37,8 +36,7 @@ Text = Annotated[str, Form(max_length=20_000)]
 
 
 def _fail(exc: CommunityError) -> HTTPException:
-    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
-    return HTTPException(status, str(exc))
+    return HTTPException(http_status(exc), str(exc))
 
 
 # --- votes ---------------------------------------------------------------------------------
