@@ -246,10 +246,20 @@ class Settings(BaseSettings):
         default=10, ge=1, le=50, description="Papers per digest unless the subscriber chose."
     )
     digest_rate_per_second: float = Field(
-        default=10.0, ge=0, description="Messages per second each sender sends at most (0: no cap)."
+        default=10.0,
+        ge=0,
+        description=(
+            "Digest messages per second all senders sharing the database send together at "
+            "most (0: no cap)."
+        ),
     )
     digest_rate_per_hour: int = Field(
-        default=0, ge=0, description="Messages per hour each sender sends at most (0: no cap)."
+        default=0,
+        ge=0,
+        description=(
+            "Digest messages in any rolling hour all senders sharing the database send "
+            "together at most (0: no cap)."
+        ),
     )
     digest_retry_base_seconds: float = Field(
         default=60.0, gt=0, description="First retry delay of a deferred delivery (doubles)."

@@ -307,13 +307,19 @@ def test_throttle_and_connection_reuse(
     for i in range(5):
         subs.add(digest_db, s, f"t{i}@example.org", confirmed=True)
     sender = _sender(digest_db, s, clock)
+    connects = []
+    connect = sender.smtp.connect
+    sender.smtp.connect = lambda: (connects.append(clock.now()), connect())[1]  # type: ignore[method-assign]
     run = deliver.create_run(digest_db, s, "daily", FRIDAY, clock)
     stats = sender.send_runs([run.id])
     sender.unregister()
     assert stats.sent == 5
     assert sum(w for w in clock.slept if w < 1) >= 0.5 * 2  # 2 per second between the first three
     assert max(clock.slept) > 3000  # the fourth waits for the hour to roll over
-    assert sender.smtp.messages_on_connection == 5  # one connection carried them all
+    # One connection carried the first three; it is closed rather than left idle for the
+    # hour, and a second one carries the last two.
+    assert len(connects) == 2 and connects[1] - connects[0] >= dt.timedelta(seconds=3599)
+    assert sender.smtp.messages_on_connection == 2
 
 
 def test_unreachable_server_claims_nothing(digest_settings: Settings, digest_db: Database) -> None:

@@ -145,6 +145,11 @@ def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
     )
     final = deliver.run_status(db, [run.id])[0]
     click.echo(f"run {run.id}: {final.status}")
+    if stats.throttled_until is not None:
+        click.echo(
+            f"throttled: the next send slot is at {stats.throttled_until:%Y-%m-%d %H:%M:%S} UTC "
+            "(PAPERFEED_DIGEST_RATE_PER_*); run the command again then"
+        )
     if stats.connect_failed:
         click.echo("the SMTP server could not be reached; run the command again later", err=True)
         sys.exit(5)
@@ -178,10 +183,61 @@ def status(run: str | None) -> None:
             for email, at in r.uncertain:
                 when = f"{at:%Y-%m-%d %H:%M:%S}" if at else "?"
                 click.echo(
-                    f"  uncertain\t{email}\tclaimed {when} (may have been sent; not retried)"
+                    f"  uncertain\t{email}\tclaimed {when} (may have been sent; not retried: "
+                    "see `paperfeed digest resolve`)"
                 )
             for email, code, error in r.failures:
                 click.echo(f"  failed\t{email}\t{code or '-'}\t{error or ''}")
+
+
+@digest_group.command("resolve")
+@click.argument("run", type=int)
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["sent", "failed"]),
+    help="What the relay's log says happened: sent (it went out) or failed (it did not).",
+)
+@click.option(
+    "--retry",
+    is_flag=True,
+    help="Send them again: back to pending, due now (the next send or worker pass).",
+)
+@click.option(
+    "--email",
+    "emails",
+    multiple=True,
+    help="Only this address (repeatable). Default: every uncertain delivery of RUN.",
+)
+def resolve(run: int, as_: str | None, retry: bool, emails: tuple[str, ...]) -> None:
+    """Settle RUN's uncertain deliveries (left mid-send by a crash or a lost connection),
+    once you have checked your SMTP relay's log. Exit 3 if an --email was not uncertain."""
+    from paperfeed.digest import deliver
+    from paperfeed.digest.clock import Clock
+
+    if (as_ is None) == (not retry):
+        raise click.UsageError("give exactly one of --as sent, --as failed or --retry")
+    resolution = "retry" if retry else str(as_)
+    settings = get_settings()
+    db = get_database(settings)
+    clock = Clock()
+    deliver.recover(db, settings, clock)  # dead senders' in-flight rows become uncertain
+    try:
+        done = deliver.resolve_uncertain(
+            db, run, resolution, clock, list(emails) if emails else None
+        )
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for email in done.emails:
+        click.echo(f"{email}\t{'pending (retry)' if retry else resolution}")
+    for email, state in done.not_uncertain:
+        click.echo(f"{email}: not uncertain in run {run} ({state or 'no delivery'})", err=True)
+    what = "moved back to pending" if retry else f"marked {resolution}"
+    click.echo(f"run {run}: {len(done.emails)} uncertain deliveries {what}")
+    if retry and done.emails and done.run_status == "paused":
+        click.echo(f"run {run} is paused: `paperfeed digest send --resume` sends them")
+    if done.not_uncertain:
+        sys.exit(3)
 
 
 @digest_group.command("preview")

@@ -11,11 +11,16 @@ one commit per message and at most one row per process in ``sending``. A process
 leaves at most that row behind; the next sender (or ``digest status``) finds the process dead
 (its pid gone on this host, or no heartbeat for ``PAPERFEED_DIGEST_CLAIM_LEASE_SECONDS``) and
 marks the row ``uncertain``: reported, never re-sent automatically. (The opposite of resuming
-from a checkpoint advanced on fetch, which silently skips people.)
+from a checkpoint advanced on fetch, which silently skips people.) An admin settles uncertain
+rows with :func:`resolve_uncertain` (``paperfeed digest resolve``) after checking the relay's log.
 
 Claims: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several senders share a run without
 waiting on each other; on SQLite writes are serialised (``BEGIN IMMEDIATE``). The subscriber
 must still be ``confirmed`` when its row is claimed, else the row is ``skipped``.
+
+Rate limits are site-wide (``throttle.py``): with a cap set, the claim's transaction first
+takes a send slot shared by every sender on the database, or claims nothing and tells the
+sender how long to wait. Without caps nothing is added per message.
 
 Failures: 4xx, 552 and connections lost before the end of the message are deferred with
 exponential backoff and jitter, until the digest is stale (a day after it was due for daily,
@@ -32,16 +37,16 @@ import os
 import random
 import socket
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
+from paperfeed.digest import DigestError
 from paperfeed.digest.clock import Clock
 from paperfeed.digest.compose import (
     SUBSCRIBER_COLUMNS,
@@ -56,6 +61,7 @@ from paperfeed.digest.compose import (
 from paperfeed.digest.render import Recipient, Renderer
 from paperfeed.digest.smtp import ConnectFailed, Outcome, Result, SmtpSender
 from paperfeed.digest.subscriptions import ELIGIBLE, record_hard_bounce
+from paperfeed.digest.throttle import Throttle
 from paperfeed.store.db import Database
 from paperfeed.store.models import (
     DigestContent,
@@ -74,6 +80,12 @@ FINAL = ("sent", "failed", "uncertain", "skipped")
 HEARTBEAT_SECONDS = 10.0
 MAX_CONNECT_FAILURES = 5  # `digest send` gives up after this many failed connections in a row
 INSERT_CHUNK = 5000
+# With ``wait=False`` (the worker's passes, ``digest send --no-wait``) a sender returns rather
+# than wait longer than this for the throttle; the run stays queued.
+NO_WAIT_THROTTLE_SECONDS = 60.0
+# Before a throttle wait longer than this the SMTP connection is closed (servers drop idle
+# sessions after a few minutes); the next message reconnects.
+IDLE_CONNECTION_SECONDS = 60.0
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -282,6 +294,96 @@ def recover(db: Database, settings: Settings, clock: Clock, me: str | None = Non
     return n
 
 
+# --- resolving uncertain deliveries ------------------------------------------------------------
+
+RESOLUTIONS = ("sent", "failed", "retry")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    run_id: int
+    resolution: str
+    run_status: str  # after the change: a paused run sends nothing until it is resumed
+    emails: list[str]  # the deliveries changed
+    not_uncertain: list[tuple[str, str | None]]  # asked for, but (their status) not uncertain
+
+
+def resolve_uncertain(
+    db: Database,
+    run_id: int,
+    resolution: str,
+    clock: Clock,
+    emails: Iterable[str] | None = None,
+) -> Resolved:
+    """Settle the ``uncertain`` deliveries of a run (all, or those to ``emails``) after an
+    admin checked the relay's log: ``sent`` (it went out), ``failed`` (it did not; its papers
+    may be sent in a later digest) or ``retry`` (back to ``pending``, due now, with a fresh
+    give-up time; a finished run is reopened so the next ``digest send`` or worker pass sends
+    them). Only rows still ``uncertain`` change. Logged, and noted in each row's
+    ``last_error``."""
+    if resolution not in RESOLUTIONS:
+        raise DigestError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+    now = clock.now()
+    d = DigestDelivery
+    wanted = None if emails is None else sorted({e.strip().lower() for e in emails})
+    with db.write() as session:
+        run = session.get(DigestRun, run_id)
+        if run is None:
+            raise DigestError(f"no run {run_id}")
+        where = [d.run_id == run_id, d.status == "uncertain"]
+        if wanted is not None:
+            where.append(d.email.in_(wanted))
+        rows = session.execute(select(d.id, d.email).where(*where).order_by(d.id)).all()
+        ids = [r.id for r in rows]
+        note = f"was uncertain; resolved as {resolution} by an admin at {now:%Y-%m-%d %H:%M:%S}"
+        values: dict[str, Any] = {"updated_at": now, "last_error": note}
+        if resolution == "sent":
+            values.update(status="sent", sent_at=func.coalesce(d.claimed_at, now))
+        elif resolution == "failed":
+            values.update(status="failed")
+        else:
+            give_up = now + STALE_AFTER[run.kind]
+            values.update(
+                status="pending",
+                next_attempt_at=now,
+                give_up_at=case((d.give_up_at < give_up, give_up), else_=d.give_up_at),
+                claimed_by=None,
+                claimed_at=None,
+            )
+        for i in range(0, len(ids), 500):
+            session.execute(
+                update(d)
+                .where(d.id.in_(ids[i : i + 500]), d.status == "uncertain")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        if resolution == "retry" and ids and run.status == "done":
+            run.status = "sending"
+            run.finished_at = None
+        missing: list[tuple[str, str | None]] = []
+        if wanted is not None:
+            found = {r.email for r in rows}
+            statuses = dict(
+                session.execute(
+                    select(d.email, d.status).where(
+                        d.run_id == run_id, d.email.in_([e for e in wanted if e not in found])
+                    )
+                ).all()
+            )
+            missing = [(e, statuses.get(e)) for e in wanted if e not in found]
+        run_state = run.status
+    changed = [r.email for r in rows]
+    if changed:
+        log.warning(
+            "digest run %d: %d uncertain deliveries resolved as %s by an admin: %s",
+            run_id,
+            len(changed),
+            resolution,
+            ", ".join(changed[:20]) + (" …" if len(changed) > 20 else ""),
+        )
+    return Resolved(run_id, resolution, run_state, changed, missing)
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -297,6 +399,9 @@ class SendStats:
     paused: list[int] = field(default_factory=list)
     render_seconds: float = 0.0
     smtp_seconds: float = 0.0
+    # Set when the last ``send_runs(wait=False)`` returned because the throttle's next slot
+    # was further away than NO_WAIT_THROTTLE_SECONDS: its time.
+    throttled_until: dt.datetime | None = None
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
@@ -311,40 +416,6 @@ class Claim:
     content_id: int
     attempts: int
     give_up_at: dt.datetime
-
-
-class Throttle:
-    """At most ``per_second`` messages a second and ``per_hour`` an hour (0: no cap)."""
-
-    def __init__(self, clock: Clock, per_second: float, per_hour: int) -> None:
-        self.clock, self.per_second, self.per_hour = clock, per_second, per_hour
-        self.last: float | None = None
-        self.hour: deque[float] = deque()
-
-    @property
-    def active(self) -> bool:
-        return self.per_second > 0 or self.per_hour > 0
-
-    def wait(self) -> None:
-        """Sleep until one more message is allowed (it is counted by :meth:`sent`)."""
-        now = self.clock.monotonic()
-        if self.per_second > 0 and self.last is not None:
-            gap = 1.0 / self.per_second - (now - self.last)
-            if gap > 0:
-                self.clock.sleep(gap)
-                now = self.clock.monotonic()
-        if self.per_hour > 0:
-            while self.hour and self.hour[0] <= now - 3600:
-                self.hour.popleft()
-            if len(self.hour) >= self.per_hour:
-                self.clock.sleep(self.hour[0] + 3600 - now)
-                self.hour.popleft()
-
-    def sent(self) -> None:
-        now = self.clock.monotonic()
-        self.last = now
-        if self.per_hour > 0:
-            self.hour.append(now)
 
 
 class Sender:
@@ -364,9 +435,7 @@ class Sender:
         self.smtp = smtp or SmtpSender(settings)
         self.rng = rng or random.Random()
         self.renderer = Renderer(db, settings)
-        self.throttle = Throttle(
-            self.clock, settings.digest_rate_per_second, settings.digest_rate_per_hour
-        )
+        self.throttle = Throttle(db, settings.digest_rate_per_second, settings.digest_rate_per_hour)
         self.id = str(uuid.uuid4())
         self.on_claim = on_claim
         self._periods: dict[int, Period] = {}
@@ -388,6 +457,7 @@ class Sender:
                     heartbeat_at=now,
                 )
             )
+            self.throttle.prune(session.connection(), now)
         self._last_beat = self.clock.monotonic()
         self.stats.recovered_uncertain += recover(self.db, self.settings, self.clock, self.id)
 
@@ -404,6 +474,7 @@ class Sender:
         ids = list(run_ids) if run_ids is not None else None
         pending: tuple[Claim, Result] | None = None
         self._last_beat = -1e9  # beat (and re-register if needed) before the first claim
+        self.stats.throttled_until = None
         connect_failures = 0
         try:
             while True:
@@ -422,15 +493,19 @@ class Sender:
                     self.clock.sleep(min(30.0, self.settings.digest_retry_base_seconds))
                     continue
                 connect_failures = 0
-                if self.throttle.active:
-                    # Wait for the throttle with nothing claimed: a crash while waiting must
-                    # not leave an unsent row uncertain. (Two commits per message then.)
-                    if pending is not None:
-                        self._finish(pending, ids, claim_next=False)
-                        pending = None
-                    self.throttle.wait()
-                claim = self._finish(pending, ids)
+                claim, until = self._finish(pending, ids)
                 pending = None
+                if until is not None:
+                    # Throttled. Nothing is claimed while we wait: a crash while waiting
+                    # leaves no unsent row uncertain.
+                    delay = (until - self.clock.now()).total_seconds()
+                    if not wait and delay > NO_WAIT_THROTTLE_SECONDS:
+                        self.stats.throttled_until = until
+                        break
+                    if delay > IDLE_CONNECTION_SECONDS:
+                        self.smtp.close()  # relays drop idle sessions; reconnect afterwards
+                    self.clock.sleep(delay)
+                    continue
                 if claim is None:
                     nxt = self._next_retry(ids)
                     if nxt is None or not wait:
@@ -459,7 +534,6 @@ class Sender:
         )
         t1 = self.clock.monotonic()
         result = self.smtp.send(self.settings.mail_from, claim.email, data)
-        self.throttle.sent()
         self.stats.render_seconds += t1 - t0
         self.stats.smtp_seconds += self.clock.monotonic() - t1
         return result
@@ -469,19 +543,34 @@ class Sender:
         done: tuple[Claim, Result] | None,
         run_ids: list[int] | None,
         claim_next: bool = True,
-    ) -> Claim | None:
-        """Record ``done``'s result and, unless ``run_ids`` is None, claim the next
-        delivery, in one transaction (committed before the caller talks SMTP)."""
+    ) -> tuple[Claim | None, dt.datetime | None]:
+        """Record ``done``'s result and, unless ``claim_next`` is false, claim the next
+        delivery, in one transaction (committed before the caller talks SMTP). Returns the
+        claim, or, when the throttle allows no message yet but one is due, no claim and the
+        time of the next send slot."""
         now = self.clock.now()
         with self.db.write() as session:
             conn = session.connection()  # Core statements: less overhead per message
+            slot = None
+            if claim_next and self.throttle.active:
+                # First: the throttle's lock is the first every sender takes (no deadlocks).
+                slot = self.throttle.next_slot(conn, now)
             if done is not None:
                 self._record(conn, *done, now)
             if self.clock.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
                 self._beat(conn, now)
             if not claim_next:
-                return None
-            return self._claim(conn, run_ids, now)
+                return None, None
+            if slot is None:
+                return self._claim(conn, run_ids, now), None
+            if slot.at > now:
+                # No slot yet: claim nothing, and only wait for one if something is due.
+                due = self._claim(conn, run_ids, now, take=False) is not None
+                return None, (slot.at if due else None)
+            claim = self._claim(conn, run_ids, now)
+            if claim is not None:
+                self.throttle.take(conn, slot, now)
+            return claim, None
 
     def _beat(self, conn: Any, now: dt.datetime) -> None:
         """Heartbeat. An idle sender may have been taken for dead by another host (and its
@@ -548,7 +637,11 @@ class Sender:
             found = self._statements[key] = (stmt, claim)
         return found
 
-    def _claim(self, conn: Any, run_ids: list[int] | None, now: dt.datetime) -> Claim | None:
+    def _claim(
+        self, conn: Any, run_ids: list[int] | None, now: dt.datetime, take: bool = True
+    ) -> Claim | None:
+        """Claim the next due delivery (skipping or failing the rows it passes that can no
+        longer be sent). ``take=False``: the delivery it would claim, left unclaimed."""
         params: dict[str, Any] = {"b_now": now}
         if run_ids is not None:
             params["b_runs"] = run_ids
@@ -578,7 +671,8 @@ class Sender:
                 )
                 self.stats.failed += 1
                 continue
-            conn.execute(claim_row, {"b_id": row.id, "b_me": self.id, "b_now": now})
+            if take:
+                conn.execute(claim_row, {"b_id": row.id, "b_me": self.id, "b_now": now})
             claim = Claim(
                 row.id,
                 row.run_id,
@@ -588,7 +682,8 @@ class Sender:
                 row.attempts + 1,
                 row.give_up_at,
             )
-            self._load(conn, claim)
+            if take:
+                self._load(conn, claim)
             return claim
         return None
 

@@ -10,6 +10,8 @@ Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
    worker finds it instead of making another; its deliveries are due at each subscriber's
    hour (and weekday) in their zone;
 3. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
+   When the site-wide throttle's next slot is more than a minute away the pass ends there;
+   a later pass goes on.
 """
 
 from __future__ import annotations

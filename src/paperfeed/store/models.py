@@ -409,3 +409,25 @@ class DigestSender(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DigestThrottle(Base):
+    """The site-wide send throttle (migration 0005, paperfeed/digest/throttle.py): one row,
+    locked by every sender before it takes a send slot, so all senders on one database
+    together keep ``PAPERFEED_DIGEST_RATE_PER_SECOND`` and ``_PER_HOUR``."""
+
+    __tablename__ = "digest_throttle"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # slots taken
+    last_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # when the last was taken
+
+
+class DigestSendSlot(Base):
+    """A send slot taken within the last hour (number ``seq`` of the throttle's sequence):
+    the hourly cap looks up the slot taken N before. Slots older than an hour are deleted."""
+
+    __tablename__ = "digest_send_slots"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
