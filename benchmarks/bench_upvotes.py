@@ -91,10 +91,13 @@ function init(args)
   math.randomseed(tid * 7919 + 17)
 end
 
--- think time: each user (connection) waits this long before its next request, so the
--- offered load is about users / think time (bounded, like real users), not a flood
+-- think time: each user (connection) waits a while before its next request, so the
+-- offered load is about users / mean think time (bounded, like real users), not a flood.
+-- Drawn from an exponential distribution (Poisson arrivals): with one fixed think time all
+-- users stay in lockstep and every request arrives in one burst per think time, which
+-- measures the burst's queue, not the server.
 function delay()
-  return %(think_ms)d
+  return math.floor(-%(think_ms)d * math.log(1 - math.random()))
 end
 
 function request()

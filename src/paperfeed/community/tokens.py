@@ -107,8 +107,7 @@ def token_account(db: Database, token: str) -> tuple[Account, str] | None:
     """The account and scope of a live token, else None."""
     if not token.startswith("pf_") or len(token) > 128:
         return None
-    with db.read() as session:
-        row = session.connection().execute(_TOKEN_ACCOUNT, {"token_hash": digest(token)}).first()
+    row = db.fetch_one(_TOKEN_ACCOUNT, {"token_hash": digest(token)})
     if row is None or row.is_banned:
         return None
     return Account(row.id, row.username, row.email, row.is_admin, row.is_banned), row.scope

@@ -3,63 +3,246 @@ transaction, so the feed's live count (imported + user) is always the number of 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paperfeed.community import NotFound
-from paperfeed.store.db import Database
+from paperfeed.store.db import Database, WriteBusy
 from paperfeed.store.models import Paper, Upvote, utcnow
+
+log = logging.getLogger(__name__)
 
 # Built once: the hot path runs these Core statements on the session's connection, so no
 # statement is constructed or ORM-compiled per vote (that was about half of a vote's CPU).
+# Every statement takes a whole batch of votes, so a batch costs a fixed handful of round
+# trips whatever its size.
 _TABLE = cast(Table, Upvote.__table__)
-_PAPER_ID = select(Paper.id).where(Paper.arxiv_id == bindparam("arxiv_id"))
+_PAPERS = cast(Table, Paper.__table__)
+_PAPER_IDS = select(_PAPERS.c.arxiv_id, _PAPERS.c.id).where(
+    _PAPERS.c.arxiv_id.in_(bindparam("arxiv_ids", expanding=True))
+)
+_PAIRS = tuple_(_TABLE.c.user_id, _TABLE.c.paper_id)
+_EXISTING = select(_TABLE.c.user_id, _TABLE.c.paper_id).where(
+    _PAIRS.in_(bindparam("pairs", expanding=True))
+)
+# Executed with a list of rows; SQLAlchemy sends them as multi-row VALUES. RETURNING, not
+# rowcount, says which rows were really new: psycopg reports -1 for ON CONFLICT DO NOTHING,
+# and another worker may have inserted the same vote a moment ago.
 _INSERT = {
     name: dialect_insert(_TABLE)
     .values(user_id=bindparam("uid"), paper_id=bindparam("pid"), created_at=bindparam("at"))
     .on_conflict_do_nothing()
-    .returning(_TABLE.c.user_id)
+    .returning(_TABLE.c.user_id, _TABLE.c.paper_id)
     for name, dialect_insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
 _DELETE = (
     delete(_TABLE)
-    .where(_TABLE.c.user_id == bindparam("uid"), _TABLE.c.paper_id == bindparam("pid"))
-    .returning(_TABLE.c.user_id)
+    .where(_PAIRS.in_(bindparam("pairs", expanding=True)))
+    .returning(_TABLE.c.user_id, _TABLE.c.paper_id)
 )
-_PAPERS = cast(Table, Paper.__table__)
 _BUMP = (
     update(_PAPERS)
     .where(_PAPERS.c.id == bindparam("pid"))
     .values(user_upvotes=_PAPERS.c.user_upvotes + bindparam("step"))
-    .returning(_PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes)
 )
-_TOTAL = select(_PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes).where(
-    _PAPERS.c.id == bindparam("pid")
+_TOTALS = select(_PAPERS.c.id, _PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes).where(
+    _PAPERS.c.id.in_(bindparam("pids", expanding=True))
 )
 
 
 def set_vote(db: Database, user_id: int, arxiv_id: str, up: bool) -> tuple[int, bool]:
     """Upvote (``up``) or take the vote back; idempotent. Returns (paper's upvotes, voted)."""
-    with db.write() as session:
+    result = set_votes(db, [(user_id, arxiv_id, up)])[0]
+    if isinstance(result, NotFound):
+        raise result
+    return result
+
+
+Vote = tuple[int, str, bool]  # (user id, arXiv id, up)
+VoteResult = tuple[int, bool] | NotFound
+
+
+def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list[VoteResult]:
+    """Apply votes in order in one write transaction (one commit, one turn of the write lock
+    for all of them). A vote on an unknown paper gets ``NotFound`` in its place; the others
+    still apply. Each vote's answer carries the paper's total after the whole batch.
+    ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
+    with db.write(wait=wait) as session:
         conn = session.connection()
-        paper_id = conn.execute(_PAPER_ID, {"arxiv_id": arxiv_id}).scalar()
-        if paper_id is None:
-            raise NotFound(f"No paper {arxiv_id[:40]} on this site.")
-        ids = {"uid": user_id, "pid": paper_id}
-        if up:
-            stmt = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
-            changed = conn.execute(stmt, {**ids, "at": utcnow()}).first() is not None
+        arxiv_ids = sorted({arxiv_id for _, arxiv_id, _ in batch})
+        paper_ids: dict[str, int] = {
+            row.arxiv_id: row.id for row in conn.execute(_PAPER_IDS, {"arxiv_ids": arxiv_ids})
+        }
+        wanted: dict[tuple[int, int], bool] = {}  # (user, paper) -> voted after the batch
+        for user_id, arxiv_id, up in batch:
+            if arxiv_id in paper_ids:
+                wanted[(user_id, paper_ids[arxiv_id])] = up
+        delta: Counter[int] = Counter()
+        totals: dict[int, int] = {}
+        if wanted:
+            pairs = sorted(wanted)
+            existing = {(r[0], r[1]) for r in conn.execute(_EXISTING, {"pairs": pairs})}
+            now = utcnow()
+            new = [
+                {"uid": uid, "pid": pid, "at": now}
+                for (uid, pid), up in sorted(wanted.items())
+                if up and (uid, pid) not in existing
+            ]
+            gone = [pair for pair, up in sorted(wanted.items()) if not up and pair in existing]
+            if new:
+                insert = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
+                for _, pid in conn.execute(insert, new):
+                    delta[pid] += 1
+            if gone:
+                for _, pid in conn.execute(_DELETE, {"pairs": gone}):
+                    delta[pid] -= 1
+            steps = [{"pid": pid, "step": step} for pid, step in sorted(delta.items()) if step]
+            if steps:
+                conn.execute(_BUMP, steps)
+            pids = sorted({pid for _, pid in wanted})
+            totals = {row[0]: int(row[1]) for row in conn.execute(_TOTALS, {"pids": pids})}
+    results: list[VoteResult] = []
+    for _, arxiv_id, up in batch:
+        if arxiv_id in paper_ids:
+            results.append((totals[paper_ids[arxiv_id]], up))
         else:
-            changed = conn.execute(_DELETE, ids).first() is not None
-        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
-        if changed:
-            total = conn.execute(_BUMP, {"pid": paper_id, "step": 1 if up else -1}).scalar_one()
+            results.append(NotFound(f"No paper {arxiv_id[:40]} on this site."))
+    return results
+
+
+_Waiter = tuple[Vote, "asyncio.Future[tuple[int, bool]]"]
+
+
+class VoteWriter:
+    """Applies the votes of every request of one process in batches.
+
+    Why: with many users voting at once, one write transaction per request means one turn
+    of the database's write lock (and on SQLite one commit) per vote, taken by dozens of
+    thread-pool threads that each wait for the GIL while the event loop serves reads: under
+    a read flood votes starved (p99 of seconds). Here a request queues its vote and awaits
+    a future; whatever is queued is applied in one transaction (``set_votes``: a fixed
+    handful of statements per batch). Under light load a batch is one vote.
+
+    Where the batch runs:
+    - SQLite: on the event loop itself, between requests. A batch is a few hundred
+      microseconds of local work, and no thread means no GIL hand-offs with the loop. The
+      write lock is only tried (``write(wait=False)``); while another writer (the other
+      worker, an ingest) holds it, the flush is retried a millisecond later, so the loop
+      never blocks on a lock and reads keep flowing.
+    - PostgreSQL: on one writer thread per process, since each statement is a network round
+      trip and a row lock may be held by another worker's transaction.
+    """
+
+    MAX_BATCH = 256
+    RETRY_SECONDS = 0.001
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[_Waiter] = []
+        self._flush_scheduled = False
+        self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    async def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> tuple[int, bool]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, bool]] = loop.create_future()
+        waiter: _Waiter = ((user_id, arxiv_id, up), future)
+        if self.db.is_sqlite:
+            self._pending.append(waiter)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush_on_loop, loop)
         else:
-            total = conn.execute(_TOTAL, {"pid": paper_id}).scalar_one()
-        return int(total), up
+            self._ensure_thread()
+            self._queue.put(waiter)
+        return await future
+
+    def close(self) -> None:
+        """Apply what is still queued (blocking), then stop the thread."""
+        while self._pending:
+            batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
+            self._apply(batch, wait=True)
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    # --- SQLite: on the event loop -------------------------------------------------------
+
+    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending[: self.MAX_BATCH]
+        if batch and not self._apply(batch, wait=False):
+            loop.call_later(self.RETRY_SECONDS, self._flush_on_loop, loop)  # lock busy
+            return
+        del self._pending[: len(batch)]
+        if self._pending:
+            loop.call_soon(self._flush_on_loop, loop)
+        else:
+            self._flush_scheduled = False
+
+    # --- PostgreSQL: on a writer thread --------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        # Started on first use, in the process that serves (never across a fork).
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="paperfeed-votes", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                batch.append(item)
+            self._apply(batch, wait=True)
+
+    # --- both ------------------------------------------------------------------------------
+
+    def _apply(self, batch: list[_Waiter], *, wait: bool) -> bool:
+        """Apply ``batch`` and settle its futures; False (nothing done) if the lock is busy."""
+        try:
+            outcomes: list[VoteResult | BaseException] = list(
+                set_votes(self.db, [vote for vote, _ in batch], wait=wait)
+            )
+        except WriteBusy:
+            return False
+        except Exception as exc:  # the transaction failed: every vote in it failed
+            log.exception("applying %d votes failed", len(batch))
+            outcomes = [exc] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.get_loop().call_soon_threadsafe(_settle, future, outcome)
+        return True
+
+
+def _settle(future: asyncio.Future[tuple[int, bool]], outcome: VoteResult | BaseException) -> None:
+    if future.done():  # the request went away (client disconnected)
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def voted_ids(session: Session, user_id: int, arxiv_ids: list[str]) -> set[str]:

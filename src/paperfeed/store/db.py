@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,13 +55,20 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            if conn.get_execution_options().get("paperfeed_write"):
+            options = conn.get_execution_options()
+            if options.get("paperfeed_autocommit"):
+                return  # Database.fetch_one: the driver is in autocommit, no BEGIN at all
+            if options.get("paperfeed_write"):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class WriteBusy(Exception):
+    """``Database.write(wait=False)``: another writer holds the lock right now."""
 
 
 class Database:
@@ -75,6 +82,15 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(paperfeed_write=True), expire_on_commit=False
         )
+        # One-statement reads without BEGIN/COMMIT (see fetch_one). On SQLite the driver is
+        # always in autocommit (isolation_level None) and our begin hook skips its BEGIN.
+        self._single = self.engine.execution_options(
+            **(
+                {"paperfeed_autocommit": True}
+                if self.is_sqlite
+                else {"isolation_level": "AUTOCOMMIT"}
+            )
+        )
         self._write_lock = threading.Lock()
         self._lock_path = _lock_path(url) if self.is_sqlite else None
         self._lock_fd: int | None = None
@@ -85,19 +101,36 @@ class Database:
         with self._read() as session:
             yield session
 
+    def fetch_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row of one SELECT, run outside any explicit transaction: a single
+        statement is consistent on its own, and skipping the session, BEGIN and COMMIT saves
+        two statements and most of the Python work of a hot lookup (an API token on every
+        API write)."""
+        with self._single.connect() as conn:
+            return conn.execute(statement, params).first()
+
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on error."""
+    def write(self, *, wait: bool = True) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error.
+
+        With ``wait=False`` (SQLite) it raises ``WriteBusy`` at once, instead of waiting, when
+        another thread or process holds the write lock: for callers on an event loop, which
+        must never block on a lock (PostgreSQL has no such lock; there it always proceeds)."""
         if self.is_sqlite:
-            with self._write_lock, ExitStack() as stack:
-                self._lock_other_processes(stack)
-                with self._write() as session, session.begin():
-                    yield session
+            if not self._write_lock.acquire(blocking=wait):
+                raise WriteBusy
+            try:
+                with ExitStack() as stack:
+                    self._lock_other_processes(stack, wait)
+                    with self._write() as session, session.begin():
+                        yield session
+            finally:
+                self._write_lock.release()
         else:
             with self._write() as session, session.begin():
                 yield session
 
-    def _lock_other_processes(self, stack: ExitStack) -> None:
+    def _lock_other_processes(self, stack: ExitStack, wait: bool = True) -> None:
         """Hold the cross-process write lock until ``stack`` closes (no-op where there is no
         file or no ``fcntl``). Called with ``_write_lock`` held, so one fd per process."""
         if self._lock_path is None or fcntl is None:
@@ -112,7 +145,10 @@ class Database:
         fd = self._lock_fd
         if fd is None:  # pragma: no cover - for mypy
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise WriteBusy from exc
         stack.callback(fcntl.flock, fd, fcntl.LOCK_UN)
 
     def upgrade(self) -> None:

@@ -6,6 +6,8 @@ global is mutated, so tests can build several apps with different settings side 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,11 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.community import CommunityError, http_status
+from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.cache import TTLCache
 
 WEB_DIR = Path(__file__).parent
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.votes.close()  # apply the votes still queued before the worker exits
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -34,10 +43,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ),
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db or get_database(settings)
     app.state.cache = TTLCache[bytes](settings.cache_seconds)
+    app.state.votes = VoteWriter(app.state.db)
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

@@ -157,10 +157,16 @@ def me(request: Request) -> dict[str, Any]:
 # --- votes ---------------------------------------------------------------------------------
 
 
-def _vote(request: Request, arxiv_id: str, up: bool) -> dict[str, Any]:
+async def _vote(request: Request, arxiv_id: str, up: bool) -> Response:
+    # On the event loop, not the thread pool: the token check is one indexed read, and the
+    # write itself is batched with other requests' votes by the app's VoteWriter thread.
+    # The body (two fields, the VoteState schema) is written here rather than validated
+    # through the response model: votes are the hottest write.
     account = require_write(request)
-    total, voted = votes.set_vote(_db(request), account.id, arxiv_id, up)
-    return {"upvotes": total, "voted": voted}
+    writer: votes.VoteWriter = request.app.state.votes
+    total, voted = await writer.set_vote(account.id, arxiv_id, up)
+    body = b'{"upvotes":%d,"voted":%s}' % (total, b"true" if voted else b"false")
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -169,9 +175,9 @@ def _vote(request: Request, arxiv_id: str, up: bool) -> dict[str, Any]:
     responses=WRITE_ERRORS,
     summary="Upvote a paper",
 )
-def upvote(request: Request, arxiv_id: str) -> dict[str, Any]:
+async def upvote(request: Request, arxiv_id: str) -> Response:
     """One vote per user per paper; voting again changes nothing."""
-    return _vote(request, arxiv_id, True)
+    return await _vote(request, arxiv_id, True)
 
 
 @router.delete(
@@ -180,8 +186,8 @@ def upvote(request: Request, arxiv_id: str) -> dict[str, Any]:
     responses=WRITE_ERRORS,
     summary="Take an upvote back",
 )
-def unvote(request: Request, arxiv_id: str) -> dict[str, Any]:
-    return _vote(request, arxiv_id, False)
+async def unvote(request: Request, arxiv_id: str) -> Response:
+    return await _vote(request, arxiv_id, False)
 
 
 # --- submissions ---------------------------------------------------------------------------

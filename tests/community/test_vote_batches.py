@@ -1,0 +1,171 @@
+"""Votes applied in batches: ``set_votes`` (one transaction for many votes) and the app's
+``VoteWriter`` (requests queue their votes; SQLite flushes on the event loop without ever
+blocking it on the write lock, PostgreSQL on a writer thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from paperfeed.community import NotFound
+from paperfeed.community.votes import VoteWriter, set_vote, set_votes
+from paperfeed.store.db import Database, WriteBusy
+from paperfeed.store.models import Paper, Upvote
+
+
+def live_count(db: Database, arxiv_id: str) -> int:
+    with db.read() as s:
+        paper = s.scalars(select(Paper).where(Paper.arxiv_id == arxiv_id)).one()
+        rows = s.scalar(select(func.count()).where(Upvote.paper_id == paper.id))
+        assert paper.user_upvotes == rows, "the counter drifted from the vote rows"
+        return int(paper.imported_upvotes + paper.user_upvotes)
+
+
+def test_one_batch_applies_in_order_and_isolates_unknown_papers(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    ann, ben = make_user("ann").id, make_user("ben").id
+    base = live_count(site_db, "2503.00001")
+    results = set_votes(
+        site_db,
+        [
+            (ann, "2503.00001", True),
+            (ben, "2503.00001", True),
+            (ann, "2503.99999", True),  # unknown: refused in its place only
+            (ann, "2503.00001", False),  # takes ann's vote back within the same batch
+            (ann, "2503.00001", True),  # and gives it again
+            (ben, "2503.00002", True),
+            (ben, "2503.00002", True),  # twice: still one vote
+        ],
+    )
+    assert isinstance(results[2], NotFound)
+    ok = [r for r in results if not isinstance(r, NotFound)]
+    assert [voted for _, voted in ok] == [True, True, False, True, True, True]
+    # Every answer carries the total after the batch.
+    assert results[0] == (base + 2, True)
+    assert live_count(site_db, "2503.00001") == base + 2
+    second = live_count(site_db, "2503.00002")
+    assert results[5] == (second, True)
+    # Taking back votes, and a vote that was never there, in one more batch.
+    results = set_votes(
+        site_db,
+        [(ann, "2503.00001", False), (ann, "2503.00002", False), (ben, "2503.00002", False)],
+    )
+    assert results == [(base + 1, False), (second - 1, False), (second - 1, False)]
+    assert live_count(site_db, "2503.00002") == second - 1
+    with pytest.raises(NotFound):
+        set_vote(site_db, ann, "2503.99999", True)
+
+
+def test_many_concurrent_requests_all_land(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    voters = [make_user(f"user{i}").id for i in range(30)]
+    papers = ["2503.00001", "2503.00002", "2503.00003"]
+    before = {p: live_count(site_db, p) for p in papers}
+    writer = VoteWriter(site_db)
+
+    async def storm() -> list[tuple[int, bool]]:
+        calls = [writer.set_vote(u, p, True) for u in voters for p in papers]
+        calls += [writer.set_vote(u, "2503.00003", False) for u in voters[:10]]
+        return await asyncio.gather(*calls)
+
+    try:
+        answers = asyncio.run(storm())
+    finally:
+        writer.close()
+    assert len(answers) == 100
+    assert live_count(site_db, "2503.00001") == before["2503.00001"] + 30
+    assert live_count(site_db, "2503.00002") == before["2503.00002"] + 30
+    assert live_count(site_db, "2503.00003") == before["2503.00003"] + 20
+    assert answers[-1] == (before["2503.00003"] + 20, False)
+
+
+def test_unknown_paper_fails_only_its_own_request(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    ann = make_user("ann").id
+    writer = VoteWriter(site_db)
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            writer.set_vote(ann, "2503.99999", True),
+            writer.set_vote(ann, "2503.00001", True),
+            return_exceptions=True,
+        )
+
+    try:
+        missing, fine = asyncio.run(both())
+    finally:
+        writer.close()
+    assert isinstance(missing, NotFound)
+    assert fine == (live_count(site_db, "2503.00001"), True)
+
+
+def test_sqlite_write_without_waiting_reports_a_busy_lock(site_db: Database) -> None:
+    if not site_db.is_sqlite:
+        pytest.skip("the write lock is SQLite's; PostgreSQL writers never wait for it")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with site_db.write():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(WriteBusy), site_db.write(wait=False):
+            pass
+    finally:
+        release.set()
+        holder.join()
+    with site_db.write(wait=False):  # free again
+        pass
+
+
+def test_votes_never_block_the_event_loop_on_a_held_lock(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    """While another writer holds the lock, the loop keeps running other work; the votes land
+    once the lock is free. If the flush blocked the loop, the loop could never tell the
+    holder to let go, and the holder would give up after 10 s instead."""
+    if not site_db.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL votes are written on a thread")
+    ann = make_user("ann").id
+    base = live_count(site_db, "2503.00001")
+    held, release = threading.Event(), threading.Event()
+    released_by_loop: list[bool] = []
+
+    def hold() -> None:
+        with site_db.write():
+            held.set()
+            released_by_loop.append(release.wait(10))
+
+    writer = VoteWriter(site_db)
+
+    async def scenario() -> tuple[int, bool]:
+        vote = asyncio.ensure_future(writer.set_vote(ann, "2503.00001", True))
+        for _ in range(20):  # the loop goes on turning while the vote waits for the lock
+            await asyncio.sleep(0.001)
+        assert not vote.done()
+        release.set()
+        return await vote
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        answer = asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join()
+        writer.close()
+    assert released_by_loop == [True]
+    assert answer == (base + 1, True)
