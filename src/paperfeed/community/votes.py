@@ -31,9 +31,6 @@ _PAPER_IDS = select(_PAPERS.c.arxiv_id, _PAPERS.c.id).where(
     _PAPERS.c.arxiv_id.in_(bindparam("arxiv_ids", expanding=True))
 )
 _PAIRS = tuple_(_TABLE.c.user_id, _TABLE.c.paper_id)
-_EXISTING = select(_TABLE.c.user_id, _TABLE.c.paper_id).where(
-    _PAIRS.in_(bindparam("pairs", expanding=True))
-)
 # Executed with a list of rows; SQLAlchemy sends them as multi-row VALUES. RETURNING, not
 # rowcount, says which rows were really new: psycopg reports -1 for ON CONFLICT DO NOTHING,
 # and another worker may have inserted the same vote a moment ago.
@@ -53,6 +50,7 @@ _BUMP = (
     update(_PAPERS)
     .where(_PAPERS.c.id == bindparam("pid"))
     .values(user_upvotes=_PAPERS.c.user_upvotes + bindparam("step"))
+    .returning(_PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes)
 )
 _TOTALS = select(_PAPERS.c.id, _PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes).where(
     _PAPERS.c.id.in_(bindparam("pids", expanding=True))
@@ -76,40 +74,34 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
     for all of them). A vote on an unknown paper gets ``NotFound`` in its place; the others
     still apply. Each vote's answer carries the paper's total after the whole batch.
     ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
-    with db.write(wait=wait) as session:
-        conn = session.connection()
+    with db.write_connection(wait=wait) as conn:
         arxiv_ids = sorted({arxiv_id for _, arxiv_id, _ in batch})
         paper_ids: dict[str, int] = {
             row.arxiv_id: row.id for row in conn.execute(_PAPER_IDS, {"arxiv_ids": arxiv_ids})
         }
-        wanted: dict[tuple[int, int], bool] = {}  # (user, paper) -> voted after the batch
+        # Only each (user, paper)'s last wish counts; the statements then say what changed.
+        wanted: dict[tuple[int, int], bool] = {}
         for user_id, arxiv_id, up in batch:
             if arxiv_id in paper_ids:
                 wanted[(user_id, paper_ids[arxiv_id])] = up
         delta: Counter[int] = Counter()
+        now = utcnow()
+        new = [{"uid": u, "pid": p, "at": now} for (u, p), up in sorted(wanted.items()) if up]
+        gone = [pair for pair, up in sorted(wanted.items()) if not up]
+        if new:
+            insert = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
+            for _, pid in conn.execute(insert, new if len(new) > 1 else new[0]):
+                delta[pid] += 1
+        if gone:
+            for _, pid in conn.execute(_DELETE, {"pairs": gone}):
+                delta[pid] -= 1
         totals: dict[int, int] = {}
-        if wanted:
-            pairs = sorted(wanted)
-            existing = {(r[0], r[1]) for r in conn.execute(_EXISTING, {"pairs": pairs})}
-            now = utcnow()
-            new = [
-                {"uid": uid, "pid": pid, "at": now}
-                for (uid, pid), up in sorted(wanted.items())
-                if up and (uid, pid) not in existing
-            ]
-            gone = [pair for pair, up in sorted(wanted.items()) if not up and pair in existing]
-            if new:
-                insert = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
-                for _, pid in conn.execute(insert, new):
-                    delta[pid] += 1
-            if gone:
-                for _, pid in conn.execute(_DELETE, {"pairs": gone}):
-                    delta[pid] -= 1
-            steps = [{"pid": pid, "step": step} for pid, step in sorted(delta.items()) if step]
-            if steps:
-                conn.execute(_BUMP, steps)
-            pids = sorted({pid for _, pid in wanted})
-            totals = {row[0]: int(row[1]) for row in conn.execute(_TOTALS, {"pids": pids})}
+        for pid, step in sorted(delta.items()):
+            if step:
+                totals[pid] = int(conn.execute(_BUMP, {"pid": pid, "step": step}).scalar_one())
+        rest = sorted({pid for _, pid in wanted} - totals.keys())
+        if rest:
+            totals.update((row[0], int(row[1])) for row in conn.execute(_TOTALS, {"pids": rest}))
     results: list[VoteResult] = []
     for _, arxiv_id, up in batch:
         if arxiv_id in paper_ids:

@@ -79,9 +79,8 @@ class Database:
         self.engine = _make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self.engine.execution_options(paperfeed_write=True), expire_on_commit=False
-        )
+        self._write_engine = self.engine.execution_options(paperfeed_write=True)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         # One-statement reads without BEGIN/COMMIT (see fetch_one). On SQLite the driver is
         # always in autocommit (isolation_level None) and our begin hook skips its BEGIN.
         self._single = self.engine.execution_options(
@@ -116,19 +115,29 @@ class Database:
         With ``wait=False`` (SQLite) it raises ``WriteBusy`` at once, instead of waiting, when
         another thread or process holds the write lock: for callers on an event loop, which
         must never block on a lock (PostgreSQL has no such lock; there it always proceeds)."""
-        if self.is_sqlite:
-            if not self._write_lock.acquire(blocking=wait):
-                raise WriteBusy
-            try:
-                with ExitStack() as stack:
-                    self._lock_other_processes(stack, wait)
-                    with self._write() as session, session.begin():
-                        yield session
-            finally:
-                self._write_lock.release()
-        else:
-            with self._write() as session, session.begin():
-                yield session
+        with self._write_locks(wait), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_connection(self, *, wait: bool = True) -> Iterator[Connection]:
+        """Like ``write`` but a Core connection, without an ORM session: for hot paths that
+        run a few prepared statements (votes)."""
+        with self._write_locks(wait), self._write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_locks(self, wait: bool) -> Iterator[None]:
+        if not self.is_sqlite:
+            yield
+            return
+        if not self._write_lock.acquire(blocking=wait):
+            raise WriteBusy
+        try:
+            with ExitStack() as stack:
+                self._lock_other_processes(stack, wait)
+                yield
+        finally:
+            self._write_lock.release()
 
     def _lock_other_processes(self, stack: ExitStack, wait: bool = True) -> None:
         """Hold the cross-process write lock until ``stack`` closes (no-op where there is no
