@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from paperfeed.community import NotFound
@@ -52,6 +51,10 @@ _BUMP = (
     .values(user_upvotes=_PAPERS.c.user_upvotes + bindparam("step"))
     .returning(_PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes)
 )
+# PostgreSQL, on the event loop: give up on a row lock held elsewhere after this long (the
+# batch is then retried) rather than block the loop; SQLSTATE of that give-up.
+_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '20ms'")
+LOCK_NOT_AVAILABLE = "55P03"
 _TOTALS = select(_PAPERS.c.id, _PAPERS.c.imported_upvotes + _PAPERS.c.user_upvotes).where(
     _PAPERS.c.id.in_(bindparam("pids", expanding=True))
 )
@@ -74,34 +77,45 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
     for all of them). A vote on an unknown paper gets ``NotFound`` in its place; the others
     still apply. Each vote's answer carries the paper's total after the whole batch.
     ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
-    with db.write_connection(wait=wait) as conn:
-        arxiv_ids = sorted({arxiv_id for _, arxiv_id, _ in batch})
-        paper_ids: dict[str, int] = {
-            row.arxiv_id: row.id for row in conn.execute(_PAPER_IDS, {"arxiv_ids": arxiv_ids})
-        }
-        # Only each (user, paper)'s last wish counts; the statements then say what changed.
-        wanted: dict[tuple[int, int], bool] = {}
-        for user_id, arxiv_id, up in batch:
-            if arxiv_id in paper_ids:
-                wanted[(user_id, paper_ids[arxiv_id])] = up
-        delta: Counter[int] = Counter()
-        now = utcnow()
-        new = [{"uid": u, "pid": p, "at": now} for (u, p), up in sorted(wanted.items()) if up]
-        gone = [pair for pair, up in sorted(wanted.items()) if not up]
-        if new:
-            insert = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
-            for _, pid in conn.execute(insert, new if len(new) > 1 else new[0]):
-                delta[pid] += 1
-        if gone:
-            for _, pid in conn.execute(_DELETE, {"pairs": gone}):
-                delta[pid] -= 1
-        totals: dict[int, int] = {}
-        for pid, step in sorted(delta.items()):
-            if step:
-                totals[pid] = int(conn.execute(_BUMP, {"pid": pid, "step": step}).scalar_one())
-        rest = sorted({pid for _, pid in wanted} - totals.keys())
-        if rest:
-            totals.update((row[0], int(row[1])) for row in conn.execute(_TOTALS, {"pids": rest}))
+    try:
+        with db.write_connection(wait=wait) as conn:
+            if not wait and not db.is_sqlite:
+                conn.execute(_LOCK_TIMEOUT)
+            return _apply_votes(db, conn, batch)
+    except OperationalError as exc:
+        if not wait and getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise WriteBusy from exc
+        raise
+
+
+def _apply_votes(db: Database, conn: Connection, batch: Sequence[Vote]) -> list[VoteResult]:
+    arxiv_ids = sorted({arxiv_id for _, arxiv_id, _ in batch})
+    paper_ids: dict[str, int] = {
+        row.arxiv_id: row.id for row in conn.execute(_PAPER_IDS, {"arxiv_ids": arxiv_ids})
+    }
+    # Only each (user, paper)'s last wish counts; the statements then say what changed.
+    wanted: dict[tuple[int, int], bool] = {}
+    for user_id, arxiv_id, up in batch:
+        if arxiv_id in paper_ids:
+            wanted[(user_id, paper_ids[arxiv_id])] = up
+    delta: Counter[int] = Counter()
+    now = utcnow()
+    new = [{"uid": u, "pid": p, "at": now} for (u, p), up in sorted(wanted.items()) if up]
+    gone = [pair for pair, up in sorted(wanted.items()) if not up]
+    if new:
+        insert = _INSERT["sqlite" if db.is_sqlite else "postgresql"]
+        for _, pid in conn.execute(insert, new if len(new) > 1 else new[0]):
+            delta[pid] += 1
+    if gone:
+        for _, pid in conn.execute(_DELETE, {"pairs": gone}):
+            delta[pid] -= 1
+    totals: dict[int, int] = {}
+    for pid, step in sorted(delta.items()):
+        if step:
+            totals[pid] = int(conn.execute(_BUMP, {"pid": pid, "step": step}).scalar_one())
+    rest = sorted({pid for _, pid in wanted} - totals.keys())
+    if rest:
+        totals.update((row[0], int(row[1])) for row in conn.execute(_TOTALS, {"pids": rest}))
     results: list[VoteResult] = []
     for _, arxiv_id, up in batch:
         if arxiv_id in paper_ids:
@@ -115,23 +129,21 @@ _Waiter = tuple[Vote, "asyncio.Future[tuple[int, bool]]"]
 
 
 class VoteWriter:
-    """Applies the votes of every request of one process in batches.
+    """Applies the votes of every request of one worker in batches, on its event loop.
 
     Why: with many users voting at once, one write transaction per request means one turn
     of the database's write lock (and on SQLite one commit) per vote, taken by dozens of
     thread-pool threads that each wait for the GIL while the event loop serves reads: under
     a read flood votes starved (p99 of seconds). Here a request queues its vote and awaits
-    a future; whatever is queued is applied in one transaction (``set_votes``: a fixed
-    handful of statements per batch). Under light load a batch is one vote.
+    a future; whatever is queued is applied in one transaction (``set_votes``: a handful of
+    statements per batch) between two turns of the loop. Under light load a batch is one
+    vote. No thread means no GIL hand-offs with the loop.
 
-    Where the batch runs:
-    - SQLite: on the event loop itself, between requests. A batch is a few hundred
-      microseconds of local work, and no thread means no GIL hand-offs with the loop. The
-      write lock is only tried (``write(wait=False)``); while another writer (the other
-      worker, an ingest) holds it, the flush is retried a millisecond later, so the loop
-      never blocks on a lock and reads keep flowing.
-    - PostgreSQL: on one writer thread per process, since each statement is a network round
-      trip and a row lock may be held by another worker's transaction.
+    The loop must never wait for a lock, so a batch only *tries*: on SQLite the write lock
+    (``write(wait=False)``), on PostgreSQL row locks with a short ``lock_timeout``. While
+    another writer (the other worker, an ingest) holds it, the batch is retried a
+    millisecond later and reads keep flowing. What remains blocking is the batch's own work:
+    local statements on SQLite, a few loopback round trips on PostgreSQL.
     """
 
     MAX_BATCH = 256
@@ -141,79 +153,35 @@ class VoteWriter:
         self.db = db
         self._pending: list[_Waiter] = []
         self._flush_scheduled = False
-        self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     async def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> tuple[int, bool]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, bool]] = loop.create_future()
-        waiter: _Waiter = ((user_id, arxiv_id, up), future)
-        if self.db.is_sqlite:
-            self._pending.append(waiter)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                loop.call_soon(self._flush_on_loop, loop)
-        else:
-            self._ensure_thread()
-            self._queue.put(waiter)
+        self._pending.append(((user_id, arxiv_id, up), future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush, loop)
         return await future
 
     def close(self) -> None:
-        """Apply what is still queued (blocking), then stop the thread."""
+        """Apply what is still queued, waiting for locks (the worker is stopping)."""
         while self._pending:
             batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
             self._apply(batch, wait=True)
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(timeout=10)
 
-    # --- SQLite: on the event loop -------------------------------------------------------
-
-    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._pending[: self.MAX_BATCH]
         if batch and not self._apply(batch, wait=False):
-            loop.call_later(self.RETRY_SECONDS, self._flush_on_loop, loop)  # lock busy
+            loop.call_later(self.RETRY_SECONDS, self._flush, loop)  # a lock is busy
             return
         del self._pending[: len(batch)]
         if self._pending:
-            loop.call_soon(self._flush_on_loop, loop)
+            loop.call_soon(self._flush, loop)
         else:
             self._flush_scheduled = False
 
-    # --- PostgreSQL: on a writer thread --------------------------------------------------
-
-    def _ensure_thread(self) -> None:
-        # Started on first use, in the process that serves (never across a fork).
-        if self._thread is None or not self._thread.is_alive():
-            with self._start_lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="paperfeed-votes", daemon=True
-                    )
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(item)
-            self._apply(batch, wait=True)
-
-    # --- both ------------------------------------------------------------------------------
-
     def _apply(self, batch: list[_Waiter], *, wait: bool) -> bool:
-        """Apply ``batch`` and settle its futures; False (nothing done) if the lock is busy."""
+        """Apply ``batch`` and settle its futures; False (nothing done) if a lock is busy."""
         try:
             outcomes: list[VoteResult | BaseException] = list(
                 set_votes(self.db, [vote for vote, _ in batch], wait=wait)
