@@ -8,6 +8,17 @@ one query at a time), recall@10 against an exact numpy scan. Then the chosen one
     .venv/bin/python benchmarks/bench_ann.py --n 1000000 --libs usearch-f16
     .venv/bin/python benchmarks/bench_ann.py --n 200000 --libs usearch-f16,usearch-i8,hnswlib,faiss
 
+``--shared DIR`` measures what the serving workers hold: the graph is built once (or reused
+from ``DIR``) and saved; then fresh processes open it either loaded into private memory
+(``Index.restore(view=False)``, how every worker held it before) or memory-mapped read-only
+(``view=True``, through ``paperfeed.search.ann.LayeredStore`` as the workers do now), run the
+queries, and report their memory from /proc (VmRSS, RssAnon = private, RssFile = pages of the
+mapped file, Pss = their share of the pages); two mapped processes run at once to show the
+sharing. The cost of a delta (2,000 and 20,000 vectors newer than the file, exact scan) on
+query latency is measured too.
+
+    .venv/bin/python benchmarks/bench_ann.py --n 200000 --shared var/bench-ann-200k
+
 Keeps to ``--threads`` (default 2) threads: the 2 cores are shared.
 """
 
@@ -15,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -156,15 +170,168 @@ def bench_faiss(data: np.ndarray, queries: np.ndarray, threads: int) -> dict[str
     }
 
 
+def proc_memory(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS, RssAnon, RssFile (MiB) from /proc/PID/status and Pss from smaps_rollup."""
+    out: dict[str, float] = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            name = line.split(":", 1)[0]
+            if name in ("VmRSS", "RssAnon", "RssFile"):
+                out[name] = int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("Pss:"):
+                out["Pss"] = int(line.split()[1]) / 1024
+    return out
+
+
+def shared_child(mode: str, folder: str) -> None:
+    """One serving process: open the saved graph (``load`` or ``view``), answer the queries,
+    print what it measured as JSON, then wait on stdin so the parent can read /proc."""
+    from paperfeed.search.ann import HnswStore, LayeredStore, _usearch_index
+
+    _usearch_index()  # its libraries loaded before the baseline
+    base = Path(folder)
+    queries = np.load(base / "queries.npy")
+    truth = np.load(base / "truth.npy")
+    before = proc_memory()
+    t = time.perf_counter()
+    store = HnswStore.open(base / "graph.usearch", view=(mode == "view"), expansion_search=256)
+    assert store is not None
+    opened_s = time.perf_counter() - t
+    after_open = proc_memory()
+    layered = LayeredStore(store) if mode == "view" else None
+    search: Any = layered.search if layered is not None else store.search
+    found, p50, p99 = latencies(lambda q: search(q, K)[0], queries)
+    out: dict[str, Any] = {
+        "mode": mode,
+        "open_s": opened_s,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "recall": recall(found, truth),
+        "before": before,
+        "after_open": after_open,
+        "after_queries": proc_memory(),
+        "nbytes_mib": (layered or store).nbytes / 2**20,
+    }
+    print(json.dumps(out), flush=True)
+    # The parent reads /proc now; then "delta" asks for the delta's cost, EOF ends it.
+    if sys.stdin.readline().strip() != "delta" or layered is None:
+        return
+    n = len(store)
+    deltas: dict[str, Any] = {}
+    for size in (2_000, 20_000):
+        extra = clustered(size, clusters=max(100, n // 1000), seed=2)
+        layered.delta = type(layered.delta)(DIM)
+        layered.upsert(list(range(n, n + size)), extra)
+        _, d50, d99 = latencies(lambda q: layered.search(q, K)[0], queries)
+        deltas[str(size)] = {
+            "p50_ms": d50,
+            "p99_ms": d99,
+            "delta_mib": layered.delta.nbytes / 2**20,
+        }
+    print(json.dumps(deltas), flush=True)
+    sys.stdin.read()
+
+
+def bench_shared(args: argparse.Namespace) -> None:
+    folder = Path(args.shared)
+    folder.mkdir(parents=True, exist_ok=True)
+    graph = folder / "graph.usearch"
+    if not graph.exists():
+        from usearch.index import Index
+
+        both = clustered(args.n + args.queries, clusters=max(100, args.n // 1000), seed=1)
+        data, queries = both[: args.n], both[args.n :].copy()
+        del both
+        truth = exact_topk(data, queries, K)
+        index = Index(ndim=DIM, metric="cos", dtype="f16", connectivity=16, expansion_add=128)
+        t = time.perf_counter()
+        index.add(np.arange(len(data), dtype=np.int64), data, threads=args.threads)
+        print(f"build {args.n}: {time.perf_counter() - t:.0f} s ({args.threads} threads)")
+        print(f"in-memory index (usearch memory_usage): {index.memory_usage / 2**20:.0f} MiB")
+        index.save(str(folder / ".graph.tmp"))
+        os.replace(folder / ".graph.tmp", graph)
+        np.save(folder / "queries.npy", queries)
+        np.save(folder / "truth.npy", truth)
+        del data, index
+        gc.collect()
+    print(f"file: {graph.stat().st_size / 2**20:.0f} MiB")
+
+    def start(mode: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, __file__, "--child", mode, str(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(procs: list[subprocess.Popen[str]], delta: bool = False) -> list[dict[str, Any]]:
+        results = []
+        for proc in procs:
+            assert proc.stdout is not None
+            results.append(json.loads(proc.stdout.readline()))
+        for proc, result in zip(procs, results, strict=True):
+            result["held"] = proc_memory(proc.pid)  # all of them alive, queries done
+        for proc, result in zip(procs, results, strict=True):
+            assert proc.stdin is not None and proc.stdout is not None
+            if delta and result["mode"] == "view":
+                proc.stdin.write("delta\n")
+                proc.stdin.flush()
+                result["deltas"] = json.loads(proc.stdout.readline())
+            proc.stdin.close()
+            proc.wait()
+        return results
+
+    def show(r: dict[str, Any]) -> None:
+        held, before = r["held"], r["before"]
+        grown = {name: held[name] - before[name] for name in ("VmRSS", "RssAnon", "RssFile")}
+        print(
+            f"| {r['mode']} | {r['open_s']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['recall']:.3f} | {held['VmRSS']:.0f} (+{grown['VmRSS']:.0f}) | "
+            f"{held['RssAnon']:.0f} (+{grown['RssAnon']:.0f}) | "
+            f"{held['RssFile']:.0f} (+{grown['RssFile']:.0f}) | {held['Pss']:.0f} |",
+            flush=True,
+        )
+
+    print(
+        "| process | open s | p50 ms | p99 ms | recall@10 | VmRSS MiB (growth) | "
+        "RssAnon (growth) | RssFile (growth) | Pss |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    results = [finish([start(mode)], delta=True)[0] for mode in ("load", "view")]
+    for result in results:
+        show(result)
+    print("two mapped processes at once:")
+    for result in finish([start("view"), start("view")]):
+        show(result)
+    print("two loaded processes at once:")
+    for result in finish([start("load"), start("load")]):
+        show(result)
+    for size, d in results[1].get("deltas", {}).items():
+        print(
+            f"mapped, with a delta of {size}: p50 {d['p50_ms']:.2f} ms, p99 "
+            f"{d['p99_ms']:.2f} ms, delta {d['delta_mib']:.0f} MiB"
+        )
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        shared_child(sys.argv[2], sys.argv[3])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--libs", default="usearch-f16")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--update", action="store_true", help="also time HnswStore upserts")
+    parser.add_argument("--shared", help="folder: memory of a loaded vs a memory-mapped graph")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
+    if args.shared:
+        bench_shared(args)
+        print(f"load average after: {os.getloadavg()}")
+        return
     t = time.perf_counter()
     # Queries are fresh points around the same cluster centres as the data.
     both = clustered(args.n + args.queries, clusters=max(100, args.n // 1000), seed=1)

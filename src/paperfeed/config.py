@@ -153,7 +153,16 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         description=(
-            "How often (at most) a worker checks the database for new embeddings (0: always)."
+            "How often (at most) a worker checks the database for new embeddings and the "
+            "node for a new ANN file (0: always)."
+        ),
+    )
+    ann_delta_max: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "Embeddings a worker keeps in memory beside the shared, memory-mapped ANN file "
+            "before it writes a new file itself (0: only `index update` writes it)."
         ),
     )
 

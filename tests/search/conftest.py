@@ -85,22 +85,30 @@ def fresh_settings(settings: Settings) -> Settings:
 
 class FakeVectors:
     """A stand-in for paperfeed.search.vectors: ranks papers by a fixed order, honouring
-    ``allowed_ids`` like the real one."""
+    ``allowed_ids`` like the real one. ``calls`` records (query, k, allowed ids)."""
 
     def __init__(self, order: Sequence[int], fail: bool = False) -> None:
         self.order = list(order)
         self.fail = fail
         self.calls: list[tuple[str, int, list[int] | None]] = []
 
-    def search(
-        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
-    ) -> list[tuple[int, float]]:
-        self.calls.append((query, k, None if allowed_ids is None else list(allowed_ids)))
+    def embed_query(self, query: str) -> str:
         if self.fail:
             raise RuntimeError("embedder crashed")
+        return query  # the "vector" is the text itself
+
+    def nearest(
+        self, vector: Any, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        self.calls.append((str(vector), k, None if allowed_ids is None else list(allowed_ids)))
         allowed = None if allowed_ids is None else set(allowed_ids)
         hits = [pid for pid in self.order if allowed is None or pid in allowed]
         return [(pid, 1.0 - i / 100) for i, pid in enumerate(hits[:k])]
+
+    def search(
+        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        return self.nearest(self.embed_query(query), k, allowed_ids)
 
 
 @pytest.fixture

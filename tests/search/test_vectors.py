@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from paperfeed.config import Settings
 from paperfeed.search import vectors as vectors_module
+from paperfeed.search.ann import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
 from paperfeed.search.vectors import VectorSearch, get_vector_search
 from paperfeed.store.db import Database
@@ -169,7 +170,7 @@ def test_exact_below_threshold_no_index_file(
     vs.update(database)
     status = vs.status(database)
     assert status["index"] == "exact" and status["index_size"] == 8
-    assert not vs.index_path.exists()
+    assert vs.index_path is None and not vs.pointer_path.exists()
 
 
 def test_ann_index_persisted_reloaded_and_rebuilt(
@@ -179,26 +180,32 @@ def test_ann_index_persisted_reloaded_and_rebuilt(
     vs = make(settings, embedder, database, ann_exact_threshold=1)
     vs.update(database)
     assert vs.status(database)["index"] == "hnsw"
-    assert vs.index_path.exists() and vs.index_path.with_suffix(".json").exists()
-    assert vs.index_path.parent == settings.data_dir / "index"
+    first = vs.index_path
+    assert first is not None and first.exists() and vs.pointer_path.exists()
+    assert first.parent == settings.data_dir / "index"
     query = "graph networks that read chemical bonds"
     before = vs.search(query, 4)
     assert {TOPIC_OF[a] for a, i in ids.items() if i in {p for p, _ in before[:2]}} == {"molecules"}
 
-    # another worker (or a restart) loads the saved graph instead of rebuilding it
+    # another worker (or a restart) maps the saved graph instead of rebuilding it
     other = make(settings, embedder, database, ann_exact_threshold=1)
     assert [p for p, _ in other.search(query, 4)] == [p for p, _ in before]
+    assert isinstance(other._store, LayeredStore) and other._store.path == first
     with database.read() as s:
         state = s.get(IndexState, f"vectors:{settings.search_node}")
         assert state is not None and state.info and state.info["size"] == 8
 
     # lost or corrupt file: rebuilt from the stored embeddings, no re-embedding
-    vs.index_path.write_bytes(b"garbage")
+    garbage = first.with_name("garbage.tmp")  # replaced, not truncated: workers map it
+    garbage.write_bytes(b"garbage")
+    garbage.replace(first)
     third = make(settings, embedder, database, ann_exact_threshold=1)
     assert [p for p, _ in third.search(query, 4)] == [p for p, _ in before]
-    vs.index_path.unlink()
+    rewritten = vs.index_path
+    assert rewritten is not None and rewritten != first and not first.exists()
+    rewritten.unlink()
     assert third.rebuild(database) == {"embedded": 0, "unchanged": 0, "index_size": 8}
-    assert vs.index_path.exists()
+    assert vs.index_path is not None and vs.index_path.exists()
     fourth = make(settings, embedder, database, ann_exact_threshold=1)
     assert [p for p, _ in fourth.search(query, 4)] == [p for p, _ in before]
 

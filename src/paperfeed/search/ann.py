@@ -1,6 +1,7 @@
-"""Nearest-neighbour stores over unit vectors: exact (numpy) and approximate (usearch HNSW).
+"""Nearest-neighbour stores over unit vectors: exact (numpy), approximate (usearch HNSW), and
+a memory-mapped HNSW base file with an in-memory delta over it.
 
-Both answer ``search(vector, k, allowed)`` with ``(keys, cosines)``, best first, and take
+All answer ``search(vector, k, allowed)`` with ``(keys, cosines)``, best first, and take
 upserts and removals by key (the paper id). Choice of library, from
 ``benchmarks/bench_ann.py`` (see benchmarks/RESULTS.md): usearch HNSW with half-precision
 vectors reaches recall@10 >= 0.95 at 1,000,000 x 384 within 1 GB, where hnswlib (float32
@@ -8,13 +9,22 @@ only) needs 1.7 GB; usearch int8 loses recall. Below ``ann_exact_threshold`` vec
 scan is fast enough and has perfect recall, so no graph is built.
 
 The ANN file lives next to the database (``<data dir>/index/``); it is derived data, rebuilt
-from the stored embeddings whenever it is missing or made for another model.
+from the stored embeddings whenever it is missing or made for another model. Each version is
+written under its own name (``<stem>.<version>.usearch``) and then named in a small pointer
+file (``<stem>.json``: file, version, model, dim, watermark), each step an atomic rename, so a
+reader always finds a complete file with its own metadata. Serving workers open it with
+``view=True``: the graph is memory-mapped read-only and shared by every process of the node
+through the page cache (:class:`LayeredStore`), instead of each worker holding a private copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +38,29 @@ Scores = npt.NDArray[np.float32]
 
 # With a filter, the ANN is asked for this many times k, then more, before an exact scan.
 OVERSAMPLE = 8
+# A vector within this of the base file's (half-precision) copy is the same embedding.
+SAME_VECTOR_TOLERANCE = 2e-3
+
+
+def _usearch_index() -> Any:
+    """usearch's ``Index`` class. ONNX Runtime (the embedder) is imported first when it is
+    installed: importing it after usearch's extension crashes the process (a segfault in
+    libstdc++'s codecvt while onnxruntime 1.32 initialises, with usearch 2.26 loaded)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
+
+
+def _dot(matrix: Vectors, vector: Vectors) -> Scores:
+    """``matrix @ vector`` on this thread. A BLAS matrix-vector product wakes the BLAS
+    thread pool on every call: on two busy cores that made a 2,000 x 384 scan take 2-8 ms
+    instead of 0.15 ms (benchmarks/RESULTS.md); per-request scans stay single-threaded."""
+    if not len(matrix):
+        return np.zeros(0, dtype=np.float32)
+    scores: Scores = np.einsum("ij,j->i", matrix, np.asarray(vector, dtype=np.float32))
+    return scores.astype(np.float32, copy=False)
 
 
 def _top(scores: Scores, k: int) -> npt.NDArray[np.intp]:
@@ -58,6 +91,10 @@ class ExactStore:
 
     def keys(self) -> Keys:
         return self._keys[: self._size].copy()
+
+    def items(self) -> tuple[Keys, Vectors]:
+        """Every key and its vector, copied."""
+        return self._keys[: self._size].copy(), self._matrix[: self._size].copy()
 
     def upsert(self, keys: Sequence[int], vectors: Vectors) -> None:
         for key, vector in zip(keys, vectors, strict=True):
@@ -97,17 +134,20 @@ class ExactStore:
     ) -> tuple[Keys, Scores]:
         if allowed is None:
             keys = self._keys[: self._size]
-            scores = self._matrix[: self._size] @ vector
+            scores = _dot(self._matrix[: self._size], vector)
         else:
             rows = [p for p in (self._pos.get(int(a)) for a in allowed) if p is not None]
             keys = self._keys[rows]
-            scores = self._matrix[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
+            scores = _dot(self._matrix[rows], vector)
         best = _top(scores, k)
         return keys[best], scores[best].astype(np.float32)
 
 
 class HnswStore:
-    """usearch HNSW graph over half-precision vectors, cosine metric."""
+    """usearch HNSW graph over half-precision vectors, cosine metric.
+
+    A store opened with ``view=True`` is a read-only memory map of a saved file: searches
+    and lookups work, upserts and removals raise."""
 
     kind = "hnsw"
 
@@ -119,10 +159,11 @@ class HnswStore:
         expansion_add: int = 128,
         expansion_search: int = 128,
         index: Any = None,
+        readonly: bool = False,
     ) -> None:
-        from usearch.index import Index
-
+        Index = _usearch_index()
         self.dim = dim
+        self.readonly = readonly
         self._index = index or Index(
             ndim=dim,
             metric="cos",
@@ -132,23 +173,30 @@ class HnswStore:
             expansion_search=expansion_search,
         )
         if index is not None:
-            self._index.expansion_search = expansion_search  # type: ignore[misc]
+            self._index.expansion_search = expansion_search
 
     def __len__(self) -> int:
         return len(self._index)
 
     @property
     def nbytes(self) -> int:
+        """Memory of this process's own (a memory-mapped file's pages are not counted)."""
         return int(self._index.memory_usage)
 
     def keys(self) -> Keys:
         return np.asarray(self._index.keys, dtype=np.int64)
 
+    def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
+        if not len(keys):
+            return np.zeros(0, dtype=bool)
+        found = self._index.contains(np.asarray(keys, dtype=np.int64))
+        return np.asarray(found, dtype=bool).reshape(-1)
+
     def upsert(self, keys: Sequence[int], vectors: Vectors) -> None:
         if not len(keys):
             return
         key_array = np.asarray(keys, dtype=np.int64)
-        present = np.asarray(self._index.contains(key_array), dtype=bool).reshape(-1)
+        present = self.contains(key_array)
         if present.any():
             self._index.remove(key_array[present])
         self._index.add(key_array, np.ascontiguousarray(vectors, dtype=np.float32))
@@ -163,8 +211,11 @@ class HnswStore:
         found = self._index.get(int(key), dtype="f32")
         return None if found is None else np.asarray(found, dtype=np.float32).reshape(-1)
 
-    def _vectors(self, keys: Keys) -> Vectors:
-        found = self._index.get(keys, dtype="f32")
+    def vectors(self, keys: Keys) -> Vectors:
+        """The stored vectors of ``keys`` (every one must be present)."""
+        if not len(keys):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found = self._index.get(np.asarray(keys, dtype=np.int64), dtype="f32")
         return np.asarray(found, dtype=np.float32).reshape(len(keys), self.dim)
 
     def search(
@@ -176,6 +227,8 @@ class HnswStore:
         if allowed is None:
             return self._ann(vector, min(k, size))
         allowed_set = {int(a) for a in allowed}
+        if not allowed_set:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         count = min(size, k * OVERSAMPLE)
         while True:
             keys, scores = self._ann(vector, count)
@@ -187,13 +240,29 @@ class HnswStore:
                 return self.exact(vector, k, sorted(allowed_set))
             count = min(size, count * 4)
 
+    def search_excluding(self, vector: Vectors, k: int, excluded: set[int]) -> tuple[Keys, Scores]:
+        """The ``k`` nearest keys that are not in ``excluded`` (asks the graph for more
+        until enough are left)."""
+        size = len(self)
+        if size == 0 or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if not excluded:
+            return self._ann(vector, min(k, size))
+        count = min(size, k + min(len(excluded), k * OVERSAMPLE))
+        while True:
+            keys, scores = self._ann(vector, count)
+            keep = np.fromiter((int(x) not in excluded for x in keys), dtype=bool, count=len(keys))
+            if keep.sum() >= k or count >= size:
+                return keys[keep][:k], scores[keep][:k]
+            count = min(size, count * 4)
+
     def exact(self, vector: Vectors, k: int, allowed: Sequence[int]) -> tuple[Keys, Scores]:
         keys = np.asarray(allowed, dtype=np.int64)
         if len(keys):
-            keys = keys[np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)]
+            keys = keys[self.contains(keys)]
         if not len(keys):
             return keys, np.zeros(0, dtype=np.float32)
-        scores = (self._vectors(keys) @ vector).astype(np.float32)
+        scores = _dot(self.vectors(keys), vector)
         best = _top(scores, k)
         return keys[best], scores[best]
 
@@ -205,33 +274,243 @@ class HnswStore:
 
     # --- persistence -----------------------------------------------------------------------
 
-    def save(self, path: Path, meta: dict[str, Any]) -> None:
-        """Write the graph and its metadata next to each other, each atomically."""
+    def save_file(self, path: Path) -> None:
+        """Write the graph to ``path`` atomically (a temporary name, then a rename)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self._index.save(str(tmp))
-        os.replace(tmp, path)
-        meta_path = path.with_suffix(".json")
-        tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
-        tmp_meta.write_text(json.dumps(meta, default=str))
-        os.replace(tmp_meta, meta_path)
+        try:
+            self._index.save(str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def save(self, path: Path, meta: dict[str, Any]) -> None:
+        """Write the graph and its metadata (``path`` with ``.json``) next to each other,
+        each atomically."""
+        self.save_file(path)
+        _write_json(path.with_suffix(".json"), meta)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        view: bool = False,
+        connectivity: int = 16,
+        expansion_add: int = 128,
+        expansion_search: int = 128,
+    ) -> HnswStore | None:
+        """The graph saved at ``path`` (memory-mapped read-only with ``view``), or None when
+        absent or unreadable."""
+        Index = _usearch_index()
+        try:
+            index = Index.restore(
+                str(path), view=view, connectivity=connectivity, expansion_add=expansion_add
+            )
+        except Exception:
+            return None
+        if index is None:
+            return None
+        return cls(int(index.ndim), index=index, expansion_search=expansion_search, readonly=view)
 
     @classmethod
     def load(
-        cls, path: Path, *, expansion_search: int = 128
+        cls, path: Path, *, expansion_search: int = 128, view: bool = False
     ) -> tuple[HnswStore, dict[str, Any]] | None:
-        """The saved graph and its metadata, or None when absent or unreadable."""
-        from usearch.index import Index
-
+        """The graph saved by :meth:`save` and its metadata, or None when absent or
+        unreadable."""
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            index = Index.restore(str(path), view=False)
-        except Exception:
+        except (OSError, ValueError):
             return None
-        if index is None:
-            return None
-        store = cls(int(index.ndim), index=index, expansion_search=expansion_search)
-        return store, meta
+        store = cls.open(path, view=view, expansion_search=expansion_search)
+        return None if store is None else (store, meta)
+
+
+def _merge(first: tuple[Keys, Scores], second: tuple[Keys, Scores], k: int) -> tuple[Keys, Scores]:
+    """The best ``k`` of two disjoint result lists."""
+    if not len(second[0]):
+        return first[0][:k], first[1][:k]
+    if not len(first[0]):
+        return second[0][:k], second[1][:k]
+    keys = np.concatenate([first[0], second[0]])
+    scores = np.concatenate([first[1], second[1]]).astype(np.float32)
+    best = _top(scores, k)
+    return keys[best], scores[best]
+
+
+class LayeredStore:
+    """A read-only base graph plus what changed since it was written.
+
+    - ``base``: the HNSW file, memory-mapped (``view=True``): its pages live in the page
+      cache, shared by every worker of the node, not in any one process.
+    - ``delta``: an exact in-memory store of the embeddings newer than the file (new papers,
+      and new embeddings of changed papers).
+    - ``tombstones``: base keys that are hidden, because the paper's embedding was removed or
+      replaced by one in the delta.
+
+    A search asks both and merges by score; base and delta never answer for the same key."""
+
+    kind = "hnsw"
+
+    def __init__(self, base: HnswStore, *, version: str = "", path: Path | None = None) -> None:
+        self.dim = base.dim
+        self.base = base
+        self.version = version
+        self.path = path
+        self.delta = ExactStore(base.dim)
+        self.tombstones: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self.tombstones) + len(self.delta)
+
+    @property
+    def changes(self) -> int:
+        """Entries held beside the base file (delta vectors and tombstones)."""
+        return len(self.delta) + len(self.tombstones)
+
+    @property
+    def nbytes(self) -> int:
+        """This process's own memory: the delta, the tombstones and usearch's bookkeeping of
+        the mapped file (whose pages are shared, and not counted)."""
+        return self.base.nbytes + self.delta.nbytes + 64 * len(self.tombstones)
+
+    @property
+    def file_bytes(self) -> int:
+        try:
+            return self.path.stat().st_size if self.path is not None else 0
+        except OSError:
+            return 0
+
+    def keys(self) -> Keys:
+        base = self.base.keys()
+        if self.tombstones:
+            hidden = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
+            base = base[~np.isin(base, hidden)]
+        return np.concatenate([base, self.delta.keys()])
+
+    def _live_in_base(self, keys: Keys) -> npt.NDArray[np.bool_]:
+        live = self.base.contains(keys)
+        if self.tombstones and live.any():
+            live &= np.fromiter(
+                (int(k) not in self.tombstones for k in keys), dtype=bool, count=len(keys)
+            )
+        return live
+
+    def upsert(self, keys: Sequence[int], vectors: Vectors) -> None:
+        if not len(keys):
+            return
+        key_array = np.asarray(keys, dtype=np.int64)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(key_array), self.dim)
+        take = np.ones(len(key_array), dtype=bool)
+        live = np.flatnonzero(self._live_in_base(key_array))
+        if len(live):
+            old = self.base.vectors(key_array[live])
+            same = np.abs(old - matrix[live]).max(axis=1) <= SAME_VECTOR_TOLERANCE
+            # An embedding the file already holds (re-read through the sync overlap) stays
+            # there; a new one hides the file's and goes to the delta.
+            take[live[same]] = False
+            self.tombstones.update(int(k) for k in key_array[live[~same]])
+        if take.any():
+            self.delta.upsert([int(k) for k in key_array[take]], matrix[take])
+
+    def remove(self, keys: Sequence[int]) -> None:
+        if not len(keys):
+            return
+        key_array = np.asarray(keys, dtype=np.int64)
+        self.delta.remove([int(k) for k in key_array])
+        live = self._live_in_base(key_array)
+        self.tombstones.update(int(k) for k in key_array[live])
+
+    def get(self, key: int) -> Vectors | None:
+        found = self.delta.get(key)
+        if found is not None or int(key) in self.tombstones:
+            return found
+        return self.base.get(key)
+
+    def search(
+        self, vector: Vectors, k: int, allowed: Sequence[int] | None = None
+    ) -> tuple[Keys, Scores]:
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if allowed is None:
+            base = self.base.search_excluding(vector, k, self.tombstones)
+        else:
+            base = self.base.search(vector, k, self._not_hidden(allowed))
+        return _merge(base, self.delta.search(vector, k, allowed), k)
+
+    def exact(self, vector: Vectors, k: int, allowed: Sequence[int]) -> tuple[Keys, Scores]:
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        base = self.base.exact(vector, k, self._not_hidden(allowed))
+        return _merge(base, self.delta.search(vector, k, allowed), k)
+
+    def _not_hidden(self, allowed: Sequence[int]) -> list[int]:
+        if not self.tombstones:
+            return list(allowed)
+        return [int(a) for a in allowed if int(a) not in self.tombstones]
+
+    def snapshot(self) -> tuple[Keys, Keys, Vectors]:
+        """(tombstones, delta keys, delta vectors), copied: what a new base file must apply
+        to this one."""
+        hidden = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
+        keys, matrix = self.delta.items()
+        return hidden, keys, matrix
+
+
+# --- base files: versioned graph files named by a pointer file --------------------------------
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, default=str))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_pointer(path: Path) -> dict[str, Any] | None:
+    """The pointer file's metadata with ``file`` and ``version`` (a pointer written before
+    versioned files names ``<stem>.usearch``), or None when absent or unreadable."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    if "file" not in meta:  # the layout before versioned files: one fixed name
+        meta["file"] = path.with_suffix(".usearch").name
+        meta["version"] = f"unversioned-{meta.get('saved_at', '')}"
+    return meta
+
+
+def publish_base(
+    store: HnswStore, directory: Path, stem: str, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Save ``store`` as a new version of the base file ``<stem>``, name it in the pointer
+    ``<stem>.json`` and delete the older versions (workers that mapped one keep reading it
+    until they map the new one: an unlinked file lives on while it is mapped). Returns the
+    pointer's metadata. The caller keeps other writers out (the update lock)."""
+    version = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+    name = f"{stem}.{version}.usearch"
+    store.save_file(directory / name)
+    pointer = {**meta, "file": name, "version": version, "count": len(store)}
+    _write_json(directory / f"{stem}.json", pointer)
+    remove_bases(directory, stem, keep=name)
+    return pointer
+
+
+def remove_bases(directory: Path, stem: str, keep: str | None = None) -> None:
+    """Delete base files of ``<stem>`` other than ``keep`` (all, and the pointer, when None)."""
+    for found in glob.glob(
+        os.path.join(glob.escape(str(directory)), f"{glob.escape(stem)}.*usearch")
+    ):
+        if os.path.basename(found) != keep:
+            Path(found).unlink(missing_ok=True)
+    if keep is None:
+        (directory / f"{stem}.json").unlink(missing_ok=True)

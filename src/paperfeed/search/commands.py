@@ -5,6 +5,8 @@ Both indexes are derived from the database: the keyword index (always) and the s
 catches them up by the ``papers.modified_at`` watermark (ingest runs it after every commit
 unless ``--no-index``); ``rebuild`` builds them again from scratch; ``status`` shows where
 they stand. ``--keyword-only`` leaves the semantic index alone (embedding is the slow part).
+Semantic updates take a lock shared by every process and host of the database; a second
+``update`` waits for the first, or with ``--no-wait`` skips the semantic index and says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from paperfeed.store.db import Database, get_database
 
 _keyword_only = click.option(
     "--keyword-only", is_flag=True, help="Only the keyword index (no embedding)."
+)
+_no_wait = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="When another semantic index update is running, skip it instead of waiting.",
 )
 
 
@@ -43,9 +50,11 @@ def update_indexes(
     keyword_only: bool = False,
     echo: bool = True,
     err: bool = False,
+    wait: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Catch both indexes up with the database; what each did (echoed to stdout, or to
-    stderr with ``err``)."""
+    stderr with ``err``). ``wait=False``: skip the semantic index when another process is
+    updating it."""
     out: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     try:
@@ -58,9 +67,16 @@ def update_indexes(
         if vectors is None:
             out["semantic"] = {"skipped": "embedder unavailable"}
         else:
+            from paperfeed.search.vectors import UpdateBusy
+
             started = time.perf_counter()
+            options = {} if wait else {"wait": False}
             try:
-                out["semantic"] = dict(vectors.update(database, progress=sys.stderr.isatty()))
+                out["semantic"] = dict(
+                    vectors.update(database, progress=sys.stderr.isatty(), **options)
+                )
+            except UpdateBusy as exc:
+                out["semantic"] = {"skipped": str(exc)}
             except Exception as exc:  # keyword search goes on; the next update retries
                 out["semantic"] = {"failed": f"{type(exc).__name__}: {str(exc)[:200]}"}
             out["semantic"]["seconds"] = round(time.perf_counter() - started, 2)
@@ -73,18 +89,20 @@ def update_indexes(
 
 @index.command("update")
 @_keyword_only
-def update(keyword_only: bool) -> None:
+@_no_wait
+def update(keyword_only: bool, no_wait: bool) -> None:
     """Index papers added or changed since the last update; drop deleted ones."""
     database = get_database()
     database.upgrade()
-    done = update_indexes(database, get_settings(), keyword_only=keyword_only)
+    done = update_indexes(database, get_settings(), keyword_only=keyword_only, wait=not no_wait)
     if any("failed" in stats for stats in done.values()):
         sys.exit(1)
 
 
 @index.command("rebuild")
 @_keyword_only
-def rebuild(keyword_only: bool) -> None:
+@_no_wait
+def rebuild(keyword_only: bool, no_wait: bool) -> None:
     """Build the indexes again from the whole database (searches go on meanwhile)."""
     settings = get_settings()
     database = get_database()
@@ -102,8 +120,14 @@ def rebuild(keyword_only: bool) -> None:
     if vectors is None:
         click.echo("index semantic: skipped, embedder unavailable")
         return
+    from paperfeed.search.vectors import UpdateBusy
+
     started = time.perf_counter()
-    vstats = dict(vectors.rebuild(database, progress=sys.stderr.isatty()))
+    try:
+        vstats = dict(vectors.rebuild(database, progress=sys.stderr.isatty(), wait=not no_wait))
+    except UpdateBusy as exc:
+        click.echo(f"index semantic: skipped, {exc}")
+        return
     vstats["seconds"] = round(time.perf_counter() - started, 2)
     click.echo("index semantic: " + ", ".join(f"{k} {v}" for k, v in vstats.items()))
 

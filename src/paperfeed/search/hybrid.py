@@ -6,7 +6,10 @@
    keeps its every-word contract), with the filters (category, dates, has-code,
    authors, phrases) applied inside the index, before ranking.
 3. Semantic candidates come from ``paperfeed.search.vectors`` (when the embedder is
-   available) restricted to the papers that meet the same filters: the keyword index lists
+   available). The query's embedding (5–25 ms, the slow part) is computed in a small
+   per-process thread pool while the keyword index answers (ONNX Runtime and tantivy
+   release the GIL); its nearest papers are then looked up among those that meet the
+   same filters: the keyword index lists
    their ids, and the vector search ranks only those (``allowed_ids``). When the filters keep
    more than ``ALLOWED_CAP`` papers, the vector search returns more candidates and those that
    fail the filters are dropped; either way the filters apply before the page is cut.
@@ -24,9 +27,11 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,11 +54,17 @@ OVERSAMPLE = 4
 INLINE_SYNC_MAX = 5000
 MAX_PAGE_DEPTH = 1000
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
+# The query is embedded in a thread pool while the keyword index is searched (False: after
+# it, in the caller's thread; the results are the same).
+EMBED_CONCURRENTLY = True
+EMBED_THREADS = 4
 
 
 class VectorSearchLike(Protocol):
-    def search(
-        self, query: str, k: int, allowed_ids: Sequence[int] | None = None
+    def embed_query(self, query: str) -> Any: ...
+
+    def nearest(
+        self, vector: Any, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]: ...
 
 
@@ -131,6 +142,32 @@ def _sync(index: KeywordIndex, db: Database) -> None:
         _sync_lock.release()
 
 
+# --- embedding the query beside the keyword search ----------------------------------------
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _embed_pool() -> ThreadPoolExecutor:
+    """This process's pool for query embeddings (a forked worker makes its own)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(EMBED_THREADS, thread_name_prefix="paperfeed-embed")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _start_embedding(vectors: VectorSearchLike, text: str) -> Callable[[], Any]:
+    """Start embedding ``text``; the returned call gives the vector (raising what the
+    embedder raised)."""
+    if not EMBED_CONCURRENTLY:
+        return lambda: vectors.embed_query(text)
+    future: Future[Any] = _embed_pool().submit(vectors.embed_query, text)
+    return future.result
+
+
 # --- fusion --------------------------------------------------------------------------------
 
 
@@ -190,6 +227,11 @@ def search(
     if parsed.is_empty:
         return result
 
+    vectors = vector_search(settings) if semantic and parsed.words else None
+    text = parsed.semantic_text
+    # The query's vector is computed while the keyword index answers.
+    query_vector = _start_embedding(vectors, text) if vectors is not None and text.strip() else None
+
     index = get_keyword_index(settings)
     ensure_fresh(index, db, settings)
     depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
@@ -198,12 +240,12 @@ def search(
 
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
-        vectors = vector_search(settings)
         if vectors is None:
             result.notice = SEMANTIC_UNAVAILABLE
         else:
             try:
-                semantic_hits = _semantic(index, vectors, parsed, depth)
+                if query_vector is not None:
+                    semantic_hits = _semantic(index, vectors, parsed, depth, query_vector())
                 result.mode = "hybrid"
             except Exception:
                 log.exception("semantic search failed; keyword results only")
@@ -257,18 +299,18 @@ def _among(db: Database, ids: list[int]) -> ColumnElement[bool]:
 
 
 def _semantic(
-    index: KeywordIndex, vectors: VectorSearchLike, parsed: ParsedQuery, depth: int
+    index: KeywordIndex, vectors: VectorSearchLike, parsed: ParsedQuery, depth: int, vector: Any
 ) -> list[tuple[int, float]]:
-    """Semantic candidates that meet the query's filters and phrases."""
-    text = parsed.semantic_text
+    """Semantic candidates (nearest to the query's ``vector``) that meet the query's filters
+    and phrases."""
     if not parsed.has_constraints:
-        return vectors.search(text, depth)
+        return vectors.nearest(vector, depth)
     allowed = index.filter_ids(parsed, ALLOWED_CAP)
     if allowed is not None:
-        return vectors.search(text, depth, allowed_ids=allowed) if allowed else []
+        return vectors.nearest(vector, depth, allowed_ids=allowed) if allowed else []
     # Too many papers pass the filters to list them: the filters keep most papers, so ask
     # for more and keep those that pass.
-    hits = vectors.search(text, depth * OVERSAMPLE)
+    hits = vectors.nearest(vector, depth * OVERSAMPLE)
     passing = index.ids_passing(parsed, [pid for pid, _ in hits])
     return [(pid, score) for pid, score in hits if pid in passing][:depth]
 

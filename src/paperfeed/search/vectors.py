@@ -6,11 +6,24 @@
   embedded by another model; a paper modified otherwise (upvotes) is only marked checked.
   Work is committed every ``embedding_commit_every`` papers, so an interrupted run resumes
   where it stopped.
-- **Derived index**, per node and per worker: below ``ann_exact_threshold`` embeddings an
-  exact in-memory scan; above it a usearch HNSW graph persisted under
-  ``<data dir>/index/`` and rebuilt from the stored embeddings when missing. Every worker
-  catches up with the table (by the ``embedded_at`` watermark, plus a key-set reconciliation
-  when counts disagree) at most every ``ann_refresh_seconds``.
+- **Derived index**, per node: below ``ann_exact_threshold`` embeddings an exact in-memory
+  scan in each worker. Above it a usearch HNSW graph in a **base file** under
+  ``<data dir>/index/`` (a versioned file named by ``vectors-<model>.json``, with the
+  watermark, model and dimension), which every worker of the node memory-maps read-only
+  (``view=True``): its pages are shared through the page cache, so N workers cost one copy.
+  Each worker keeps only a small in-memory **delta** (an exact store of the embeddings newer
+  than the file) and **tombstones** (file entries whose embedding was removed or replaced),
+  caught up with the table (by the ``embedded_at`` watermark, plus a key-set reconciliation
+  when counts disagree) at most every ``ann_refresh_seconds``; at the same interval it
+  notices a new base file (the pointer changed) and maps it, dropping the delta it covers.
+  A new base file is written (base + delta, to a temporary name, then renamed) by
+  ``paperfeed index update``/``rebuild`` whenever the table moved, and by a worker in the
+  background when its delta passes ``ann_delta_max`` (on a node where no update runs).
+- **Update lock**: embedding papers and writing the base file happen under one lock shared
+  by every process and host of the database (PostgreSQL: a session advisory lock on a
+  dedicated connection; SQLite: an ``flock`` on ``<database>-indexlock``), so two updaters
+  never embed the same papers or write the file at once; the second waits, or with
+  ``wait=False`` raises :class:`UpdateBusy`.
 
 Interface used by keyword/hybrid search and the CLI (``paperfeed index ...``):
 ``get_vector_search(settings)`` → ``VectorSearch`` or None when the embedder cannot load.
@@ -20,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,11 +43,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
-from paperfeed.search.ann import ExactStore, HnswStore
+from paperfeed.search.ann import (
+    ExactStore,
+    HnswStore,
+    LayeredStore,
+    publish_base,
+    read_pointer,
+    remove_bases,
+)
 from paperfeed.search.embedder import (
     Embedder,
     EmbedderUnavailable,
@@ -45,6 +67,11 @@ from paperfeed.search.embedder import (
 from paperfeed.store.db import Database, get_database
 from paperfeed.store.models import IndexState, Paper, PaperEmbedding, utcnow
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process lock on SQLite
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 # Papers loaded from the table per query while (re)building the in-memory index.
@@ -53,6 +80,13 @@ LOAD_CHUNK = 5_000
 ALLOWED_EXACT_MAX = 5_000
 # Embeddings this much older than the watermark are read again on every catch-up.
 SYNC_OVERLAP = dt.timedelta(seconds=60)
+# A worker whose background write of a new base file failed or found the lock taken tries
+# again after this long.
+COMPACT_RETRY_SECONDS = 60.0
+# PostgreSQL advisory lock key of semantic index updates ("pfvector").
+UPDATE_LOCK_KEY = 0x7066766563746F72
+
+Store = ExactStore | LayeredStore
 
 
 def _blob(vector: Vectors) -> bytes:
@@ -61,6 +95,109 @@ def _blob(vector: Vectors) -> bytes:
 
 def _unblob(data: bytes, dim: int) -> Vectors:
     return np.frombuffer(data, dtype="<f4", count=dim).astype(np.float32)
+
+
+class UpdateBusy(RuntimeError):
+    """Another process (or thread) is updating the semantic index, and the caller would not
+    wait."""
+
+
+class IndexBuilding(RuntimeError):
+    """There is no base file yet and another process is writing one: semantic search is off
+    (keyword only) until it is published."""
+
+
+class UpdateLock:
+    """One semantic-index updater at a time, across threads, processes and hosts sharing the
+    database: a session-level ``pg_advisory_lock`` on a dedicated connection (PostgreSQL), or
+    an ``flock`` on a file beside the database (SQLite; in ``fallback_dir`` when the database
+    has no file). Re-entrant within one thread of one instance."""
+
+    def __init__(self, fallback_dir: Path) -> None:
+        self.fallback_dir = fallback_dir
+        self._mutex = threading.RLock()
+        self._depth = 0
+        self._conn: Connection | None = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def hold(self, db: Database, *, wait: bool = True) -> Iterator[None]:
+        """Hold the lock for the block; without ``wait``, raise :class:`UpdateBusy` at once
+        when someone else holds it."""
+        if not self._mutex.acquire(blocking=wait):
+            raise UpdateBusy("another semantic index update is running in this process")
+        try:
+            if self._depth == 0:
+                self._acquire(db, wait)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release()
+        finally:
+            self._mutex.release()
+
+    def lock_path(self, db: Database) -> Path:
+        path = db.url.split("///", 1)[1] if "///" in db.url else ""
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return self.fallback_dir / ".vectors-update.lock"
+        return Path(path.split("?", 1)[0] + "-indexlock")
+
+    def _acquire(self, db: Database, wait: bool) -> None:
+        busy = "another process is updating the semantic index"
+        waiting = "another process is updating the semantic index: waiting for it to finish"
+        if not db.is_sqlite:
+            conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                key = {"key": UPDATE_LOCK_KEY}
+                if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+                    if not wait:
+                        raise UpdateBusy(busy)
+                    log.warning(waiting)
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            return
+        if fcntl is None:  # pragma: no cover
+            return
+        path = self.lock_path(db)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                if not wait:
+                    raise UpdateBusy(busy) from exc
+                log.warning(waiting)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPDATE_LOCK_KEY})
+            except Exception:
+                conn.invalidate()  # its session ends, and the lock with it
+            finally:
+                conn.close()
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 class VectorSearch:
@@ -73,14 +210,27 @@ class VectorSearch:
         self.model = embedder.model
         self.dim = embedder.dim
         safe = self.model.replace(":", "-").replace("/", "-")
-        self.index_path = settings.data_dir / "index" / f"vectors-{safe}.usearch"
+        self.index_dir = settings.data_dir / "index"
+        self.stem = f"vectors-{safe}"
+        # Names the current base file (versioned) with its watermark, model and dimension.
+        self.pointer_path = self.index_dir / f"{self.stem}.json"
+        self.update_lock = UpdateLock(self.index_dir)
         self._lock = threading.RLock()
-        self._store: ExactStore | HnswStore | None = None
+        self._store: Store | None = None
         self._watermark: dt.datetime | None = None
         self._db_state: tuple[int, dt.datetime | None] | None = None
+        self._pointer_seen: tuple[int, int, int] | None = None
         self._checked = 0.0
+        self._compactor: threading.Thread | None = None
+        self._compact_not_before = 0.0
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
         self._queries_lock = threading.Lock()
+
+    @property
+    def index_path(self) -> Path | None:
+        """The base file the pointer names now (None when there is none)."""
+        meta = read_pointer(self.pointer_path)
+        return None if meta is None else self.index_dir / str(meta["file"])
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -134,10 +284,13 @@ class VectorSearch:
     def nearest(
         self, vector: Vectors, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
-        """Papers nearest to a unit vector, as ``(paper id, cosine)``, best first."""
+        """Papers nearest to a unit vector, as ``(paper id, cosine)``, best first. With
+        ``allowed_ids`` only those papers (exact scan when few, filtered ANN otherwise)."""
+        if k <= 0 or (allowed_ids is not None and not len(allowed_ids)):
+            return []
         store = self._fresh()
         with self._lock:
-            if allowed_ids is not None and isinstance(store, HnswStore):
+            if allowed_ids is not None and isinstance(store, LayeredStore):
                 if len(allowed_ids) <= ALLOWED_EXACT_MAX:
                     keys, scores = store.exact(vector, k, list(allowed_ids))
                 else:
@@ -157,8 +310,10 @@ class VectorSearch:
 
     # --- the derived index -------------------------------------------------------------------
 
-    def _fresh(self, force: bool = False) -> ExactStore | HnswStore:
-        """The in-memory index, caught up with the table at most every refresh interval."""
+    def _fresh(self, force: bool = False, background: bool = True) -> Store:
+        """The index, caught up with the table and the node's base file at most every
+        refresh interval. ``background``: a delta past ``ann_delta_max`` starts the writing
+        of a new base file in a background thread."""
         now = time.monotonic()
         store = self._store
         if (
@@ -170,8 +325,12 @@ class VectorSearch:
         with self._lock:
             stale = time.monotonic() - self._checked >= self.settings.ann_refresh_seconds
             if self._store is None or force or stale:
-                self._sync()
-                self._checked = time.monotonic()
+                try:
+                    self._sync()
+                finally:
+                    self._checked = time.monotonic()
+                if background:
+                    self._maybe_compact()
             assert self._store is not None
             return self._store
 
@@ -195,36 +354,218 @@ class VectorSearch:
             expansion_search=s.ann_expansion_search,
         )
 
+    def _set_store(self, store: Store, watermark: dt.datetime | None) -> None:
+        self._store = store
+        self._watermark = watermark
+        self._db_state = None
+
     def _sync(self) -> bool:
-        """Catch the in-memory index up with the table; True when it changed. Caller holds
-        the lock."""
+        """Catch the index up with the table (and map a newer base file); True when it
+        changed. Caller holds ``_lock``."""
         with self.db.read() as session:
             state = self._table_state(session)
-            if self._store is not None and state == self._db_state:
-                return False
             count = state[0]
             changed = False
-            if self._store is None or self._want_ann(count) != isinstance(self._store, HnswStore):
-                self._store, self._watermark = self._initial_store(count)
-                changed = True
+            if not self._want_ann(count):
+                if not isinstance(self._store, ExactStore):
+                    self._set_store(ExactStore(self.dim), None)
+                    changed = True
+            else:
+                mapped = (
+                    self._newer_base()
+                    if isinstance(self._store, LayeredStore)
+                    else self._base_or_build()
+                )
+                if mapped is not None:
+                    self._set_store(*mapped)
+                    changed = True
+            assert self._store is not None
+            if not changed and state == self._db_state:
+                return False
             changed |= self._load_since(session, self._watermark)
             if len(self._store) != count:
                 changed |= self._reconcile(session)
             self._db_state = state
         return changed
 
-    def _initial_store(self, count: int) -> tuple[ExactStore | HnswStore, dt.datetime | None]:
-        if not self._want_ann(count):
-            return ExactStore(self.dim), None
-        loaded = HnswStore.load(
-            self.index_path, expansion_search=self.settings.ann_expansion_search
+    # --- the base file ---------------------------------------------------------------------
+
+    def _pointer_signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.pointer_path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _read_pointer(self) -> dict[str, Any] | None:
+        """The pointer's metadata when it names a base file of this model and dimension."""
+        meta = read_pointer(self.pointer_path)
+        if meta is None or meta.get("model") != self.model or meta.get("dim") != self.dim:
+            return None
+        return meta
+
+    def _map(self, meta: dict[str, Any]) -> tuple[LayeredStore, dt.datetime | None] | None:
+        """The base file ``meta`` names, memory-mapped read-only, with an empty delta."""
+        path = self.index_dir / str(meta["file"])
+        base = HnswStore.open(path, view=True, expansion_search=self.settings.ann_expansion_search)
+        if base is None or base.dim != self.dim:
+            return None
+        raw = meta.get("watermark")
+        watermark = dt.datetime.fromisoformat(raw) if raw else None
+        return LayeredStore(base, version=str(meta["version"]), path=path), watermark
+
+    def _newer_base(self) -> tuple[LayeredStore, dt.datetime | None] | None:
+        """The base file mapped, when the pointer names another version than the one in use
+        (None otherwise, or when it cannot be mapped: the one in use goes on serving)."""
+        seen = self._pointer_signature()
+        if seen is None or seen == self._pointer_seen:
+            return None
+        meta = self._read_pointer()
+        if meta is None:
+            return None
+        self._pointer_seen = seen
+        if isinstance(self._store, LayeredStore) and meta["version"] == self._store.version:
+            return None
+        mapped = self._map(meta)
+        if mapped is None:
+            log.warning("cannot map the ANN file %s; serving the previous one", meta["file"])
+            self._pointer_seen = None  # tried again at the next refresh
+        return mapped
+
+    def _base_or_build(self) -> tuple[LayeredStore, dt.datetime | None]:
+        """The node's base file mapped; written from the table first when there is none."""
+        seen = self._pointer_signature()
+        meta = self._read_pointer()
+        mapped = self._map(meta) if meta is not None else None
+        if mapped is not None:
+            self._pointer_seen = seen
+            return mapped
+        try:
+            with self.update_lock.hold(self.db, wait=False):
+                meta = self._read_pointer()  # written meanwhile by the lock's last holder?
+                mapped = self._map(meta) if meta is not None else None
+                if mapped is None:
+                    self._publish(*self._graph_from_table())
+                    meta = self._read_pointer()
+                    mapped = self._map(meta) if meta is not None else None
+                if mapped is None:
+                    raise RuntimeError(f"the ANN file written under {self.index_dir} is unreadable")
+                self._pointer_seen = self._pointer_signature()
+                return mapped
+        except UpdateBusy as exc:
+            raise IndexBuilding(
+                "the ANN index file is being written by another process; semantic search "
+                "resumes when it is published"
+            ) from exc
+
+    def _graph_from_table(self) -> tuple[HnswStore, dt.datetime | None]:
+        """A new in-memory graph of every stored embedding, and the newest ``embedded_at``."""
+        graph = self._new_hnsw()
+        watermark: dt.datetime | None = None
+        last_id = 0
+        with self.db.read() as session:
+            while True:
+                rows = session.execute(
+                    select(
+                        PaperEmbedding.paper_id,
+                        PaperEmbedding.vector,
+                        PaperEmbedding.dim,
+                        PaperEmbedding.embedded_at,
+                    )
+                    .where(PaperEmbedding.model == self.model, PaperEmbedding.paper_id > last_id)
+                    .order_by(PaperEmbedding.paper_id)
+                    .limit(LOAD_CHUNK)
+                ).all()
+                if not rows:
+                    break
+                ids = [int(r[0]) for r in rows]
+                graph.upsert(ids, np.stack([_unblob(r[1], r[2]) for r in rows]))
+                newest = max(r[3] for r in rows)
+                if watermark is None or newest > watermark:
+                    watermark = newest
+                last_id = ids[-1]
+        return graph, watermark
+
+    def _publish(self, graph: HnswStore, watermark: dt.datetime | None) -> None:
+        """Write ``graph`` as the node's new base file. Caller holds the update lock."""
+        publish_base(
+            graph,
+            self.index_dir,
+            self.stem,
+            {
+                "model": self.model,
+                "dim": self.dim,
+                "watermark": watermark.isoformat() if watermark else None,
+                "saved_at": utcnow().isoformat(),
+            },
         )
-        if loaded is not None:
-            store, meta = loaded
-            if meta.get("model") == self.model and store.dim == self.dim:
-                raw = meta.get("watermark")
-                return store, dt.datetime.fromisoformat(raw) if raw else None
-        return self._new_hnsw(), None
+
+    def _compact(self) -> bool:
+        """Write the base file again with this worker's delta and tombstones applied, then
+        map it; False when there was nothing to apply. Caller holds the update lock (not
+        ``_lock``: searches go on meanwhile)."""
+        with self._lock:
+            store = self._store
+            if not isinstance(store, LayeredStore) or not store.changes:
+                return False
+            meta = self._read_pointer()
+            if meta is None or meta["version"] != store.version:
+                # Another process published a newer file meanwhile: map that one.
+                self._sync()
+                return False
+            hidden, keys, matrix = store.snapshot()
+            watermark, path = self._watermark, store.path
+        s = self.settings
+        graph = (
+            HnswStore.open(
+                path,
+                connectivity=s.ann_connectivity,
+                expansion_add=s.ann_expansion_add,
+                expansion_search=s.ann_expansion_search,
+            )
+            if path is not None
+            else None
+        )
+        if graph is None:
+            graph, watermark = self._graph_from_table()
+        else:
+            graph.remove([int(k) for k in hidden])
+            graph.upsert([int(k) for k in keys], matrix)
+        self._publish(graph, watermark)
+        del graph
+        with self._lock:
+            self._sync()
+            self._checked = time.monotonic()
+        return True
+
+    def _maybe_compact(self) -> None:
+        """Past ``ann_delta_max`` changes, write a new base file in a background thread
+        (when no update holds the lock; it writes one itself). Caller holds ``_lock``."""
+        store = self._store
+        limit = self.settings.ann_delta_max
+        if not isinstance(store, LayeredStore) or limit <= 0 or store.changes <= limit:
+            return
+        if self.update_lock.held or (self._compactor is not None and self._compactor.is_alive()):
+            return
+        now = time.monotonic()
+        if now < self._compact_not_before:
+            return
+        self._compact_not_before = now + COMPACT_RETRY_SECONDS
+        self._compactor = threading.Thread(
+            target=self._compact_in_background, name="paperfeed-ann-compact", daemon=True
+        )
+        self._compactor.start()
+
+    def _compact_in_background(self) -> None:
+        try:
+            with self.update_lock.hold(self.db, wait=False):
+                self._compact()
+        except UpdateBusy:
+            log.info("ANN delta past ann_delta_max: left to the update that holds the lock")
+        except Exception:
+            log.exception("writing a new ANN base file failed")
+
+    # --- catching up with the table --------------------------------------------------------
 
     def _load_since(self, session: Session, since: dt.datetime | None) -> bool:
         """Upsert every embedding made at or after ``since`` (all when None)."""
@@ -262,17 +603,18 @@ class VectorSearch:
     def _reconcile(self, session: Session) -> bool:
         """Make the index hold exactly the table's keys (deletions, lost updates)."""
         assert self._store is not None
-        table = set(
+        table = np.fromiter(
             session.scalars(
                 select(PaperEmbedding.paper_id).where(PaperEmbedding.model == self.model)
-            )
+            ),
+            dtype=np.int64,
         )
-        held = {int(k) for k in self._store.keys()}  # noqa: SIM118
-        extra = sorted(held - table)
-        missing = sorted(table - held)
-        self._store.remove(extra)
+        held = self._store.keys()
+        extra = np.setdiff1d(held, table)
+        missing = np.setdiff1d(table, held)
+        self._store.remove([int(k) for k in extra])
         for start in range(0, len(missing), LOAD_CHUNK):
-            chunk = missing[start : start + LOAD_CHUNK]
+            chunk = [int(k) for k in missing[start : start + LOAD_CHUNK]]
             rows = session.execute(
                 select(PaperEmbedding.paper_id, PaperEmbedding.vector, PaperEmbedding.dim).where(
                     PaperEmbedding.paper_id.in_(chunk), PaperEmbedding.model == self.model
@@ -282,21 +624,7 @@ class VectorSearch:
                 self._store.upsert(
                     [int(r[0]) for r in rows], np.stack([_unblob(r[1], r[2]) for r in rows])
                 )
-        return bool(extra or missing)
-
-    def _save(self) -> None:
-        """Persist the ANN graph (exact mode keeps nothing on disk). Caller holds the lock."""
-        if isinstance(self._store, HnswStore):
-            self._store.save(
-                self.index_path,
-                {
-                    "model": self.model,
-                    "dim": self.dim,
-                    "watermark": self._watermark.isoformat() if self._watermark else None,
-                    "count": len(self._store),
-                    "saved_at": utcnow().isoformat(),
-                },
-            )
+        return bool(len(extra) or len(missing))
 
     # --- keeping the embeddings up to date -------------------------------------------------
 
@@ -319,20 +647,25 @@ class VectorSearch:
             or 0
         )
 
-    def update(self, db: Database, progress: bool = False) -> dict[str, int]:
+    def update(self, db: Database, progress: bool = False, *, wait: bool = True) -> dict[str, int]:
         """Embed new and changed papers (committing every ``embedding_commit_every``), then
-        bring this node's index up to date and save it."""
-        stats = self._embed_pending(db, progress=progress, everything=False)
-        stats.update(self._refresh_index(db, rebuild=False))
+        bring this node's index up to date and write its base file again. Holds the update
+        lock throughout; with ``wait=False`` raises :class:`UpdateBusy` instead of waiting
+        for another updater."""
+        with self.update_lock.hold(db, wait=wait):
+            stats = self._embed_pending(db, progress=progress, everything=False)
+            stats.update(self._refresh_index(db, rebuild=False))
         return stats
 
     def rebuild(
-        self, db: Database, progress: bool = False, reembed: bool = False
+        self, db: Database, progress: bool = False, reembed: bool = False, *, wait: bool = True
     ) -> dict[str, int]:
         """Build this node's index again from the stored embeddings (after embedding what
-        is pending). ``reembed`` also embeds every paper again."""
-        stats = self._embed_pending(db, progress=progress, everything=reembed)
-        stats.update(self._refresh_index(db, rebuild=True))
+        is pending). ``reembed`` also embeds every paper again. Under the update lock, like
+        :meth:`update`."""
+        with self.update_lock.hold(db, wait=wait):
+            stats = self._embed_pending(db, progress=progress, everything=reembed)
+            stats.update(self._refresh_index(db, rebuild=True))
         return stats
 
     def _embed_pending(self, db: Database, *, progress: bool, everything: bool) -> dict[str, int]:
@@ -411,16 +744,24 @@ class VectorSearch:
         return {"embedded": embedded, "unchanged": checked}
 
     def _refresh_index(self, db: Database, *, rebuild: bool) -> dict[str, int]:
+        """Catch the index up and write the base file again when the table moved (from
+        scratch with ``rebuild``). Caller holds the update lock."""
         with self._lock:
-            if rebuild:
-                self._store = None
-                self.index_path.unlink(missing_ok=True)
-                self.index_path.with_suffix(".json").unlink(missing_ok=True)
             self.db = db
-            changed = self._sync()
+            if rebuild:
+                self._store, self._db_state, self._pointer_seen = None, None, None
+        if rebuild:
+            with db.read() as session:
+                count, _ = self._table_state(session)
+            if self._want_ann(count):
+                self._publish(*self._graph_from_table())
+            else:
+                remove_bases(self.index_dir, self.stem)
+        with self._lock:
+            self._sync()
             self._checked = time.monotonic()
-            if changed or rebuild or not self.index_path.exists():
-                self._save()
+        self._compact()
+        with self._lock:
             assert self._store is not None
             size = len(self._store)
         self._record_state(db, size)
@@ -428,11 +769,13 @@ class VectorSearch:
 
     def _record_state(self, db: Database, size: int) -> None:
         name = f"vectors:{self.settings.search_node}"[:128]
+        store = self._store
         info = {
             "model": self.model,
-            "index": self._store.kind if self._store is not None else "none",
+            "index": store.kind if store is not None else "none",
             "size": size,
-            "path": str(self.index_path),
+            "path": str(store.path) if isinstance(store, LayeredStore) else None,
+            "version": store.version if isinstance(store, LayeredStore) else None,
         }
         with db.write() as session:
             row = session.get(IndexState, name)
@@ -444,7 +787,9 @@ class VectorSearch:
                 row.updated_at = utcnow()
 
     def status(self, db: Database) -> dict[str, object]:
-        """Papers, embedded (by the current model), pending, model, and this worker's index."""
+        """Papers, embedded (by the current model), pending, model, and this process's view
+        of the index: its kind and size, its private memory (MiB), the delta beside the base
+        file (entries) and the mapped base file (MiB)."""
         with db.read() as session:
             papers = int(session.scalar(select(func.count()).select_from(Paper)) or 0)
             embedded, _ = self._table_state(session)
@@ -452,17 +797,22 @@ class VectorSearch:
         with self._lock:
             if self.db is not db:
                 self.db = db
-            store = self._fresh(force=True)
-            size, kind, nbytes = len(store), store.kind, store.nbytes
-        return {
-            "papers": papers,
-            "embedded": embedded,
-            "pending": pending,
-            "model": self.model,
-            "index": kind,
-            "index_size": size,
-            "index_mib": round(nbytes / 2**20, 1),
-        }
+            try:
+                store: Store | None = self._fresh(force=True, background=False)
+            except IndexBuilding:
+                store = None
+            layered = store if isinstance(store, LayeredStore) else None
+            return {
+                "papers": papers,
+                "embedded": embedded,
+                "pending": pending,
+                "model": self.model,
+                "index": store.kind if store is not None else "being written elsewhere",
+                "index_size": len(store) if store is not None else 0,
+                "index_mib": round(store.nbytes / 2**20, 1) if store is not None else 0.0,
+                "delta": layered.changes if layered is not None else 0,
+                "file_mib": round(layered.file_bytes / 2**20, 1) if layered is not None else 0.0,
+            }
 
 
 @contextmanager
