@@ -1,6 +1,6 @@
 """Votes applied in batches: ``set_votes`` (one transaction for many votes) and the app's
-``VoteWriter`` (requests queue their votes; batches run on the event loop without ever
-blocking it on a lock)."""
+``VoteWriter`` (requests queue their votes; the loop is never blocked on a lock: SQLite
+batches run on it and only try the lock, PostgreSQL batches run on a writer thread)."""
 
 from __future__ import annotations
 
