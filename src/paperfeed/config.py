@@ -108,12 +108,14 @@ class Settings(BaseSettings):
     )
 
     # --- search: semantic index (embeddings, approximate nearest neighbours)
-    embedding_backend: Literal["onnx", "onnx-int8", "torch", "off"] = Field(
+    embedding_backend: Literal["onnx", "onnx-int8", "torch-bf16", "torch", "off"] = Field(
         default="onnx",
         description=(
             "How all-MiniLM-L6-v2 runs: `onnx` (ONNX Runtime, fused fp32 graph exported at "
-            "first use), `onnx-int8` (int8 weights: faster, below the agreement bar), `torch` "
-            "(the reference sentence-transformers model) or `off` (keyword search only)."
+            "first use), `onnx-int8` (int8 weights: faster, below the agreement bar), "
+            "`torch-bf16` (the encoder in bfloat16 on PyTorch with prepacked oneDNN weights; "
+            "float32 on CPUs without native bfloat16), `torch` (the reference "
+            "sentence-transformers model) or `off` (keyword search only)."
         ),
     )
     embedding_model_dir: Path | None = Field(

