@@ -4,8 +4,10 @@ fail: per address, answer RCPT or DATA with a code, drop the connection, or repl
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -15,10 +17,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import insert
 
 from paperfeed.community.keys import forget_cached_keys
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database
+from paperfeed.store.models import Subscriber
 from tests.web.conftest import seed_site
 
 # A fault: None (accept), "421 ..."-style reply, "drop", or ("slow", seconds).
@@ -127,3 +131,47 @@ def digest_settings(
 def digest_db(digest_settings: Settings, database: Database) -> Database:
     seed_site(database)
     return database
+
+
+def add_confirmed_subscribers(db: Database, n: int, at: dt.datetime) -> None:
+    """``n`` confirmed daily subscribers without topics, ``r0000@example.org`` onwards."""
+    with db.write() as session:
+        session.execute(
+            insert(Subscriber),
+            [
+                {
+                    "email": f"r{i:04d}@example.org",
+                    "status": "confirmed",
+                    "period": "daily",
+                    "timezone": "UTC",
+                    "send_hour": 7,
+                    "send_weekday": 0,
+                    "max_papers": 10,
+                    "categories": [],
+                    "keywords": [],
+                    "authors": [],
+                    "consent_at": at,
+                    "consent_source": "test",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for i in range(n)
+            ],
+        )
+
+
+def sender_env(settings: Settings, sink: SmtpSink, **extra: str) -> dict[str, str]:
+    """Environment for a ``paperfeed digest send`` subprocess on this database and sink."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATA_DIR=str(settings.data_dir),
+        PAPERFEED_DATABASE_URL=settings.sqlalchemy_url,
+        PAPERFEED_SECRET_KEY=settings.secret_key or "",
+        PAPERFEED_SMTP_HOST=sink.host,
+        PAPERFEED_SMTP_PORT=str(sink.port),
+        PAPERFEED_SMTP_TLS="none",
+        PAPERFEED_MAIL_FROM="digest@paperfeed.test",
+        PAPERFEED_EMBEDDING_BACKEND="off",
+        **extra,
+    )
+    return env

@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
-from paperfeed.store.models import DigestDelivery, DigestRun, Subscriber
-from tests.digest.conftest import SmtpSink
+from paperfeed.store.models import DigestDelivery, DigestRun
+from tests.digest.conftest import SmtpSink, add_confirmed_subscribers, sender_env
 from tests.web.conftest import FRIDAY
 
 RECIPIENTS = 300
@@ -32,41 +32,8 @@ def test_sigkill_never_sends_twice(
     digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     now = dt.datetime(2025, 3, 8, 6, 0)
-    with digest_db.write() as session:
-        session.execute(
-            insert(Subscriber),
-            [
-                {
-                    "email": f"r{i:04d}@example.org",
-                    "status": "confirmed",
-                    "period": "daily",
-                    "timezone": "UTC",
-                    "send_hour": 7,
-                    "send_weekday": 0,
-                    "max_papers": 10,
-                    "categories": [],
-                    "keywords": [],
-                    "authors": [],
-                    "consent_at": now,
-                    "consent_source": "test",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(RECIPIENTS)
-            ],
-        )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env.update(
-        PAPERFEED_DATA_DIR=str(digest_settings.data_dir),
-        PAPERFEED_DATABASE_URL=digest_settings.sqlalchemy_url,
-        PAPERFEED_SECRET_KEY=digest_settings.secret_key or "",
-        PAPERFEED_SMTP_HOST=smtp_sink.host,
-        PAPERFEED_SMTP_PORT=str(smtp_sink.port),
-        PAPERFEED_SMTP_TLS="none",
-        PAPERFEED_MAIL_FROM="digest@paperfeed.test",
-        PAPERFEED_DIGEST_RATE_PER_SECOND="150",
-        PAPERFEED_EMBEDDING_BACKEND="off",
-    )
+    add_confirmed_subscribers(digest_db, RECIPIENTS, now)
+    env = sender_env(digest_settings, smtp_sink, PAPERFEED_DIGEST_RATE_PER_SECOND="150")
     cmd = [PAPERFEED, "digest", "send", "--period", "daily", "--date", FRIDAY.isoformat()]
     rng = random.Random(int(os.environ.get("PAPERFEED_CRASH_SEED", "0")) or None)
     kills = 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import itertools
-import os
 import random
 import subprocess
 import sys
@@ -23,8 +22,8 @@ from paperfeed.config import Settings
 from paperfeed.digest import deliver
 from paperfeed.digest.clock import FakeClock
 from paperfeed.store.db import Database
-from paperfeed.store.models import DigestDelivery, DigestSendSlot, DigestThrottle, Subscriber
-from tests.digest.conftest import SmtpSink
+from paperfeed.store.models import DigestDelivery, DigestSendSlot, DigestThrottle
+from tests.digest.conftest import SmtpSink, add_confirmed_subscribers, sender_env
 from tests.web.conftest import FRIDAY
 
 T0 = dt.datetime(2025, 3, 8, 6, 0)
@@ -80,32 +79,6 @@ class SimClock(FakeClock):
                 del self.asleep[ident]
                 self.running += 1
         self.cond.notify_all()
-
-
-def _add_subscribers(db: Database, n: int) -> None:
-    with db.write() as session:
-        session.execute(
-            insert(Subscriber),
-            [
-                {
-                    "email": f"r{i:03d}@example.org",
-                    "status": "confirmed",
-                    "period": "daily",
-                    "timezone": "UTC",
-                    "send_hour": 7,
-                    "send_weekday": 0,
-                    "max_papers": 10,
-                    "categories": [],
-                    "keywords": [],
-                    "authors": [],
-                    "consent_at": T0,
-                    "consent_source": "test",
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
-                for i in range(n)
-            ],
-        )
 
 
 def _send_in_threads(
@@ -167,7 +140,7 @@ def test_hourly_cap_is_shared_by_two_senders(
     messages in the first hour of the simulated clock, 4 in the second, 2 in the third; the
     others wait for the window to roll over, with nothing claimed."""
     s = _capped(digest_settings, 0, 4)
-    _add_subscribers(digest_db, 10)
+    add_confirmed_subscribers(digest_db, 10, T0)
     clock = SimClock(T0, threads=2)
     run = deliver.create_run(digest_db, s, "daily", FRIDAY, clock)
     claims = _send_in_threads(s, digest_db, clock, run.id, busy=60)
@@ -193,7 +166,7 @@ def test_per_second_cap_is_shared_by_two_senders(
     """2 a second over both senders, each taking 0.7 s per message: one message every half
     second, the senders taking turns (each counting alone would send together at once)."""
     s = _capped(digest_settings, 2.0, 0)
-    _add_subscribers(digest_db, 8)
+    add_confirmed_subscribers(digest_db, 8, T0)
     clock = SimClock(T0, threads=2)
     run = deliver.create_run(digest_db, s, "daily", FRIDAY, clock)
     claims = _send_in_threads(s, digest_db, clock, run.id, busy=0.7)
@@ -216,7 +189,7 @@ def test_both_caps_and_no_wait(
     """One sender, then another: the second finds the hour used up by the first and (not
     waiting) returns with the time of the next slot; nothing is claimed meanwhile."""
     s = _capped(digest_settings, 2.0, 3)
-    _add_subscribers(digest_db, 5)
+    add_confirmed_subscribers(digest_db, 5, T0)
     clock = FakeClock(T0)
     run = deliver.create_run(digest_db, s, "daily", FRIDAY, clock)
     first = deliver.Sender(digest_db, s, clock)
@@ -247,7 +220,7 @@ def test_no_cap_adds_no_statement_per_message(
 ) -> None:
     assert digest_settings.digest_rate_per_second == 0
     assert digest_settings.digest_rate_per_hour == 0
-    _add_subscribers(digest_db, 5)
+    add_confirmed_subscribers(digest_db, 5, T0)
     clock = FakeClock(T0)
     run = deliver.create_run(digest_db, digest_settings, "daily", FRIDAY, clock)
     sender = deliver.Sender(digest_db, digest_settings, clock)
@@ -284,22 +257,6 @@ def test_old_slots_are_pruned_when_a_sender_starts(
     assert left == list(range(31, 61))  # the last 30 minutes' slots: still limiting
 
 
-def _cli_env(settings: Settings, sink: SmtpSink, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env.update(
-        PAPERFEED_DATA_DIR=str(settings.data_dir),
-        PAPERFEED_DATABASE_URL=settings.sqlalchemy_url,
-        PAPERFEED_SECRET_KEY=settings.secret_key or "",
-        PAPERFEED_SMTP_HOST=sink.host,
-        PAPERFEED_SMTP_PORT=str(sink.port),
-        PAPERFEED_SMTP_TLS="none",
-        PAPERFEED_MAIL_FROM="digest@paperfeed.test",
-        PAPERFEED_EMBEDDING_BACKEND="off",
-        **extra,
-    )
-    return env
-
-
 def _two_processes(args: list[str], env: dict[str, str]) -> list[tuple[int, str]]:
     cmd = [PAPERFEED, "digest", "send", "--period", "daily", "--date", FRIDAY.isoformat()]
     procs = [
@@ -320,8 +277,8 @@ def test_two_processes_share_the_hourly_cap(
 ) -> None:
     """Two real `digest send --no-wait` processes at once, cap 5 an hour: 5 messages in
     all (each process counting alone would send 10), the rest stays queued."""
-    _add_subscribers(digest_db, 12)
-    env = _cli_env(
+    add_confirmed_subscribers(digest_db, 12, T0)
+    env = sender_env(
         digest_settings,
         smtp_sink,
         PAPERFEED_DIGEST_RATE_PER_SECOND="0",
@@ -342,8 +299,8 @@ def test_two_processes_share_the_per_second_cap(
 ) -> None:
     """Two real `digest send` processes at once, 10 a second: the claims of both, in
     time order, are at least 0.1 s apart."""
-    _add_subscribers(digest_db, 40)
-    env = _cli_env(digest_settings, smtp_sink, PAPERFEED_DIGEST_RATE_PER_SECOND="10")
+    add_confirmed_subscribers(digest_db, 40, T0)
+    env = sender_env(digest_settings, smtp_sink, PAPERFEED_DIGEST_RATE_PER_SECOND="10")
     for code, text in _two_processes([], env):
         assert code == 0, text
     assert len({m["To"] for m in smtp_sink.messages}) == len(smtp_sink.messages) == 40

@@ -462,28 +462,11 @@ class VectorSearch:
         """A new in-memory graph of every stored embedding, and the newest ``embedded_at``."""
         graph = self._new_hnsw()
         watermark: dt.datetime | None = None
-        last_id = 0
         with self.db.read() as session:
-            while True:
-                rows = session.execute(
-                    select(
-                        PaperEmbedding.paper_id,
-                        PaperEmbedding.vector,
-                        PaperEmbedding.dim,
-                        PaperEmbedding.embedded_at,
-                    )
-                    .where(PaperEmbedding.model == self.model, PaperEmbedding.paper_id > last_id)
-                    .order_by(PaperEmbedding.paper_id)
-                    .limit(LOAD_CHUNK)
-                ).all()
-                if not rows:
-                    break
-                ids = [int(r[0]) for r in rows]
-                graph.upsert(ids, np.stack([_unblob(r[1], r[2]) for r in rows]))
-                newest = max(r[3] for r in rows)
+            for ids, matrix, newest in self._stored_chunks(session, None):
+                graph.upsert(ids, matrix)
                 if watermark is None or newest > watermark:
                     watermark = newest
-                last_id = ids[-1]
         return graph, watermark
 
     def _publish(self, graph: HnswStore, watermark: dt.datetime | None) -> None:
@@ -571,6 +554,18 @@ class VectorSearch:
         """Upsert every embedding made at or after ``since`` (all when None)."""
         assert self._store is not None
         changed = False
+        for ids, matrix, newest in self._stored_chunks(session, since):
+            self._store.upsert(ids, matrix)
+            if self._watermark is None or newest > self._watermark:
+                self._watermark = newest
+            changed = True
+        return changed
+
+    def _stored_chunks(
+        self, session: Session, since: dt.datetime | None
+    ) -> Iterator[tuple[list[int], Vectors, dt.datetime]]:
+        """This model's stored embeddings (those made at or after ``since``; all when None)
+        in paper-id order, ``LOAD_CHUNK`` at a time: (ids, vectors, newest ``embedded_at``)."""
         last_id = 0
         while True:
             query = (
@@ -589,16 +584,10 @@ class VectorSearch:
                 query = query.where(PaperEmbedding.embedded_at >= since - SYNC_OVERLAP)
             rows = session.execute(query).all()
             if not rows:
-                break
+                return
             ids = [int(r[0]) for r in rows]
-            matrix = np.stack([_unblob(r[1], r[2]) for r in rows])
-            self._store.upsert(ids, matrix)
-            newest = max(r[3] for r in rows)
-            if self._watermark is None or newest > self._watermark:
-                self._watermark = newest
+            yield ids, np.stack([_unblob(r[1], r[2]) for r in rows]), max(r[3] for r in rows)
             last_id = ids[-1]
-            changed = True
-        return changed
 
     def _reconcile(self, session: Session) -> bool:
         """Make the index hold exactly the table's keys (deletions, lost updates)."""
