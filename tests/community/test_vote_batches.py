@@ -173,3 +173,37 @@ def test_votes_never_block_the_event_loop_on_a_held_lock(
         writer.close()
     assert released_by_loop == [True]
     assert answer == (base + 1, True)
+
+
+def test_token_voters_are_checked_in_the_votes_transaction(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    from paperfeed.community import Forbidden, tokens, users
+    from paperfeed.community.keys import digest
+    from paperfeed.community.votes import ByToken, TokenRefused
+
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    write = tokens.create_token(site_db, ann, "w", "write")
+    read = tokens.create_token(site_db, ann, "r", "read")[0]
+    revoked = tokens.create_token(site_db, ben, "old", "write")
+    tokens.revoke_token(site_db, ben, revoked[1].id)
+    banned = tokens.create_token(site_db, cat, "w", "write")[0]
+    users.set_banned(site_db, "cat", True)
+    base = live_count(site_db, "2503.00003")
+    results = set_votes(
+        site_db,
+        [
+            (ByToken(digest(write[0])), "2503.00003", True),
+            (ByToken(digest(read)), "2503.00003", True),
+            (ByToken(digest(revoked[0])), "2503.00003", True),
+            (ByToken(digest(banned)), "2503.00003", True),
+            (ByToken(digest("pf_never_issued")), "2503.00003", True),
+            (ByToken(digest(write[0])), "2503.99999", True),
+            (ben.id, "2503.00003", True),  # a browser's vote, by user id, in the same batch
+        ],
+    )
+    assert results[0] == (base + 2, True) and results[6] == (base + 2, True)
+    assert isinstance(results[1], Forbidden)
+    assert all(isinstance(r, TokenRefused) for r in results[2:5])
+    assert isinstance(results[5], NotFound)
+    assert live_count(site_db, "2503.00003") == base + 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,35 @@ def test_sqlite_pragmas(database: Database) -> None:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert s.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+
+
+def test_sqlite_checkpoints_move_to_a_background_thread(tmp_path: Path) -> None:
+    """A serving process's commits leave the WAL alone; its checkpoint thread copies it into
+    the database file. (Without the thread, SQLite's own commit would checkpoint past
+    1,000 pages.)"""
+    path = tmp_path / "site.db"
+    db = Database(f"sqlite:///{path}")
+    with db.raw_write() as cur:
+        cur.execute("CREATE TABLE t (x BLOB)")
+    stop = db.checkpoint_in_background()
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        size = path.stat().st_size
+        for _ in range(30):  # ~1,500 pages through the WAL, in separate commits
+            with db.raw_write() as cur:
+                cur.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 50)
+        wal = Path(f"{path}-wal").stat().st_size
+        assert wal > 1_300 * 4096  # commits did not checkpoint (they would at 1,000 pages)
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < size + 1_000 * 4096 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_size >= size + 1_000 * 4096  # the thread copied the pages
+    finally:
+        stop()
+        db.dispose()
+    with Database(f"sqlite:///{path}").engine.connect() as conn:  # a fresh one: SQLite's
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000  # default
 
 
 def test_sqlite_writers_are_serialised(database: Database) -> None:

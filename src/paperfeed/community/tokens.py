@@ -7,13 +7,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from paperfeed.community import CommunityError, NotFound, clean_text
 from paperfeed.community.keys import digest
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
-from paperfeed.store.models import ApiToken, User, utcnow
+from paperfeed.store.models import ApiToken, utcnow
 
 Scope = Literal["read", "write"]
 SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -95,11 +95,15 @@ def revoke_token(db: Database, account: Account, token_id: int) -> None:
         raise NotFound("No such live token.")
 
 
-# Built once (every API write looks its token up): no per-request statement construction.
+# What a request with a refused token is told (401, and 403 for a write with a read token).
+TOKEN_REFUSED = "invalid or revoked API token"
+READ_ONLY = "this API token is read-only"
+
+# Every API write looks its token up, so this is the driver's own SQL (Database.fetch_one).
 _TOKEN_ACCOUNT = (
-    select(User.id, User.username, User.email, User.is_admin, User.is_banned, ApiToken.scope)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    "SELECT u.id, u.username, u.email, u.is_admin, u.is_banned, t.scope "
+    "FROM users u JOIN api_tokens t ON t.user_id = u.id "
+    "WHERE t.token_hash = ? AND t.revoked_at IS NULL"
 )
 
 
@@ -107,7 +111,10 @@ def token_account(db: Database, token: str) -> tuple[Account, str] | None:
     """The account and scope of a live token, else None."""
     if not token.startswith("pf_") or len(token) > 128:
         return None
-    row = db.fetch_one(_TOKEN_ACCOUNT, {"token_hash": digest(token)})
-    if row is None or row.is_banned:
+    row = db.fetch_one(_TOKEN_ACCOUNT, (digest(token),))
+    if row is None:
         return None
-    return Account(row.id, row.username, row.email, row.is_admin, row.is_banned), row.scope
+    user_id, username, email, is_admin, is_banned, scope = row
+    if is_banned:
+        return None
+    return Account(user_id, username, email, bool(is_admin), bool(is_banned)), scope

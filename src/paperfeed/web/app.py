@@ -6,6 +6,7 @@ global is mutated, so tests can build several apps with different settings side 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,8 +29,18 @@ WEB_DIR = Path(__file__).parent
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    app.state.votes.close()  # apply the votes still queued before the worker exits
+    # Everything made so far (modules, templates, the app) lives as long as the worker:
+    # freezing it keeps the collector from scanning it again. Without this, a full
+    # collection paused the worker for ~80 ms now and then under load (votes' p99).
+    gc.collect()
+    gc.freeze()
+    stop_checkpoints = app.state.db.checkpoint_in_background()
+
+    try:
+        yield
+    finally:
+        await app.state.votes.aclose()  # apply the votes still queued before the worker exits
+        stop_checkpoints()
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -54,6 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     from paperfeed.web.api import markdown_router
     from paperfeed.web.api import router as api_router
+    from paperfeed.web.api.bearer_votes import BearerVotes
     from paperfeed.web.api.community import router as community_api_router
     from paperfeed.web.auth import LoginRequired, SecurityMiddleware
     from paperfeed.web.feeds import router as feeds_router
@@ -73,6 +85,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(community_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
+    # Inside SecurityMiddleware (added later = outer): bearer votes skip FastAPI's routing.
+    app.add_middleware(BearerVotes)
     app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
 
     @app.exception_handler(LoginRequired)

@@ -78,7 +78,7 @@ def csrf_cookie(settings: Settings) -> str:
     return cookie_name(settings, "pf_csrf")
 
 
-def _bearer(header: str | None) -> str | None:
+def bearer(header: str | None) -> str | None:
     if header and header[:7].lower() == "bearer ":
         return header[7:].strip()
     return None
@@ -95,12 +95,10 @@ def _resolve(request: Request) -> tuple[Account | None, str]:
     result: tuple[Account | None, str] = (None, "anonymous")
     header = request.headers.get("authorization")
     if header is not None:
-        token = _bearer(header)
+        token = bearer(header)
         found = tokens.token_account(db, token) if token else None
         if found is None:
-            raise HTTPException(
-                401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, tokens.TOKEN_REFUSED, headers={"WWW-Authenticate": "Bearer"})
         result = (found[0], found[1])
     else:
         raw = request.cookies.get(session_cookie(settings))
@@ -130,7 +128,7 @@ def require_write(request: Request) -> Account:
     if account is None:
         raise LoginRequired()
     if via == "read":
-        raise HTTPException(403, "this API token is read-only")
+        raise HTTPException(403, tokens.READ_ONLY)
     return account
 
 
@@ -220,7 +218,7 @@ class SecurityMiddleware:
         path: str = scope["path"]
         if (
             scope["method"] in UNSAFE
-            and _bearer(headers.get("authorization")) is None
+            and bearer(headers.get("authorization")) is None
             and not (scope["method"] == "POST" and ONE_CLICK_UNSUBSCRIBE.fullmatch(path))
         ):
             refused, receive = await self._check_csrf(scope, receive, headers)
