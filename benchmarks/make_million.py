@@ -12,8 +12,8 @@ synthetic clustered vectors, for the search benchmarks at the issue's "all of ar
 modelled on a real paper drawn at random: the same number of title and abstract words,
 authors, categories and listing date; its words are drawn from the real titles' and
 abstracts' word frequencies (so common words are as common as in arXiv and rare ones as
-rare). Ids are new-style ids of 2015-2024 (``YYMM.NNNNN``), months the real sets (2025-03
-onwards) never use. Nothing is copied: no real title or abstract appears in the output.
+rare). Ids are new-style ids of 2015-2024 (``YYMM.NNNNN``), skipping the ids of real papers
+(one set lists papers of 2024). Nothing is copied: no real title or abstract is written.
 
 ``vectors`` stores a synthetic unit vector for every paper that has none, under the
 configured embedder's model name (so ``index update`` embeds nothing and builds the ANN
@@ -60,6 +60,7 @@ def corpus(out: Path, total: int, seed: int) -> None:
     for paper in real:
         title_words.update(paper["title"].split())
         abstract_words.update(paper["abstract"].split())
+    taken = {paper["id"] for paper in real}
     rng = random.Random(seed)
     t_vocab, t_weights = zip(*title_words.items(), strict=True)
     a_vocab, a_weights = zip(*abstract_words.items(), strict=True)
@@ -79,7 +80,11 @@ def corpus(out: Path, total: int, seed: int) -> None:
                 a_vocab, a_weights, k=sum(len(p["abstract"].split()) for p in models)
             )
             ti = wi = 0
-            for number, model in enumerate(models, start=1):
+            number = 0
+            for model in models:
+                number += 1
+                while f"{month}.{number:05d}" in taken:  # a real paper's id (older ones occur)
+                    number += 1
                 nt, nw = len(model["title"].split()), len(model["abstract"].split())
                 paper = {
                     "id": f"{month}.{number:05d}",
