@@ -50,6 +50,9 @@ def test_embedder_unit_vectors_and_meaning(embedder: Embedder) -> None:
     again = embedder.embed(texts[::-1])[::-1]
     assert np.allclose(again, vecs, atol=1e-4)
     assert embedder.embed([]).shape == (0, 384)
+    # A query is embedded on its own single-threaded session: the same vector.
+    one = embedder.embed_one(texts[3])
+    assert one.shape == (384,) and np.allclose(one, vecs[3], atol=1e-5)
 
 
 def test_onnx_agrees_with_the_reference_model(embedder: Embedder) -> None:
@@ -245,13 +248,13 @@ def test_query_embeddings_are_cached(
     vs = make(settings, embedder, database, embedding_query_cache_size=2)
     vs.update(database)
     calls: list[str] = []
-    real = embedder.embed
+    real = embedder.embed_one
 
-    def spy(texts: Any) -> Any:
-        calls.extend(texts)
-        return real(texts)
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return real(text)
 
-    monkeypatch.setattr(embedder, "embed", spy)
+    monkeypatch.setattr(embedder, "embed_one", spy)
     first = vs.search("legged robots", 3)
     assert vs.search("  legged   robots ", 3) == first
     assert calls == ["legged robots"]

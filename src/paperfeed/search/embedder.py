@@ -45,7 +45,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +125,8 @@ class Embedder:
         self._path = model_path()
         self._lock = threading.Lock()
         self._session: Any = None
+        self._query_session: Any = None
+        self._make_query_session: Callable[[], Any] | None = None
         self._st: Any = None
         self._bert: _TorchBert | None = None
         if backend == "torch":
@@ -175,13 +177,21 @@ class Embedder:
 
         self._load_tokenizer()
         onnx_file = ensure_onnx(model_dir, int8=self.backend == "onnx-int8")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(onnx_file), options, providers=["CPUExecutionProvider"]
-        )
+
+        def session(threads: int) -> Any:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+        self._session = session(self.threads)
+        # Queries (``embed_one``) run on a session of one thread, in the caller's thread.
+        # A search embeds its query while the keyword index answers on the other core;
+        # with ONNX Runtime's worker threads spinning on both cores that overlap was lost
+        # (hybrid p50 at 1M papers 13.6 ms with all threads against 9.9 ms with one,
+        # benchmarks/RESULTS.md). About 90 MB more per process that serves searches.
+        self._make_query_session = lambda: session(1)
 
     # --- embedding -----------------------------------------------------------------------
 
@@ -204,6 +214,10 @@ class Embedder:
         if self._bert is not None:
             self._embed_bert(self._bert, texts, out)
             return out
+        self._run_onnx(self._session, texts, out)
+        return out
+
+    def _run_onnx(self, session: Any, texts: Sequence[str], out: Vectors) -> None:
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
@@ -216,14 +230,22 @@ class Embedder:
                 n = lengths[row]
                 ids[i, :n] = encodings[row].ids
                 mask[i, :n] = 1
-            (vectors,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[rows] = vectors
         # The graph normalises already; renormalise so int8 rounding never leaves |v| != 1.
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
 
     def embed_one(self, text: str) -> Vectors:
-        vector: Vectors = self.embed([text])[0]
+        if self._make_query_session is None:  # a PyTorch backend
+            vector: Vectors = self.embed([text])[0]
+            return vector
+        if self._query_session is None:
+            with self._lock:
+                if self._query_session is None:
+                    self._query_session = self._make_query_session()
+        out = np.zeros((1, self.dim), dtype=np.float32)
+        self._run_onnx(self._query_session, [text], out)
+        vector = out[0]
         return vector
 
     def _embed_bert(self, bert: _TorchBert, texts: Sequence[str], out: Vectors) -> None:

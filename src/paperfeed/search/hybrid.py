@@ -33,9 +33,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, select
+from sqlalchemy import ColumnElement, Integer, String, any_, bindparam, select, type_coerce
 from sqlalchemy.dialects import postgresql
 
 from paperfeed import feed
@@ -47,7 +47,7 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 
 log = logging.getLogger(__name__)
-_EPOCH = dt.datetime(1970, 1, 1)
+_T = TypeVar("_T")
 
 ALLOWED_CAP = 50_000
 OVERSAMPLE = 4
@@ -159,12 +159,11 @@ def _embed_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _start_embedding(vectors: VectorSearchLike, text: str) -> Callable[[], Any]:
-    """Start embedding ``text``; the returned call gives the vector (raising what the
-    embedder raised)."""
+def _in_background(job: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``job``; the returned call gives its result (raising what it raised)."""
     if not EMBED_CONCURRENTLY:
-        return lambda: vectors.embed_query(text)
-    future: Future[Any] = _embed_pool().submit(vectors.embed_query, text)
+        return job
+    future: Future[_T] = _embed_pool().submit(job)
     return future.result
 
 
@@ -229,12 +228,16 @@ def search(
 
     vectors = vector_search(settings) if semantic and parsed.words else None
     text = parsed.semantic_text
-    # The query's vector is computed while the keyword index answers.
-    query_vector = _start_embedding(vectors, text) if vectors is not None and text.strip() else None
-
     index = get_keyword_index(settings)
     ensure_fresh(index, db, settings)
     depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
+    # The semantic side (embed the query, then its nearest papers that meet the filters)
+    # runs while the keyword index answers.
+    semantic_side = (
+        _in_background(lambda: _semantic(index, vectors, parsed, depth, vectors.embed_query(text)))
+        if vectors is not None and text.strip()
+        else None
+    )
     keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
     rankings = [_keyword_ranks(keyword.hits)]
 
@@ -244,8 +247,8 @@ def search(
             result.notice = SEMANTIC_UNAVAILABLE
         else:
             try:
-                if query_vector is not None:
-                    semantic_hits = _semantic(index, vectors, parsed, depth, query_vector())
+                if semantic_side is not None:
+                    semantic_hits = semantic_side()
                 result.mode = "hybrid"
             except Exception:
                 log.exception("semantic search failed; keyword results only")
@@ -255,26 +258,47 @@ def search(
 
     fused = rrf(rankings, settings.search_rrf_k) if len(rankings) > 1 else None
     candidates = list(fused) if fused is not None else [pid for pid, _ in keyword.hits]
+    scores = fused if fused is not None else dict(keyword.hits)
+
+    def score(pid: int) -> float:
+        return round(scores.get(pid, 0.0), 9)
+
+    # Best score first (filters only: newest first, as the index returned them). Only as
+    # many candidates as the page needs are joined back to the database, in windows that
+    # never split a tie (ties are broken by upvotes and date, which the database has).
+    # Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search.
+    ranked = sorted(candidates, key=score, reverse=True) if parsed.words else candidates
+    start = (page - 1) * page_size
+    need = start + page_size + 1  # one more tells whether there is a next page
+    rows: list[Any] = []
+    taken = 0
     with db.read() as session:
-        # Joined back to the database: only committed papers, with what ties are broken by.
-        scores = fused if fused is not None else dict(keyword.hits)
-        rows = session.execute(
-            select(
-                Paper.id,
-                Paper.imported_upvotes + Paper.user_upvotes,
-                Paper.published_at,
-            ).where(_among(db, candidates))
-        )
-        # Best fused score first; ties: more upvotes, then newer, then lower id.
-        keyed = sorted(
-            (-round(scores.get(pid, 0.0), 9), -upvotes, -(published or _EPOCH).timestamp(), pid)
-            for pid, upvotes, published in rows
-        )
-        ordered = [key[3] for key in keyed]
-        known = set(ordered)
-        if not parsed.words:  # filters only: newest first, as the index returned them
-            ordered = [pid for pid, _ in keyword.hits if pid in known]
-        start = (page - 1) * page_size
+        while taken < len(ranked) and len(rows) < need:
+            end = min(len(ranked), taken + need - len(rows))
+            if parsed.words:
+                while end < len(ranked) and score(ranked[end]) == score(ranked[end - 1]):
+                    end += 1
+            # Joined back to the database: only committed papers are shown. The time as the
+            # driver gives it (SQLite: ISO text, which sorts as the time does).
+            rows += session.execute(
+                select(
+                    Paper.id,
+                    Paper.imported_upvotes + Paper.user_upvotes,
+                    type_coerce(Paper.published_at, String),
+                ).where(_among(db, ranked[taken:end]))
+            )
+            taken = end
+        missing = taken - len(rows)  # candidates the database does not have
+        if parsed.words:
+            # Ties: more upvotes, then newer, then lower id (stable sorts, least significant
+            # key first).
+            rows.sort(key=lambda row: row[0])
+            rows.sort(key=lambda row: _sortable_time(row[2]), reverse=True)
+            rows.sort(key=lambda row: (score(row[0]), row[1]), reverse=True)
+        else:
+            position = {pid: i for i, pid in enumerate(ranked[:taken])}
+            rows.sort(key=lambda row: position[row[0]])
+        ordered = [row[0] for row in rows]
         shown = ordered[start : start + page_size]
         by_id = feed.items_by_paper_ids(session, shown)
         if parsed.id_hint:
@@ -285,9 +309,15 @@ def search(
         if item is not None:
             item.score = scores.get(pid)
             result.items.append(item)
-    result.total = max(keyword.total, len(ordered))
+    result.total = max(keyword.total, len(candidates) - missing)
     result.has_more = len(ordered) > start + page_size
     return result
+
+
+def _sortable_time(value: str | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.isoformat(" ")
 
 
 def _among(db: Database, ids: list[int]) -> ColumnElement[bool]:

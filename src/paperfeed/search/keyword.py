@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,23 @@ BATCH = 5000
 STATE_FILE = "state.json"
 CONJUNCTIVE_MAX_TERMS = 8
 RELOAD_CHECK_SECONDS = 1.0
+# A query of more than LONG_QUERY_TERMS words (a pasted paragraph) is searched for its
+# informative words only: those in at most COMMON_SHARE of the abstracts, or at least the
+# LONG_QUERY_TERMS rarest. A word in one abstract of ten adds little to BM25 (low IDF) but
+# costs the most: every paper that has it is scored. At 1M papers the 400 paragraph-long
+# queries of the latency workload took 8.3 ms p50 in the index with every word
+# (benchmarks/RESULTS.md).
+LONG_QUERY_TERMS = 8
+COMMON_SHARE = 0.05
+
+# The abstract field's analyzer (tantivy's "en_stem"), to look a word's stems up.
+_EN_STEM = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
 
 
 def _schema() -> tantivy.Schema:
@@ -187,8 +205,25 @@ class KeywordIndex:
 
     # --- search ----------------------------------------------------------------------------
 
+    def informative(self, terms: Sequence[str]) -> list[str]:
+        """``terms`` without the common words of a long query (``LONG_QUERY_TERMS``)."""
+        if len(terms) <= LONG_QUERY_TERMS:
+            return list(terms)
+        searcher = self.index.searcher()
+        common = COMMON_SHARE * max(1, searcher.num_docs)
+
+        def frequency(term: str) -> int:
+            stems = _EN_STEM.analyze(term)
+            return min((searcher.doc_freq("abstract", s) for s in stems), default=0)
+
+        freq = {term: frequency(term) for term in terms}
+        keep = {term for term in terms if freq[term] <= common}
+        if len(keep) < LONG_QUERY_TERMS:
+            keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
+        return [term for term in terms if term in keep]
+
     def text_query(self, parsed: ParsedQuery, conjunctive: bool) -> tantivy.Query | None:
-        parts = list(parsed.terms)
+        parts = list(parsed.terms) if conjunctive else self.informative(parsed.terms)
         parts += ['+"' + " ".join(p) + '"' for p in parsed.phrases]
         if not parts:
             return None
@@ -598,7 +633,14 @@ _INDEXES_LOCK = threading.Lock()
 
 
 def keyword_index_path(settings: Settings) -> Path:
-    return (settings.data_dir / "index" / "keyword").resolve()
+    return _resolved(settings.data_dir / "index" / "keyword")
+
+
+@lru_cache(maxsize=64)
+def _resolved(path: Path) -> Path:
+    # Once per path and process: resolving walks the path with an lstat per component, and
+    # even os.getcwd() took ~2 ms per call on this machine's file system, on every search.
+    return path.resolve()
 
 
 def get_keyword_index(settings: Settings) -> KeywordIndex:
