@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.tokens import READ_ONLY, TOKEN_REFUSED
-from paperfeed.store.db import Database, WriteBusy
+from paperfeed.store.db import Database, WriteBusy, driver_sql
 from paperfeed.store.models import Paper, Upvote, utcnow
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ def _plan_votes(
     if not batch:
         return []
 
-    def sql(text: str) -> str:  # written with SQLite's ? placeholders; psycopg's are %s
-        return text if sqlite else text.replace("?", "%s")
+    def sql(text: str) -> str:
+        return driver_sql(text, sqlite=sqlite)
 
     # Round 1: who votes (tokens), on what (papers).
     hashes = sorted({voter.token_hash for voter, _, _ in batch if isinstance(voter, ByToken)})
@@ -291,9 +291,10 @@ def _pg_changes(changes: list[Statement], paper_ids: list[int]) -> list[Statemen
         "WHERE p.id = d.paper_id AND d.step <> 0 RETURNING p.id"
     )
     params = [value for _, values in changes for value in values]
-    totals = (
+    totals = driver_sql(
         "SELECT id, imported_upvotes + user_upvotes FROM papers "
-        f"WHERE id IN ({', '.join(['%s'] * len(paper_ids))})"
+        f"WHERE id IN ({_marks(len(paper_ids))})",
+        sqlite=False,
     )
     return [(statement, params), (totals, list(paper_ids))]
 

@@ -144,7 +144,7 @@ class Database:
 
     def placeholders(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, in this driver's style."""
-        return sql if self.is_sqlite else sql.replace("?", "%s")
+        return driver_sql(sql, sqlite=self.is_sqlite)
 
     @contextmanager
     def _write_locks(self, wait: bool) -> Iterator[None]:
@@ -235,6 +235,12 @@ class Database:
             if self._lock_fd is not None and self._lock_pid == os.getpid():
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def driver_sql(sql: str, *, sqlite: bool) -> str:
+    """``sql`` written with SQLite's ``?`` placeholders, for the driver: psycopg's are
+    ``%s``."""
+    return sql if sqlite else sql.replace("?", "%s")
 
 
 def _lock_path(url: str) -> str | None:
