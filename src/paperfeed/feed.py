@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,6 +314,18 @@ def search_items(session: Session, query: str, limit: int) -> list[FeedItem]:
         )
     stmt = stmt.order_by(_UPVOTES.desc(), Paper.published_at.desc(), Paper.arxiv_id).limit(limit)
     return [_item(r) for r in session.execute(stmt)]
+
+
+def item_columns() -> tuple[Any, ...]:
+    """The columns a :class:`FeedItem` is made of (``item_from_row`` reads them in this
+    order), for a caller that selects them beside its own (search joins its hits back and
+    takes the page's papers in the same statement)."""
+    return _PAPER_COLUMNS
+
+
+def item_from_row(row: Sequence[Any]) -> FeedItem:
+    """A :class:`FeedItem` from values of ``item_columns()``, in order."""
+    return _item(tuple(row))
 
 
 def items_by_paper_ids(session: Session, paper_ids: Iterable[int]) -> dict[int, FeedItem]:

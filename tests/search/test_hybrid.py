@@ -119,9 +119,17 @@ def test_results_are_joined_back_to_the_database(
     assert ids(search(database, settings, "harbor")) == []
 
 
+@pytest.mark.parametrize("whole_rows_max", [100, 0], ids=["one-statement", "two-statements"])
 def test_pages_and_ties_by_upvotes(
-    settings: Settings, database: Database, no_vectors: None
+    settings: Settings,
+    database: Database,
+    no_vectors: None,
+    whole_rows_max: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The same pages whether the join-back takes whole papers with the sort keys (first
+    pages) or the page's papers in a second statement (deep pages)."""
+    monkeypatch.setattr(hybrid, "WHOLE_ROWS_MAX", whole_rows_max)
     for i in range(7):
         add_paper(database, f"2504.{i + 1:05d}", title="Same words", imported_upvotes=i)
     first = search(database, settings, "same words", page_size=3, count=True)

@@ -69,6 +69,44 @@ def test_upvote_counts_kept_apart(database: Database) -> None:
         assert (paper.imported_upvotes, paper.user_upvotes, paper.upvotes) == (7, 2, 9)
 
 
+def test_postgres_quick_read_has_no_transaction(database: Database) -> None:
+    """``quick_read``: each statement is its own transaction on PostgreSQL (no BEGIN, no
+    ROLLBACK round trips), and the connection goes back to the pool transactional again."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only: on SQLite quick_read is read")
+    xid = text("SELECT txid_current()")
+    with database.quick_read() as s:
+        assert s.execute(xid).scalar() != s.execute(xid).scalar()
+    for _ in range(3):  # whichever pooled connection comes back
+        with database.read() as s:
+            assert s.execute(xid).scalar() == s.execute(xid).scalar()
+
+
+def test_postgres_replaces_a_dead_idle_connection(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection idle past PING_AFTER_IDLE_SECONDS is pinged at checkout, and a
+    dead one (its server backend killed) is replaced before the caller sees it."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite connections do not die")
+    from paperfeed.store import db as db_module
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    database.engine.dispose()  # one pooled connection from here: the one killed below
+    pid = text("SELECT pg_backend_pid()")
+    with database.read() as s:
+        first = s.execute(pid).scalar()
+    killer = Database(database.url)
+    try:
+        with killer.quick_read() as s:
+            assert s.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first}).scalar()
+    finally:
+        killer.dispose()
+    time.sleep(0.2)  # the backend exits
+    with database.read() as s:
+        assert s.execute(pid).scalar() != first
+
+
 def test_sqlite_pragmas(database: Database) -> None:
     if not database.is_sqlite:
         pytest.skip("SQLite pragmas do not apply to PostgreSQL")

@@ -53,6 +53,9 @@ ALLOWED_CAP = 50_000
 OVERSAMPLE = 4
 INLINE_SYNC_MAX = 5000
 MAX_PAGE_DEPTH = 1000
+# Up to this many rows (the page, the ones before it, one more), the join-back selects whole
+# papers; beyond it, the ids and sort keys, then the page's papers in a second statement.
+WHOLE_ROWS_MAX = 100
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
 # The query is embedded in a thread pool while the keyword index is searched (False: after
 # it, in the caller's thread; the results are the same).
@@ -266,27 +269,30 @@ def search(
     # Best score first (filters only: newest first, as the index returned them). Only as
     # many candidates as the page needs are joined back to the database, in windows that
     # never split a tie (ties are broken by upvotes and date, which the database has).
-    # Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search.
+    # Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search. For the
+    # first pages the window's rows carry the whole papers, so the page needs no second
+    # statement (on PostgreSQL each statement is a round trip to a server on the same cores).
     ranked = sorted(candidates, key=score, reverse=True) if parsed.words else candidates
     start = (page - 1) * page_size
     need = start + page_size + 1  # one more tells whether there is a next page
+    whole = need <= WHOLE_ROWS_MAX
+    columns = (
+        Paper.id,
+        Paper.imported_upvotes + Paper.user_upvotes,
+        # The time as the driver gives it (SQLite: ISO text, which sorts as the time does).
+        type_coerce(Paper.published_at, String),
+        *(feed.item_columns() if whole else ()),
+    )
     rows: list[Any] = []
     taken = 0
-    with db.read() as session:
+    with db.quick_read() as session:
         while taken < len(ranked) and len(rows) < need:
             end = min(len(ranked), taken + need - len(rows))
             if parsed.words:
                 while end < len(ranked) and score(ranked[end]) == score(ranked[end - 1]):
                     end += 1
-            # Joined back to the database: only committed papers are shown. The time as the
-            # driver gives it (SQLite: ISO text, which sorts as the time does).
-            rows += session.execute(
-                select(
-                    Paper.id,
-                    Paper.imported_upvotes + Paper.user_upvotes,
-                    type_coerce(Paper.published_at, String),
-                ).where(_among(db, ranked[taken:end]))
-            )
+            # Joined back to the database: only committed papers are shown.
+            rows += session.execute(select(*columns).where(_among(db, ranked[taken:end])))
             taken = end
         missing = taken - len(rows)  # candidates the database does not have
         if parsed.words:
@@ -300,7 +306,10 @@ def search(
             rows.sort(key=lambda row: position[row[0]])
         ordered = [row[0] for row in rows]
         shown = ordered[start : start + page_size]
-        by_id = feed.items_by_paper_ids(session, shown)
+        if whole:
+            by_id = {row[0]: feed.item_from_row(tuple(row)[3:]) for row in rows[start:]}
+        else:
+            by_id = feed.items_by_paper_ids(session, shown)
         if parsed.id_hint:
             detail = feed.get_paper(session, parsed.id_hint)
             result.did_you_mean = detail.item if detail else None
