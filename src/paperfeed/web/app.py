@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.api.bearer_votes import BearerVotes
     from paperfeed.web.api.community import router as community_api_router
     from paperfeed.web.auth import LoginRequired, SecurityMiddleware
+    from paperfeed.web.cached_pages import CachedPages
     from paperfeed.web.feeds import router as feeds_router
     from paperfeed.web.pages import router as pages_router
     from paperfeed.web.pages.account import router as account_router
@@ -85,8 +86,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(community_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
-    # Inside SecurityMiddleware (added later = outer): bearer votes skip FastAPI's routing.
+    # Inside SecurityMiddleware (added later = outer): bearer votes and anonymous hits of
+    # cached pages skip FastAPI's routing.
     app.add_middleware(BearerVotes)
+    app.add_middleware(CachedPages, cache=app.state.cache, settings=settings)
     app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
 
     @app.exception_handler(LoginRequired)

@@ -174,16 +174,23 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     return {"viewer": account, "csrf_token": csrf_token(request), "voted": voted}
 
 
-def cached_page(request: Request, compute: Callable[[], bytes], *, kind: str = "html") -> bytes:
-    """Bytes for this request's path and query, from ``app.state.cache`` when fresh."""
+def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
+    """The cache key of an anonymous page: its path and raw query string, as the ASGI scope
+    has them (``web/cached_pages.py`` looks pages up by the same key before routing)."""
+    return ("html", scope["path"], scope.get("query_string", b""))
+
+
+def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
+    """Bytes for this request's path and query, from ``app.state.cache`` when fresh. The
+    response is always ``html_response(bytes)``: ``web/cached_pages.py`` answers a hit the
+    same way without routing."""
     from paperfeed.web.auth import viewer
 
     if viewer(request) is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
         return compute()
     cache_: TTLCache[bytes] = request.app.state.cache
-    key = (kind, request.url.path, request.url.query)
-    return cache_.get_or_set(key, compute)
+    return cache_.get_or_set(page_key(request.scope), compute)
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
