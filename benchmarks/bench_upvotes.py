@@ -30,6 +30,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,12 +134,26 @@ class Wrk:
 
 
 @dataclass
+class Round:
+    """One step of writes during the read flood, between two steps of reads alone."""
+
+    writes: Wrk
+    reads: Wrk
+    reads_before: Wrk
+    reads_after: Wrk
+
+    @property
+    def ratio(self) -> float:
+        alone = (self.reads_before.rps + self.reads_after.rps) / 2
+        return self.reads.rps / alone if alone else 0.0
+
+
+@dataclass
 class Result:
     backend: str
     reads_alone: Wrk
     writes_alone: Wrk
-    writes_mixed: Wrk
-    reads_mixed: Wrk
+    rounds: list[Round]
     loads: dict[str, float]
     consistent: bool
     cpu_ms_per_write: float
@@ -295,19 +310,30 @@ def measure(backend: str, url: str, data_dir: Path, args: argparse.Namespace) ->
         cpu_ms = (server_cpu_seconds(process.pid) - cpu_before) * 1000 / writes_alone.requests
         print(f"[{backend}] writes alone: {writes_alone}")
         loads["mixed"] = os.getloadavg()[0]
-        writer = subprocess.Popen(
-            wrk_command(write_url, args.seconds, args.users, script),
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        reads_mixed = run_wrk(read_url, args.seconds, 32)
-        writes_mixed = parse_wrk(writer.communicate(timeout=args.seconds + 60)[0])
-        print(f"[{backend}] mixed: writes {writes_mixed}; reads {reads_mixed}")
+        # Mixed steps alternate with reads-alone steps, and each mixed step's reads are
+        # compared with the reads alone just before and after it: the VM's speed drifts by
+        # tens of per cent within a minute, which one reads-alone step 20 s earlier mistook
+        # for the writes' cost.
+        rounds: list[Round] = []
+        before = reads_alone
+        for n in range(args.rounds):
+            writer = subprocess.Popen(
+                wrk_command(write_url, args.seconds, args.users, script),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            reads_mixed = run_wrk(read_url, args.seconds, 32)
+            writes_mixed = parse_wrk(writer.communicate(timeout=args.seconds + 60)[0])
+            after = run_wrk(read_url, args.seconds, 32)
+            rounds.append(Round(writes_mixed, reads_mixed, before, after))
+            print(f"[{backend}] round {n + 1}: writes {writes_mixed}; reads {reads_mixed}")
+            print(f"[{backend}]   reads alone after it: {after} (ratio {rounds[-1].ratio:.0%})")
+            before = after
     finally:
         stop(process)
     ok = consistent(url)
     print(f"[{backend}] user_upvotes == vote rows for every paper: {ok}")
-    return Result(backend, reads_alone, writes_alone, writes_mixed, reads_mixed, loads, ok, cpu_ms)
+    return Result(backend, reads_alone, writes_alone, rounds, loads, ok, cpu_ms)
 
 
 def run_sqlite(args: argparse.Namespace) -> Result:
@@ -345,6 +371,9 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=600, help="offered upvotes/s (sets each user's think time)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="mixed steps, each followed by reads alone"
+    )
     parser.add_argument("--postgres", action="store_true", help="also measure PostgreSQL")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -365,23 +394,29 @@ def main() -> int:
 
 
 def table(results: list[Result]) -> list[str]:
+    """One row per database. With reads: the lowest rate, the worst p99 and the median
+    read ratio of the rounds (every round's figures are printed as it runs)."""
     lines = [
         "| database | upvotes/s alone | p50 | p99 | server CPU per upvote | upvotes/s with reads "
-        "| p99 | day page req/s alone | with writes | ratio | load (reads / writes / mixed) "
-        "| counts consistent |",
+        "(lowest) | p99 (each round) | day page req/s alone (median) | with writes (median) "
+        "| ratio: median (each round) | load (reads / writes / mixed) | counts consistent |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in results:
-        w, m = r.writes_alone, r.writes_mixed
-        ratio = r.reads_mixed.rps / r.reads_alone.rps if r.reads_alone.rps else 0.0
-        extra = "".join(f" ({x.non2xx} non-2xx)" for x in (w, m) if x.non2xx) + "".join(
-            f" ({x.socket_errors})" for x in (w, m) if x.socket_errors
+        w = r.writes_alone
+        mixed = [x.writes for x in r.rounds]
+        ratios = [x.ratio for x in r.rounds]
+        alone = [r.rounds[0].reads_before.rps, *(x.reads_after.rps for x in r.rounds)]
+        extra = "".join(f" ({x.non2xx} non-2xx)" for x in (w, *mixed) if x.non2xx) + "".join(
+            f" ({x.socket_errors})" for x in (w, *mixed) if x.socket_errors
         )
         lines.append(
             f"| {r.backend} | {w.ok_per_s:,.0f}{extra} | {w.p50_ms:.1f} ms | {w.p99_ms:.1f} ms "
-            f"| {r.cpu_ms_per_write:.2f} ms | {m.ok_per_s:,.0f} | {m.p99_ms:.1f} ms "
-            f"| {r.reads_alone.rps:,.0f} "
-            f"| {r.reads_mixed.rps:,.0f} | {ratio:.0%} "
+            f"| {r.cpu_ms_per_write:.2f} ms | {min(x.ok_per_s for x in mixed):,.0f} "
+            f"| {' / '.join(f'{x.p99_ms:.1f}' for x in mixed)} ms "
+            f"| {statistics.median(alone):,.0f} "
+            f"| {statistics.median(x.reads.rps for x in r.rounds):,.0f} "
+            f"| {statistics.median(ratios):.0%} ({' / '.join(f'{x:.0%}' for x in ratios)}) "
             f"| {r.loads['reads']:.1f} / {r.loads['writes']:.1f} / {r.loads['mixed']:.1f} "
             f"| {'yes' if r.consistent else 'NO'} |"
         )

@@ -1,6 +1,10 @@
-"""The per-worker response cache: expiry, LRU bounds by count and by bytes."""
+"""The per-worker response cache: expiry, LRU bounds by count and by bytes, and the async
+``compute``: stale-while-revalidate, one computation per key, failures."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 import pytest
 
@@ -10,7 +14,7 @@ from paperfeed.web.cache import TTLCache
 
 def test_expires_after_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr(cache_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cache_module, "_now", lambda: clock[0])
     c = TTLCache[bytes](2.0)
     calls: list[int] = []
 
@@ -44,3 +48,93 @@ def test_bounded_by_entries_and_bytes() -> None:
     c.set("big", b"123456789")  # 9 bytes: evicts older entries until <= 10 bytes
     assert c.get("big") == b"123456789"
     assert sum(c.get(k) is not None for k in "acd") == 0
+
+
+def test_compute_serves_stale_while_one_refresh_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(cache_module, "_now", lambda: clock[0])
+    c = TTLCache[bytes](2.0)
+    version = [b"v1"]
+    calls: list[bytes] = []
+
+    def compute() -> bytes:
+        calls.append(version[0])
+        return version[0]
+
+    async def scenario() -> None:
+        assert await c.compute("k", compute) == b"v1"  # a miss: computed
+        version[0] = b"v2"
+        clock[0] += 1.0
+        assert await c.compute("k", compute) == b"v1" and calls == [b"v1"]  # live
+        clock[0] += 1.5  # past its time, within the stale window
+        assert c.get("k") is None  # not live: the pre-routing fast path skips it
+        assert await c.compute("k", compute) == b"v1"  # stale, and a refresh starts
+        assert await c.compute("k", compute) == b"v1"  # the same refresh, not another
+        await asyncio.gather(*c._refreshes)
+        assert calls == [b"v1", b"v2"]
+        assert await c.compute("k", compute) == b"v2"
+        clock[0] += 2.0 * cache_module.STALE_FACTOR  # too old to serve: computed again
+        version[0] = b"v3"
+        assert await c.compute("k", compute) == b"v3"
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_misses_share_one_computation() -> None:
+    c = TTLCache[bytes](60.0)
+    started = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> bytes:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return b"page"
+
+    async def scenario() -> list[bytes]:
+        first = asyncio.ensure_future(c.compute("k", slow))
+        await asyncio.to_thread(started.wait, 10)
+        second = asyncio.ensure_future(c.compute("k", slow))
+        await asyncio.sleep(0)
+        release.set()
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(scenario()) == [b"page", b"page"]
+    assert calls == [1]
+
+
+def test_a_failed_refresh_drops_the_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(cache_module, "_now", lambda: clock[0])
+    c = TTLCache[bytes](2.0)
+
+    def gone() -> bytes:
+        raise LookupError("deleted")
+
+    async def scenario() -> None:
+        await c.compute("k", lambda: b"old")
+        clock[0] += 3.0
+        assert await c.compute("k", gone) == b"old"  # stale; the refresh fails
+        await asyncio.gather(*c._refreshes, return_exceptions=True)
+        assert c.peek("k") == (None, False)
+        with pytest.raises(LookupError):  # the next request sees the error
+            await c.compute("k", gone)
+
+    asyncio.run(scenario())
+
+
+def test_compute_with_the_cache_off_computes_every_time() -> None:
+    c = TTLCache[bytes](0)
+    calls: list[int] = []
+
+    def compute() -> bytes:
+        calls.append(1)
+        return b"x"
+
+    async def scenario() -> None:
+        for _ in range(3):
+            assert await c.compute("k", compute) == b"x"
+
+    asyncio.run(scenario())
+    assert calls == [1, 1, 1]

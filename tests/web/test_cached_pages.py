@@ -24,9 +24,9 @@ def routed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths whose requests reached a page route (``cached_page``)."""
     calls: list[str] = []
 
-    def counting(request: Any, compute: Callable[[], bytes]) -> bytes:
+    async def counting(request: Any, compute: Callable[[], bytes]) -> bytes:
         calls.append(request.url.path)
-        return cached_page(request, compute)
+        return await cached_page(request, compute)
 
     monkeypatch.setattr(pages, "cached_page", counting)
     return calls

@@ -1,7 +1,8 @@
 """Routes of the JSON API (``/api/...``) and the markdown paper pages (``/papers/{id}.md``).
 
 Speed: a route validates its parameters, builds a normalised cache key and looks the rendered
-bytes up in ``app.state.cache`` without leaving the event loop. Only on a miss does it query
+bytes up in ``app.state.cache`` without leaving the event loop (an entry past its time is served
+while one refresh runs: ``TTLCache.compute``). Only on a miss does it query
 the database, in the thread pool, with at most one computation per key in flight per worker
 (concurrent misses wait for it). Bodies are orjson bytes returned as a ``Response``, so FastAPI
 skips ``jsonable_encoder``; ``response_model`` only documents the shape in ``/openapi.json``.
@@ -9,7 +10,6 @@ skips ``jsonable_encoder``; ``response_model`` only documents the shape in ``/op
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal
@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from paperfeed import feed
 from paperfeed.config import Settings
@@ -346,32 +345,7 @@ def _markdown_body(db: Database, settings: Settings, arxiv_id: str) -> bytes:
 
 
 async def _cached(state: Any, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-    """Cached bytes for ``key``, else ``compute()`` in the thread pool, once per key at a time.
-
-    ``b""`` is a cacheable "not found"."""
+    """Cached bytes for ``key``, else ``compute()`` in the thread pool, once per key at a time
+    (``TTLCache.compute``). ``b""`` is a cacheable "not found"."""
     cache: TTLCache[bytes] = state.cache
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    inflight: dict[Hashable, asyncio.Future[bytes]] | None = getattr(state, "api_inflight", None)
-    if inflight is None:
-        inflight = state.api_inflight = {}
-    pending = inflight.get(key)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-    inflight[key] = future
-    try:
-        body = await run_in_threadpool(compute)
-    except BaseException as exc:
-        if isinstance(exc, asyncio.CancelledError):
-            future.cancel()
-        else:
-            future.set_exception(exc)
-            future.exception()  # mark it retrieved: nobody else may be waiting
-        raise
-    finally:
-        inflight.pop(key, None)
-    future.set_result(body)
-    cache.set(key, body)
-    return body
+    return await cache.compute(key, compute)

@@ -158,7 +158,7 @@ async def home(request: Request) -> Response:
                 )
             return _render_day(request, session, day, is_home=True)
 
-    return html_response(cached_page(request, compute))
+    return html_response(await cached_page(request, compute))
 
 
 @router.api_route("/papers", methods=GET_HEAD)
@@ -190,7 +190,7 @@ async def day_page(request: Request, day: str) -> Response:
         with request.app.state.db.read() as session:
             return _render_day(request, session, parsed, is_home=False)
 
-    return html_response(cached_page(request, compute))
+    return html_response(await cached_page(request, compute))
 
 
 def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bool) -> bytes:
@@ -264,7 +264,7 @@ async def week_page(request: Request, week: str) -> Response:
         title=f"Papers of week {week}",
         slug=feed.iso_week,
     )
-    return _period_page(request, start, end, period)
+    return await _period_page(request, start, end, period)
 
 
 @router.api_route("/papers/month/{month}", methods=GET_HEAD)
@@ -281,10 +281,10 @@ async def month_page(request: Request, month: str) -> Response:
         title=f"Papers of {start:%B} {start.year}",
         slug=lambda day: f"{day:%Y-%m}",
     )
-    return _period_page(request, start, end, period)
+    return await _period_page(request, start, end, period)
 
 
-def _period_page(request: Request, start: dt.date, end: dt.date, period: _Period) -> Response:
+async def _period_page(request: Request, start: dt.date, end: dt.date, period: _Period) -> Response:
     """A week or month: its papers best first, paged, with links to the nearest periods
     that have papers."""
     page = _page_number(request)
@@ -322,7 +322,7 @@ def _period_page(request: Request, start: dt.date, end: dt.date, period: _Period
             },
         )
 
-    return html_response(cached_page(request, compute))
+    return html_response(await cached_page(request, compute))
 
 
 @router.api_route("/papers/trending", methods=GET_HEAD)
@@ -373,7 +373,7 @@ async def trending_page(request: Request) -> Response:
             },
         )
 
-    return html_response(cached_page(request, compute))
+    return html_response(await cached_page(request, compute))
 
 
 @router.api_route("/papers/{arxiv_id:arxiv_id}", methods=GET_HEAD)
@@ -407,7 +407,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
             },
         )
 
-    return html_response(cached_page(request, compute))
+    return html_response(await cached_page(request, compute))
 
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed import __version__
 from paperfeed.config import Settings
@@ -180,17 +181,19 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
     return ("html", scope["path"], scope.get("query_string", b""))
 
 
-def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
-    """Bytes for this request's path and query, from ``app.state.cache`` when fresh. The
-    response is always ``html_response(bytes)``: ``web/cached_pages.py`` answers a hit the
-    same way without routing."""
+async def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
+    """Bytes for this request's path and query: from ``app.state.cache`` (fresh, or stale
+    while a refresh runs), else ``compute()`` in the thread pool, so that its database round
+    trips and template never stall the worker's event loop (``TTLCache.compute``). The
+    response is always ``html_response(bytes)``: ``web/cached_pages.py`` answers a fresh hit
+    the same way without routing."""
     from paperfeed.web.auth import viewer
 
     if viewer(request) is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return compute()
+        return await run_in_threadpool(compute)
     cache_: TTLCache[bytes] = request.app.state.cache
-    return cache_.get_or_set(page_key(request.scope), compute)
+    return await cache_.compute(page_key(request.scope), compute)
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
