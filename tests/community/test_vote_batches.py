@@ -1,6 +1,6 @@
 """Votes applied in batches: ``set_votes`` (one transaction for many votes) and the app's
 ``VoteWriter`` (requests queue their votes; the loop is never blocked on a lock: SQLite
-batches run on it and only try the lock, PostgreSQL batches run on a writer thread)."""
+batches run on it and only try the lock; a PostgreSQL batch is one statement, awaited on it)."""
 
 from __future__ import annotations
 
@@ -207,3 +207,36 @@ def test_token_voters_are_checked_in_the_votes_transaction(
     assert all(isinstance(r, TokenRefused) for r in results[2:5])
     assert isinstance(results[5], NotFound)
     assert live_count(site_db, "2503.00003") == base + 2
+
+
+def test_two_workers_batches_on_the_same_papers_never_deadlock(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    """Two writers (as two server workers: each its own loop and connection) vote on the
+    same papers at once, in opposite orders, up and down: every vote lands or is refused
+    for a reason, no transaction fails (a deadlock would), and the counters equal the rows."""
+    voters = [make_user(f"voter{i}").id for i in range(12)]
+    papers = ["2503.00001", "2503.00002", "2503.00003"]
+    failures: list[BaseException] = []
+
+    def worker(order: list[str]) -> None:
+        writer = VoteWriter(site_db)
+
+        async def storm() -> None:
+            for up in (True, False, True):
+                calls = [writer.set_vote(u, p, up) for u in voters for p in order]
+                for outcome in await asyncio.gather(*calls, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        failures.append(outcome)
+            await writer.aclose()
+
+        asyncio.run(storm())
+
+    threads = [threading.Thread(target=worker, args=(order,)) for order in (papers, papers[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    for paper in papers:
+        live_count(site_db, paper)  # asserts the counter equals the rows

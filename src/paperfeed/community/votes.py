@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.tokens import READ_ONLY, TOKEN_REFUSED
-from paperfeed.store.db import Database, WriteBusy, driver_sql
+from paperfeed.store.db import Database, WriteBusy
 from paperfeed.store.models import Paper, Upvote, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,50 +53,38 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
     refused token ``TokenRefused`` or ``Forbidden`` (read-only); the others still apply.
     Each vote's answer carries the paper's total after the whole batch.
     ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
+    if not batch:
+        return []
     with db.raw_write(wait=wait) as cursor:
-        plan = _plan_votes(batch, sqlite=db.is_sqlite)
+        if not db.is_sqlite:
+            cursor.execute(*_pg_statement(batch))
+            return _pg_answers(batch, cursor.fetchall())
+        plan = _plan_votes(batch)
         try:
-            statements, _ = next(plan)
+            statements = next(plan)
             while True:
                 rows: list[Rows] = []
                 for statement in statements:
                     cursor.execute(*statement)
                     rows.append(cursor.fetchall())
-                statements, _ = plan.send(rows)
+                statements = plan.send(rows)
         except StopIteration as done:
             return cast(list[VoteResult], done.value)
 
 
 async def set_votes_async(connection: Any, batch: Sequence[Vote]) -> list[VoteResult]:
-    """``set_votes`` on a psycopg ``AsyncConnection`` (PostgreSQL): each round of
-    statements goes in one pipelined round trip, awaited, so the event loop serves other
-    requests meanwhile. Commits, or rolls back and raises."""
-    plan = _plan_votes(batch, sqlite=False)
-    committed = False
+    """``set_votes`` on a psycopg ``AsyncConnection`` in autocommit mode (PostgreSQL): the
+    whole batch is one statement, its own transaction, so one round trip, awaited while the
+    event loop serves other requests."""
+    if not batch:
+        return []
+    cursor = connection.cursor()
     try:
-        try:
-            statements, final = next(plan)
-            while True:
-                cursors = [connection.cursor() for _ in statements]
-                async with connection.pipeline():
-                    for cursor, statement in zip(cursors, statements, strict=True):
-                        await cursor.execute(*statement)
-                    if final:
-                        await connection.commit()
-                        committed = True
-                rows = [await cursor.fetchall() for cursor in cursors]
-                for cursor in cursors:
-                    await cursor.close()
-                statements, final = plan.send(rows)
-        except StopIteration as done:
-            results = cast(list[VoteResult], done.value)
-        if not committed:
-            await connection.commit()
-    except BaseException:
-        if not committed:
-            await connection.rollback()
-        raise
-    return results
+        await cursor.execute(*_pg_statement(batch))
+        rows = await cursor.fetchall()
+    finally:
+        await cursor.close()
+    return _pg_answers(batch, rows)
 
 
 # Votes are the hottest write, so they run the driver's own SQL on a bare cursor
@@ -114,43 +102,28 @@ def _marks(n: int, width: int = 1) -> str:
 
 Statement = tuple[str, list[Any]]
 Rows = list[tuple[Any, ...]]
-Round = tuple[list[Statement], bool]  # statements, and whether the transaction ends there
 
 
-def _plan_votes(
-    batch: Sequence[Vote], *, sqlite: bool
-) -> Generator[Round, list[Rows], list[VoteResult]]:
-    """The statements of one batch, without I/O, in three rounds: each round's statements
-    are independent of each other, so PostgreSQL sends a round in one pipelined round trip
-    (four with the COMMIT, whatever the batch's size); SQLite runs them one by one. Each
-    round is yielded and its statements' rows (each returns rows) are sent back, so one
-    plan serves the blocking SQLite cursor and PostgreSQL's async connection. The last
-    round says so, so that PostgreSQL can pipeline the COMMIT with it."""
+def _plan_votes(batch: Sequence[Vote]) -> Generator[list[Statement], list[Rows], list[VoteResult]]:
+    """SQLite: the statements of one batch, without I/O, in three rounds (lookups, vote rows,
+    counters); each round is yielded and its statements' rows (each returns rows) are sent
+    back. PostgreSQL runs the whole batch as one statement instead (``_pg_statement``)."""
     if not batch:
         return []
-
-    def sql(text: str) -> str:
-        return driver_sql(text, sqlite=sqlite)
 
     # Round 1: who votes (tokens), on what (papers).
     hashes = sorted({voter.token_hash for voter, _, _ in batch if isinstance(voter, ByToken)})
     arxiv_ids = sorted({arxiv_id for _, arxiv_id, _ in batch})
-    # PostgreSQL locks the batch's papers here, in id order: its later statements then
-    # touch only rows of papers it holds, so two workers' batches can never deadlock.
-    lock = "" if sqlite else " ORDER BY id FOR UPDATE"
     lookups = [
         (
-            sql(
-                f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({_marks(len(arxiv_ids))})"
-                + lock
-            ),
+            f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({_marks(len(arxiv_ids))})",
             list(arxiv_ids),
         )
     ]
     if hashes:
         lookups.append(
             (
-                sql(
+                (
                     "SELECT t.token_hash, u.id, u.is_banned, t.scope FROM api_tokens t "
                     "JOIN users u ON u.id = t.user_id "
                     f"WHERE t.token_hash IN ({_marks(len(hashes))}) AND t.revoked_at IS NULL"
@@ -158,7 +131,7 @@ def _plan_votes(
                 list(hashes),
             )
         )
-    found = yield lookups, False
+    found = yield lookups
     paper_ids: dict[str, int] = {arxiv_id: paper_id for arxiv_id, paper_id in found[0]}
     refused: dict[str, CommunityError] = {}
     by_token: dict[str, int] = {}
@@ -186,19 +159,16 @@ def _plan_votes(
         if isinstance(user, int) and arxiv_id in paper_ids:
             wanted[(user, paper_ids[arxiv_id])] = up
 
-    # Round 2: the vote rows. Pairs in sorted order, so two workers' batches take the
-    # rows' locks in the same order (no deadlock on PostgreSQL).
+    # Round 2: the vote rows.
     new = [pair for pair, up in sorted(wanted.items()) if up]
     gone = [pair for pair, up in sorted(wanted.items()) if not up]
     changes: list[Statement] = []
     if new:
-        # SQLAlchemy's DateTime text on SQLite (microseconds always written); a datetime on
-        # PostgreSQL.
-        now = utcnow()
-        at: Any = now.isoformat(" ", "microseconds") if sqlite else now
+        # SQLAlchemy's DateTime text on SQLite (microseconds always written).
+        at = utcnow().isoformat(" ", "microseconds")
         changes.append(
             (
-                sql(
+                (
                     "INSERT INTO upvotes (user_id, paper_id, created_at) "
                     f"VALUES {_marks(len(new), 3)} ON CONFLICT DO NOTHING RETURNING paper_id"
                 ),
@@ -208,33 +178,27 @@ def _plan_votes(
     if gone:
         changes.append(
             (
-                sql(
+                (
                     "DELETE FROM upvotes WHERE (user_id, paper_id) IN "
                     f"(VALUES {_marks(len(gone), 2)}) RETURNING paper_id"
                 ),
                 [value for pair in gone for value in pair],
             )
         )
-    if changes and not sqlite:
-        # One round trip for the rest: the counters change in the same statement as the
-        # rows (data-modifying CTEs), and the totals are read after it, with the COMMIT.
-        done = yield _pg_changes(changes, sorted({pid for _, pid in wanted})), True
-        return _answers(votes, paper_ids, {pid: int(total) for pid, total in done[-1]})
     delta: Counter[int] = Counter()
     if changes:
-        changed = yield changes, False
+        changed = yield changes
         for (pid,) in changed[0] if new else []:
             delta[pid] += 1
         for (pid,) in changed[-1] if gone else []:
             delta[pid] -= 1
 
-    # Round 3: the counters of the papers whose votes changed (in id order, for the locks),
-    # and the totals of the others.
+    # Round 3: the counters of the papers whose votes changed, and the totals of the others.
     bumps = sorted((pid, step) for pid, step in delta.items() if step)
     rest = sorted({pid for _, pid in wanted} - {pid for pid, _ in bumps})
     counts: list[Statement] = [
         (
-            sql(
+            (
                 "UPDATE papers SET user_upvotes = user_upvotes + ? WHERE id = ? "
                 "RETURNING id, imported_upvotes + user_upvotes"
             ),
@@ -245,7 +209,7 @@ def _plan_votes(
     if rest:
         counts.append(
             (
-                sql(
+                (
                     "SELECT id, imported_upvotes + user_upvotes FROM papers "
                     f"WHERE id IN ({_marks(len(rest))})"
                 ),
@@ -254,7 +218,7 @@ def _plan_votes(
         )
     totals: dict[int, int] = {}
     if counts:
-        for rows in (yield counts, True):
+        for rows in (yield counts):
             totals.update((pid, int(total)) for pid, total in rows)
 
     return _answers(votes, paper_ids, totals)
@@ -276,27 +240,108 @@ def _answers(
     return results
 
 
-def _pg_changes(changes: list[Statement], paper_ids: list[int]) -> list[Statement]:
-    """PostgreSQL: the INSERT and/or DELETE of ``changes`` wrapped in one statement that
-    also moves the papers' counters by what they really changed, then the totals."""
-    parts = [f"c{n} AS ({text} )" for n, (text, _) in enumerate(changes)]
-    steps = " UNION ALL ".join(
-        f"SELECT paper_id, {'1' if text.startswith('INSERT') else '-1'} AS step FROM c{n}"
-        for n, (text, _) in enumerate(changes)
-    )
-    statement = (
-        f"WITH {', '.join(parts)}, "
-        f"d AS (SELECT paper_id, sum(step) AS step FROM ({steps}) s GROUP BY paper_id) "
-        "UPDATE papers p SET user_upvotes = p.user_upvotes + d.step FROM d "
-        "WHERE p.id = d.paper_id AND d.step <> 0 RETURNING p.id"
-    )
-    params = [value for _, values in changes for value in values]
-    totals = driver_sql(
-        "SELECT id, imported_upvotes + user_upvotes FROM papers "
-        f"WHERE id IN ({_marks(len(paper_ids))})",
-        sqlite=False,
-    )
-    return [(statement, params), (totals, list(paper_ids))]
+# PostgreSQL: the whole batch in one statement (data-modifying CTEs), run in autocommit, so
+# a batch is one round trip and its own transaction. Under a read flood each round trip
+# waits for a turn of the worker's busy event loop; with two rounds and a COMMIT a vote's
+# p50 was 14-28 ms. The statement:
+# - locks the batch's papers first, in id order (``locked``: its sort reads every row, and so
+#   takes every lock, before ``wanted``'s sort lets the first vote row through). Every vote
+#   statement touches only vote rows of papers it holds, so two workers' batches never
+#   deadlock, and the counters move under the lock;
+# - checks the API tokens in the same statement (unknown, revoked or banned: refused; a
+#   read-only token: forbidden);
+# - keeps each (user, paper)'s last wish, inserts or deletes the rows in (user, paper) order,
+#   and moves each paper's counter by what RETURNING says really changed;
+# - answers each vote, in order, with its paper's total after the batch (the locked row's,
+#   which is the newest version, when this batch did not change it).
+# One reading differs from separate statements: the vote rows are found under the
+# statement's snapshot, taken before it waited for a paper's lock, so a concurrent request
+# of the same user on the same paper may be ordered first. Rows and counters still agree.
+_PG_BATCH = """
+WITH batch AS (
+    SELECT * FROM unnest(%s::int[], %s::text[], %s::int[], %s::text[], %s::boolean[])
+        AS b(n, token_hash, user_id, arxiv_id, up)
+),
+locked AS (
+    SELECT id, arxiv_id, imported_upvotes + user_upvotes AS total FROM papers
+    WHERE arxiv_id = ANY(%s::text[]) ORDER BY id FOR UPDATE
+),
+voters AS (
+    SELECT t.token_hash, t.user_id, u.is_banned, t.scope FROM api_tokens t
+    JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = ANY(%s::text[]) AND t.revoked_at IS NULL
+),
+resolved AS (
+    SELECT b.n, b.up, l.id AS paper_id, l.total,
+        CASE WHEN b.token_hash IS NULL THEN b.user_id ELSE v.user_id END AS user_id,
+        CASE WHEN b.token_hash IS NULL THEN 0
+             WHEN v.token_hash IS NULL OR v.is_banned THEN 1
+             WHEN v.scope = 'read' THEN 2 ELSE 0 END AS refused
+    FROM batch b
+    LEFT JOIN locked l ON l.arxiv_id = b.arxiv_id
+    LEFT JOIN voters v ON v.token_hash = b.token_hash
+),
+wanted AS (
+    SELECT DISTINCT ON (user_id, paper_id) user_id, paper_id, up FROM resolved
+    WHERE refused = 0 AND paper_id IS NOT NULL
+    ORDER BY user_id, paper_id, n DESC
+),
+ins AS (
+    INSERT INTO upvotes (user_id, paper_id, created_at)
+    SELECT user_id, paper_id, %s FROM wanted WHERE up ORDER BY user_id, paper_id
+    ON CONFLICT DO NOTHING RETURNING paper_id
+),
+del AS (
+    DELETE FROM upvotes x USING wanted w
+    WHERE NOT w.up AND x.user_id = w.user_id AND x.paper_id = w.paper_id
+    RETURNING x.paper_id
+),
+d AS (
+    SELECT paper_id, sum(step) AS step FROM (
+        SELECT paper_id, 1 AS step FROM ins UNION ALL SELECT paper_id, -1 FROM del
+    ) s GROUP BY paper_id
+),
+upd AS (
+    UPDATE papers p SET user_upvotes = p.user_upvotes + d.step FROM d
+    WHERE p.id = d.paper_id AND d.step <> 0
+    RETURNING p.id, p.imported_upvotes + p.user_upvotes AS total
+)
+SELECT r.n, r.refused, r.paper_id, COALESCE(upd.total, r.total)
+FROM resolved r LEFT JOIN upd ON upd.id = r.paper_id
+ORDER BY r.n
+"""
+
+
+def _pg_statement(batch: Sequence[Vote]) -> Statement:
+    hashes = [voter.token_hash if isinstance(voter, ByToken) else None for voter, _, _ in batch]
+    users = [None if isinstance(voter, ByToken) else voter for voter, _, _ in batch]
+    arxiv_ids = [arxiv_id for _, arxiv_id, _ in batch]
+    params: list[Any] = [
+        list(range(len(batch))),
+        hashes,
+        users,
+        arxiv_ids,
+        [up for _, _, up in batch],
+        sorted(set(arxiv_ids)),
+        sorted({h for h in hashes if h is not None}),
+        utcnow(),
+    ]
+    return _PG_BATCH, params
+
+
+def _pg_answers(batch: Sequence[Vote], rows: Rows) -> list[VoteResult]:
+    """Each vote's answer from ``_PG_BATCH``'s rows ``(n, refused, paper id, total)``."""
+    results: list[VoteResult] = []
+    for (_, arxiv_id, up), (_, refused, paper_id, total) in zip(batch, rows, strict=True):
+        if refused == 1:
+            results.append(TokenRefused(TOKEN_REFUSED))
+        elif refused == 2:
+            results.append(Forbidden(READ_ONLY))
+        elif paper_id is None:
+            results.append(NotFound(f"No paper {arxiv_id[:40]} on this site."))
+        else:
+            results.append((int(total), up))
+    return results
 
 
 _Waiter = tuple[Vote, "asyncio.Future[tuple[int, bool]]"]
@@ -318,11 +363,11 @@ class VoteWriter:
       means no GIL hand-offs with the loop. The loop must never wait for a lock, so a batch
       only *tries* the write lock (``write(wait=False)``); while another writer (the other
       worker, an ingest) holds it, the batch is retried a millisecond later.
-    - PostgreSQL: in a task on the same loop, over its own psycopg ``AsyncConnection``. Each
-      statement is a round trip and each COMMIT waits for the server's WAL flush; the task
-      awaits them while the loop serves other requests, and the votes that arrive meanwhile
-      make the next batch. (Blocking round trips on the loop stopped every request of the
-      worker: p50 73 ms at 480 votes/s. On a writer thread each round trip waited for the
+    - PostgreSQL: in a task on the same loop, over its own psycopg ``AsyncConnection``. A
+      batch is one statement (``_PG_BATCH``), one round trip; the task awaits it while the
+      loop serves other requests, and the votes that arrive meanwhile make the next batch.
+      (Blocking round trips on the loop stopped every request of the worker: p50 73 ms at
+      480 votes/s. On a writer thread each round trip waited for the
       GIL from the busy loop, up to the 5 ms switch interval: under a read flood votes fell
       to 440/s at p99 0.4-0.7 s.)
     """
@@ -451,13 +496,15 @@ class VoteWriter:
                 del self._pending[: len(batch)]
                 try:
                     if connection is None or connection.closed:
-                        connection = await psycopg.AsyncConnection.connect(conninfo)
+                        # Autocommit: each batch is one statement, its own transaction.
+                        connection = await psycopg.AsyncConnection.connect(
+                            conninfo, autocommit=True
+                        )
                         # Votes only: COMMIT returns without waiting for the WAL flush, the
                         # trade SQLite's WAL makes at synchronous=NORMAL. A crash of the
                         # database server may lose the last fraction of a second of votes,
                         # never half of one (rows and counters commit together).
                         await connection.execute("SET synchronous_commit = off")
-                        await connection.commit()
                     outcomes: list[VoteResult | BaseException] = list(
                         await set_votes_async(connection, [vote for vote, _ in batch])
                     )
