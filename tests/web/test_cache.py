@@ -138,3 +138,22 @@ def test_compute_with_the_cache_off_computes_every_time() -> None:
 
     asyncio.run(scenario())
     assert calls == [1, 1, 1]
+
+
+def test_compute_on_the_loop_recomputes_what_is_not_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(cache_module, "_now", lambda: clock[0])
+    c = TTLCache[bytes](2.0)
+    threads: list[str] = []
+
+    def compute() -> bytes:
+        threads.append(threading.current_thread().name)
+        return b"x"
+
+    async def scenario() -> None:
+        for step in (0.0, 1.0, 1.5):  # computed, live, past its time: computed again
+            clock[0] += step
+            assert await c.compute("k", compute, in_thread=False) == b"x"
+
+    asyncio.run(scenario())
+    assert threads == [threading.main_thread().name] * 2

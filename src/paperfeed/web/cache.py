@@ -8,8 +8,10 @@ request. Nothing here is shared between processes, so it needs no invalidation p
 ``compute`` (for async routes) renders a miss in the thread pool, once per key at a time,
 and keeps serving an entry past its time (for up to ``STALE_FACTOR`` times the TTL) while one
 refresh runs in the background (stale-while-revalidate). Why: a page rendered on the event
-loop stalled every other request of the worker while it ran (its database round trips and
-its template: 7-30 ms every cache period under load), and that stall was the upvotes' p99.
+loop stalls every other request of the worker while it runs, and on PostgreSQL that includes
+its database round trips to a server that shares the cores. On SQLite (no round trips) pages
+render on the loop: a thread trading the GIL with a busy loop delayed votes more (p99 under
+a read flood 25-41 ms against 10-27 ms, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -77,11 +79,23 @@ class TTLCache(Generic[T]):
             if old is not None:
                 self._bytes -= _size(old[1])
 
-    async def compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+    async def compute(
+        self, key: Hashable, compute: Callable[[], T], *, in_thread: bool = True
+    ) -> T:
         """The value for ``key``: live from the cache; stale from the cache while one
         refresh runs in the background; else ``compute()`` in the thread pool, once per key
         at a time (concurrent misses wait for the same computation). A refresh that fails
-        drops the entry (the next request computes it and sees the error)."""
+        drops the entry (the next request computes it and sees the error).
+
+        ``in_thread=False``: a value that is not live is computed here, on the event loop,
+        for work that never waits (SQLite in process): on a busy loop one short stall
+        delayed the other requests less than a thread trading the GIL with the loop did."""
+        if not in_thread:
+            value = self.get(key)
+            if value is None:
+                value = compute()
+                self.set(key, value)
+            return value
         if self.ttl <= 0:
             return await run_in_threadpool(compute)
         value, fresh = self.peek(key)

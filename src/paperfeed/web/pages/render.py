@@ -183,17 +183,18 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
 
 async def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
     """Bytes for this request's path and query: from ``app.state.cache`` (fresh, or stale
-    while a refresh runs), else ``compute()`` in the thread pool, so that its database round
-    trips and template never stall the worker's event loop (``TTLCache.compute``). The
-    response is always ``html_response(bytes)``: ``web/cached_pages.py`` answers a fresh hit
-    the same way without routing."""
+    while a refresh runs), else ``compute()``: on PostgreSQL in the thread pool, so that its
+    database round trips never stall the worker's event loop; on SQLite on the loop
+    (``TTLCache.compute`` says why). The response is always ``html_response(bytes)``:
+    ``web/cached_pages.py`` answers a fresh hit the same way without routing."""
     from paperfeed.web.auth import viewer
 
+    db: Database = request.app.state.db
     if viewer(request) is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return await run_in_threadpool(compute)
+        return compute() if db.is_sqlite else await run_in_threadpool(compute)
     cache_: TTLCache[bytes] = request.app.state.cache
-    return await cache_.compute(page_key(request.scope), compute)
+    return await cache_.compute(page_key(request.scope), compute, in_thread=not db.is_sqlite)
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
