@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         default=2.0,
         description=(
             "How long a worker reuses a rendered feed page or API list before asking the "
-            "database again (0 disables the cache)."
+            "database again (0 disables the cache); a busy page past its time is served "
+            "while one refresh runs."
         ),
     )
     page_size: int = Field(default=50, description="Default number of papers per list page.")

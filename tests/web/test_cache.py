@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from paperfeed.web import cache as cache_module
 from paperfeed.web.cache import TTLCache
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright may leave an
+    event loop running in the main thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1, thread_name_prefix="test-loop") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_expires_after_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +89,7 @@ def test_compute_serves_stale_while_one_refresh_runs(monkeypatch: pytest.MonkeyP
         version[0] = b"v3"
         assert await c.compute("k", compute) == b"v3"
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_concurrent_misses_share_one_computation() -> None:
@@ -100,7 +112,7 @@ def test_concurrent_misses_share_one_computation() -> None:
         release.set()
         return list(await asyncio.gather(first, second))
 
-    assert asyncio.run(scenario()) == [b"page", b"page"]
+    assert run(scenario()) == [b"page", b"page"]
     assert calls == [1]
 
 
@@ -121,7 +133,7 @@ def test_a_failed_refresh_drops_the_entry(monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(LookupError):  # the next request sees the error
             await c.compute("k", gone)
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_compute_with_the_cache_off_computes_every_time() -> None:
@@ -136,7 +148,7 @@ def test_compute_with_the_cache_off_computes_every_time() -> None:
         for _ in range(3):
             assert await c.compute("k", compute) == b"x"
 
-    asyncio.run(scenario())
+    run(scenario())
     assert calls == [1, 1, 1]
 
 
@@ -155,5 +167,5 @@ def test_compute_on_the_loop_recomputes_what_is_not_live(monkeypatch: pytest.Mon
             clock[0] += step
             assert await c.compute("k", compute, in_thread=False) == b"x"
 
-    asyncio.run(scenario())
-    assert threads == [threading.main_thread().name] * 2
+    run(scenario())
+    assert len(threads) == 2 and all(t.startswith("test-loop") for t in threads)
