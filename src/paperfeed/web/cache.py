@@ -3,7 +3,8 @@
 Feed pages and API lists are read far more often than they change. Each worker keeps the bytes
 it rendered for ``PAPERFEED_CACHE_SECONDS`` (default 2 s): a new upvote or ingest shows up at
 most that late (plus one render, where a stale entry is served while it refreshes), and a
-busy day page costs one query per worker per period instead of one per request. Nothing here is shared between processes, so it needs no invalidation protocol.
+busy day page costs one query per worker per period instead of one per request. Nothing
+here is shared between processes, so it needs no invalidation protocol.
 
 ``compute`` (for async routes) renders a miss in the thread pool, once per key at a time,
 and keeps serving an entry past its time (for up to ``STALE_FACTOR`` times the TTL) while one
