@@ -315,19 +315,24 @@ def measure(backend: str, url: str, data_dir: Path, args: argparse.Namespace) ->
         # tens of per cent within a minute, which one reads-alone step 20 s earlier mistook
         # for the writes' cost.
         rounds: list[Round] = []
-        before = reads_alone
+        step = args.step_seconds
+        before = run_wrk(read_url, step, 32)
         for n in range(args.rounds):
             writer = subprocess.Popen(
-                wrk_command(write_url, args.seconds, args.users, script),
+                wrk_command(write_url, step, args.users, script),
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            reads_mixed = run_wrk(read_url, args.seconds, 32)
-            writes_mixed = parse_wrk(writer.communicate(timeout=args.seconds + 60)[0])
-            after = run_wrk(read_url, args.seconds, 32)
+            reads_mixed = run_wrk(read_url, step, 32)
+            writes_mixed = parse_wrk(writer.communicate(timeout=step + 60)[0])
+            after = run_wrk(read_url, step, 32)
             rounds.append(Round(writes_mixed, reads_mixed, before, after))
-            print(f"[{backend}] round {n + 1}: writes {writes_mixed}; reads {reads_mixed}")
-            print(f"[{backend}]   reads alone after it: {after} (ratio {rounds[-1].ratio:.0%})")
+            print(
+                f"[{backend}] round {n + 1}: writes {writes_mixed.ok_per_s:.0f}/s "
+                f"p99 {writes_mixed.p99_ms:.1f} ms; reads {reads_mixed.rps:,.0f}/s, alone "
+                f"{before.rps:,.0f} before and {after.rps:,.0f} after "
+                f"(ratio {rounds[-1].ratio:.0%})"
+            )
             before = after
     finally:
         stop(process)
@@ -372,18 +377,24 @@ def main() -> int:
         "--rate", type=float, default=600, help="offered upvotes/s (sets each user's think time)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="mixed steps, each followed by reads alone"
+        "--rounds", type=int, default=8, help="mixed steps, each followed by reads alone"
+    )
+    parser.add_argument(
+        "--step-seconds",
+        type=int,
+        default=5,
+        help="length of each mixed and reads-alone step (short: the VM's speed drifts)",
     )
     parser.add_argument("--postgres", action="store_true", help="also measure PostgreSQL")
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--write", action="store_true", help=f"update RESULTS.md {SECTION!r}")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
-    results = [run_sqlite(args)]
-    if args.postgres:
+    results = [] if args.postgres_only else [run_sqlite(args)]
+    if args.postgres or args.postgres_only:
         results.append(run_postgres(args))
     print()
     for line in table(results):
@@ -398,8 +409,9 @@ def table(results: list[Result]) -> list[str]:
     read ratio of the rounds (every round's figures are printed as it runs)."""
     lines = [
         "| database | upvotes/s alone | p50 | p99 | server CPU per upvote | upvotes/s with reads "
-        "(lowest) | p99 (each round) | day page req/s alone (median) | with writes (median) "
-        "| ratio: median (each round) | load (reads / writes / mixed) | counts consistent |",
+        "(lowest) | p99 of the rounds: median (worst) | day page req/s alone (median) "
+        "| with writes (median) | ratio: median (middle half; all rounds) "
+        "| load (reads / writes / mixed) | counts consistent |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in results:
@@ -413,14 +425,24 @@ def table(results: list[Result]) -> list[str]:
         lines.append(
             f"| {r.backend} | {w.ok_per_s:,.0f}{extra} | {w.p50_ms:.1f} ms | {w.p99_ms:.1f} ms "
             f"| {r.cpu_ms_per_write:.2f} ms | {min(x.ok_per_s for x in mixed):,.0f} "
-            f"| {' / '.join(f'{x.p99_ms:.1f}' for x in mixed)} ms "
+            f"| {statistics.median(x.p99_ms for x in mixed):.1f} ms "
+            f"({max(x.p99_ms for x in mixed):.1f} ms) "
             f"| {statistics.median(alone):,.0f} "
             f"| {statistics.median(x.reads.rps for x in r.rounds):,.0f} "
-            f"| {statistics.median(ratios):.0%} ({' / '.join(f'{x:.0%}' for x in ratios)}) "
+            f"| {statistics.median(ratios):.0%} ({_middle_half(ratios)}; "
+            f"{' / '.join(f'{x:.0%}' for x in ratios)}) "
             f"| {r.loads['reads']:.1f} / {r.loads['writes']:.1f} / {r.loads['mixed']:.1f} "
             f"| {'yes' if r.consistent else 'NO'} |"
         )
     return lines
+
+
+def _middle_half(values: list[float]) -> str:
+    """The interquartile range of ``values`` as per cents, e.g. ``78-84 %``."""
+    if len(values) < 4:
+        return f"{min(values):.0%}-{max(values):.0%}"
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.0%}-{q3:.0%}"
 
 
 def write_results(results: list[Result], args: argparse.Namespace) -> None:

@@ -240,3 +240,41 @@ def test_two_workers_batches_on_the_same_papers_never_deadlock(
     assert failures == []
     for paper in papers:
         live_count(site_db, paper)  # asserts the counter equals the rows
+
+
+def test_votes_one_at_a_time_answer_as_in_a_batch(
+    site_db: Database, make_user: Callable[..., Any]
+) -> None:
+    """A batch of one vote has its own statement on PostgreSQL (``_PG_ONE``): every kind of
+    voter, refusal and change, each alone, gets the answer a batch gives it."""
+    from paperfeed.community import Forbidden, tokens, users
+    from paperfeed.community.keys import digest
+    from paperfeed.community.votes import ByToken, TokenRefused
+
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    write = ByToken(digest(tokens.create_token(site_db, ann, "w", "write")[0]))
+    read = ByToken(digest(tokens.create_token(site_db, ann, "r", "read")[0]))
+    revoked_token, revoked_row = tokens.create_token(site_db, ben, "old", "write")
+    tokens.revoke_token(site_db, ben, revoked_row.id)
+    banned = ByToken(digest(tokens.create_token(site_db, cat, "w", "write")[0]))
+    users.set_banned(site_db, "cat", True)
+    paper = "2503.00004"
+    base = live_count(site_db, paper)
+
+    def alone(voter: Any, arxiv_id: str, up: bool) -> Any:
+        (result,) = set_votes(site_db, [(voter, arxiv_id, up)])
+        return result
+
+    assert alone(write, paper, True) == (base + 1, True)
+    assert alone(write, paper, True) == (base + 1, True)  # again: still one vote
+    assert alone(ben.id, paper, True) == (base + 2, True)  # a browser's vote, by user id
+    assert isinstance(alone(read, paper, True), Forbidden)
+    assert isinstance(alone(ByToken(digest(revoked_token)), paper, True), TokenRefused)
+    assert isinstance(alone(banned, paper, False), TokenRefused)
+    assert isinstance(alone(ByToken(digest("pf_never_issued")), paper, True), TokenRefused)
+    assert isinstance(alone(write, "2503.99999", True), NotFound)
+    assert isinstance(alone(ben.id, "2503.99999", False), NotFound)
+    assert alone(write, paper, False) == (base + 1, False)
+    assert alone(write, paper, False) == (base + 1, False)  # a vote that is not there
+    assert alone(ben.id, paper, False) == (base, False)
+    assert live_count(site_db, paper) == base
