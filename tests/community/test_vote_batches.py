@@ -278,3 +278,36 @@ def test_votes_one_at_a_time_answer_as_in_a_batch(
     assert alone(write, paper, False) == (base + 1, False)  # a vote that is not there
     assert alone(ben.id, paper, False) == (base, False)
     assert live_count(site_db, paper) == base
+
+
+def test_postgres_votes_queued_close_together_share_one_statement(
+    site_db: Database, make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a batch waits until its oldest vote is ``GATHER_SECONDS`` old, so two
+    votes a millisecond apart go to the database as one statement (one round trip)."""
+    if site_db.is_sqlite:
+        pytest.skip("SQLite applies a vote within its own request's turn of the loop")
+    from paperfeed.community import votes
+
+    sizes: list[int] = []
+    real = votes.set_votes_async
+
+    async def spy(connection: Any, batch: list[Any]) -> Any:
+        sizes.append(len(batch))
+        return await real(connection, batch)
+
+    monkeypatch.setattr(votes, "set_votes_async", spy)
+    ann, ben = make_user("ann").id, make_user("ben").id
+    base = live_count(site_db, "2503.00001")
+    writer = VoteWriter(site_db)
+
+    async def two_votes() -> list[tuple[int, bool]]:
+        first = asyncio.ensure_future(writer.set_vote(ann, "2503.00001", True))
+        await asyncio.sleep(0.001)
+        second = asyncio.ensure_future(writer.set_vote(ben, "2503.00001", True))
+        answers = [await first, await second]
+        await writer.aclose()
+        return answers
+
+    assert asyncio.run(two_votes()) == [(base + 2, True), (base + 2, True)]
+    assert sizes == [2]

@@ -471,6 +471,7 @@ class VoteWriter:
     - PostgreSQL: in a task on the same loop, over its own psycopg ``AsyncConnection``. A
       batch is one statement (``_PG_BATCH``), one round trip; the task awaits it while the
       loop serves other requests, and the votes that arrive meanwhile make the next batch.
+      A batch is sent once its oldest vote has waited ``GATHER_SECONDS``.
       (Blocking round trips on the loop stopped every request of the worker: p50 73 ms at
       480 votes/s. On a writer thread each round trip waited for the
       GIL from the busy loop, up to the 5 ms switch interval: under a read flood votes fell
@@ -483,6 +484,14 @@ class VoteWriter:
     # were measured under a read flood: smaller batches, more database CPU, reads kept
     # 77-82 % instead of 88-89 %, and no better latency.
     PG_CONNECTIONS = 1
+    # PostgreSQL: a batch waits until its oldest vote is this old before it is sent, so
+    # votes that arrive a few milliseconds apart share one statement (one round trip, one
+    # wake-up of the writer task, one commit) instead of each paying for its own. Under a
+    # read flood at 560 votes/s the day page kept a median of 80 % of its throughput with
+    # 5 ms against 71 % and 73 % without (16 rounds each); a vote alone answers about 5 ms
+    # later (p50 1.2 -> 6.1 ms). SQLite applies a vote within the request's own turn of
+    # the loop and needs no such wait.
+    GATHER_SECONDS = 0.005
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -493,6 +502,8 @@ class VoteWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._closing = False
+        # PostgreSQL: when the oldest vote of the queue arrived (loop time).
+        self._oldest_at = 0.0
 
     async def set_vote(self, voter: Voter, arxiv_id: str, up: bool) -> tuple[int, bool]:
         """Apply one vote with the others of this moment; raises the ``CommunityError`` of a
@@ -519,6 +530,8 @@ class VoteWriter:
                 self._flush_scheduled = True
                 loop.call_soon(self._flush_on_loop, loop)
         else:
+            if not self._pending:
+                self._oldest_at = loop.time()
             self._pending.append(waiter)
             self._ensure_task(loop)
             self._wake.set()
@@ -597,8 +610,13 @@ class VoteWriter:
                     self._wake.clear()
                     await self._wake.wait()
                     continue
+                # Let the votes of the next few milliseconds join this batch.
+                gather = self._oldest_at + self.GATHER_SECONDS - asyncio.get_running_loop().time()
+                if gather > 0 and not self._closing and len(self._pending) < self.MAX_BATCH:
+                    await asyncio.sleep(gather)
                 batch = self._pending[: self.MAX_BATCH]
                 del self._pending[: len(batch)]
+                self._oldest_at = 0.0
                 try:
                     if connection is None or connection.closed:
                         # Autocommit: each batch is one statement, its own transaction.
