@@ -487,10 +487,12 @@ class VoteWriter:
     # PostgreSQL: a batch waits until its oldest vote is this old before it is sent, so
     # votes that arrive a few milliseconds apart share one statement (one round trip, one
     # wake-up of the writer task, one commit) instead of each paying for its own. Under a
-    # read flood at 560 votes/s the day page kept a median of 80 % of its throughput with
-    # 5 ms against 71 % and 73 % without (16 rounds each); a vote alone answers about 5 ms
-    # later (p50 1.2 -> 6.1 ms). SQLite applies a vote within the request's own turn of
-    # the loop and needs no such wait.
+    # read flood at ~570 votes/s (benchmarks/bench_upvotes.py, 16 rounds a run): on a slow
+    # 2-core VM the day page kept a median of 80 % of its throughput with 5 ms against
+    # 71 % and 73 % without; on a faster one 85 % and 87 % against 86 % and 84 %, with the
+    # server's CPU per vote 0.21-0.30 instead of 0.34 ms. The price: a vote alone answers
+    # about 5 ms later (p50 0.7 -> 4.3-5.2 ms). SQLite applies a vote within the request's
+    # own turn of the loop and needs no such wait.
     GATHER_SECONDS = 0.005
 
     def __init__(self, db: Database) -> None:
