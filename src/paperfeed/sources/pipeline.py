@@ -33,7 +33,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.sources.records import PaperRecord, ReadItem
+from paperfeed.sources.records import PaperRecord, ReadItem, RecordError, check_record
 from paperfeed.store.db import Database
 from paperfeed.store.models import utcnow
 
@@ -415,6 +415,72 @@ def _flush_with_retry(db: Database, records: list[PaperRecord]) -> IngestStats:
         return _flush(db, records)
 
 
+def _is_bad_data(exc: Exception) -> bool:
+    """A write failed because of a value in it (not the database being down, locked or full):
+    the batch is worth retrying record by record."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
+    return isinstance(exc, sa.exc.StatementError | ValueError | OverflowError | TypeError)
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's own first line (SQLAlchemy's message would add the SQL and parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return lines[0][:200]
+
+
+Located = tuple[str, PaperRecord]
+
+
+class _Writer:
+    """Writes batches; when a batch fails on a value that check_record let through, writes it
+    again record by record so only the bad record is lost (a safety net: check_record is the
+    check)."""
+
+    def __init__(self, db: Database, stats: IngestStats, on_error: ErrorCallback | None) -> None:
+        self.db, self.stats, self.on_error = db, stats, on_error
+
+    def reject(self, location: str, reason: str) -> None:
+        self.stats.rejected += 1
+        if self.on_error is not None:
+            self.on_error(location, reason)
+
+    def write(self, batch: list[Located], strict: bool) -> bool:
+        """Write ``batch``; True when ``strict`` and a record was rejected (stop)."""
+        try:
+            self.stats.add(_flush_with_retry(self.db, [record for _, record in batch]))
+            return False
+        except Exception as exc:
+            if not _is_bad_data(exc):
+                raise
+        for location, record in batch:
+            try:
+                self.stats.add(_flush_with_retry(self.db, [record]))
+            except Exception as exc:
+                if not _is_bad_data(exc):
+                    raise
+                self.reject(location, f"not stored: {_reason(exc)}")
+                if strict:
+                    return True
+        return False
+
+
+def _checked(item: ReadItem | PaperRecord, n: int) -> tuple[str, PaperRecord | None, str]:
+    """``(location, record, "")`` for a record fit to store, else ``(location, None, reason)``."""
+    record: PaperRecord | None
+    if isinstance(item, PaperRecord):
+        location, record, error = f"record {n}", item, ""
+    else:
+        location, record, error = item.location, item.record, item.error or "bad record"
+    if record is not None:
+        try:
+            check_record(record)
+        except RecordError as exc:
+            return location, None, str(exc)
+    return location, record, error
+
+
 def ingest_records(
     db: Database,
     items: Iterable[ReadItem | PaperRecord],
@@ -422,30 +488,32 @@ def ingest_records(
     strict: bool = False,
     on_error: ErrorCallback | None = None,
     batch_size: int = BATCH_SIZE,
+    stats: IngestStats | None = None,
 ) -> IngestStats:
     """Merge records into the store; see the module docstring for the rules.
 
-    Bad items are reported through ``on_error(location, reason)`` and skipped; with
+    Every record is checked against the store's bounds (:func:`check_record`) before it joins a
+    batch. Bad items are reported through ``on_error(location, reason)`` and skipped; with
     ``strict`` the first bad item stops the run (everything read before it is committed).
+    ``stats``, when given, is filled as batches commit, so a caller still has the counts of
+    what was committed when a write raises (disk full).
     """
-    stats = IngestStats()
-    batch: list[PaperRecord] = []
+    stats = stats if stats is not None else IngestStats()
+    writer = _Writer(db, stats, on_error)
+    batch: list[Located] = []
     for item in items:
         stats.read += 1
-        if isinstance(item, PaperRecord):
-            batch.append(item)
-        elif item.record is not None:
-            batch.append(item.record)
-        else:
-            stats.rejected += 1
-            if on_error is not None:
-                on_error(item.location, item.error or "bad record")
+        location, record, error = _checked(item, stats.read)
+        if record is None:
+            writer.reject(location, error)
             if strict:
                 break
             continue
+        batch.append((location, record))
         if len(batch) >= batch_size:
-            stats.add(_flush_with_retry(db, batch))
-            batch = []
+            stop, batch = writer.write(batch, strict), []
+            if stop:
+                return stats
     if batch:
-        stats.add(_flush_with_retry(db, batch))
+        writer.write(batch, strict)
     return stats

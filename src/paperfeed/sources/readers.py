@@ -11,7 +11,7 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,9 +39,16 @@ from paperfeed.sources.records import (
     parse_id,
     parse_keywords,
     parse_version,
+    show,
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
+# One record (a JSON line, or an element of a JSON array) is at most this big; a bigger one is
+# reported as ``file:line: record larger than N bytes`` and skipped without being held whole.
+MAX_RECORD_BYTES = 1 << 20
+# A JSON array file is parsed as a whole, so it is held in memory: it may be at most this big
+# (JSON lines have no such limit).
+MAX_ARRAY_BYTES = 64 << 20
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -53,13 +60,34 @@ def open_binary(path: Path) -> IO[bytes]:
     return raw
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def iter_lines(fh: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """Each line of ``fh`` (newline included), or None for a line longer than ``limit``
+    bytes: that one is read on in ``limit``-byte pieces and dropped, so memory stays bounded
+    by ``limit`` whatever the line's length (a 2 GiB line gzips to 2 MB)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = fh.readline(limit)
+        yield None
+
+
+def iter_json_lines(
+    path: Path, max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """``(line number, object, None)`` or ``(line number, None, reason)``; blank lines skipped."""
     lineno = 0
     with open_binary(path) as fh:
         try:
-            for raw in fh:
+            for raw in iter_lines(fh, max_bytes):
                 lineno += 1
+                if raw is None:
+                    yield lineno, None, f"record larger than {max_bytes} bytes"
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -73,6 +101,22 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, st
                 yield lineno, obj, None
         except (OSError, EOFError, zlib.error) as exc:
             yield lineno + 1, None, f"cannot read file: {exc}"
+
+
+def build_item(
+    build: Callable[[dict[str, Any]], PaperRecord], obj: dict[str, Any], source: str, line: int
+) -> ReadItem:
+    """The record ``build`` makes of ``obj``, or the reason it cannot.
+
+    Builders raise RecordError for what they check; any other ValueError/TypeError/
+    OverflowError is a value no grammar foresaw, and costs this record only, not the run.
+    """
+    try:
+        return ReadItem(source, line, record=build(obj))
+    except RecordError as exc:
+        return ReadItem(source, line, error=str(exc))
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        return ReadItem(source, line, error=f"bad value ({type(exc).__name__}: {show(str(exc))})")
 
 
 def _first(d: dict[str, Any], *keys: str) -> Any:
@@ -197,13 +241,13 @@ def generic_record(d: dict[str, Any]) -> PaperRecord:
         license=clean_str(d.get("license"), MAX_SHORT),
         submitter=clean_str(d.get("submitter"), MAX_SHORT),
         github_repo=clean_url(_first(d, "github_repo", "githubRepo"), MAX_GITHUB),
-        github_stars=parse_count(_first(d, "github_stars", "githubStars")),
+        github_stars=parse_count(_first(d, "github_stars", "githubStars"), "github_stars"),
         project_page=clean_url(_first(d, "project_page", "projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(d.get("ai_summary")),
         ai_keywords=parse_keywords(d.get("ai_keywords")),
         organization=_organization(d.get("organization")),
-        upvotes=parse_count(d.get("upvotes")),
-        num_comments=parse_count(_first(d, "num_comments", "numComments")),
+        upvotes=parse_count(d.get("upvotes"), "upvotes"),
+        num_comments=parse_count(_first(d, "num_comments", "numComments"), "num_comments"),
     )
 
 
@@ -258,13 +302,13 @@ def daily_api_record(item: dict[str, Any]) -> PaperRecord:
         published_at=parse_datetime(paper.get("publishedAt")),
         version=id_version,
         github_repo=clean_url(paper.get("githubRepo"), MAX_GITHUB),
-        github_stars=parse_count(paper.get("githubStars")),
+        github_stars=parse_count(paper.get("githubStars"), "githubStars"),
         project_page=clean_url(paper.get("projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(paper.get("ai_summary")),
         ai_keywords=parse_keywords(paper.get("ai_keywords")),
         organization=_organization(item.get("organization") or paper.get("organization")),
-        upvotes=parse_count(paper.get("upvotes")),
-        num_comments=parse_count(_first(item, "numComments", "num_comments")),
+        upvotes=parse_count(paper.get("upvotes"), "upvotes"),
+        num_comments=parse_count(_first(item, "numComments", "num_comments"), "numComments"),
         daily=DailyInfo(
             day=submitted_at.date(), submitted_at=submitted_at, submitted_by=submitted_by
         ),
@@ -295,16 +339,12 @@ def iter_daily_papers_array(text: str, source: str) -> Iterator[ReadItem]:
         counted = pos
         try:
             obj, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield ReadItem(source, exc.lineno, error=f"invalid JSON: {exc.msg}")
+        except ValueError as exc:  # JSONDecodeError, or an int too long to convert
+            where = getattr(exc, "lineno", line)
+            why = getattr(exc, "msg", str(exc))
+            yield ReadItem(source, where, error=f"invalid JSON: {why} (the rest was not read)")
             return
-        if isinstance(obj, dict):
-            try:
-                yield ReadItem(source, line, record=daily_api_record(obj))
-            except RecordError as exc:
-                yield ReadItem(source, line, error=str(exc))
-        else:
-            yield ReadItem(source, line, error=f"not a JSON object (got {type(obj).__name__})")
+        yield _array_item(obj, text, pos, end, source, line)
         pos = skip(end)
         if pos < n and text[pos] == ",":
             pos = skip(pos + 1)
@@ -315,6 +355,28 @@ def iter_daily_papers_array(text: str, source: str) -> Iterator[ReadItem]:
             source, text.count("\n", 0, pos) + 1, error="invalid JSON: expected ',' or ']'"
         )
         return
+
+
+def _array_item(obj: Any, text: str, start: int, end: int, source: str, line: int) -> ReadItem:
+    if end - start > MAX_RECORD_BYTES // 4 and (
+        len(text[start:end].encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES
+    ):
+        return ReadItem(source, line, error=f"record larger than {MAX_RECORD_BYTES} bytes")
+    if not isinstance(obj, dict):
+        return ReadItem(source, line, error=f"not a JSON object (got {type(obj).__name__})")
+    return build_item(daily_api_record, obj, source, line)
+
+
+def _read_array_text(path: Path) -> str:
+    """The whole file as text, at most MAX_ARRAY_BYTES. Bytes that are not UTF-8 become lone
+    surrogates (``surrogateescape``): only the element holding them is then rejected."""
+    with open_binary(path) as fh:
+        data = fh.read(MAX_ARRAY_BYTES + 1)
+    if len(data) > MAX_ARRAY_BYTES:
+        raise RecordError(
+            f"JSON array larger than {MAX_ARRAY_BYTES} bytes (split it, or write JSON lines)"
+        )
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _first_char(path: Path) -> bytes:
@@ -340,9 +402,11 @@ def read_daily_papers(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
             continue
         if first == b"[":
             try:
-                with open_binary(path) as fh:
-                    text = fh.read().decode("utf-8")
-            except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+                text = _read_array_text(path)
+            except RecordError as exc:
+                yield ReadItem(source, 1, error=str(exc))
+                continue
+            except (OSError, EOFError, zlib.error) as exc:
                 yield ReadItem(source, 1, error=f"cannot read file: {exc}")
                 continue
             yield from iter_daily_papers_array(text, source)
@@ -355,7 +419,7 @@ def read_daily_papers(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
 
 def _read_lines(
     paths: Iterable[Path | str],
-    build: Any,
+    build: Callable[[dict[str, Any]], PaperRecord],
     source: str | None = None,
 ) -> Iterator[ReadItem]:
     for p in paths:
@@ -364,7 +428,4 @@ def _read_lines(
             if obj is None:
                 yield ReadItem(name, lineno, error=error)
                 continue
-            try:
-                yield ReadItem(name, lineno, record=build(obj))
-            except RecordError as exc:
-                yield ReadItem(name, lineno, error=str(exc))
+            yield build_item(build, obj, name, lineno)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,11 +20,19 @@ from typing import Any
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 # Column sizes of the store (PostgreSQL enforces them).
+MAX_ARXIV_ID = 32
 MAX_CATEGORY = 32
 MAX_SHORT = 255
 MAX_SUBMITTED_BY = 64
 MAX_GITHUB = 512
 MAX_PROJECT_PAGE = 1024
+MAX_SOURCE = 16
+# Integer columns are 32-bit on PostgreSQL (SQLite would take 64): the smaller bound for both.
+MAX_INT = 2**31 - 1
+# A date cannot be before arXiv existed, nor later than today plus a margin for time zones and
+# clock skew (a far-future daily_date would become the home page's day for ever).
+EARLIEST_DAY = dt.date(1991, 1, 1)
+FUTURE_MARGIN = dt.timedelta(days=2)
 
 
 class RecordError(ValueError):
@@ -85,6 +94,19 @@ class ReadItem:
 
 
 # --------------------------------------------------------------------------- text
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for messages about values of any
+    size (the message is one line on stderr, not a copy of the record)."""
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python will print
+        text = f"<{type(value).__name__}>"
+    return text[:limit] + ("…" if len(text) > limit else "")
+
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*|\n[ \t]{2,}")
 
@@ -159,12 +181,25 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     elif isinstance(value, str):
         result = _parse_date_text(value.strip())
     else:
-        raise RecordError(f"bad date {value!r}")
+        raise RecordError(f"bad date {show(value)}")
     if result.tzinfo is not None:
-        result = result.astimezone(dt.UTC).replace(tzinfo=None)
-    if not 1900 <= result.year <= 2200:
-        raise RecordError(f"bad date {value!r} (year out of range)")
+        try:
+            result = result.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+            raise RecordError(f"bad date {show(value)} (out of range)") from None
+    check_day(result.date(), value)
     return result
+
+
+def latest_day() -> dt.date:
+    return dt.datetime.now(dt.UTC).date() + FUTURE_MARGIN
+
+
+def check_day(day: dt.date, value: Any) -> dt.date:
+    """``day`` when it can be real (arXiv's start .. today + margin), else RecordError."""
+    if not EARLIEST_DAY <= day <= latest_day():
+        raise RecordError(f"bad date {show(value)} (not between {EARLIEST_DAY} and {latest_day()})")
+    return day
 
 
 def _parse_date_text(text: str) -> dt.datetime:
@@ -183,21 +218,22 @@ def _parse_date_text(text: str) -> dt.datetime:
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        raise RecordError(f"bad date {text!r}") from None
+        raise RecordError(f"bad date {show(text)}") from None
 
 
 def parse_day(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
-        return value.date()
+        return check_day(value.date(), value)
     if isinstance(value, dt.date):
-        return value
+        return check_day(value, value)
     if isinstance(value, str):
         text = value.strip()
         if len(text) == 10:
             try:
-                return dt.date.fromisoformat(text)
+                day = dt.date.fromisoformat(text)
             except ValueError:
-                raise RecordError(f"bad date {value!r}") from None
+                raise RecordError(f"bad date {show(value)}") from None
+            return check_day(day, value)
     parsed = parse_datetime(value)
     if parsed is None:
         raise RecordError("missing date")
@@ -282,43 +318,136 @@ def parse_keywords(value: Any) -> list[str] | None:
     return words or None
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``"²"``, which ``int`` refuses), and few
+    enough that no column could hold more."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
+
+
 def parse_version(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise RecordError(f"bad version {value!r}")
+        raise RecordError(f"bad version {show(value)}")
     if isinstance(value, int):
         version = value
     elif isinstance(value, str):
         text = value.strip().lower().removeprefix("v")
-        if not text.isdigit():
-            raise RecordError(f"bad version {value!r}")
+        if not _digits(text):
+            raise RecordError(f"bad version {show(value)}")
         version = int(text)
     else:
-        raise RecordError(f"bad version {value!r}")
+        raise RecordError(f"bad version {show(value)}")
     if version < 1 or version > 9999:
-        raise RecordError(f"bad version {value!r}")
+        raise RecordError(f"bad version {show(value)}")
     return version
 
 
-def parse_count(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
+def parse_count(value: Any, name: str = "count") -> int | None:
+    """A count (upvotes, stars, comments) that fits the store's 32-bit columns.
+
+    A negative number reads as 0; anything that is not a whole number up to 2^31 - 1 is
+    rejected (``"²"``, ``"12k"``, ``1e300``, ``2**31`` cannot be real counts).
+    """
+    if value is None or value == "":
         return None
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and value == value:
-        return max(int(value), 0)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = max(value, 0)
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = max(int(value), 0)
+    elif isinstance(value, str) and _digits(value.strip()):
+        number = int(value.strip())
+    if number is None or number > MAX_INT:
+        raise RecordError(f"bad {name} {show(value)} (a whole number from 0 to {MAX_INT})")
+    return number
 
 
 def parse_id(value: Any) -> tuple[str, int | None]:
     if value is None or value == "":
         raise RecordError("missing id")
     if not isinstance(value, str):
-        raise RecordError(f"bad id {value!r}")
+        raise RecordError(f"bad id {show(value)}")
     try:
         return parse_arxiv_id(value.strip())
     except ValueError as exc:
         raise RecordError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- the store's bounds
+
+# Text fields and the column size that bounds them (None: unbounded Text).
+_TEXT_LIMITS: dict[str, int | None] = {
+    "arxiv_id": MAX_ARXIV_ID,
+    "title": None,
+    "abstract": None,
+    "primary_category": MAX_CATEGORY,
+    "comment": None,
+    "journal_ref": None,
+    "doi": MAX_SHORT,
+    "license": MAX_SHORT,
+    "submitter": MAX_SHORT,
+    "github_repo": MAX_GITHUB,
+    "project_page": MAX_PROJECT_PAGE,
+    "ai_summary": None,
+    "organization": MAX_SHORT,
+}
+_LIST_FIELDS = ("authors", "categories", "ai_keywords")
+_INT_FIELDS = ("version", "github_stars", "upvotes", "num_comments")
+_DATETIME_FIELDS = ("published_at", "updated_at")
+
+
+def text_problem(text: str, limit: int | None = None) -> str | None:
+    """Why ``text`` cannot be stored (NUL, a lone surrogate, too long), or None.
+
+    A lone surrogate (``"\\ud800"`` in JSON, or undecodable bytes read with
+    ``surrogateescape``) is not Unicode: no database driver can encode it.
+    """
+    if limit is not None and len(text) > limit:
+        return f"longer than {limit} characters"
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "not valid Unicode (a lone surrogate or undecodable bytes)"
+    return None
+
+
+def check_record(record: PaperRecord) -> None:
+    """RecordError unless every field of ``record`` fits the store: the one check every
+    record passes before it joins a batch, whatever produced it."""
+    for name, limit in _TEXT_LIMITS.items():
+        value = getattr(record, name)
+        problem = None if value is None else text_problem(value, limit)
+        if problem:
+            raise RecordError(f"{name}: {problem}")
+    for name in _LIST_FIELDS:
+        for item in getattr(record, name) or ():
+            problem = text_problem(item)
+            if problem:
+                raise RecordError(f"{name}: {problem}")
+    for name in _INT_FIELDS:
+        number = getattr(record, name)
+        if number is not None and not 0 <= number <= MAX_INT:
+            raise RecordError(f"{name}: {show(number)} out of range (0 to {MAX_INT})")
+    for name in _DATETIME_FIELDS:
+        when = getattr(record, name)
+        if when is not None:
+            check_day(when.date(), when)
+    if record.daily is not None:
+        _check_daily(record.daily)
+
+
+def _check_daily(daily: DailyInfo) -> None:
+    check_day(daily.day, daily.day)
+    if daily.submitted_at is not None:
+        check_day(daily.submitted_at.date(), daily.submitted_at)
+    for name, value, limit in (
+        ("submitted_by", daily.submitted_by, MAX_SUBMITTED_BY),
+        ("source", daily.source, MAX_SOURCE),
+    ):
+        problem = None if value is None else text_problem(value, limit)
+        if problem:
+            raise RecordError(f"{name}: {problem}")
