@@ -57,7 +57,7 @@ def import_(file: Path, confirmed: bool) -> None:
     db = get_database(settings)
     db.upgrade()
     report, to_mail = subs.import_csv(
-        db, settings, file.read_text(encoding="utf-8-sig"), confirmed=confirmed
+        db, settings, subs.decode_csv(file.read_bytes()), confirmed=confirmed
     )
     for email, token in to_mail:
         subs.send_confirmation(settings, email, token)
@@ -69,16 +69,30 @@ def import_(file: Path, confirmed: bool) -> None:
         sys.exit(3)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: str) -> str:
+    """``value`` made inert for a spreadsheet: a leading formula character gets a ``'``
+    before it (OWASP's advice). The lone ``-`` this command prints for "none" is left as is."""
+    if value.startswith(FORMULA_START) and value != "-":
+        return "'" + value
+    return value
+
+
 @subscribers_group.command("list")
 def list_() -> None:
-    """Every subscriber: email, status, period, topics, consent."""
+    """Every subscriber: email, status, period, topics, consent; tab-separated, one a line,
+    each cell neutralised so that opening the output in a spreadsheet runs no formula."""
     for s in subs.list_all(get_database()):
         p = s.prefs
         topics = ";".join(
             [f"cat:{c}" for c in p.categories] + [f"author:{a}" for a in p.authors] + p.keywords
         )
         consent = f"{s.consent_at:%Y-%m-%d %H:%M} {s.consent_source}" if s.consent_at else "-"
-        click.echo(f"{s.email}\t{s.status}\t{p.period}\t{topics or '-'}\t{consent}")
+        cells = (s.email, s.status, p.period, topics or "-", consent)
+        click.echo("\t".join(spreadsheet_cell(c) for c in cells))
 
 
 @subscribers_group.command("remove")

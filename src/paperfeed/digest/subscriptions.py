@@ -425,8 +425,10 @@ def import_csv(
     to_mail: list[tuple[str, str]] = []
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
-    for row in reader:
-        line = reader.line_num
+    for line, row, problem in _csv_rows(reader):
+        if problem:
+            report.errors.append((line, problem))
+            continue
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
@@ -450,6 +452,41 @@ def import_csv(
         except DigestError as exc:
             report.errors.append((line, str(exc)))
     return report, to_mail
+
+
+def _csv_rows(reader: Any) -> Iterable[tuple[int, list[str], str | None]]:
+    """``(line, cells, None)`` per row, or ``(line, [], reason)`` for a row that cannot be
+    used; csv's own errors (a field over its 128 KB limit) cost that row only."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, [], f"unreadable row ({exc})"
+            continue
+        joined = "".join(row)
+        if "\x00" in joined:
+            yield reader.line_num, [], "contains a NUL character"
+        elif not joined.isascii() and not _encodes(joined):
+            yield reader.line_num, [], "not valid UTF-8"
+        else:
+            yield reader.line_num, row, None
+
+
+def _encodes(text: str) -> bool:
+    """False for text holding bytes that were not UTF-8 (decoded with ``surrogateescape``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def decode_csv(data: bytes) -> str:
+    """A CSV file's text: UTF-8 (a BOM is dropped); bytes that are not UTF-8 are kept as lone
+    surrogates so that :func:`import_csv` rejects only the rows holding them."""
+    return data.decode("utf-8-sig", "surrogateescape")
 
 
 def _row_prefs(settings: Settings, record: dict[str, str]) -> Prefs:

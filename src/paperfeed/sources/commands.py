@@ -4,15 +4,18 @@ Every subcommand streams its input through :func:`paperfeed.sources.pipeline.ing
 reports each bad record as ``file:line: reason`` on stderr, shows a progress bar only when
 stderr is a terminal, and ends stdout with exactly
 ``read N, inserted N, updated N, unchanged N, rejected N``. Exit status: 0, or 3 when
-something was rejected.
+something was rejected, or 4 when the disk filled up (one line on stderr says what is kept).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from tqdm import tqdm
@@ -23,6 +26,8 @@ from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 
 EXIT_REJECTED = 3
+# The disk or the database filled up: what was committed is kept, the rest was not written.
+EXIT_DISK_FULL = 4
 
 _files = click.argument(
     "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -65,11 +70,50 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
         else:
             click.echo(message, err=True)
 
+    stats = IngestStats()
     try:
-        stats = ingest_records(database, bar, strict=strict, on_error=on_error)
+        ingest_records(database, bar, strict=strict, on_error=on_error, stats=stats)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        _exit_disk_full(stats)
     finally:
         bar.close()
     return stats
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) says the disk or the database is full: ENOSPC,
+    SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's disk_full (53100)."""
+    todo: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(current, "sqlstate", None) == "53100":
+            return True
+        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
+
+
+def _exit_disk_full(stats: IngestStats) -> NoReturn:
+    """One line instead of a traceback: what is kept, and what to do."""
+    committed = stats.inserted + stats.updated + stats.unchanged
+    click.echo(
+        f"disk full: stopped after {stats.read} records read; {committed} are committed "
+        f"(inserted {stats.inserted}, updated {stats.updated}, unchanged {stats.unchanged}, "
+        f"rejected {stats.rejected}), the batch being written is not. Free space, then run "
+        "the same command again (ingest is idempotent: what is stored counts as unchanged).",
+        err=True,
+    )
+    sys.exit(EXIT_DISK_FULL)
 
 
 def _finish(stats: IngestStats) -> None:
