@@ -59,7 +59,6 @@ def ingest() -> None:
 def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
     """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
     database = get_database()
-    database.upgrade()
     show_bar = sys.stderr.isatty()
     bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
 
@@ -72,6 +71,7 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
 
     stats = IngestStats()
     try:
+        database.upgrade()
         ingest_records(database, bar, strict=strict, on_error=on_error, stats=stats)
     except Exception as exc:
         if not is_disk_full(exc):
