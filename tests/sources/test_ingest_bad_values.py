@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
+from paperfeed.sources.records import latest_day
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry, Paper
 
@@ -175,3 +176,39 @@ def test_far_future_daily_date_never_becomes_a_day(
     with database.read() as s:
         latest = s.execute(sa.select(sa.func.max(DailyEntry.day))).scalar_one()
     assert latest.isoformat() == "2025-01-11"
+
+
+def test_records_from_any_source_are_checked_before_a_batch(database: Database) -> None:
+    """The Atom client, the remote fetcher and site code hand PaperRecords to the pipeline
+    directly: the same bounds apply to them."""
+    import datetime as dt
+
+    from paperfeed.sources.pipeline import ingest_records
+    from paperfeed.sources.records import DailyInfo, PaperRecord
+
+    def rec(n: int, **fields: Any) -> PaperRecord:
+        return PaperRecord(arxiv_id=f"2501.{n:05d}", title=f"Invented {n}", **fields)
+
+    seen: list[str] = []
+    stats = ingest_records(
+        database,
+        [
+            rec(1),
+            rec(2, github_stars=2**31),
+            rec(3, authors=["Ann \udcff Example"]),
+            rec(4, comment="nul\x00inside"),
+            rec(5, daily=DailyInfo(day=dt.date(9999, 12, 31))),
+            rec(6, published_at=dt.datetime(1700, 1, 1)),
+            rec(7),
+        ],
+        on_error=lambda location, reason: seen.append(f"{location}: {reason}"),
+    )
+    assert (stats.read, stats.inserted, stats.rejected) == (7, 2, 5)
+    assert seen == [
+        "record 2: github_stars: 2147483648 out of range (0 to 2147483647)",
+        "record 3: authors: not valid Unicode (a lone surrogate or undecodable bytes)",
+        "record 4: comment: contains a NUL character",
+        f"record 5: bad date '9999-12-31' (not between 1991-01-01 and {latest_day()})",
+        f"record 6: bad date '1700-01-01 00:00:00' (not between 1991-01-01 and {latest_day()})",
+    ]
+    assert arxiv_ids(database) == {"2501.00001", "2501.00007"}

@@ -435,15 +435,15 @@ def check_record(record: PaperRecord) -> None:
     for name in _DATETIME_FIELDS:
         when = getattr(record, name)
         if when is not None:
-            check_day(when.date(), when)
+            check_day(when.date(), when.isoformat(" "))
     if record.daily is not None:
         _check_daily(record.daily)
 
 
 def _check_daily(daily: DailyInfo) -> None:
-    check_day(daily.day, daily.day)
+    check_day(daily.day, daily.day.isoformat())
     if daily.submitted_at is not None:
-        check_day(daily.submitted_at.date(), daily.submitted_at)
+        check_day(daily.submitted_at.date(), daily.submitted_at.isoformat(" "))
     for name, value, limit in (
         ("submitted_by", daily.submitted_by, MAX_SUBMITTED_BY),
         ("source", daily.source, MAX_SOURCE),
