@@ -19,7 +19,10 @@ Merge rules (see :func:`merge_paper`):
 - ``user_*`` counts are never touched; ``modified_at`` moves only when something changed.
 
 Each record counts once: inserted (new paper), updated (paper or its daily entry changed),
-unchanged, or rejected.
+unchanged, or rejected. A record is checked against the store's bounds
+(:func:`~paperfeed.sources.records.check_record`) before it joins a batch; a batch the
+database still refuses because of a value is written again record by record, so that only the
+bad record is lost.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Readers: each turns files of one format into a stream of :class:`ReadItem`.
 
-They stream (one line in memory at a time; gzip is detected from the file's magic bytes),
-never raise for a bad record (they yield an item with ``error`` set, located by file and
-line) and never touch the database.
+They stream (one line in memory at a time, at most MAX_RECORD_BYTES of it; gzip is detected
+from the file's magic bytes), never raise for a bad record (they yield an item with ``error``
+set, located by file and line) and never touch the database.
 """
 
 from __future__ import annotations
