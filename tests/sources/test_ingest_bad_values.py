@@ -212,3 +212,18 @@ def test_records_from_any_source_are_checked_before_a_batch(database: Database) 
         f"record 6: bad date '1700-01-01 00:00:00' (not between 1991-01-01 and {latest_day()})",
     ]
     assert arxiv_ids(database) == {"2501.00001", "2501.00007"}
+
+
+@pytest.mark.parametrize("poison", ["[" * 100_000 + "]" * 100_000, '{"n": ' + "9" * 5000 + "}"])
+def test_array_that_python_cannot_decode_keeps_what_came_before(poison: str) -> None:
+    """Too deep for the decoder, or an int longer than Python converts: the elements before
+    it are kept and the file's reader says where it stopped."""
+    from paperfeed.sources.readers import iter_daily_papers_array
+
+    good = json.dumps(api_item(IDS[0], {}))
+    items = list(iter_daily_papers_array(f"[\n{good},\n{poison}\n]", "f.json"))
+    assert items[0].record is not None and items[0].record.arxiv_id == IDS[0]
+    assert items[1].location == "f.json:3"
+    assert items[1].error is not None and items[1].error.startswith("invalid JSON: ")
+    assert items[1].error.endswith("(the rest was not read)")
+    assert len(items) == 2

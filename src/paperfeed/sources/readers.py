@@ -339,9 +339,9 @@ def iter_daily_papers_array(text: str, source: str) -> Iterator[ReadItem]:
         counted = pos
         try:
             obj, end = decoder.raw_decode(text, pos)
-        except ValueError as exc:  # JSONDecodeError, or an int too long to convert
+        except (ValueError, RecursionError) as exc:  # bad JSON, an int too long, too deep
             where = getattr(exc, "lineno", line)
-            why = getattr(exc, "msg", str(exc))
+            why = getattr(exc, "msg", str(exc) or type(exc).__name__)
             yield ReadItem(source, where, error=f"invalid JSON: {why} (the rest was not read)")
             return
         yield _array_item(obj, text, pos, end, source, line)
