@@ -21,16 +21,21 @@ page route (not ``/api/``) is refused, because forms take a browser session (and
 token); a ``read`` token is refused on every unsafe method.
 
 :func:`enforce` applies the table before every FastAPI route runs (an app-level dependency,
-so it knows the matched route). A route missing from the table is refused: a new route
-fails closed, and tests/web/test_access.py, which walks every registered route with every
-kind of credential, fails until it is listed. Two answers are made in front of FastAPI and
-follow this table too: ``api/bearer_votes.py`` (token votes, the ``WRITE`` vote routes) and
-``cached_pages.py`` (anonymous hits of pages only a ``PUBLIC`` route stored).
+so it knows the matched route; FastAPI's own /openapi.json and docs pages and the /static
+mount are plain GET routes outside it, listed as ``PUBLIC`` and walked by the test like the
+rest). Dependencies run after FastAPI has read the body, so a body that is not even JSON
+gets its 400 first; no route code runs before the check. A route missing from the table is
+refused: a new route fails closed, and tests/web/test_access.py, which walks every
+registered route with every kind of credential, fails until it is listed. Two answers are
+made in front of FastAPI and follow this table too: ``api/bearer_votes.py`` (token votes,
+the ``WRITE`` vote routes) and ``cached_pages.py`` (anonymous hits of pages only a
+``PUBLIC`` route stored).
 """
 
 from __future__ import annotations
 
 import enum
+import inspect
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -170,8 +175,10 @@ async def enforce(request: Request) -> None:
         raise HTTPException(403, NOT_LISTED)
     if found is PUBLIC and request.method in SAFE:
         return  # nothing to look up: anonymous reads never touch the database here
-    # Looking the caller up may query the database: off the event loop, like the routes.
-    await run_in_threadpool(check, request, found)
+    if inspect.iscoroutinefunction(getattr(route, "endpoint", None)):
+        check(request, found)  # the route looks the caller up on the loop too (votes do)
+    else:  # the lookup may query the database: in the thread pool, like the route
+        await run_in_threadpool(check, request, found)
 
 
 def check(request: Request, found: Need) -> None:

@@ -18,7 +18,8 @@ CSRF (:class:`SecurityMiddleware`, so no state-changing route can forget it)
     ``csrf_token`` form field, equal to HMAC(secret, session id) for a logged-in browser or
     HMAC(secret, ``pf_csrf`` cookie) before login (signed double submit, bound to the
     session, which rotates at login). Missing or wrong → 403. A cross-site ``Origin`` is
-    refused, and so is ``Origin: null`` on a request that carries cookies. Exempt: JSON API
+    refused, and so is ``Origin: null`` with this site's session or CSRF cookie (sandboxed
+    frames and ``data:`` pages send it: never this site's own forms). Exempt: JSON API
     requests (``/api/``) with a Bearer token (no ambient credential; ``access`` refuses a
     read token's writes) or with no session cookie (they get their 401), and RFC 8058
     one-click unsubscribe. A Bearer token on a page form is no exemption.
@@ -211,8 +212,6 @@ MALFORMED_COOKIE = (
     "Your browser sent cookies this site cannot read safely. "
     "Clear this site's cookies and reload the page."
 )
-
-
 # Where SecurityMiddleware leaves the parsed cookies for the ASGI layers inside it.
 COOKIES_STATE = "pf_cookies"
 
@@ -321,8 +320,6 @@ class SecurityMiddleware:
             return None, receive  # no ambient credential; access.py refuses read tokens
         origin = headers.get("origin")
         if origin == "null" and any(name in cookies for name in self.own_cookies):
-            # Sandboxed frames and data: pages send "null": never same-site, so never with
-            # the browser's cookies.
             return "requests from an opaque origin (Origin: null) are refused", receive
         if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host", ""):
             return "cross-site request refused", receive
