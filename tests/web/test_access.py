@@ -241,3 +241,25 @@ def test_a_read_token_cannot_vote(world: World) -> None:
         "/api/papers/2503.00001/upvote", headers={"Authorization": f"Bearer {world.write}"}
     )
     assert r.status_code == 200 and r.json() == {"upvotes": before + 1, "voted": True}
+
+
+def test_cached_pages_answer_only_anonymous_readers(
+    community_settings: Settings,  # noqa: F811
+    site_db: Database,  # noqa: F811
+    make_user: Callable[..., users.Account],  # noqa: F811
+) -> None:
+    """A page cached for anonymous readers (cached_pages.py, in front of routing) is never
+    the answer to a token or a session: those go through the table and the route."""
+    alice = make_user("alice")
+    read, info = tokens.create_token(site_db, alice, "r", "read")
+    app = create_app(community_settings.model_copy(update={"cache_seconds": 60.0}), site_db)
+    day = "/papers/date/2025-03-07"
+    with TestClient(app) as anon:
+        assert "whoami" not in anon.get(day).text
+        assert "whoami" not in anon.get(day).text  # now a cache hit
+        bearer = {"Authorization": f"Bearer {read}"}
+        assert "whoami" in anon.get(day, headers=bearer).text
+        tokens.revoke_token(site_db, alice, info.id)
+        assert anon.get(day, headers=bearer).status_code == 401
+        anon.cookies.set("pf_session", sessions.create_session(site_db, alice, 1))
+        assert "whoami" in anon.get(day).text
