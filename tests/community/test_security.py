@@ -11,7 +11,7 @@ from sqlalchemy import text
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
-from tests.community.conftest import PASSWORD, page_csrf
+from tests.community.conftest import PASSWORD, csrf_of, page_csrf
 
 
 def make_token(client: TestClient, scope: str = "write") -> str:
@@ -177,3 +177,142 @@ def test_every_post_form_carries_the_token(user_client: Any) -> None:
         assert forms, path
         for form in forms:
             assert TOKEN_RE.findall(form) == [expected], (path, form[:200])
+
+
+# --- cookies: one parser, fail closed -------------------------------------------------------
+
+
+def _session_of(client: TestClient) -> str:
+    sid = client.cookies.get("pf_session")
+    assert sid
+    return sid
+
+
+def test_a_malformed_cookie_does_not_hide_the_session_from_csrf(user_client: Any) -> None:
+    """``t=a b`` once stopped the middleware's parser (SimpleCookie) before ``pf_session``,
+    while the route's parser found it: a cross-site vote with ``Origin: null`` and no CSRF
+    token counted."""
+    alice = user_client("alice")
+    header = f"t=a b; pf_session={_session_of(alice)}"
+    bare = TestClient(alice.app)
+    assert bare.get("/api/me", headers={"Cookie": header}).json()["user"] == "alice"
+    for origin in ({"Origin": "null"}, {}):
+        r = bare.post("/api/papers/2503.00001/upvote", headers={"Cookie": header, **origin})
+        assert r.status_code == 403
+        r = bare.post(
+            "/papers/2503.00001/upvote", data={"action": "add"}, headers={"Cookie": header}
+        )
+        assert r.status_code == 403
+    assert bare.get("/api/papers/2503.00001").json()["upvotes"] == 10
+
+
+def test_origin_null_is_refused_even_with_a_good_csrf_token(user_client: Any) -> None:
+    alice = user_client("alice")
+    good = page_csrf(alice)
+    r = alice.post(
+        "/api/papers/2503.00001/upvote", headers={"X-CSRF-Token": good, "Origin": "null"}
+    )
+    assert r.status_code == 403 and "Origin: null" in r.json()["error"]
+    r = alice.post("/api/papers/2503.00001/upvote", headers={"X-CSRF-Token": good})
+    assert r.status_code == 200
+    # Without this site's cookies there is nothing to forge: the API answers 401.
+    bare = TestClient(alice.app)
+    assert bare.post("/api/submissions", headers={"Origin": "null"}).status_code == 401
+
+
+def test_a_harmless_cookie_does_not_break_forms(user_client: Any) -> None:
+    """``consent={"analytics":true}`` (set by some other script on the host) made every form
+    a 403: the old parser gave up on it and saw no session."""
+    alice = user_client("alice")
+    header = f'consent={{"analytics":true}}; pf_session={_session_of(alice)}'
+    bare = TestClient(alice.app)
+    r = bare.post(
+        "/papers/2503.00001/upvote",
+        data={"action": "add", "csrf_token": page_csrf(alice)},
+        headers={"Cookie": header},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert bare.get("/api/papers/2503.00001").json()["upvotes"] == 11
+
+
+def test_an_unreadable_cookie_header_is_refused(user_client: Any) -> None:
+    alice = user_client("alice")
+    sid = _session_of(alice)
+    bare = TestClient(alice.app)
+    bad = [
+        f"pf_session={sid}\x01",  # a control character
+        f"pf_session={sid}; pf_session=planted",  # two sessions: which one counts?
+        f"pf_csrf=a; pf_csrf=b; pf_session={sid}",
+    ]
+    for header in bad:
+        r = bare.get("/api/me", headers={"Cookie": header})
+        assert r.status_code == 400 and "cookies" in r.json()["error"], header
+        r = bare.get("/account", headers={"Cookie": header})
+        assert r.status_code == 400 and "Clear this site" in r.text
+        r = bare.post("/api/papers/2503.00001/upvote", headers={"Cookie": header})
+        assert r.status_code == 400
+    # The same cookie twice with the same value is not ambiguous.
+    r = bare.get("/api/me", headers={"Cookie": f"pf_session={sid}; pf_session={sid}"})
+    assert r.status_code == 200 and r.json()["user"] == "alice"
+
+
+# --- what ends sessions offers to revoke tokens ---------------------------------------------
+
+
+def _live(client: TestClient, token: str) -> bool:
+    r = TestClient(client.app).get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code in (200, 401)
+    return r.status_code == 200
+
+
+def test_the_forms_that_end_sessions_offer_to_revoke_tokens(user_client: Any) -> None:
+    page = user_client("alice").get("/account").text
+    box = '<input type="checkbox" name="revoke_tokens" value="1" checked>'
+    forms = [f for f in POST_FORM_RE.findall(page) if box in f]
+    assert len(forms) == 2 and any('name="current"' in f for f in forms)
+
+
+def test_password_change_revokes_tokens_when_asked(user_client: Any) -> None:
+    client = user_client("alice")
+    kept = make_token(client, "read")
+    new = "another long passphrase"
+    form = {"current": PASSWORD, "new": new, "csrf_token": page_csrf(client)}
+    assert client.post("/account/password", data=form).status_code == 200
+    assert _live(client, kept)  # the box unticked: tokens stay
+    form = {"current": new, "new": PASSWORD, "revoke_tokens": "1"}
+    r = client.post("/account/password", data=form | {"csrf_token": page_csrf(client)})
+    assert r.status_code == 200
+    assert not _live(client, kept)
+
+
+def test_logout_everywhere_revokes_tokens_when_asked(user_client: Any) -> None:
+    client = user_client("alice")
+    kept = make_token(client, "write")
+    client.post("/account/logout-everywhere", data={"csrf_token": page_csrf(client)})
+    assert _live(client, kept)
+    from tests.community.conftest import login
+
+    login(client, "alice")
+    gone = make_token(client, "write")
+    data = {"csrf_token": page_csrf(client), "revoke_tokens": "1"}
+    r = client.post("/account/logout-everywhere", data=data, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert not _live(client, kept) and not _live(client, gone)
+
+
+def test_password_reset_revokes_tokens_when_asked(user_client: Any, site_db: Database) -> None:
+    from paperfeed.community import users
+
+    client = user_client("alice")
+    token = make_token(client, "write")
+    account = users.get_account_by_email(site_db, "alice@example.org")
+    assert account is not None
+    link = f"/reset/{users.reset_token(site_db, client.app.state.settings, account)}"
+    anon = TestClient(client.app)
+    page = anon.get(link).text
+    assert 'name="revoke_tokens" value="1" checked' in page
+    data = {"password": "a new long passphrase", "revoke_tokens": "1", "csrf_token": csrf_of(page)}
+    r = anon.post(link, data=data)
+    assert r.status_code == 200 and "1 API token revoked." in r.text
+    assert not _live(client, token)

@@ -95,6 +95,21 @@ def revoke_token(db: Database, account: Account, token_id: int) -> None:
         raise NotFound("No such live token.")
 
 
+def revoke_all_tokens(db: Database, user_id: int) -> int:
+    """Revoke every live token of a user (after a password change or reset, or "log out
+    everywhere", when the user asks); how many were live."""
+    with db.write() as session:
+        done = cast(
+            CursorResult[Any],
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            ),
+        ).rowcount
+    return int(done or 0)
+
+
 # What a request with a refused token is told (401, and 403 for a write with a read token).
 TOKEN_REFUSED = "invalid or revoked API token"
 READ_ONLY = "this API token is read-only"

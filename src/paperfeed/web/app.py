@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from paperfeed.community import CommunityError, http_status
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
+from paperfeed.web.access import enforce
 from paperfeed.web.cache import TTLCache
 
 WEB_DIR = Path(__file__).parent
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=_lifespan,
+        # Who may call which route: one table, checked before every route (web/access.py).
+        dependencies=[Depends(enforce)],
     )
     app.state.settings = settings
     app.state.db = db or get_database(settings)

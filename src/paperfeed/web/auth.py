@@ -1,18 +1,28 @@
-"""Who is asking, and may they: sessions, API tokens, CSRF, security headers.
+"""Who is asking, and may they: sessions, API tokens, cookies, CSRF, security headers.
 
 Identity
     ``Authorization: Bearer pf_…`` → that token's user (cookies are then ignored; a revoked or
     unknown token is a 401 on any route). Otherwise the session cookie → its user. Otherwise
     anonymous. Resolved once per request, lazily (anonymous requests without cookies never
-    touch the database).
+    touch the database). What each route lets each kind of caller do is decided in one
+    place: the table of ``web/access.py``.
+
+Cookies
+    Parsed by one parser, Starlette's (what ``request.cookies`` uses), here as in the routes.
+    A Cookie header this site will not guess at is refused (400) on every request: one with
+    a control character, or one that names the session or CSRF cookie twice with different
+    values (a cookie planted by a sibling host next to ours: which one counts is ambiguous).
 
 CSRF (:class:`SecurityMiddleware`, so no state-changing route can forget it)
-    Every POST/PUT/PATCH/DELETE that does not carry a Bearer token must carry a token, in the
-    ``X-CSRF-Token`` header or a ``csrf_token`` form field, equal to
-    HMAC(secret, session id) for a logged-in browser or HMAC(secret, ``pf_csrf`` cookie)
-    before login (signed double submit, bound to the session, which rotates at login).
-    Missing or wrong → 403. A cross-site ``Origin`` is refused too. API requests with neither
-    cookies nor a token pass through to get their 401.
+    Every POST/PUT/PATCH/DELETE must carry a token, in the ``X-CSRF-Token`` header or a
+    ``csrf_token`` form field, equal to HMAC(secret, session id) for a logged-in browser or
+    HMAC(secret, ``pf_csrf`` cookie) before login (signed double submit, bound to the
+    session, which rotates at login). Missing or wrong → 403. A cross-site ``Origin`` is
+    refused, and so is ``Origin: null`` with this site's session or CSRF cookie (sandboxed
+    frames and ``data:`` pages send it: never this site's own forms). Exempt: JSON API
+    requests (``/api/``) with a Bearer token (no ambient credential; ``access`` refuses a
+    read token's writes) or with no session cookie (they get their 401), and RFC 8058
+    one-click unsubscribe. A Bearer token on a page form is no exemption.
 
 Headers on every response: a strict Content-Security-Policy (``default-src 'self'``, no inline
 script or style), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``X-Frame-Options``.
@@ -24,12 +34,12 @@ import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
+from starlette.requests import cookie_parser
 
 from paperfeed.community import sessions, tokens
 from paperfeed.community.keys import digest, secret_key, sign
@@ -84,7 +94,9 @@ def bearer(header: str | None) -> str | None:
     return None
 
 
-def _resolve(request: Request) -> tuple[Account | None, str]:
+def caller(request: Request) -> tuple[Account | None, str]:
+    """The caller's account and how it came: ``"session"``, ``"read"`` or ``"write"`` (a
+    token's scope), or ``(None, "anonymous")``. A bad token raises a 401."""
     state = request.state
     cached = getattr(state, "pf_viewer", None)
     if cached is not None:
@@ -112,7 +124,7 @@ def _resolve(request: Request) -> tuple[Account | None, str]:
 
 def viewer(request: Request) -> Account | None:
     """The logged-in user (session or token), or None."""
-    return _resolve(request)[0]
+    return caller(request)[0]
 
 
 def require_user(request: Request) -> Account:
@@ -124,7 +136,7 @@ def require_user(request: Request) -> Account:
 
 def require_write(request: Request) -> Account:
     """A user allowed to change things: a browser session or a ``write`` token."""
-    account, via = _resolve(request)
+    account, via = caller(request)
     if account is None:
         raise LoginRequired()
     if via == "read":
@@ -133,8 +145,11 @@ def require_write(request: Request) -> Account:
 
 
 def require_admin(request: Request) -> Account:
-    account = require_write(request)
-    if not account.is_admin:
+    """An admin in a browser session (``access`` refuses tokens on admin routes first)."""
+    account, via = caller(request)
+    if account is None:
+        raise LoginRequired()
+    if via != "session" or not account.is_admin:
         raise HTTPException(403, "admins only")
     return account
 
@@ -189,44 +204,89 @@ def clear_session(response: Response, settings: Settings) -> None:
     )
 
 
-def _parse_cookies(scope: Scope) -> dict[str, str]:
+# --- cookies -------------------------------------------------------------------------------
+
+# C0 controls but tab, and DEL: no browser sends them in a Cookie header.
+_COOKIE_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+MALFORMED_COOKIE = (
+    "Your browser sent cookies this site cannot read safely. "
+    "Clear this site's cookies and reload the page."
+)
+# Where SecurityMiddleware leaves the parsed cookies for the ASGI layers inside it.
+COOKIES_STATE = "pf_cookies"
+
+
+class MalformedCookies(ValueError):
+    """A Cookie header this site does not guess at (see the module docstring)."""
+
+
+def read_cookies(scope: Scope, own: tuple[str, ...]) -> dict[str, str]:
+    """The request's cookies exactly as ``request.cookies`` sees them (Starlette's parser
+    over every Cookie header, in order), or :class:`MalformedCookies`. ``own``: the names
+    that must not come twice with different values."""
+    headers = [value for name, value in scope["headers"] if name == b"cookie"]
+    cookies: dict[str, str] = {}
+    for raw in headers:
+        if _COOKIE_CONTROL.search(raw):
+            raise MalformedCookies(MALFORMED_COOKIE)
+        cookies.update(cookie_parser(raw.decode("latin-1")))
+    for name in own:
+        if name in cookies and len(_values_of(headers, name)) > 1:
+            raise MalformedCookies(MALFORMED_COOKIE)
+    return cookies
+
+
+def _values_of(headers: list[bytes], name: str) -> set[str]:
+    # Pair by pair through the same parser, so "which value wins" is never a question.
+    return {
+        value
+        for raw in headers
+        for chunk in raw.decode("latin-1").split(";")
+        for key, value in cookie_parser(chunk).items()
+        if key == name
+    }
+
+
+def _first_headers(scope: Scope) -> dict[str, str]:
+    """Header name -> its first value, as Starlette's ``request.headers.get`` answers."""
     out: dict[str, str] = {}
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:
-                continue
-            out.update({k: m.value for k, m in jar.items()})
+    for name, value in scope["headers"]:
+        out.setdefault(name.decode("latin-1"), value.decode("latin-1"))
     return out
 
 
 class SecurityMiddleware:
-    """CSRF on unsafe methods and security headers on every response (pure ASGI)."""
+    """Cookies, CSRF on unsafe methods and security headers on every response (pure ASGI)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, db: Database) -> None:
         self.app = app
         self.settings = settings
         self.db = db
+        self.own_cookies = (session_cookie(settings), csrf_cookie(settings))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
-        if (
-            scope["method"] in UNSAFE
-            and bearer(headers.get("authorization")) is None
-            and not (scope["method"] == "POST" and ONE_CLICK_UNSUBSCRIBE.fullmatch(path))
+        try:
+            cookies = read_cookies(scope, self.own_cookies)
+        except MalformedCookies as exc:
+            await _refuse(send, 400, str(exc), path)
+            return
+        scope.setdefault("state", {})[COOKIES_STATE] = cookies  # for cached_pages.py
+        if scope["method"] in UNSAFE and not (
+            scope["method"] == "POST" and ONE_CLICK_UNSUBSCRIBE.fullmatch(path)
         ):
-            refused, receive = await self._check_csrf(scope, receive, headers)
+            refused, receive = await self._check_csrf(scope, receive, cookies)
             if refused is not None:
-                await self._refuse(scope, send, refused, path)
+                await _refuse(send, 403, refused, path)
                 return
+        await self.app(scope, receive, self._with_headers(scope, send))
+
+    def _with_headers(self, scope: Scope, send: Send) -> Send:
         state = scope.setdefault("state", {})
-        policy = DOCS_CSP if path == "/api/docs" else CSP
+        policy = DOCS_CSP if scope["path"] == "/api/docs" else CSP
         settings = self.settings
 
         async def send_with_headers(message: Message) -> None:
@@ -248,35 +308,28 @@ class SecurityMiddleware:
                 message["headers"] = raw
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return send_with_headers
 
     async def _check_csrf(
-        self, scope: Scope, receive: Receive, headers: dict[str, str]
+        self, scope: Scope, receive: Receive, cookies: dict[str, str]
     ) -> tuple[str | None, Receive]:
+        headers = _first_headers(scope)
+        path: str = scope["path"]
+        api = path.startswith("/api/")
+        if api and bearer(headers.get("authorization")) is not None:
+            return None, receive  # no ambient credential; access.py refuses read tokens
         origin = headers.get("origin")
+        if origin == "null" and any(name in cookies for name in self.own_cookies):
+            return "requests from an opaque origin (Origin: null) are refused", receive
         if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host", ""):
             return "cross-site request refused", receive
-        cookies = _parse_cookies(scope)
-        path: str = scope["path"]
-        has_session = bool(cookies.get(session_cookie(self.settings)))
-        if path.startswith("/api/") and not has_session:
+        if api and not cookies.get(session_cookie(self.settings)):
             return None, receive  # no ambient credentials: the route answers 401
-        given = headers.get("x-csrf-token")
-        replay = receive
+        given, replay = headers.get("x-csrf-token"), receive
         if given is None:
-            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type == "application/x-www-form-urlencoded":
-                body = bytearray()
-                more = True
-                while more:
-                    message = await receive()
-                    body += message.get("body", b"")
-                    more = message.get("more_body", False)
-                    if len(body) > MAX_FORM_BYTES:
-                        return "form too large", receive
-                fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
-                given = (fields.get("csrf_token") or [""])[0]
-                replay = _replayer(bytes(body))
+            given, replay = await _form_token(headers, receive)
+            if given is None:
+                return "form too large", replay
         if not given:
             return "CSRF token missing", replay
         key = secret_key(self.db, self.settings)
@@ -285,33 +338,53 @@ class SecurityMiddleware:
             return "CSRF token wrong or expired; reload the page and try again", replay
         return None, replay
 
-    async def _refuse(self, scope: Scope, send: Send, reason: str, path: str) -> None:
-        if path.startswith("/api/"):
-            import orjson
 
-            body = orjson.dumps({"error": reason})
-            content_type = b"application/json"
-        else:
-            import html
+async def _form_token(headers: dict[str, str], receive: Receive) -> tuple[str | None, Receive]:
+    """The ``csrf_token`` field of a urlencoded form ("" when none), and a ``receive`` that
+    replays the body for the route; None when the form is too large."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return "", receive
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > MAX_FORM_BYTES:
+            return None, receive
+    fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+    return (fields.get("csrf_token") or [""])[0], _replayer(bytes(body))
 
-            body = (
-                "<!doctype html><meta charset=utf-8><title>403 Forbidden</title>"
-                f"<h1>403 Forbidden</h1><p>{html.escape(reason)}</p><p><a href=/>Home</a></p>"
-            ).encode()
-            content_type = b"text/html; charset=utf-8"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"content-security-policy", CSP.encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(send: Send, status: int, reason: str, path: str) -> None:
+    if path.startswith("/api/"):
+        import orjson
+
+        body = orjson.dumps({"error": reason})
+        content_type = b"application/json"
+    else:
+        import html
+
+        title = "400 Bad Request" if status == 400 else "403 Forbidden"
+        body = (
+            f"<!doctype html><meta charset=utf-8><title>{title}</title>"
+            f"<h1>{title}</h1><p>{html.escape(reason)}</p><p><a href=/>Home</a></p>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"content-security-policy", CSP.encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replayer(body: bytes) -> Receive:

@@ -7,12 +7,14 @@ before it reached the page's. Under a read flood that time is what every other r
 (an upvote) waits behind on the worker's event loop. Here a hit is a dictionary lookup.
 
 Only a request the full app would answer from the same cache entry is answered here: a GET
-with no ``Authorization`` header and no session cookie (a logged-in page is never cached),
+with no ``Authorization`` header and no session cookie (a logged-in page is never cached;
+the cookies are the ones ``SecurityMiddleware`` parsed, with the app's one parser),
 whose path and query string have a fresh entry, stored by the page itself under
 ``render.page_key``. The answer is the page's own: status 200, the bytes, and
 ``html_response``'s headers. Everything else, and every miss, goes on to FastAPI, which
 renders and stores the page. This sits inside ``SecurityMiddleware``, so the security
-headers are added as on every response.
+headers are added as on every response. An entry exists only if an anonymous GET of its
+path passed ``access.enforce``, i.e. its route is ``PUBLIC`` in the access table.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paperfeed.config import Settings
-from paperfeed.web.auth import session_cookie
+from paperfeed.web.auth import COOKIES_STATE, session_cookie
 from paperfeed.web.cache import TTLCache
 from paperfeed.web.pages.render import HTML_TYPE, page_key
 
@@ -33,7 +35,7 @@ class CachedPages:
         self.cache = cache
         # Any cookie by this name sends the request on, valid session or not: the full app
         # decides what such a visitor sees.
-        self.session_cookie = session_cookie(settings).encode()
+        self.session_cookie = session_cookie(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -46,7 +48,10 @@ class CachedPages:
         await self.app(scope, receive, send)
 
     def _hit(self, scope: Scope) -> bytes | None:
-        for name, value in scope["headers"]:
-            if name == b"authorization" or (name == b"cookie" and self.session_cookie in value):
+        cookies = scope.get("state", {}).get(COOKIES_STATE)
+        if cookies is None or self.session_cookie in cookies:
+            return None  # not parsed (no SecurityMiddleware outside): the app decides
+        for name, _value in scope["headers"]:
+            if name == b"authorization":
                 return None
         return self.cache.get(page_key(scope))

@@ -8,7 +8,10 @@ The token is not looked up here: it goes with the vote (``votes.ByToken``) and i
 the vote's own transaction, which on PostgreSQL saves the lookup's three round trips.
 The answers are the FastAPI route's own (``api/community.py``, which still serves votes
 from a logged-in browser and documents the endpoint in ``/openapi.json``): the same JSON
-bodies and status codes, the same ``VoteWriter``. This sits inside
+bodies and status codes, the same ``VoteWriter``. It follows the access table
+(``web/access.py``): it answers a method only while the table says ``WRITE`` for it, which
+is what ``set_vote`` checks in the transaction (a live token of write scope; a read token
+gets 403). This sits inside
 ``SecurityMiddleware``, so the security headers are set as on every response; bearer
 requests carry no ambient credentials, so they need no CSRF token there either.
 """
@@ -24,19 +27,24 @@ from paperfeed.community import CommunityError, http_status
 from paperfeed.community.keys import digest
 from paperfeed.community.tokens import TOKEN_REFUSED
 from paperfeed.community.votes import ByToken, TokenRefused, VoteWriter
+from paperfeed.web import access
 from paperfeed.web.auth import bearer
 
 # The route's ``/api/papers/{arxiv_id:path}/upvote``, matched as Starlette does.
 VOTE_PATH = re.compile(r"/api/papers/(?P<arxiv_id>.*)/upvote")
+VOTE_ROUTE = "/api/papers/{arxiv_id}/upvote"  # its key in the access table
 METHODS = {"POST": True, "DELETE": False}
 
 
 class BearerVotes:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # A vote method the table does not give to write tokens goes on to FastAPI, which
+        # applies the table like on every route.
+        self.methods = {m for m in METHODS if access.need(m, VOTE_ROUTE) is access.WRITE}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in METHODS:
+        if scope["type"] == "http" and scope["method"] in self.methods:
             match = VOTE_PATH.fullmatch(scope["path"])
             if match is not None:
                 token = _authorization(scope)

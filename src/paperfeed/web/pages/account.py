@@ -175,23 +175,36 @@ def account_page(request: Request) -> Response:
     return _account_page(request)
 
 
+# The forms that end sessions (password change, reset, log out everywhere) carry this
+# checkbox, checked by default: a token is a login too. Unchecked, the field is absent.
+RevokeTokens = Annotated[str, Form(max_length=10)]
+
+
+def _revoke_tokens_if_asked(db: Database, account: Account, revoke_tokens: str) -> int:
+    return tokens.revoke_all_tokens(db, account.id) if revoke_tokens else 0
+
+
 @router.post("/account/password")
-def change_password(request: Request, current: Text = "", new: Text = "") -> Response:
+def change_password(
+    request: Request, current: Text = "", new: Text = "", revoke_tokens: RevokeTokens = ""
+) -> Response:
     account = require_user(request)
     settings, db = _state(request)
     try:
         users.change_password(db, settings, account, current, new)
     except CommunityError as exc:
         return _account_page(request, 400, error=str(exc))
+    _revoke_tokens_if_asked(db, account, revoke_tokens)
     # Every session ended with the change; this browser gets a fresh one.
     return _login_response(request, account, "/account")
 
 
 @router.post("/account/logout-everywhere")
-def logout_everywhere(request: Request) -> Response:
+def logout_everywhere(request: Request, revoke_tokens: RevokeTokens = "") -> Response:
     account = require_user(request)
     settings, db = _state(request)
     sessions.end_all_sessions(db, account.id)
+    _revoke_tokens_if_asked(db, account, revoke_tokens)
     response = redirect("/login")
     clear_session(response, settings)
     return response
@@ -286,7 +299,9 @@ def reset_link(request: Request, token: str) -> Response:
 
 
 @router.post("/reset/{token}")
-def reset_password(request: Request, token: str, password: Text = "") -> Response:
+def reset_password(
+    request: Request, token: str, password: Text = "", revoke_tokens: RevokeTokens = ""
+) -> Response:
     settings, db = _state(request)
     account = users.check_reset_token(db, settings, token)
     if account is None:
@@ -305,10 +320,15 @@ def reset_password(request: Request, token: str, password: Text = "") -> Respons
         return page(
             request, "reset.html", 400, error=str(exc), notice=None, token=token, invalid=False
         )
+    revoked = _revoke_tokens_if_asked(db, account, revoke_tokens)
     return page(
         request,
         "login.html",
         next="/",
         error=None,
-        notice="Your password is set. Log in with it.",
+        notice=f"Your password is set. Log in with it.{_revoked_note(revoked)}",
     )
+
+
+def _revoked_note(count: int) -> str:
+    return f" {count} API token{'s' if count != 1 else ''} revoked." if count else ""
