@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.comments import paper_id_of
@@ -16,6 +17,7 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import AuthorshipClaim, Paper, User, utcnow
 
 STATUSES = ("pending", "approved", "rejected")
+MAX_PENDING = 20  # claims one user may have waiting for an admin (rate limit aside)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ def claim(db: Database, account: Account, arxiv_id: str, author_name: str) -> Cl
             assert paper is not None
             if name not in paper.authors:
                 raise CommunityError("Choose your name from the paper's author list.")
+            _check_pending(session, account)
             row = AuthorshipClaim(user_id=account.id, paper_id=paper_id, author_name=name)
             session.add(row)
             session.flush()
@@ -46,6 +49,18 @@ def claim(db: Database, account: Account, arxiv_id: str, author_name: str) -> Cl
             )
     except IntegrityError as exc:
         raise CommunityError("You have already claimed this paper.") from exc
+
+
+def _check_pending(session: Session, account: Account) -> None:
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(AuthorshipClaim)
+        .where(AuthorshipClaim.user_id == account.id, AuthorshipClaim.status == "pending")
+    )
+    if (waiting or 0) >= MAX_PENDING:
+        raise CommunityError(
+            f"You have {waiting} claims waiting for an admin; claim more once they are decided."
+        )
 
 
 def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
