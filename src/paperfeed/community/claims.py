@@ -75,13 +75,21 @@ def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
 
 
 def claims(
-    db: Database, *, status: str | None = None, user_id: int | None = None
+    db: Database,
+    *,
+    status: str | None = None,
+    user_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ClaimView]:
+    """Claims, newest first; ``limit``/``offset`` for a page of them."""
     stmt = (
         select(AuthorshipClaim, User.username, Paper.arxiv_id, Paper.title)
         .join(User, User.id == AuthorshipClaim.user_id)
         .join(Paper, Paper.id == AuthorshipClaim.paper_id)
-        .order_by(AuthorshipClaim.created_at.desc())
+        .order_by(AuthorshipClaim.created_at.desc(), AuthorshipClaim.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
     if status:
         stmt = stmt.where(AuthorshipClaim.status == status)
@@ -92,3 +100,11 @@ def claims(
             ClaimView(c.id, username, arxiv_id, title, c.author_name, c.status, c.created_at)
             for c, username, arxiv_id, title in session.execute(stmt)
         ]
+
+
+def count(db: Database, *, status: str | None = None) -> int:
+    stmt = select(func.count()).select_from(AuthorshipClaim)
+    if status:
+        stmt = stmt.where(AuthorshipClaim.status == status)
+    with db.read() as session:
+        return session.scalar(stmt) or 0

@@ -340,23 +340,50 @@ def collection_add(request: Request, collection_id: Text = "", arxiv_id: Text = 
 # --- admin ---------------------------------------------------------------------------------
 
 
-def _admin_page(request: Request, status: int = 200, **context: Any) -> Response:
+ADMIN_PAGE_SIZE = 50  # pending claims listed per /admin page
+MAX_ADMIN_PAGE = 100_000
+
+
+def _admin_page(request: Request, status: int = 200, number: int = 1, **context: Any) -> Response:
     require_admin(request)
+    db = request.app.state.db
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    pending = claims.count(db, status="pending")
     return page(
         request,
         "admin.html",
         status,
-        claims=claims.claims(request.app.state.db, status="pending"),
+        claims=claims.claims(
+            db,
+            status="pending",
+            limit=ADMIN_PAGE_SIZE,
+            offset=(number - 1) * ADMIN_PAGE_SIZE,
+        ),
+        pending=pending,
+        page_number=number,
+        pages=max(1, -(-pending // ADMIN_PAGE_SIZE)),
         today=users.utc_today().isoformat(),
         **context,
     )
 
 
+def _page_number(raw: str) -> int | None:
+    """``?page=N``: ASCII digits only, 1 to MAX_ADMIN_PAGE; None when it is anything else."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        return None
+    number = int(raw)
+    return number if 1 <= number <= MAX_ADMIN_PAGE else None
+
+
 @router.get("/admin")
 def admin_page(request: Request) -> Response:
-    return _admin_page(request)
+    require_admin(request)
+    number = _page_number(request.query_params.get("page", "1"))
+    if number is None:
+        error = f"The page is a whole number from 1 to {MAX_ADMIN_PAGE}."
+        return _admin_page(request, 400, error=error)
+    return _admin_page(request, number=number)
 
 
 @router.post("/admin/entries")
