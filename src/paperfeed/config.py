@@ -230,6 +230,21 @@ class Settings(BaseSettings):
     submission_daily_limit: int = Field(
         default=5, description="Papers one user may submit per day."
     )
+    submission_fetch_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Total time a submission's background fetch from arXiv may take, retries "
+        "included.",
+    )
+    submission_fetches_per_user: int = Field(
+        default=2, ge=1, description="arXiv fetches of submissions one user may have running."
+    )
+    submission_fetches: int = Field(
+        default=4, ge=1, description="arXiv fetches of submissions running at once, site-wide."
+    )
+    rate_limit_claims: str = Field(
+        default="10/hour", description="Authorship claims allowed per user."
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for outgoing mail. Unset: mail is not sent."
     )

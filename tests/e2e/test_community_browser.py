@@ -222,12 +222,19 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     page.locator(".reply").first.wait_for()
     assert "Agreed." in page.locator(".reply").first.inner_text()
     assert page.locator(".reply .comment-author").first.inner_text() == "ann"
-    # Submit a paper arXiv has (the loopback API) but the site does not: on today's list.
+    # Submit a paper arXiv has (the loopback API) but the site does not: fetched in the
+    # background, then on today's list.
     page.get_by_role("link", name="Submit").click()
     page.fill("#arxiv", f"https://arxiv.org/abs/{SUBMIT_ID}")
     page.get_by_role("button", name="Submit").click()
+    page.get_by_text("it will appear on today's list when found").first.wait_for()
+    for _ in range(100):  # fetched in the background: reload until it is listed as added
+        page.goto(f"{server}/submit")
+        if page.locator("li.attempt-added").count():
+            break
+        page.wait_for_timeout(100)
     today = dt.datetime.now(dt.UTC).date()
-    page.wait_for_url(f"{server}/papers/date/{today}")
+    page.goto(f"{server}/papers/date/{today}")
     card = page.locator(".card", has_text="Submitted Through the Browser")
     assert "submitted by ann" in card.inner_text()
     # Collection: create it, add a paper from the paper's page.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from typing import Any
 
 import feedparser
 import pytest
@@ -29,6 +31,31 @@ def parse(client: TestClient, path: str) -> feedparser.FeedParserDict:
     parsed = feedparser.parse(r.content)
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     return parsed
+
+
+class _Reader(HTMLParser):
+    """What a feed reader that renders HTML shows: the text, and the tags it would make live."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def shown(detail: Any) -> tuple[str, list[str]]:
+    """A feedparser text construct as a reader displays it: ``(text, live tags)``."""
+    if detail.type != "text/html":
+        return detail.value, []
+    reader = _Reader()
+    reader.feed(detail.value)
+    reader.close()
+    return "".join(reader.text), reader.tags
 
 
 def ids(parsed: feedparser.FeedParserDict) -> list[str]:
@@ -105,10 +132,28 @@ def test_escaping_and_invalid_characters(settings: Settings, database: Database)
     for suffix in ("xml", "atom"):
         parsed = parse(client, f"/feeds/day/{WEDNESDAY}.{suffix}")
         entry = parsed.entries[0]
-        assert entry.title == "Ampersands & <angles> with a control character"
-        assert "]]> end" in entry.summary
+        assert shown(entry.title_detail) == ("Ampersands & <angles> with a control character", [])
+        assert "]]> end" in shown(entry.summary_detail)[0]
         names = " ".join(a.get("name", "") for a in entry.get("authors", [])) or entry.author
         assert "Zoë <Z> Ørsted" in names
+
+
+HOSTILE_ABSTRACT = "We drop the last <EOS> token. <img src=x onerror=alert(1)> &amp; <b>bold</b>"
+HOSTILE_TITLE = "Beyond <script>alert(1)</script> the <EOS> & <i>tags</i>"
+
+
+@pytest.mark.parametrize("suffix", ["xml", "atom"])
+def test_reader_shows_markup_in_imported_text_literally(
+    settings: Settings, database: Database, suffix: str
+) -> None:
+    """RSS readers render ``<description>`` as HTML: text must arrive HTML-escaped, so the
+    reader shows ``<EOS>`` and makes no live tag of an ingested ``<img onerror>``."""
+    add_entry(database, "2503.00301", WEDNESDAY, title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT)
+    client = TestClient(create_app(settings, database))
+    entry = parse(client, f"/feeds/day/{WEDNESDAY}.{suffix}").entries[0]
+    assert shown(entry.title_detail) == (HOSTILE_TITLE, [])
+    summary, tags = shown(entry.summary_detail)
+    assert summary == HOSTILE_ABSTRACT + " (0 upvotes)" and tags == []
 
 
 def test_empty_day_feed_is_valid(feed_client: TestClient) -> None:

@@ -246,10 +246,15 @@ def test_header_nav_and_landmarks(client: TestClient) -> None:
 
 
 def test_title_is_escaped(client: TestClient) -> None:
-    for path in (f"/papers/date/{MONDAY}", "/papers/2503.00005", "/feeds/latest.xml"):
+    html, rss = "&lt;script&gt;alert(", "&amp;lt;script&amp;gt;alert("  # RSS: HTML in XML
+    for path, escaped in (
+        (f"/papers/date/{MONDAY}", html),
+        ("/papers/2503.00005", html),
+        ("/feeds/latest.xml", rss),
+    ):
         body = client.get(path).text
         assert "<script>alert" not in body
-        assert "&lt;script&gt;alert(" in body
+        assert escaped in body
 
 
 def test_demo_label_only_on_demo_sites(settings: Settings, site: Database) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.comments import paper_id_of
@@ -16,6 +17,7 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import AuthorshipClaim, Paper, User, utcnow
 
 STATUSES = ("pending", "approved", "rejected")
+MAX_PENDING = 20  # claims one user may have waiting for an admin (rate limit aside)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ def claim(db: Database, account: Account, arxiv_id: str, author_name: str) -> Cl
             assert paper is not None
             if name not in paper.authors:
                 raise CommunityError("Choose your name from the paper's author list.")
+            _check_pending(session, account)
             row = AuthorshipClaim(user_id=account.id, paper_id=paper_id, author_name=name)
             session.add(row)
             session.flush()
@@ -46,6 +49,18 @@ def claim(db: Database, account: Account, arxiv_id: str, author_name: str) -> Cl
             )
     except IntegrityError as exc:
         raise CommunityError("You have already claimed this paper.") from exc
+
+
+def _check_pending(session: Session, account: Account) -> None:
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(AuthorshipClaim)
+        .where(AuthorshipClaim.user_id == account.id, AuthorshipClaim.status == "pending")
+    )
+    if (waiting or 0) >= MAX_PENDING:
+        raise CommunityError(
+            f"You have {waiting} claims waiting for an admin; claim more once they are decided."
+        )
 
 
 def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
@@ -60,13 +75,21 @@ def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
 
 
 def claims(
-    db: Database, *, status: str | None = None, user_id: int | None = None
+    db: Database,
+    *,
+    status: str | None = None,
+    user_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ClaimView]:
+    """Claims, newest first; ``limit``/``offset`` for a page of them."""
     stmt = (
         select(AuthorshipClaim, User.username, Paper.arxiv_id, Paper.title)
         .join(User, User.id == AuthorshipClaim.user_id)
         .join(Paper, Paper.id == AuthorshipClaim.paper_id)
-        .order_by(AuthorshipClaim.created_at.desc())
+        .order_by(AuthorshipClaim.created_at.desc(), AuthorshipClaim.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
     if status:
         stmt = stmt.where(AuthorshipClaim.status == status)
@@ -77,3 +100,11 @@ def claims(
             ClaimView(c.id, username, arxiv_id, title, c.author_name, c.status, c.created_at)
             for c, username, arxiv_id, title in session.execute(stmt)
         ]
+
+
+def count(db: Database, *, status: str | None = None) -> int:
+    stmt = select(func.count()).select_from(AuthorshipClaim)
+    if status:
+        stmt = stmt.where(AuthorshipClaim.status == status)
+    with db.read() as session:
+        return session.scalar(stmt) or 0

@@ -1,6 +1,7 @@
 """Client of the arXiv Atom API (``settings.arxiv_api_url`` only; no user-supplied URL).
 
-- one request per ``settings.arxiv_request_interval`` seconds (process-wide);
+- one request per ``settings.arxiv_request_interval`` seconds (process-wide; slots are
+  reserved under a lock and slept for outside it);
 - bounded retries with exponential backoff on 5xx/429, timeouts and broken connections;
 - responses larger than :data:`MAX_RESPONSE_BYTES` are refused;
 - XML parsed with defusedxml; arXiv's error entries (``<id>http://arxiv.org/api/errors...``)
@@ -52,16 +53,31 @@ class ArxivAPIError(RuntimeError):
 
 
 class _RateLimiter:
+    """Request slots ``interval`` apart, process-wide. The lock guards only the bookkeeping:
+    a caller reserves its slot under it and sleeps outside it, so a waiting caller never
+    holds up the others (each gets the next free slot at once and sleeps until then)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = -1e18
+        self._next = -1e18  # monotonic time of the next free slot
+        self.sleep = time.sleep
 
-    def wait(self, interval: float) -> None:
+    def reserve(self, interval: float) -> float:
+        """Take the next free slot; the seconds to wait for it."""
         with self._lock:
-            delay = self._last + interval - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            self._last = time.monotonic()
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + interval
+        return slot - now
+
+    def wait(self, interval: float, limit: float | None = None) -> None:
+        """Sleep until this caller's slot; ArxivAPIError, without sleeping, when the slot
+        lies more than ``limit`` seconds ahead (the caller's deadline would pass first)."""
+        delay = self.reserve(interval)
+        if limit is not None and delay > limit:
+            raise ArxivAPIError("arXiv API: out of time (waiting for a request slot)")
+        if delay > 0:
+            self.sleep(delay)
 
 
 _limiter = _RateLimiter()
@@ -115,7 +131,7 @@ class ArxivClient:
                 if left is not None and backoff > left:
                     break
                 time.sleep(backoff)
-            _limiter.wait(interval)
+            _limiter.wait(interval, self._remaining())
             left = self._remaining()
             try:
                 status, body = self._get_once(params, left)

@@ -244,6 +244,24 @@ class AuthorshipClaim(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class SubmissionAttempt(Base):
+    """One submission that counts toward the daily limit: a known paper added at once, or an
+    arXiv fetch in the background (``fetching``, then ``added`` or ``failed`` with the reason).
+    Every worker counts the same rows for the daily limit and the caps on running fetches."""
+
+    __tablename__ = "submission_attempts"
+    __table_args__ = (Index("ix_submission_attempts_user_day", "user_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class Collection(Base):
     __tablename__ = "collections"
 

@@ -6,6 +6,7 @@ global is mutated, so tests can build several apps with different settings side 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.community import CommunityError, http_status
+from paperfeed.community.submissions import SubmissionFetcher
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
@@ -41,6 +43,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.votes.aclose()  # apply the votes still queued before the worker exits
+        await asyncio.to_thread(app.state.submission_fetcher.close)  # each within its deadline
         stop_checkpoints()
 
 
@@ -63,6 +66,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or get_database(settings)
     app.state.cache = TTLCache[bytes](settings.cache_seconds)
     app.state.votes = VoteWriter(app.state.db)
+    app.state.submission_fetcher = SubmissionFetcher(
+        app.state.db, settings, on_added=app.state.cache.clear
+    )
 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

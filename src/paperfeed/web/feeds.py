@@ -13,13 +13,17 @@ Every page links its feeds with ``<link rel="alternate">``. Links are absolute, 
 ``settings.base_url``. Each item's guid (Atom: id) is the paper's arXiv abstract URL, its link
 the paper's page on this site. RSS dates are RFC 822 (``email.utils``), Atom dates RFC 3339.
 Documents are built with ``xml.etree`` (so text is always escaped); characters XML forbids
-are dropped first. Rendered bytes are kept in ``app.state.cache`` like the HTML pages.
+are dropped first. RSS readers take ``<title>`` and ``<description>`` as HTML, so those texts are
+HTML-escaped before ``xml.etree`` escapes them for XML (an abstract's ``<EOS>`` then shows as
+``<EOS>``, an ingested ``<img onerror>`` as text); Atom marks its texts ``type="text"`` instead.
+Rendered bytes are kept in ``app.state.cache`` like the HTML pages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -99,6 +103,11 @@ def _base(settings: Settings) -> str:
     return settings.base_url.rstrip("/")
 
 
+def _html(text: str | None) -> str:
+    """Plain text as the HTML an RSS reader expects in ``<title>`` and ``<description>``."""
+    return html.escape(_clean(text), quote=False)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
     el = ET.SubElement(parent, tag, attrib)
     if text is not None:
@@ -117,9 +126,9 @@ def render_rss(doc: FeedDoc, settings: Settings) -> bytes:
     base = _base(settings)
     rss = ET.Element("rss", {"version": "2.0"})
     channel = _sub(rss, "channel")
-    _sub(channel, "title", doc.title)
+    _sub(channel, "title", _html(doc.title))
     _sub(channel, "link", base + doc.page_path)
-    _sub(channel, "description", doc.description)
+    _sub(channel, "description", _html(doc.description))
     _sub(channel, "language", "en")
     _sub(channel, "generator", f"paperfeed {__version__}")
     _sub(channel, "lastBuildDate", _rfc822(_updated(doc)))
@@ -132,7 +141,7 @@ def render_rss(doc: FeedDoc, settings: Settings) -> bytes:
     )
     for item in doc.items:
         entry = _sub(channel, "item")
-        _sub(entry, "title", item.title)
+        _sub(entry, "title", _html(item.title))
         _sub(entry, "link", f"{base}/papers/{item.arxiv_id}")
         _sub(entry, "guid", item.arxiv_url, isPermaLink="true")
         _sub(entry, "pubDate", _rfc822(_item_time(item)))
@@ -140,7 +149,7 @@ def render_rss(doc: FeedDoc, settings: Settings) -> bytes:
             _sub(entry, f"{{{DC_NS}}}creator", ", ".join(item.authors))
         for cat in _categories(item):
             _sub(entry, "category", cat)
-        _sub(entry, "description", _summary(item))
+        _sub(entry, "description", _html(_summary(item)))
         _sub(entry, "comments", f"{base}/papers/{item.arxiv_id}")
     out: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return out

@@ -10,10 +10,11 @@ they may not even see it).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paperfeed.community import collections as colls
@@ -66,6 +67,15 @@ class SubmissionOut(_Body):
     id: str
     day: dt.date
     title: str
+
+
+class SubmissionPending(_Body):
+    attempt: int = Field(description="This submission's number, to poll.")
+    id: str = Field(description="arXiv id.")
+    day: dt.date
+    status: Literal["fetching", "added", "failed"]
+    message: str | None = Field(description="Why it failed, when it did.")
+    poll: str = Field(description="Where to ask again: GET this path.")
 
 
 class CommentIn(_Body):
@@ -197,15 +207,56 @@ async def unvote(request: Request, arxiv_id: str) -> Response:
     "/submissions",
     status_code=201,
     response_model=SubmissionOut,
-    responses=WRITE_ERRORS,
+    responses={
+        202: {"model": SubmissionPending, "description": "Being fetched from arXiv; poll it."},
+        **WRITE_ERRORS,
+    },
     summary="Submit a paper to today's list",
 )
-def submit(request: Request, body: SubmissionIn) -> dict[str, Any]:
+def submit(request: Request, body: SubmissionIn) -> Any:
+    """A paper already on the site is added at once: 201 with the entry. An unknown one is
+    fetched from arXiv in the background: 202 with ``status: fetching`` and the URL to poll
+    (``GET /api/submissions/{attempt}``). Either counts toward the daily limit; 429 when too
+    many fetches run (this user's or the site's)."""
     account = require_write(request)
     state = request.app.state
-    done = submissions.submit(state.db, state.settings, account, body.arxiv)
+    try:
+        outcome = submissions.start(state.db, state.settings, account, body.arxiv)
+    except submissions.SubmissionsBusy as exc:
+        raise HTTPException(429, str(exc)) from exc
+    if isinstance(outcome, submissions.Pending):
+        state.submission_fetcher.start(outcome)
+        pending = submissions.attempt(state.db, state.settings, account.id, outcome.attempt_id)
+        assert pending is not None  # just recorded, by this user
+        return JSONResponse(jsonable_encoder(_attempt(pending)), status_code=202)
     state.cache.clear()
-    return {"id": done.arxiv_id, "day": done.day, "title": done.title}
+    return {"id": outcome.arxiv_id, "day": outcome.day, "title": outcome.title}
+
+
+@router.get(
+    "/submissions/{attempt_id:int}",
+    response_model=SubmissionPending,
+    responses=READ_ERRORS,
+    summary="A submission of yours: fetching, added or failed (with why)",
+)
+def submission_status(request: Request, attempt_id: Id) -> dict[str, Any]:
+    account = require_user(request)
+    state = request.app.state
+    found = submissions.attempt(state.db, state.settings, account.id, attempt_id)
+    if found is None:
+        raise HTTPException(404, "No such submission of yours.")
+    return _attempt(found)
+
+
+def _attempt(a: submissions.AttemptView) -> dict[str, Any]:
+    return {
+        "attempt": a.id,
+        "id": a.arxiv_id,
+        "day": a.day,
+        "status": a.status,
+        "message": a.message,
+        "poll": f"/api/submissions/{a.id}",
+    }
 
 
 # --- comments ------------------------------------------------------------------------------

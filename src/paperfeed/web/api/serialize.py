@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -111,11 +112,15 @@ def paper_bytes(detail: PaperDetail) -> bytes:
 
 
 def paper_markdown(detail: PaperDetail, base_url: str) -> str:
-    """The paper page as markdown (what ``HfApi.read_paper`` returns)."""
+    """The paper page as markdown (what ``HfApi.read_paper`` returns).
+
+    Imported fields go through :func:`md_text`, so a renderer shows them literally; the links
+    this page makes itself (paper page, arXiv, PDF, DOI) stay as written."""
     item = detail.item
-    lines = [f"# {_one_line(item.title)}", ""]
+    lines = [f"# {md_text(_one_line(item.title))}", ""]
     if item.authors:
-        lines += [f"**Authors:** {', '.join(_one_line(a) for a in item.authors)}", ""]
+        names = ", ".join(md_text(_one_line(a)) for a in item.authors)
+        lines += [f"**Authors:** {names}", ""]
     facts = []
     if item.published_at:
         facts.append(f"**Published:** {item.published_at:%Y-%m-%d}")
@@ -123,11 +128,11 @@ def paper_markdown(detail: PaperDetail, base_url: str) -> str:
         days = ", ".join(f"{d:%Y-%m-%d}" for d in detail.featured_days)
         facts.append(f"**Featured:** {days}")
     if item.submitted_by:
-        facts.append(f"**Submitted by:** {item.submitted_by}")
+        facts.append(f"**Submitted by:** {md_text(item.submitted_by)}")
     facts.append(f"**Upvotes:** {item.upvotes}")
     facts.append(f"**Comments:** {item.num_comments}")
     if item.organization:
-        facts.append(f"**Organization:** {item.organization}")
+        facts.append(f"**Organization:** {md_text(_one_line(item.organization))}")
     lines += [" · ".join(facts), ""]
     lines += ["## Links", ""]
     lines.append(f"- Paper page: {base_url.rstrip('/')}/papers/{item.arxiv_id}")
@@ -135,17 +140,42 @@ def paper_markdown(detail: PaperDetail, base_url: str) -> str:
     lines.append(f"- PDF: {item.pdf_url}")
     if item.github_repo:
         stars = f" ({item.github_stars} stars)" if item.github_stars is not None else ""
-        lines.append(f"- Code: {item.github_repo}{stars}")
+        lines.append(f"- Code: {md_text(item.github_repo)}{stars}")
     if item.project_page:
-        lines.append(f"- Project page: {item.project_page}")
+        lines.append(f"- Project page: {md_text(item.project_page)}")
     if item.doi:
-        lines.append(f"- DOI: https://doi.org/{item.doi}")
-    lines += ["", "## Abstract", "", item.abstract.strip() or "(no abstract)", ""]
+        lines.append(f"- DOI: https://doi.org/{md_text(item.doi)}")
+    lines += ["", "## Abstract", "", md_text(item.abstract.strip()) or "(no abstract)", ""]
     if item.ai_summary:
-        lines += ["## AI summary", "", item.ai_summary.strip(), ""]
+        lines += ["## AI summary", "", md_text(item.ai_summary.strip()), ""]
     if item.ai_keywords:
-        lines += [f"**AI keywords:** {', '.join(item.ai_keywords)}", ""]
+        keywords = ", ".join(md_text(_one_line(k)) for k in item.ai_keywords)
+        lines += [f"**AI keywords:** {keywords}", ""]
     return "\n".join(lines)
+
+
+# Characters that start markup anywhere in a line: emphasis, code, links and images, raw HTML
+# and autolinks, entities, GFM tables and strikethrough, headings (and their closing #s).
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>&|~#!])")
+# Markup that only counts at the start of a line: list items, setext heading underlines.
+_MD_LINE_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
+_MD_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings
+
+
+def md_text(text: str) -> str:
+    """Imported text as markdown that renders to exactly that text: markdown-active ASCII
+    punctuation backslash-escaped (CommonMark allows it before any punctuation), each line's
+    indent and trailing spaces dropped (no code block, no hard break); blank lines stay."""
+    out = []
+    for line in _MD_LINE_BREAK.split(text):
+        line = _MD_INLINE.sub(r"\\\1", line.strip())
+        out.append(_MD_LINE_START.sub(_escape_line_start, line))
+    return "\n".join(out)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    token = match.group(1)
+    return "\\" + token if not token[0].isdigit() else token + "\\"
 
 
 def _one_line(text: str) -> str:

@@ -133,6 +133,7 @@ def comment_hide(request: Request, comment_id: Id, hidden: Text = "1") -> Respon
 
 def _submit_page(request: Request, status: int = 200, **context: Any) -> Response:
     settings = request.app.state.settings
+    account = require_user(request)
     context.setdefault("value", "")
     context.setdefault("error", None)
     context.setdefault("notice", None)
@@ -142,6 +143,9 @@ def _submit_page(request: Request, status: int = 200, **context: Any) -> Respons
         status,
         window=settings.submission_window_days,
         limit=settings.submission_daily_limit,
+        attempts=submissions.attempts(
+            request.app.state.db, settings, account.id, users.utc_today()
+        ),
         **context,
     )
 
@@ -154,32 +158,37 @@ def submit_form(request: Request) -> Response:
 
 @router.post("/submit")
 def submit(request: Request, arxiv: Text = "") -> Response:
+    """A known paper is added and the day's list shown; an unknown one is fetched from arXiv
+    in the background (never on this request) and this page says so."""
     account = require_user(request)
     state = request.app.state
     try:
-        done = submissions.submit(state.db, state.settings, account, arxiv)
+        outcome = submissions.start(state.db, state.settings, account, arxiv)
     except CommunityError as exc:
-        return _submit_page(request, 400, value=arxiv[:200], error=str(exc))
+        status = 429 if isinstance(exc, submissions.SubmissionsBusy) else 400
+        return _submit_page(request, status, value=arxiv[:200], error=str(exc))
+    if isinstance(outcome, submissions.Pending):
+        state.submission_fetcher.start(outcome)
+        notice = (
+            f"Fetching {outcome.arxiv_id} from arXiv; it will appear on today's list when "
+            "found. Its progress is listed below."
+        )
+        return _submit_page(request, notice=notice)
     state.cache.clear()  # the day page and lists change now, not in cache_seconds
-    return redirect(f"/papers/date/{done.day.isoformat()}")
+    return redirect(f"/papers/date/{outcome.day.isoformat()}")
 
 
 @router.post("/papers/{arxiv_id:arxiv_id}/claim")
 def claim(request: Request, arxiv_id: str, author_name: Text = "") -> Response:
     account = require_user(request)
+    settings = request.app.state.settings
+    if not limiter(request).hit("claim", settings.rate_limit_claims, str(account.id)):
+        raise HTTPException(429, "You are claiming papers too fast; try again later.")
     try:
         claims.claim(request.app.state.db, account, arxiv_id, author_name)
     except CommunityError as exc:
         raise _fail(exc) from exc
-    return page(
-        request,
-        "submit.html",
-        value="",
-        error=None,
-        notice=f"Your claim on {arxiv_id} waits for an admin's approval.",
-        window=request.app.state.settings.submission_window_days,
-        limit=request.app.state.settings.submission_daily_limit,
-    )
+    return _submit_page(request, notice=f"Your claim on {arxiv_id} waits for an admin's approval.")
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -331,23 +340,50 @@ def collection_add(request: Request, collection_id: Text = "", arxiv_id: Text = 
 # --- admin ---------------------------------------------------------------------------------
 
 
-def _admin_page(request: Request, status: int = 200, **context: Any) -> Response:
+ADMIN_PAGE_SIZE = 50  # pending claims listed per /admin page
+MAX_ADMIN_PAGE = 100_000
+
+
+def _admin_page(request: Request, status: int = 200, number: int = 1, **context: Any) -> Response:
     require_admin(request)
+    db = request.app.state.db
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    pending = claims.count(db, status="pending")
     return page(
         request,
         "admin.html",
         status,
-        claims=claims.claims(request.app.state.db, status="pending"),
+        claims=claims.claims(
+            db,
+            status="pending",
+            limit=ADMIN_PAGE_SIZE,
+            offset=(number - 1) * ADMIN_PAGE_SIZE,
+        ),
+        pending=pending,
+        page_number=number,
+        pages=max(1, -(-pending // ADMIN_PAGE_SIZE)),
         today=users.utc_today().isoformat(),
         **context,
     )
 
 
+def _page_number(raw: str) -> int | None:
+    """``?page=N``: ASCII digits only, 1 to MAX_ADMIN_PAGE; None when it is anything else."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        return None
+    number = int(raw)
+    return number if 1 <= number <= MAX_ADMIN_PAGE else None
+
+
 @router.get("/admin")
 def admin_page(request: Request) -> Response:
-    return _admin_page(request)
+    require_admin(request)
+    number = _page_number(request.query_params.get("page", "1"))
+    if number is None:
+        error = f"The page is a whole number from 1 to {MAX_ADMIN_PAGE}."
+        return _admin_page(request, 400, error=error)
+    return _admin_page(request, number=number)
 
 
 @router.post("/admin/entries")
