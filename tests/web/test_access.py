@@ -37,6 +37,7 @@ SAMPLES = {
     "username": "alice",
     "path": "style.css",
     "claim_id": "1",
+    "attempt_id": "1",
     "token": "not-a-signed-token",
 }
 

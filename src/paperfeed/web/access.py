@@ -74,6 +74,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/api/papers/{arxiv_id}/upvote"): WRITE,
     ("DELETE", "/api/papers/{arxiv_id}/upvote"): WRITE,
     ("POST", "/api/submissions"): WRITE,
+    ("GET", "/api/submissions/{attempt_id}"): LOGIN,
     ("GET", "/api/papers/{arxiv_id}/comments"): PUBLIC,
     ("POST", "/api/papers/{arxiv_id}/comments"): WRITE,
     ("PATCH", "/api/comments/{comment_id}"): WRITE,
