@@ -10,11 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from paperfeed.config import Settings
 from paperfeed.search.ann import STALE_TEMP_SECONDS, HnswStore, publish_base
+from paperfeed.search.vectors import VectorSearch
+from paperfeed.store.db import Database
 
 WRITER = """
 import os, sys, pathlib
@@ -73,3 +77,18 @@ def test_the_next_write_removes_what_a_killed_writer_left(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [meta["file"], "v-m.json", live_tmp.name]
     )
+
+
+def test_a_starting_vector_search_removes_them_too(
+    settings: Settings, database: Database, writers: list[subprocess.Popen[str]]
+) -> None:
+    directory = settings.data_dir / "index"
+    directory.mkdir(parents=True)
+    crashed, crashed_tmp = start_writer(directory)
+    writers.append(crashed)
+    os.kill(crashed.pid, signal.SIGKILL)
+    crashed.wait()
+    # Only the model's name and size are read when it starts.
+    model = SimpleNamespace(model="test-model", dim=8)
+    VectorSearch(settings, model, database)  # type: ignore[arg-type]
+    assert not crashed_tmp.exists()
