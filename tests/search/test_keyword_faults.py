@@ -71,3 +71,21 @@ def test_an_index_holding_papers_twice_is_repaired(
     assert not repaired.is_behind(database)
     with database.read() as session:
         assert set(repaired.all_ids()) == set(session.scalars(select(Paper.id)))
+
+
+def test_the_same_process_updating_again_after_the_crash_adds_nothing_twice(
+    settings: Settings, database: Database, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web worker's background sync that crashed in that window and runs again at once,
+    with the same handle (whose searcher has not seen the crashed commit yet)."""
+    index = fresh(settings)
+
+    def crash() -> None:
+        raise Crash("failed between the index commit and state.json")
+
+    monkeypatch.setattr(keyword, "_before_state_write", crash)
+    with pytest.raises(Crash):
+        index.update(database)
+    monkeypatch.undo()
+    stats = index.update(database)
+    assert stats == {"indexed": len(corpus), "deleted": 0, "documents": len(corpus)}

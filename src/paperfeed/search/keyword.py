@@ -394,6 +394,7 @@ class KeywordIndex:
         removed. Returns counts: ``indexed``, ``deleted``, ``documents``."""
         with self._lock:
             index = self.index
+            index.reload()  # what another process (or a crashed update of ours) committed
             state = self.read_state()
             raw = state.get("watermark")
             watermark = dt.datetime.fromisoformat(raw) if raw else None
