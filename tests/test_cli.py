@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from paperfeed.cli import cli
-from paperfeed.config import Settings
+from paperfeed.config import Settings, get_settings
 
 
 def _free_port() -> int:
@@ -53,3 +54,21 @@ def test_bare_command_serves_and_creates_database(settings: Settings, tmp_path: 
         proc.wait(timeout=15)
     if settings.is_sqlite:
         assert Path(settings.sqlalchemy_url.split("///", 1)[1]).exists()
+
+
+def test_serve_gives_uvicorn_the_worker_health_check_and_shutdown_times(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    import uvicorn
+
+    from paperfeed.cli import uvicorn_options
+
+    monkeypatch.setenv("PAPERFEED_WORKER_HEALTHCHECK_SECONDS", "90")
+    get_settings.cache_clear()
+    config = uvicorn.Config(**uvicorn_options(get_settings(), host=None, port=None, workers=3))
+    assert config.timeout_worker_healthcheck == 90
+    assert config.timeout_graceful_shutdown == 30
+    assert config.workers == 3 and config.factory
+    monkeypatch.delenv("PAPERFEED_WORKER_HEALTHCHECK_SECONDS")
+    defaults = uvicorn.Config(**uvicorn_options(Settings(), host=None, port=None, workers=None))
+    assert defaults.timeout_worker_healthcheck == 60

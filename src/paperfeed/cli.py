@@ -7,11 +7,12 @@ Every command reads its settings from ``PAPERFEED_*`` (see config.py), so
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from paperfeed.community.commands import users_group
-from paperfeed.config import get_settings
+from paperfeed.config import Settings, get_settings
 from paperfeed.digest.commands import digest_group, subscribers_group, worker
 from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
@@ -46,15 +47,24 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = get_settings()
     get_database().upgrade()
     prepare(settings)  # the semantic index's model, exported once before the workers start
-    uvicorn.run(
-        "paperfeed.web.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level="info",
-        access_log=False,
-    )
+    uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
+
+
+def uvicorn_options(
+    settings: Settings, *, host: str | None, port: int | None, workers: int | None
+) -> dict[str, Any]:
+    """The arguments of ``uvicorn.run`` (and ``uvicorn.Config``) for ``serve``."""
+    return {
+        "app": "paperfeed.web.app:create_app",
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "workers": workers or settings.workers,
+        "log_level": "info",
+        "access_log": False,
+        "timeout_worker_healthcheck": settings.worker_healthcheck_seconds,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+    }
 
 
 @cli.group()

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `paperfeed serve` binds to.")
     port: int = Field(default=8000, description="Port `paperfeed serve` listens on.")
     workers: int = Field(default=1, description="Number of web worker processes for `serve`.")
+    worker_healthcheck_seconds: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "How long `serve` waits for a new or busy worker process to answer its health "
+            "check before killing it (uvicorn's default of 5 s killed replacement workers "
+            "still starting under load)."
+        ),
+    )
+    graceful_shutdown_seconds: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "On shutdown, how long `serve` lets requests in flight finish before cancelling them."
+        ),
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the site, used for absolute links in feeds and mail.",

@@ -3,16 +3,24 @@
 Storage: Redis when ``PAPERFEED_REDIS_URL`` is set, else the database
 (:class:`DatabaseStorage`, one upserted row per key and window). Strategy: fixed window.
 Limits are written in ``limits`` syntax (``5/minute``) and come from settings.
+
+Redis down or hung: the limits fail open to an in-process counter (the same limits, counted
+per worker) instead of answering 500. Redis gets ``REDIS_TIMEOUT_SECONDS`` to answer, without
+retries; after a failure it is left alone for ``REDIS_RETRY_SECONDS``, so a hung Redis costs
+one short wait per retry period, not seconds per request. A warning is logged once per outage.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 from typing import Any, cast
 
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage, Storage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import CursorResult, Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +29,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.store.models import RateLimitCounter
+
+log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_SECONDS = 0.5  # connect and read; Redis answers in well under a millisecond
+REDIS_RETRY_SECONDS = 30.0  # after a failure, the in-process limiter counts this long
 
 
 class DatabaseStorage(Storage):
@@ -91,16 +104,53 @@ class DatabaseStorage(Storage):
             session.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
 
 
+def _redis_storage(url: str) -> RedisStorage:
+    """Redis with short timeouts and no retries inside redis-py: the fallback decides."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    options: dict[str, Any] = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    return RedisStorage(url, wrap_exceptions=True, **options)
+
+
 class RateLimiter:
     """``hit(name, rule, *ids)``: True when allowed (and counted), False when over the limit."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         storage: Storage = (
-            RedisStorage(settings.redis_url) if settings.redis_url else DatabaseStorage(db)
+            _redis_storage(settings.redis_url) if settings.redis_url else DatabaseStorage(db)
         )
         self.storage = storage
         self.limiter = FixedWindowRateLimiter(storage)
+        # Used while Redis is unreachable (fail open, per worker); see the module docstring.
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self._redis = settings.redis_url is not None
+        self._down_until = 0.0  # time.monotonic() until which Redis is not tried
+        self._state_lock = threading.Lock()
         self._items: dict[str, RateLimitItem] = {}
+
+    def _current(self) -> FixedWindowRateLimiter:
+        if self._redis and time.monotonic() < self._down_until:
+            return self.local
+        return self.limiter
+
+    def _redis_failed(self, exc: Exception) -> None:
+        with self._state_lock:
+            if self._down_until == 0.0:
+                log.warning(
+                    "Redis unreachable (%s): rate limits count per worker until it is back", exc
+                )
+            self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
+
+    def _redis_ok(self) -> None:
+        if self._down_until:
+            with self._state_lock:
+                self._down_until = 0.0
+            log.warning("Redis reachable again: rate limits are shared again")
 
     def item(self, rule: str) -> RateLimitItem:
         known = self._items.get(rule)
@@ -109,7 +159,27 @@ class RateLimiter:
         return known
 
     def hit(self, name: str, rule: str, *identifiers: str) -> bool:
-        return self.limiter.hit(self.item(rule), "paperfeed", name, *identifiers)
+        limiter = self._current()
+        if limiter is self.local:
+            return self.local.hit(self.item(rule), "paperfeed", name, *identifiers)
+        try:
+            allowed = limiter.hit(self.item(rule), "paperfeed", name, *identifiers)
+        except StorageError as exc:
+            if not self._redis:
+                raise
+            self._redis_failed(exc)
+            return self.local.hit(self.item(rule), "paperfeed", name, *identifiers)
+        if self._redis:
+            self._redis_ok()
+        return allowed
 
     def clear(self, name: str, rule: str, *identifiers: str) -> None:
-        self.limiter.clear(self.item(rule), "paperfeed", name, *identifiers)
+        self.local.clear(self.item(rule), "paperfeed", name, *identifiers)
+        if self._current() is self.local:
+            return
+        try:
+            self.limiter.clear(self.item(rule), "paperfeed", name, *identifiers)
+        except StorageError as exc:
+            if not self._redis:
+                raise
+            self._redis_failed(exc)

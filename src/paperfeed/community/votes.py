@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.tokens import READ_ONLY, TOKEN_REFUSED
-from paperfeed.store.db import Database, WriteBusy
+from paperfeed.store.db import Database, WriteBusy, lost_connection, retry_if_disconnected
 from paperfeed.store.models import Paper, Upvote, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,10 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
     ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
     if not batch:
         return []
+    if not db.is_sqlite:
+        # Each vote sets a state, so a batch whose connection was lost is applied again.
+        return retry_if_disconnected(lambda: _set_votes_pg(db, batch), "votes")
     with db.raw_write(wait=wait) as cursor:
-        if not db.is_sqlite:
-            cursor.execute(*_pg_statement(batch))
-            return _pg_answers(batch, cursor.fetchall())
         if len(batch) == 1:
             return [_sqlite_one(cursor, batch[0])]
         plan = _plan_votes(batch)
@@ -72,6 +72,12 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
                 statements = plan.send(rows)
         except StopIteration as done:
             return cast(list[VoteResult], done.value)
+
+
+def _set_votes_pg(db: Database, batch: Sequence[Vote]) -> list[VoteResult]:
+    with db.raw_write() as cursor:
+        cursor.execute(*_pg_statement(batch))
+        return _pg_answers(batch, cursor.fetchall())
 
 
 async def set_votes_async(connection: Any, batch: Sequence[Vote]) -> list[VoteResult]:
@@ -619,20 +625,10 @@ class VoteWriter:
                 batch = self._pending[: self.MAX_BATCH]
                 del self._pending[: len(batch)]
                 self._oldest_at = 0.0
+                votes = [vote for vote, _ in batch]
                 try:
-                    if connection is None or connection.closed:
-                        # Autocommit: each batch is one statement, its own transaction.
-                        connection = await psycopg.AsyncConnection.connect(
-                            conninfo, autocommit=True
-                        )
-                        # Votes only: COMMIT returns without waiting for the WAL flush, the
-                        # trade SQLite's WAL makes at synchronous=NORMAL. A crash of the
-                        # database server may lose the last fraction of a second of votes,
-                        # never half of one (rows and counters commit together).
-                        await connection.execute("SET synchronous_commit = off")
-                    outcomes: list[VoteResult | BaseException] = list(
-                        await set_votes_async(connection, [vote for vote, _ in batch])
-                    )
+                    connection, results = await _apply_pg(connection, conninfo, votes)
+                    outcomes: list[VoteResult | BaseException] = list(results)
                 except Exception as exc:  # the transaction failed: every vote in it failed
                     log.exception("applying %d votes failed", len(batch))
                     outcomes = [exc] * len(batch)
@@ -643,6 +639,40 @@ class VoteWriter:
         finally:
             if connection is not None:
                 await connection.close()
+
+
+async def _connect(conninfo: str) -> Any:
+    import psycopg
+
+    # Autocommit: each batch is one statement, its own transaction.
+    connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+    # Votes only: COMMIT returns without waiting for the WAL flush, the trade SQLite's WAL
+    # makes at synchronous=NORMAL. A crash of the database server may lose the last fraction
+    # of a second of votes, never half of one (rows and counters commit together).
+    await connection.execute("SET synchronous_commit = off")
+    return connection
+
+
+async def _apply_pg(
+    connection: Any, conninfo: str, votes: list[Vote]
+) -> tuple[Any, list[VoteResult]]:
+    """Apply ``votes`` on ``connection`` (a new one when None or closed); the connection to
+    keep, and the answers. A lost connection (a terminated backend, a restarted server) is
+    replaced and the batch applied once more: each vote sets a state (up or not), so the
+    batch is idempotent whether or not the lost statement committed."""
+    for attempt in (1, 2):
+        try:
+            if connection is None or connection.closed:
+                connection = await _connect(conninfo)
+            return connection, await set_votes_async(connection, votes)
+        except Exception as exc:
+            if attempt == 2 or not lost_connection(exc):
+                raise
+            log.warning("votes: the database connection was lost (%s); once more", exc)
+            if connection is not None:
+                await connection.close()
+            connection = None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _settle_all(batch: list[_Waiter], outcomes: Sequence[VoteResult | BaseException]) -> None:

@@ -31,6 +31,7 @@ consecutive non-successes pause the run (``digest send --resume`` continues it).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -62,7 +63,7 @@ from paperfeed.digest.render import Recipient, Renderer
 from paperfeed.digest.smtp import ConnectFailed, Outcome, Result, SmtpSender
 from paperfeed.digest.subscriptions import ELIGIBLE, record_hard_bounce
 from paperfeed.digest.throttle import Throttle
-from paperfeed.store.db import Database
+from paperfeed.store.db import Database, retry_if_disconnected
 from paperfeed.store.models import (
     DigestContent,
     DigestContentPaper,
@@ -524,14 +525,18 @@ class Sender:
         period = self._periods[claim.run_id]
         papers = self._contents[claim.content_id]
         t0 = self.clock.monotonic()
-        content = self.renderer.content(period, claim.content_id, papers)
-        data = self.renderer.message(
-            content,
-            Recipient(claim.subscriber_id, claim.email),
-            claim.run_id,
-            period,
-            self.clock.now(),
-        )
+
+        def render() -> Any:  # reads only, before any SMTP: safe to do again
+            content = self.renderer.content(period, claim.content_id, papers)
+            return self.renderer.message(
+                content,
+                Recipient(claim.subscriber_id, claim.email),
+                claim.run_id,
+                period,
+                self.clock.now(),
+            )
+
+        data = retry_if_disconnected(render, "digest render")
         t1 = self.clock.monotonic()
         result = self.smtp.send(self.settings.mail_from, claim.email, data)
         self.stats.render_seconds += t1 - t0
@@ -547,7 +552,60 @@ class Sender:
         """Record ``done``'s result and, unless ``claim_next`` is false, claim the next
         delivery, in one transaction (committed before the caller talks SMTP). Returns the
         claim, or, when the throttle allows no message yet but one is due, no claim and the
-        time of the next send slot."""
+        time of the next send slot.
+
+        A lost connection (a terminated PostgreSQL backend) is tried once more on a new one.
+        The lost transaction may have committed or not: the retry asks the ledger first
+        (:meth:`_finish_again`), so a result is never recorded twice and a claimed row is
+        never left behind or claimed again."""
+        before = dataclasses.replace(self.stats, paused=list(self.stats.paused))
+        attempts = 0
+
+        def attempt() -> tuple[Claim | None, dt.datetime | None]:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                return self._finish_once(done, run_ids, claim_next)
+            return self._finish_again(done, run_ids, claim_next, before)
+
+        return retry_if_disconnected(attempt, "digest send")
+
+    def _finish_again(
+        self,
+        done: tuple[Claim, Result] | None,
+        run_ids: list[int] | None,
+        claim_next: bool,
+        before: SendStats,
+    ) -> tuple[Claim | None, dt.datetime | None]:
+        """``_finish`` after its connection was lost. Had the lost transaction committed,
+        ``done`` is no longer ``sending`` under this sender and the row it claimed (if any)
+        is: that claim is carried on. Had it not, everything is done again (with the counts
+        as they were before it)."""
+        d = DigestDelivery
+        with self.db.read() as session:
+            held = session.execute(
+                select(
+                    d.id, d.run_id, d.subscriber_id, d.email, d.content_id, d.attempts, d.give_up_at
+                ).where(d.status == "sending", d.claimed_by == self.id)
+            ).all()
+            recorded = done is None or all(row.id != done[0].id for row in held)
+            mine = [row for row in held if done is None or row.id != done[0].id]
+            if recorded and mine and claim_next:
+                claim = Claim(*mine[0])
+                self._load(session.connection(), claim)
+                return claim, None
+        if not recorded or not mine:
+            if not recorded:
+                self.stats = before
+            return self._finish_once(None if recorded else done, run_ids, claim_next)
+        return None, None  # committed, nothing more wanted
+
+    def _finish_once(
+        self,
+        done: tuple[Claim, Result] | None,
+        run_ids: list[int] | None,
+        claim_next: bool,
+    ) -> tuple[Claim | None, dt.datetime | None]:
         now = self.clock.now()
         with self.db.write() as session:
             conn = session.connection()  # Core statements: less overhead per message
@@ -819,6 +877,9 @@ class Sender:
                 )
 
     def _next_retry(self, run_ids: list[int] | None) -> dt.datetime | None:
+        return retry_if_disconnected(lambda: self._next_retry_once(run_ids), "digest send")
+
+    def _next_retry_once(self, run_ids: list[int] | None) -> dt.datetime | None:
         with self.db.read() as session:
             stmt = (
                 select(func.min(DigestDelivery.next_attempt_at))

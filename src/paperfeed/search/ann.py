@@ -23,6 +23,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -275,9 +276,11 @@ class HnswStore:
     # --- persistence -----------------------------------------------------------------------
 
     def save_file(self, path: Path) -> None:
-        """Write the graph to ``path`` atomically (a temporary name, then a rename)."""
+        """Write the graph to ``path`` atomically (a temporary name, then a rename); first
+        delete what crashed writers left (:func:`remove_stale_temps`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        remove_stale_temps(path.parent)
+        tmp = _temp_name(path)
         try:
             self._index.save(str(tmp))
             os.replace(tmp, path)
@@ -464,9 +467,53 @@ class LayeredStore:
 # --- base files: versioned graph files named by a pointer file --------------------------------
 
 
+# A temporary file is ".<name>.<pid of its writer>.tmp". A writer killed mid-write leaves it
+# (a base file's is up to ~1 GB); the next write removes it once its writer is gone, or when
+# it has not grown for STALE_TEMP_SECONDS (its pid may have been reused by another process).
+STALE_TEMP_SECONDS = 3600.0
+_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete temporary files in ``directory`` whose writer is gone or that went stale;
+    the ones removed. A live writer's file (its pid alive, written to lately) is kept."""
+    removed: list[Path] = []
+    try:
+        entries = list(directory.iterdir())
+    except FileNotFoundError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+            if stale or not _alive(int(match.group(1))):
+                entry.unlink()
+                removed.append(entry)
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            continue
+    return removed
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temp_name(path)
     try:
         tmp.write_text(json.dumps(data, default=str))
         os.replace(tmp, path)

@@ -2,11 +2,12 @@
 
 Both indexes are derived from the database: the keyword index (always) and the semantic one
 (when ``paperfeed.search.vectors`` is installed and its embedder is available). ``update``
-catches them up by the ``papers.modified_at`` watermark (ingest runs it after every commit
-unless ``--no-index``); ``rebuild`` builds them again from scratch; ``status`` shows where
-they stand. ``--keyword-only`` leaves the semantic index alone (embedding is the slow part).
-Semantic updates take a lock shared by every process and host of the database; a second
-``update`` waits for the first, or with ``--no-wait`` skips the semantic index and says so.
+catches them up by the ``papers.modified_at`` watermark (ingest runs it after every commit,
+and whenever they are behind even if it changed nothing, unless ``--no-index``); ``rebuild``
+builds them again from scratch; ``status`` shows where they stand. ``--keyword-only`` leaves
+the semantic index alone (embedding is the slow part). Semantic updates take a lock shared by
+every process and host of the database; a second ``update`` waits for the first, or with
+``--no-wait`` skips the semantic index and says so.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ def _vectors(settings: Settings) -> Any:
     from paperfeed.search.hybrid import vector_search
 
     return vector_search(settings)
+
+
+def indexes_behind(database: Database, settings: Settings) -> bool:
+    """True when either index lacks papers the database has: the keyword index's watermark
+    is older than the newest paper or it holds another number of documents, or papers wait
+    to be embedded (an interrupted ingest, a restored database)."""
+    if get_keyword_index(settings).is_behind(database):
+        return True
+    vectors = _vectors(settings)
+    if vectors is None:
+        return False
+    with database.read() as session:
+        return bool(vectors._count_pending(session))
 
 
 def update_indexes(

@@ -57,6 +57,7 @@ MAX_PAGE_DEPTH = 1000
 # papers; beyond it, the ids and sort keys, then the page's papers in a second statement.
 WHOLE_ROWS_MAX = 100
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
+INDEXING = "The search index is still being built: some papers are not found yet."
 # The query is embedded in a thread pool while the keyword index is searched (False: after
 # it, in the caller's thread; the results are the same).
 EMBED_CONCURRENTLY = True
@@ -82,6 +83,7 @@ class SearchResult:
     mode: str = "keyword"  # "hybrid", "keyword" (no semantic part), "id" (an arXiv id)
     notice: str | None = None
     did_you_mean: FeedItem | None = None  # the paper an id-like word names
+    indexing: bool = False  # the keyword index was far behind the database at its last check
 
     @property
     def pages(self) -> int:
@@ -106,6 +108,13 @@ def vector_search(settings: Settings) -> VectorSearchLike | None:
 
 _sync_lock = threading.Lock()
 _last_check: dict[str, float] = {}
+# Indexes found more than INLINE_SYNC_MAX papers behind at their last check (a restored
+# database, an interrupted ingest): their searches say so until a catch-up completes.
+_far_behind: set[str] = set()
+
+
+def is_indexing(index: KeywordIndex) -> bool:
+    return str(index.path) in _far_behind
 
 
 def ensure_fresh(index: KeywordIndex, db: Database, settings: Settings) -> None:
@@ -123,20 +132,32 @@ def ensure_fresh(index: KeywordIndex, db: Database, settings: Settings) -> None:
     if last is not None and now - last < interval:
         return
     _last_check[key] = now
-    if (last is None or interval <= 0) and index.pending(
-        db, INLINE_SYNC_MAX + 1
-    ) <= INLINE_SYNC_MAX:
-        _sync(index, db)
+    if last is None or interval <= 0:
+        far = index.pending(db, INLINE_SYNC_MAX + 1) > INLINE_SYNC_MAX
+        _mark(key, far)
+        if not far:
+            _sync(index, db)
+            return
+    threading.Thread(target=_sync, args=(index, db), daemon=True).start()
+
+
+def _mark(key: str, far_behind: bool) -> None:
+    if far_behind:
+        _far_behind.add(key)
     else:
-        threading.Thread(target=_sync, args=(index, db), daemon=True).start()
+        _far_behind.discard(key)
 
 
 def _sync(index: KeywordIndex, db: Database) -> None:
     if not _sync_lock.acquire(blocking=False):
         return
+    key = str(index.path)
     try:
+        if key in _far_behind:  # still? (another process may have caught it up)
+            _mark(key, index.pending(db, INLINE_SYNC_MAX + 1) > INLINE_SYNC_MAX)
         if index.is_behind(db):
             index.update(db)
+        _mark(key, False)
     except IndexBusy:
         pass  # another process is updating it
     except Exception:
@@ -242,6 +263,7 @@ def search(
         else None
     )
     keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
+    result.indexing = is_indexing(index)
     rankings = [_keyword_ranks(keyword.hits)]
 
     semantic_hits: list[tuple[int, float]] = []
@@ -320,6 +342,8 @@ def search(
             result.items.append(item)
     result.total = max(keyword.total, len(candidates) - missing)
     result.has_more = len(ordered) > start + page_size
+    if result.indexing:
+        result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING
     return result
 
 

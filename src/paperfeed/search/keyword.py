@@ -7,16 +7,18 @@ disk (``settings.data_dir/index/keyword``), is built from the database, follows 
 not committed (or was deleted since) is never shown.
 
 Sync (:meth:`KeywordIndex.update`): every paper with ``modified_at > watermark`` is
-(re)written (delete by id, then add; idempotent), the new watermark is the largest
-``modified_at`` seen. A transaction may commit after a later-stamped one was already
-indexed, so papers stamped within ``PAPERFEED_SEARCH_SYNC_OVERLAP_SECONDS`` before the
-watermark are checked too: only their (id, modified_at) is read, compared with the
+(re)written (delete by id, then add, whenever the index holds anything: idempotent), the new
+watermark is the largest ``modified_at`` seen. A transaction may commit after a later-stamped
+one was already indexed, so papers stamped within ``PAPERFEED_SEARCH_SYNC_OVERLAP_SECONDS``
+before the watermark are checked too: only their (id, modified_at) is read, compared with the
 ``modified`` fast field of the index, and the ones that differ are re-indexed. When the index
-and the database then disagree on the number of papers (deletions, a lost update), the id
-sets are compared and the difference is removed or added. The watermark is kept in
-``state.json`` beside the index files (written after the index commit, so a crash in between
-only re-indexes a few papers), and mirrored in the ``index_state`` table under
-``keyword:<node>`` for ``paperfeed index status`` on any node.
+and the database then disagree on the number of papers (deletions, a lost update, a paper held
+twice by an index an older version wrote), the id sets are compared: the difference is removed
+or added and a paper held twice is written once again. The watermark is kept in
+``state.json`` beside the index files (written after the index commit: tantivy-py has no
+commit payload; a crash in between re-indexes the same papers over themselves), and mirrored
+in the ``index_state`` table under ``keyword:<node>`` for ``paperfeed index status`` on any
+node.
 
 Schema: ``id`` (papers.id, fast), ``title`` and ``abstract`` (English stemming), ``authors``
 (no stemming, positions for "first last"), ``category`` (raw, lower-cased, each category and
@@ -33,6 +35,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -364,13 +367,17 @@ class KeywordIndex:
         return {int(i) for i in found if i is not None}
 
     def all_ids(self) -> set[int]:
+        return set(self.id_counts())
+
+    def id_counts(self) -> dict[int, int]:
+        """How many live documents hold each paper id (1, unless duplicated)."""
         searcher = self.index.searcher()
         n = int(searcher.num_docs)
         if not n:
-            return set()
+            return {}
         result = searcher.search(tantivy.Query.all_query(), n, count=False)
         ids = searcher.fast_field_values("id", [a for _, a in result.hits])
-        return {int(i) for i in ids if i is not None}
+        return dict(Counter(int(i) for i in ids if i is not None))
 
     # --- sync ------------------------------------------------------------------------------
 
@@ -387,17 +394,21 @@ class KeywordIndex:
         removed. Returns counts: ``indexed``, ``deleted``, ``documents``."""
         with self._lock:
             index = self.index
+            index.reload()  # what another process (or a crashed update of ours) committed
             state = self.read_state()
             raw = state.get("watermark")
             watermark = dt.datetime.fromisoformat(raw) if raw else None
             writer = self._writer(index)
             try:
-                indexed, newest = _write_changed(
-                    db, writer, watermark, replace=watermark is not None
-                )
+                # Delete before add whenever the index holds anything: a crash after a commit
+                # but before the watermark was written must not add the same papers again.
+                # (tantivy-py has no commit payload to carry the watermark atomically.)
+                replace = watermark is not None or int(index.searcher().num_docs) > 0
+                indexed, newest = _write_changed(db, writer, watermark, replace=replace)
                 if watermark is not None:
                     indexed += self._recheck_overlap(db, writer, index, watermark)
                 writer.commit()
+                _before_state_write()
                 index.reload()
                 deleted, added = self._reconcile(db, writer, index)
                 if deleted or added:
@@ -466,24 +477,28 @@ class KeywordIndex:
     def _reconcile(
         self, db: Database, writer: tantivy.IndexWriter, index: tantivy.Index
     ) -> tuple[int, int]:
-        """Make the index's id set equal to the database's when their counts differ."""
+        """Make the index's id set equal to the database's, each paper once, when the counts
+        differ. A paper held twice (an index written before updates were idempotent) is
+        deleted and added again, counted in both figures."""
         with db.read() as session:
             db_count = session.scalar(select(func.count()).select_from(Paper)) or 0
         if int(index.searcher().num_docs) == db_count:
             return 0, 0
         with db.read() as session:
             db_ids = set(session.scalars(select(Paper.id)))
-        index_ids = self.all_ids()
+        held = self.id_counts()
+        index_ids = set(held)
         gone = index_ids - db_ids
-        for pid in gone:
+        twice = {pid for pid, n in held.items() if n > 1 and pid in db_ids}
+        for pid in gone | twice:
             writer.delete_documents_by_term("id", pid)
-        missing = sorted(db_ids - index_ids)
+        missing = sorted((db_ids - index_ids) | twice)
         for start in range(0, len(missing), BATCH):
             chunk = missing[start : start + BATCH]
             with db.read() as session:
                 for row in session.execute(select(*_COLUMNS).where(Paper.id.in_(chunk))):
                     writer.add_document(_document(row))
-        return len(gone), len(missing)
+        return len(gone) + len(twice), len(missing)
 
     def rebuild(self, db: Database, *, progress: bool = False) -> dict[str, int]:
         """Build a new index from the whole database beside the live one, then swap it in;
@@ -580,6 +595,11 @@ class KeywordIndex:
 
 
 _SCHEMA_VERSION = 2
+
+
+def _before_state_write() -> None:
+    """Called between the index commit and the watermark write (a test makes it raise, to
+    crash the update deterministically in that window)."""
 
 
 def _new() -> str:

@@ -55,6 +55,7 @@ from paperfeed.search.ann import (
     publish_base,
     read_pointer,
     remove_bases,
+    remove_stale_temps,
 )
 from paperfeed.search.embedder import (
     Embedder,
@@ -215,6 +216,9 @@ class VectorSearch:
         # Names the current base file (versioned) with its watermark, model and dimension.
         self.pointer_path = self.index_dir / f"{self.stem}.json"
         self.update_lock = UpdateLock(self.index_dir)
+        # A base file's temporary (~1 GB) left by a writer killed mid-write; later writes
+        # remove them too.
+        remove_stale_temps(self.index_dir)
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._watermark: dt.datetime | None = None

@@ -117,14 +117,15 @@ def _exit_disk_full(stats: IngestStats) -> NoReturn:
 
 
 def _finish(stats: IngestStats) -> None:
-    if (stats.inserted or stats.updated) and not click.get_current_context().meta.get(
-        "paperfeed.no_index"
-    ):
-        # The search indexes are derived data: bring them up to what was just committed.
-        from paperfeed.search.commands import update_indexes
+    if not click.get_current_context().meta.get("paperfeed.no_index"):
+        # The search indexes are derived data: bring them up to what was just committed, or
+        # to what an interrupted ingest committed before (this one then changes nothing).
+        from paperfeed.search.commands import indexes_behind, update_indexes
 
-        # Reported before the summary, which stays the last line of stdout.
-        update_indexes(get_database(), get_settings())
+        changed = stats.inserted or stats.updated
+        if changed or indexes_behind(get_database(), get_settings()):
+            # Reported before the summary, which stays the last line of stdout.
+            update_indexes(get_database(), get_settings())
     click.echo(stats.summary_line())
     if stats.rejected:
         sys.exit(EXIT_REJECTED)

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import Settings, get_settings
@@ -40,6 +40,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 CHECKPOINT_EVERY_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def _make_engine(url: str) -> Engine:
@@ -182,10 +183,17 @@ class Database:
                     cursor.execute("BEGIN IMMEDIATE")  # the driver is in autocommit mode
                 try:
                     yield cursor
-                except BaseException:
-                    conn.rollback()
+                    conn.commit()
+                except BaseException as exc:
+                    if lost_connection(exc):
+                        # Dead: not back into the pool, and the pool's idle connections
+                        # (likely dead too: a restarted server) replaced, as SQLAlchemy
+                        # does when it sees a disconnect on a statement of its own.
+                        conn.invalidate(exc)
+                        self.engine.dispose()
+                    else:
+                        conn.rollback()
                     raise
-                conn.commit()
                 cursor.close()
             finally:
                 conn.close()  # back to the pool
@@ -283,6 +291,35 @@ class Database:
             if self._lock_fd is not None and self._lock_pid == os.getpid():
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """True when ``exc`` says the connection to PostgreSQL was lost (its backend terminated,
+    the server restarted), as SQLAlchemy reports it (the connection invalidated) or as psycopg
+    does on a bare connection: no SQLSTATE, or class 08 (connection) or 57P (shutdown)."""
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite only
+        return False
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
+def retry_if_disconnected(work: Callable[[], _T], what: str) -> _T:
+    """``work()``, run once more (on a new connection: the pool drops a lost one) when the
+    connection was lost under it. Only for work that is safe to repeat: a transaction that
+    either committed or not, whose second run finds out which, or idempotent writes."""
+    try:
+        return work()
+    except Exception as exc:
+        if not lost_connection(exc):
+            raise
+        log.warning("%s: the database connection was lost (%s); once more on a new one", what, exc)
+    return work()
 
 
 def driver_sql(sql: str, *, sqlite: bool) -> str:

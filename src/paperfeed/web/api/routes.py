@@ -179,7 +179,8 @@ async def search_papers(
     The keyword part keeps papers whose title, abstract or authors contain every word of
     ``q`` (case-insensitive, English stemming); the semantic part adds papers close in
     meaning when the embedder is available (otherwise results are keyword-only; the
-    ``X-Search-Mode`` header says ``hybrid``, ``keyword`` or ``id``). Filters in
+    ``X-Search-Mode`` header says ``hybrid``, ``keyword`` or ``id``; ``X-Search-Indexing: 1``
+    says the keyword index is still catching up with the database). Filters in
     ``q`` apply before ranking. Ties go to the more upvoted paper. An arXiv id or URL
     returns that paper. A missing or blank ``q`` returns an empty array; a malformed filter
     (``year:soon``) is a 400 with a JSON ``error``."""
@@ -195,8 +196,12 @@ async def search_papers(
     if body.startswith(b"!"):
         raise HTTPException(400, body[1:].decode())
     # The body stays a bare array (the list_papers contract); how it was found is a header.
-    mode, _, array = body.partition(b"\n")
-    return Response(array, media_type=JSON, headers={"X-Search-Mode": mode.decode()})
+    first, _, array = body.partition(b"\n")
+    mode, *flags = first.decode().split()
+    headers = {"X-Search-Mode": mode}
+    if "indexing" in flags:  # the keyword index is still catching up with the database
+        headers["X-Search-Indexing"] = "1"
+    return Response(array, media_type=JSON, headers=headers)
 
 
 @router.get(
@@ -329,7 +334,8 @@ def _search_body(db: Database, settings: Settings, query: str, limit: int) -> by
         result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
     except QueryError as exc:
         return b"!" + str(exc).encode()
-    return result.mode.encode() + b"\n" + serialize.paper_list_bytes(result.items)
+    first = result.mode + (" indexing" if result.indexing else "")
+    return first.encode() + b"\n" + serialize.paper_list_bytes(result.items)
 
 
 def _paper_body(db: Database, arxiv_id: str) -> bytes:
