@@ -7,11 +7,12 @@ Every command reads its settings from ``PAPERFEED_*`` (see config.py), so
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from paperfeed.community.commands import users_group
-from paperfeed.config import get_settings
+from paperfeed.config import Settings, get_settings
 from paperfeed.digest.commands import digest_group, subscribers_group, worker
 from paperfeed.search.commands import index
 from paperfeed.sources.commands import ingest
@@ -54,7 +55,19 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         workers=workers or settings.workers,
         log_level="info",
         access_log=False,
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings from ``PAPERFEED_FORWARDED_ALLOW_IPS``. uvicorn by default
+    believes ``X-Forwarded-For`` from loopback, and its ``FORWARDED_ALLOW_IPS`` variable
+    could widen that: both are overridden, so only the proxies named here are believed, and
+    with none the client is the socket's peer (per-client rate limits count real peers)."""
+    trusted = ",".join(ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip())
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 @cli.group()

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `paperfeed serve` binds to.")
     port: int = Field(default=8000, description="Port `paperfeed serve` listens on.")
     workers: int = Field(default=1, description="Number of web worker processes for `serve`.")
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Comma-separated addresses of reverse proxies whose `X-Forwarded-For` / "
+            "`X-Forwarded-Proto` `serve` trusts (`*`: any). Empty: no proxy is trusted, the "
+            "client is the socket's peer."
+        ),
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the site, used for absolute links in feeds and mail.",
@@ -202,8 +210,14 @@ class Settings(BaseSettings):
             "live in the database. Either way every worker process shares them."
         ),
     )
-    rate_limit_login: str = Field(
-        default="5/minute", description="Login attempts allowed per account (`limits` syntax)."
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Failed logins of an account before its growing delay."
+    )
+    login_delay_seconds: float = Field(
+        default=30.0, gt=0, description="First wait after the free failures; doubles per failure."
+    )
+    login_delay_max_seconds: float = Field(
+        default=900.0, gt=0, description="Longest wait between two login attempts of an account."
     )
     rate_limit_login_ip: str = Field(
         default="20/minute", description="Login attempts allowed per client address."
@@ -222,6 +236,9 @@ class Settings(BaseSettings):
     )
     reset_link_minutes: int = Field(
         default=60, description="How long a password-reset link stays valid, in minutes."
+    )
+    email_verify_link_hours: int = Field(
+        default=48, ge=1, description="How long an account's address-verification link is valid."
     )
     submission_window_days: int = Field(
         default=14,
