@@ -223,7 +223,8 @@ class Settings(BaseSettings):
         default="20/minute", description="Login attempts allowed per client address."
     )
     rate_limit_reset: str = Field(
-        default="3/hour", description="Password-reset mails allowed per account."
+        default="3/hour",
+        description="Password-reset mails allowed per account (and address-verification mails).",
     )
     rate_limit_reset_ip: str = Field(
         default="10/hour", description="Password-reset requests allowed per client address."
