@@ -103,3 +103,27 @@ def test_cli_commands_use_the_same_grammar(
     assert f"{csv}:2: That is not an email address" in result.output
     assert [s.email for s in subs.list_all(database)] == ["ok@example.org"]
     assert envelopes.got == []
+
+
+def test_the_longest_addresses_fit_the_rate_limit_counters(
+    mail_settings: Settings, database: Database, envelopes: Envelopes
+) -> None:
+    """A 251-character address is valid; its counters' keys must still fit the database's
+    255-character column (PostgreSQL refuses longer ones: a 500 before)."""
+    longest = "a" * 64 + "@" + ".".join(c * 60 for c in "bcd") + ".org"
+    with TestClient(create_app(mail_settings, database)) as client:
+        assert _subscribe(client, longest) == 200
+        page = client.get("/reset")
+        r = client.post("/reset", data={"email": longest, "csrf_token": csrf_of(page.text)})
+        assert r.status_code == 200
+        page = client.get("/login")
+        r = client.post(
+            "/login",
+            data={
+                "login": "x" * 300 + longest,
+                "password": "p" * 9,
+                "csrf_token": csrf_of(page.text),
+            },
+        )
+        assert r.status_code == 400
+    assert [rcpt for rcpt, _ in envelopes.got] == [[longest]]

@@ -25,6 +25,7 @@ import time
 
 from limits.storage import Storage
 
+from paperfeed.community.ratelimit import short_key
 from paperfeed.config import Settings
 
 FAILURES_KEPT_SECONDS = 24 * 3600
@@ -38,6 +39,7 @@ class LoginDelay:
         self.most = settings.login_delay_max_seconds
 
     def _keys(self, key: str) -> tuple[str, str]:
+        key = short_key(key)
         return f"paperfeed/login-failures/{key}", f"paperfeed/login-wait/{key}"
 
     def wait_for(self, failures: int) -> int:

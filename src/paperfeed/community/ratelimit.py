@@ -7,6 +7,7 @@ Limits are written in ``limits`` syntax (``5/minute``) and come from settings.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from typing import Any, cast
@@ -91,6 +92,14 @@ class DatabaseStorage(Storage):
             session.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
 
 
+def short_key(identifier: str) -> str:
+    """``identifier``, or its SHA-256 when long: a counter's key must fit the 255 characters
+    of ``rate_limit_counters.key`` (an address alone may have 254)."""
+    if len(identifier) <= 64:
+        return identifier
+    return "sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
+
+
 class RateLimiter:
     """``hit(name, rule, *ids)``: True when allowed (and counted), False when over the limit."""
 
@@ -109,7 +118,7 @@ class RateLimiter:
         return known
 
     def hit(self, name: str, rule: str, *identifiers: str) -> bool:
-        return self.limiter.hit(self.item(rule), "paperfeed", name, *identifiers)
+        return self.limiter.hit(self.item(rule), "paperfeed", name, *map(short_key, identifiers))
 
     def clear(self, name: str, rule: str, *identifiers: str) -> None:
-        self.limiter.clear(self.item(rule), "paperfeed", name, *identifiers)
+        self.limiter.clear(self.item(rule), "paperfeed", name, *map(short_key, identifiers))

@@ -134,7 +134,7 @@ def _check_free(session: Session, name: str, address: str) -> None:
 
 def _login_text(login: str) -> str:
     """A login as stored: an address in its normal form, else the lower-cased name."""
-    key = login.strip().lower()[:254]
+    key = login.strip().lower()
     if "@" in key:
         try:
             return normalize_email(key)
@@ -146,7 +146,7 @@ def _login_text(login: str) -> str:
 def find(session: Session, login: str) -> User | None:
     """The user whose username or email is ``login`` (case-insensitive)."""
     key = _login_text(login)
-    if not key or len(login) > 1000:
+    if not key or len(key) > 254:
         return None
     column = User.email if "@" in key else User.username
     return session.scalar(select(User).where(column == key))
