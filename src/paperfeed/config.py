@@ -224,7 +224,7 @@ class Settings(BaseSettings):
     )
     rate_limit_reset: str = Field(
         default="3/hour",
-        description="Password-reset mails allowed per account (and address-verification mails).",
+        description="Reset mails allowed per account (also: verification links, sign-up notes).",
     )
     rate_limit_reset_ip: str = Field(
         default="10/hour", description="Password-reset requests allowed per client address."

@@ -15,6 +15,7 @@ import hmac
 import logging
 import math
 import secrets
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -69,10 +70,14 @@ def limiter(request: Request) -> RateLimiter:
 def outbox(request: Request) -> MailQueue:
     """The worker process's mail queue (pages never wait for SMTP)."""
     state = request.app.state
-    found: MailQueue | None = getattr(state, "mail_queue", None)
-    if found is None:
-        found = state.mail_queue = MailQueue(Mailer(state.settings))
-    return found
+    with _outbox_lock:  # handlers run in a thread pool: one queue, one sending thread
+        found: MailQueue | None = getattr(state, "mail_queue", None)
+        if found is None:
+            found = state.mail_queue = MailQueue(Mailer(state.settings))
+        return found
+
+
+_outbox_lock = threading.Lock()
 
 
 def client_ip(request: Request) -> str:
@@ -131,8 +136,11 @@ def signup(
     try:
         account = users.create_user(db, settings, username, email, password)
     except users.AddressTaken:
-        # Answered like a sign-up that worked; the address's owner hears of it instead.
-        outbox(request).put(_address_taken_mail(settings, users.normalize_email(email)))
+        # Answered like a sign-up that worked; the address's owner hears of it instead (a
+        # few times an hour at most: the form must not become a way to flood them).
+        address = users.normalize_email(email)
+        if limiter(request).hit("signup-taken", settings.rate_limit_reset, address):
+            outbox(request).put(_address_taken_mail(settings, address))
         return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
     except CommunityError as exc:
         return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
@@ -191,11 +199,11 @@ def resend_verification(request: Request) -> Response:
     """Mail a fresh verification link to the signed-in account's address."""
     account = require_user(request)
     settings, db = _state(request)
-    if not users.email_verified(db, account):
-        if limiter(request).hit("verify", settings.rate_limit_reset, str(account.id)):
-            outbox(request).put(verification_mail(db, settings, account))
-        else:
-            log.info("verification mail for account %s refused: rate limit", account.id)
+    if users.email_verified(db, account):
+        return redirect("/account/digest")
+    if not limiter(request).hit("verify", settings.rate_limit_reset, str(account.id)):
+        return redirect("/account/digest?sent=0")
+    outbox(request).put(verification_mail(db, settings, account))
     return redirect("/account/digest?sent=1")
 
 

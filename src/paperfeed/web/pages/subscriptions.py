@@ -44,6 +44,7 @@ VERIFY_FIRST = (
     "Verify your account's address first: open the link we mailed you at sign-up. "
     "Until then no subscription is linked to your account."
 )
+RESEND_REFUSED = "Several links were mailed already. Use the latest, or try again later."
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -265,15 +266,15 @@ def account_digest(request: Request) -> Response:
     settings, db = _state(request)
     account = require_user(request)
     if _unverified(request, account):
-        sent = request.query_params.get("sent") == "1"
+        sent = request.query_params.get("sent")
         return _form_page(
             request,
             "subscribe.html",
             prefs=subs.Prefs(),
             email=account.email,
             unverified=True,
-            error=None if sent else VERIFY_FIRST,
-            notice="A new verification link is on its way." if sent else None,
+            error=RESEND_REFUSED if sent == "0" else None if sent == "1" else VERIFY_FIRST,
+            notice="A new verification link is on its way." if sent == "1" else None,
         )
     sub = subs.get_by_email(db, account.email)
     manage = subs.link_token(db, settings, "manage", sub.id) if sub else None
