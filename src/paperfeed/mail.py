@@ -12,6 +12,7 @@ never re-parsed from the ``To`` header (where ``a@x, b@y`` would be two recipien
 
 from __future__ import annotations
 
+import atexit
 import logging
 import smtplib
 import ssl
@@ -26,6 +27,7 @@ from paperfeed.community.users import normalize_email
 from paperfeed.config import Settings
 
 log = logging.getLogger(__name__)
+EXIT_GRACE_SECONDS = 5.0  # how long an exiting process still sends queued mail
 
 
 class MailError(RuntimeError):
@@ -94,8 +96,8 @@ class MailQueue:
     subscription of an already confirmed one). One thread per process sends, in order.
 
     A mail that cannot be sent (no SMTP server, the server down or refusing) is logged with
-    its recipient and subject at ERROR and dropped: the visitor can ask again. Mail still
-    queued when the process exits is lost; the log says what was queued."""
+    its recipient and subject at ERROR and dropped: the visitor can ask again. At exit the
+    process gives the queue a few seconds, then logs each mail still waiting at ERROR."""
 
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
@@ -112,12 +114,20 @@ class MailQueue:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mail-queue", daemon=True)
                 self._thread.start()
+                atexit.register(self._at_exit)
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """True once everything queued was sent or given up (tests, shutdown)."""
         with self._cond:
             return self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    def _at_exit(self) -> None:
+        if self.wait_idle(EXIT_GRACE_SECONDS):
+            return
+        with self._cond:
+            for mail in self._waiting:
+                log.error("mail to %s NOT sent (%s): the process exited", mail.to, mail.subject)
 
     def _run(self) -> None:
         while True:
