@@ -64,7 +64,19 @@ def uvicorn_options(
         "access_log": False,
         "timeout_worker_healthcheck": settings.worker_healthcheck_seconds,
         "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+        **proxy_options(settings),
     }
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings from ``PAPERFEED_FORWARDED_ALLOW_IPS``. uvicorn by default
+    believes ``X-Forwarded-For`` from loopback, and its ``FORWARDED_ALLOW_IPS`` variable
+    could widen that: both are overridden, so only the proxies named here are believed, and
+    with none the client is the socket's peer (per-client rate limits count real peers)."""
+    trusted = ",".join(ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip())
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 @cli.group()

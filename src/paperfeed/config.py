@@ -52,6 +52,14 @@ class Settings(BaseSettings):
             "On shutdown, how long `serve` lets requests in flight finish before cancelling them."
         ),
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Comma-separated addresses of reverse proxies whose `X-Forwarded-For` / "
+            "`X-Forwarded-Proto` `serve` trusts (`*`: any). Empty: no proxy is trusted, the "
+            "client is the socket's peer."
+        ),
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the site, used for absolute links in feeds and mail.",
@@ -218,14 +226,21 @@ class Settings(BaseSettings):
             "live in the database. Either way every worker process shares them."
         ),
     )
-    rate_limit_login: str = Field(
-        default="5/minute", description="Login attempts allowed per account (`limits` syntax)."
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Failed logins of an account before its growing delay."
+    )
+    login_delay_seconds: float = Field(
+        default=30.0, gt=0, description="First wait after the free failures; doubles per failure."
+    )
+    login_delay_max_seconds: float = Field(
+        default=900.0, gt=0, description="Longest wait between two login attempts of an account."
     )
     rate_limit_login_ip: str = Field(
         default="20/minute", description="Login attempts allowed per client address."
     )
     rate_limit_reset: str = Field(
-        default="3/hour", description="Password-reset mails allowed per account."
+        default="3/hour",
+        description="Reset mails allowed per account (also: verification links, sign-up notes).",
     )
     rate_limit_reset_ip: str = Field(
         default="10/hour", description="Password-reset requests allowed per client address."
@@ -238,6 +253,9 @@ class Settings(BaseSettings):
     )
     reset_link_minutes: int = Field(
         default=60, description="How long a password-reset link stays valid, in minutes."
+    )
+    email_verify_link_hours: int = Field(
+        default=48, ge=1, description="How long an account's address-verification link is valid."
     )
     submission_window_days: int = Field(
         default=14,

@@ -1,23 +1,33 @@
-"""Outgoing mail: one mailer over SMTP (reset links now, digests later).
+"""Outgoing mail: one mailer over SMTP (reset, verification and confirmation links), and
+the queue that pages hand their mail to.
 
 Settings: ``PAPERFEED_SMTP_HOST/PORT/USER/PASSWORD/TLS/TIMEOUT`` and ``PAPERFEED_MAIL_FROM``.
 ``smtp_tls``: ``starttls`` (upgrade a plain connection, certificate verified), ``tls``
 (implicit TLS from the first byte) or ``none`` (loopback test servers). Blocking
 (``smtplib``): call it from a worker thread, never on the event loop.
+
+The envelope recipient is the one checked address of :class:`Mail`, given to SMTP as such:
+never re-parsed from the ``To`` header (where ``a@x, b@y`` would be two recipients).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import smtplib
 import ssl
+import threading
+from collections import deque
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from paperfeed.community import CommunityError
+from paperfeed.community.users import normalize_email
 from paperfeed.config import Settings
 
 log = logging.getLogger(__name__)
+EXIT_GRACE_SECONDS = 5.0  # how long an exiting process still sends queued mail
 
 
 class MailError(RuntimeError):
@@ -56,6 +66,10 @@ class Mailer:
         s = self.settings
         if not s.smtp_host:
             raise MailError("no SMTP server is configured (PAPERFEED_SMTP_HOST)")
+        try:
+            recipient = normalize_email(mail.to)
+        except CommunityError as exc:
+            raise MailError(f"not one mailbox: {mail.to!r}") from exc
         message = self.build(mail)
         try:
             smtp: smtplib.SMTP
@@ -70,7 +84,63 @@ class Mailer:
                     smtp.starttls(context=self.ssl_context)
                 if s.smtp_user:
                     smtp.login(s.smtp_user, s.smtp_password or "")
-                smtp.send_message(message)
+                smtp.send_message(message, from_addr=s.mail_from, to_addrs=[recipient])
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         log.info("mail sent to %s: %s", mail.to, mail.subject)
+
+
+class MailQueue:
+    """Mail sent after the answer. A page puts its mail here and answers at once, so it takes
+    the same time whether it mailed anyone or not (a reset for an unknown address, a
+    subscription of an already confirmed one). One thread per process sends, in order.
+
+    A mail that cannot be sent (no SMTP server, the server down or refusing) is logged with
+    its recipient and subject at ERROR and dropped: the visitor can ask again. At exit the
+    process gives the queue a few seconds, then logs each mail still waiting at ERROR."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self._waiting: deque[Mail] = deque()
+        self._busy = 0  # queued plus the one being sent
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def put(self, mail: Mail) -> None:
+        log.info("mail queued for %s: %s", mail.to, mail.subject)
+        with self._cond:
+            self._waiting.append(mail)
+            self._busy += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mail-queue", daemon=True)
+                self._thread.start()
+                atexit.register(self._at_exit)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once everything queued was sent or given up (tests, shutdown)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    def _at_exit(self) -> None:
+        if self.wait_idle(EXIT_GRACE_SECONDS):
+            return
+        with self._cond:
+            for mail in self._waiting:
+                log.error("mail to %s NOT sent (%s): the process exited", mail.to, mail.subject)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._waiting))
+                mail = self._waiting.popleft()
+            try:
+                self.mailer.send(mail)
+            except MailError as exc:
+                log.error("mail to %s NOT sent (%s): %s", mail.to, mail.subject, exc)
+            except Exception:  # the thread must outlive any one mail
+                log.exception("mail to %s NOT sent (%s)", mail.to, mail.subject)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()

@@ -3,8 +3,11 @@ client that logs in through the real forms (so cookies and CSRF tokens are real 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -93,3 +96,56 @@ def user_client(
 
 def page_csrf(client: TestClient, path: str = "/account") -> str:
     return csrf_of(client.get(path).text)
+
+
+# --- a real SMTP server that records envelopes, and settings that mail to it ---------------
+
+
+@dataclass
+class Envelopes:
+    port: int
+    got: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.got.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[bytes]:
+        return [content for rcpt, content in self.got if address in rcpt]
+
+
+@pytest.fixture
+def envelopes() -> Iterator[Envelopes]:
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sink = Envelopes(port)
+    controller = controller_mod.Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def mail_settings(
+    settings: Settings, envelopes: Envelopes, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    for name, value in {
+        "PAPERFEED_SECRET_KEY": "test-secret-key-not-for-production",
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(envelopes.port),
+        "PAPERFEED_SMTP_TLS": "none",
+        "PAPERFEED_SMTP_TIMEOUT": "5",
+        "PAPERFEED_MAIL_FROM": "paperfeed@example.org",
+        "PAPERFEED_RATE_LIMIT_SUBSCRIBE_IP": "1000/minute",
+        "PAPERFEED_EMBEDDING_BACKEND": "off",
+        "PAPERFEED_ARGON2_TIME_COST": "1",
+        "PAPERFEED_ARGON2_MEMORY_KIB": "64",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return get_settings()

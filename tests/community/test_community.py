@@ -280,6 +280,7 @@ def test_mailer_sends_reset_link_through_smtp(
                 "/reset", data={"email": "nobody@example.org", "csrf_token": csrf_of(page.text)}
             )
             assert r.status_code == same.status_code == 200 and r.text == same.text
+            assert client.app.state.mail_queue.wait_idle(20)  # type: ignore[attr-defined]
             assert len(received) == 1
             body = received[0].get_payload(decode=True).decode()
             link = next(w for w in body.split() if "/reset/" in w)

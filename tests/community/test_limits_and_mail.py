@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from paperfeed.community import users
 from paperfeed.community.keys import forget_cached_keys
+from paperfeed.community.login_delay import LoginDelay
 from paperfeed.community.ratelimit import RateLimiter
 from paperfeed.config import Settings, get_settings
 from paperfeed.mail import Mail, Mailer, MailError
@@ -40,7 +41,7 @@ FAST = {
     "PAPERFEED_ARGON2_TIME_COST": "1",
     "PAPERFEED_ARGON2_MEMORY_KIB": "64",
     "PAPERFEED_SECRET_KEY": "test-secret-key-not-for-production",
-    "PAPERFEED_RATE_LIMIT_LOGIN": "5/minute",
+    "PAPERFEED_LOGIN_FREE_FAILURES": "5",
     "PAPERFEED_RATE_LIMIT_LOGIN_IP": "1000/minute",
 }
 
@@ -106,8 +107,9 @@ def test_redis_counters_are_shared_by_limiters(
 def test_sixth_login_refused_with_redis(redis_settings: Settings, database: Database) -> None:
     users.create_user(database, redis_settings, "rita", "rita@example.org", PASSWORD)
     name = "rita"
+    forget = LoginDelay(RateLimiter(database, redis_settings), redis_settings)
+    forget.succeeded(users.login_key(database, name))  # left in Redis by an earlier run
     with TestClient(create_app(redis_settings, database)) as client:
-        RateLimiter(database, redis_settings).clear("login", "5/minute", name)
         token = csrf_of(client.get("/login").text)
         codes = [
             client.post(
@@ -123,7 +125,7 @@ def test_sixth_login_refused_with_redis(redis_settings: Settings, database: Data
         )
         assert r.status_code == 429  # even the right password, once over the limit
     assert _counter_rows(database) == 0  # the counters were in Redis
-    RateLimiter(database, redis_settings).clear("login", "5/minute", name)
+    forget.succeeded(users.login_key(database, name))
 
 
 # --- several processes ---------------------------------------------------------------------
@@ -201,9 +203,10 @@ def test_login_limit_holds_across_two_workers(
     extra = {REDIS_ENV: redis_or_skip()} if storage == "redis" else {}
     process, base = _serve(2, served_env(**extra))
     try:
-        if extra:  # a counter left in Redis by an earlier run
-            limiter = RateLimiter(Database("sqlite://"), Settings(redis_url=extra[REDIS_ENV]))
-            limiter.clear("login", "5/minute", "walt")
+        if extra:  # a counter left in Redis by an earlier run (walt is account 1)
+            on_redis = Settings(redis_url=extra[REDIS_ENV])
+            limiter = RateLimiter(Database("sqlite://"), on_redis)
+            LoginDelay(limiter, on_redis).succeeded("account:1")
         _sixth_refused([base])
     finally:
         _stop(process)

@@ -34,6 +34,13 @@ def subscribe(client: TestClient, email: str, period: str = "daily") -> None:
     )
     assert r.status_code == 200, r.text[:300]
     assert "Check your inbox" in r.text
+    mail_sent(client)
+
+
+def mail_sent(client: TestClient) -> None:
+    """Wait until the app's mail queue (mail goes out after the answer) is empty."""
+    queue = getattr(client.app.state, "mail_queue", None)  # type: ignore[attr-defined]
+    assert queue is None or queue.wait_idle(20)
 
 
 def confirm_path(sink: SmtpSink, email: str) -> str:
@@ -174,7 +181,7 @@ def test_signed_in_user_subscribes_with_topics(
     from paperfeed.community import users
     from tests.community.conftest import PASSWORD, login
 
-    users.create_user(digest_db, digest_settings, "fay", "fay@example.org", PASSWORD)
+    users.create_user(digest_db, digest_settings, "fay", "fay@example.org", PASSWORD, verified=True)
     with _client(digest_settings, digest_db) as client:
         login(client, "fay")
         page = client.get("/account/digest")
@@ -190,6 +197,7 @@ def test_signed_in_user_subscribes_with_topics(
             },
         )
         assert r.status_code == 200
+        mail_sent(client)
         view = subs.get_by_email(digest_db, "fay@example.org")
         assert view is not None and view.status == "pending" and view.user_id is not None
         assert view.prefs.categories == ["cs.CL"] and not smtp_sink.to("someone-else@example.org")

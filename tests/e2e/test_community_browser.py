@@ -173,6 +173,11 @@ def signup(page: Any, server: str, name: str) -> None:
     page.fill("#email", f"{name}@example.org")
     page.fill("#password", PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    # Sign-up mails a verification link and shows the login form: log in there.
+    page.locator(".notice").wait_for()
+    page.fill("#login", name)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{server}/")
 
 

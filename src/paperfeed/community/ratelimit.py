@@ -12,11 +12,13 @@ one short wait per retry period, not seconds per request. A warning is logged on
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
@@ -29,6 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.store.models import RateLimitCounter
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,14 @@ def _redis_storage(url: str) -> RedisStorage:
     return RedisStorage(url, wrap_exceptions=True, **options)
 
 
+def short_key(identifier: str) -> str:
+    """``identifier``, or its SHA-256 when long: a counter's key must fit the 255 characters
+    of ``rate_limit_counters.key`` (an address alone may have 254)."""
+    if len(identifier) <= 64:
+        return identifier
+    return "sha256:" + hashlib.sha256(identifier.encode()).hexdigest()
+
+
 class RateLimiter:
     """``hit(name, rule, *ids)``: True when allowed (and counted), False when over the limit."""
 
@@ -127,7 +139,8 @@ class RateLimiter:
         self.storage = storage
         self.limiter = FixedWindowRateLimiter(storage)
         # Used while Redis is unreachable (fail open, per worker); see the module docstring.
-        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.local_storage = MemoryStorage()
+        self.local = FixedWindowRateLimiter(self.local_storage)
         self._redis = settings.redis_url is not None
         self._down_until = 0.0  # time.monotonic() until which Redis is not tried
         self._state_lock = threading.Lock()
@@ -159,6 +172,7 @@ class RateLimiter:
         return known
 
     def hit(self, name: str, rule: str, *identifiers: str) -> bool:
+        identifiers = tuple(map(short_key, identifiers))
         limiter = self._current()
         if limiter is self.local:
             return self.local.hit(self.item(rule), "paperfeed", name, *identifiers)
@@ -173,7 +187,24 @@ class RateLimiter:
             self._redis_ok()
         return allowed
 
+    def counters(self, work: Callable[[Storage], T]) -> T:
+        """``work(storage)`` on the shared counters, or on this worker's own while Redis is
+        unreachable (the same fail-open as :meth:`hit`, for callers that keep raw counters)."""
+        if self._current() is self.local:
+            return work(self.local_storage)
+        try:
+            result = work(self.storage)
+        except StorageError as exc:
+            if not self._redis:
+                raise
+            self._redis_failed(exc)
+            return work(self.local_storage)
+        if self._redis:
+            self._redis_ok()
+        return result
+
     def clear(self, name: str, rule: str, *identifiers: str) -> None:
+        identifiers = tuple(map(short_key, identifiers))
         self.local.clear(self.item(rule), "paperfeed", name, *identifiers)
         if self._current() is self.local:
             return

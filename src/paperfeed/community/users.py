@@ -8,10 +8,12 @@ and collections. Papers it submitted stay on their daily lists, with the submitt
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
 import time
 from dataclasses import dataclass
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,12 +23,9 @@ from paperfeed.community import passwords as pw
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
-from paperfeed.store.models import Comment, DailyEntry, Paper, Upvote, User, UserSession
+from paperfeed.store.models import Comment, DailyEntry, Paper, Upvote, User, UserSession, utcnow
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,31}$")
-EMAIL_RE = re.compile(
-    r"^[^@\s<>\"'`]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
-)
 RESERVED = frozenset({"admin", "root", "api", "static", "system", "paperfeed", "anonymous"})
 
 
@@ -55,11 +54,38 @@ def normalize_username(raw: str) -> str:
     return name
 
 
+class AddressTaken(CommunityError):
+    """Another account has this address. Sign-up answers as if it had worked (and mails that
+    address instead), so the form never tells whether an address is registered."""
+
+
 def normalize_email(raw: str) -> str:
-    email = raw.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+    """The one grammar of every address the site accepts (sign-up, reset, subscriptions, the
+    CLI), in the form it is stored, rate-limited and mailed under.
+
+    RFC 5321 dot-atom mailboxes through ``email-validator``: no quoted local parts, comments,
+    domain literals, commas or backslashes, which mail libraries would read as other or more
+    recipients. ``%`` (the old source-routing hack: ``victim%other@relay``) is refused too.
+    Trimmed, ASCII only (an internationalised domain becomes its IDNA form), lower-cased:
+    ``(N)victim@x``, ``Victim@X`` and ``victim@x`` cannot count as different addresses."""
+    text = raw.strip()
+    if len(text) > 254 or "%" in text:
         raise CommunityError("That is not an email address.")
-    return email
+    try:
+        checked = validate_email(
+            text,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as exc:
+        raise CommunityError(f"That is not an email address: {exc}") from exc
+    ascii_form = checked.ascii_email  # set: SMTPUTF8 addresses were refused above
+    if ascii_form is None:
+        raise CommunityError("That is not an email address: use an ASCII local part.")
+    return ascii_form.lower()
 
 
 def create_user(
@@ -70,35 +96,68 @@ def create_user(
     password: str,
     *,
     is_admin: bool = False,
+    verified: bool = False,
 ) -> Account:
+    """A new account. ``verified``: the operator vouches for the address (``users create``);
+    otherwise the owner must open the link of :func:`verify_token` first. Raises
+    :class:`AddressTaken` when only the address is in use."""
     name = normalize_username(username)
     address = normalize_email(email)
     pw.check_new_password(password, username=name, email=address)
     hashed = pw.hash_password(password, settings)
     try:
         with db.write() as session:
-            taken = session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where((User.username == name) | (User.email == address))
+            _check_free(session, name, address)
+            user = User(
+                username=name,
+                email=address,
+                password_hash=hashed,
+                is_admin=is_admin,
+                email_verified_at=utcnow() if verified else None,
             )
-            if taken:
-                raise CommunityError("That username or email address is already registered.")
-            user = User(username=name, email=address, password_hash=hashed, is_admin=is_admin)
             session.add(user)
             session.flush()
             return _account(user)
-    except IntegrityError as exc:
-        raise CommunityError("That username or email address is already registered.") from exc
+    except IntegrityError as exc:  # a concurrent sign-up won the race: say which
+        with db.read() as session:
+            _check_free(session, name, address)
+        raise CommunityError("That username is already taken.") from exc
+
+
+def _check_free(session: Session, name: str, address: str) -> None:
+    # Usernames are public (profile pages), so saying one is taken reveals nothing.
+    if session.scalar(select(func.count()).select_from(User).where(User.username == name)):
+        raise CommunityError("That username is already taken.")
+    if session.scalar(select(func.count()).select_from(User).where(User.email == address)):
+        raise AddressTaken("That email address is already registered.")
+
+
+def _login_text(login: str) -> str:
+    """A login as stored: an address in its normal form, else the lower-cased name."""
+    key = login.strip().lower()
+    if "@" in key:
+        try:
+            return normalize_email(key)
+        except CommunityError:
+            return key
+    return key
 
 
 def find(session: Session, login: str) -> User | None:
     """The user whose username or email is ``login`` (case-insensitive)."""
-    key = login.strip().lower()
+    key = _login_text(login)
     if not key or len(key) > 254:
         return None
     column = User.email if "@" in key else User.username
     return session.scalar(select(User).where(column == key))
+
+
+def login_key(db: Database, login: str) -> str:
+    """What login throttling counts on: the account ``login`` names (by username or address
+    alike), else the normalised text."""
+    with db.read() as session:
+        user = find(session, login)
+        return f"account:{user.id}" if user else f"unknown:{_login_text(login)}"
 
 
 def get_account(db: Database, username: str) -> Account | None:
@@ -188,9 +247,61 @@ def check_reset_token(db: Database, settings: Settings, token: str) -> Account |
             secret_key(db, settings), "reset", str(user_id), str(expires), user.password_hash
         )
         account = _account(user)
-    import hmac
-
     return account if hmac.compare_digest(expected, mac) else None
+
+
+# --- address verification ------------------------------------------------------------------
+# token = "<user id>.<expiry, epoch seconds>.<HMAC(secret, user id, expiry, address)>"
+# Signed (no table), expiring (PAPERFEED_EMAIL_VERIFY_LINK_HOURS), single-use (it only works
+# while the account is unverified) and bound to the address it was mailed to.
+
+
+def verify_token(db: Database, settings: Settings, account: Account) -> str:
+    expires = int(time.time()) + settings.email_verify_link_hours * 3600
+    mac = sign(
+        secret_key(db, settings), "verify-email", str(account.id), str(expires), account.email
+    )
+    return f"{account.id}.{expires}.{mac}"
+
+
+def _verifiable(db: Database, settings: Settings, session: Session, token: str) -> User | None:
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 200:
+        return None
+    user_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
+    if expires < time.time() or user_id > 2**62:
+        return None
+    user = session.get(User, user_id)
+    if user is None or user.is_banned or user.email_verified_at is not None:
+        return None
+    expected = sign(
+        secret_key(db, settings), "verify-email", str(user_id), str(expires), user.email
+    )
+    return user if hmac.compare_digest(expected, mac) else None
+
+
+def check_verify_token(db: Database, settings: Settings, token: str) -> Account | None:
+    """The unverified account a valid, unexpired, unused verification link names."""
+    with db.read() as session:
+        user = _verifiable(db, settings, session, token)
+        return _account(user) if user else None
+
+
+def verify_email(db: Database, settings: Settings, token: str) -> Account | None:
+    """Mark the account's address verified (the POST behind the link); None when the link is
+    bad, expired or already used."""
+    with db.write() as session:
+        user = _verifiable(db, settings, session, token)
+        if user is None:
+            return None
+        user.email_verified_at = utcnow()
+        return _account(user)
+
+
+def email_verified(db: Database, account: Account) -> bool:
+    with db.read() as session:
+        when = session.scalar(select(User.email_verified_at).where(User.id == account.id))
+        return when is not None
 
 
 # --- deletion and moderation -------------------------------------------------------------

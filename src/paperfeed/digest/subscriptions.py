@@ -105,6 +105,15 @@ def normalize_email(raw: str) -> str:
         raise DigestError(str(exc)) from exc
 
 
+def _lookup_form(raw: str) -> str:
+    """How to look an address up: its normal form, or (not an address) the trimmed text,
+    which then matches nothing new but still finds rows stored before the grammar."""
+    try:
+        return _normalize_email(raw)
+    except CommunityError:
+        return raw.strip().lower()
+
+
 @cache
 def _zones() -> frozenset[str]:
     import zoneinfo
@@ -335,7 +344,7 @@ def get(db: Database, subscriber_id: int) -> SubscriberView | None:
 
 def get_by_email(db: Database, email: str) -> SubscriberView | None:
     with db.read() as session:
-        sub = session.scalar(select(Subscriber).where(Subscriber.email == email.strip().lower()))
+        sub = session.scalar(select(Subscriber).where(Subscriber.email == _lookup_form(email)))
         return _view(sub) if sub else None
 
 
@@ -522,7 +531,7 @@ def remove(db: Database, email: str) -> bool:
     """Delete the address and its ledger rows (it is forgotten, not just unsubscribed)."""
     with db.write() as session:
         result: Any = session.execute(
-            delete(Subscriber).where(Subscriber.email == email.strip().lower())
+            delete(Subscriber).where(Subscriber.email == _lookup_form(email))
         )
         return bool(result.rowcount)
 

@@ -164,6 +164,9 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(default=False, server_default="0")
     is_banned: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the owner opened the signed link mailed to ``email`` (or an admin made the
+    # account with ``paperfeed users create``). Nothing is linked to an unverified address.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
 
 
 class UserSession(Base):

@@ -119,10 +119,13 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/reset"): PUBLIC,
     ("GET", "/reset/{token}"): PUBLIC,  # the signed link is the credential
     ("POST", "/reset/{token}"): PUBLIC,
+    ("GET", "/verify/{token}"): PUBLIC,  # the signed link is the credential
+    ("POST", "/verify/{token}"): PUBLIC,
     ("GET", "/account"): SESSION,
     ("POST", "/account/password"): SESSION,
     ("POST", "/account/logout-everywhere"): SESSION,
     ("POST", "/account/delete"): SESSION,
+    ("POST", "/account/verify"): SESSION,  # mails a new verification link
     ("POST", "/account/tokens"): SESSION,
     ("POST", "/account/tokens/{token_id}/revoke"): SESSION,
     ("GET", "/account/digest"): SESSION,

@@ -1,14 +1,21 @@
 """Account pages: sign up, log in, log out (here or everywhere), change and reset the
 password, API tokens, delete the account.
 
-Login and reset are rate-limited per account and per client address. A failed login gets the
-same page and status whether the user is unknown or the password wrong (the login is not
-echoed back, and an unknown user costs a full Argon2 verification).
+Login is rate-limited per client address and slowed per account (``community.login_delay``);
+reset per account and per client address. A failed login gets the same page and status
+whether the user is unknown or the password wrong (the login is not echoed back, and an
+unknown user costs a full Argon2 verification). Sign-up and reset answer the same page
+whether or not the address is registered; their mail goes through the process's
+:class:`MailQueue`, after the answer, so they also take about the same time.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import math
+import secrets
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -16,10 +23,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.community import CommunityError, NotFound, sessions, tokens, users
 from paperfeed.community import collections as colls
+from paperfeed.community.keys import secret_key, sign
+from paperfeed.community.login_delay import LoginDelay
 from paperfeed.community.ratelimit import RateLimiter
 from paperfeed.community.users import Account
 from paperfeed.config import Settings
-from paperfeed.mail import Mail, Mailer, MailError
+from paperfeed.mail import Mail, Mailer, MailQueue
 from paperfeed.store.db import Database
 from paperfeed.web.auth import (
     clear_session,
@@ -38,6 +47,10 @@ router = APIRouter(include_in_schema=False)
 LOGIN_FAILED = "Wrong username or password."
 TOO_MANY = "Too many attempts. Wait a minute and try again."
 RESET_SENT = "If an account uses that address, a link to reset its password is on its way."
+SIGNED_UP = (
+    "Check your mail: a link to verify your address is on its way. Log in with your "
+    "username and password."
+)
 
 Text = Annotated[str, Form(max_length=10_000)]
 
@@ -52,6 +65,19 @@ def limiter(request: Request) -> RateLimiter:
     if found is None:
         found = state.rate_limiter = RateLimiter(state.db, state.settings)
     return found
+
+
+def outbox(request: Request) -> MailQueue:
+    """The worker process's mail queue (pages never wait for SMTP)."""
+    state = request.app.state
+    with _outbox_lock:  # handlers run in a thread pool: one queue, one sending thread
+        found: MailQueue | None = getattr(state, "mail_queue", None)
+        if found is None:
+            found = state.mail_queue = MailQueue(Mailer(state.settings))
+        return found
+
+
+_outbox_lock = threading.Lock()
 
 
 def client_ip(request: Request) -> str:
@@ -109,9 +135,76 @@ def signup(
         return page(request, "signup.html", 429, username=username, email=email, error=TOO_MANY)
     try:
         account = users.create_user(db, settings, username, email, password)
+    except users.AddressTaken:
+        # Answered like a sign-up that worked; the address's owner hears of it instead (a
+        # few times an hour at most: the form must not become a way to flood them).
+        address = users.normalize_email(email)
+        if limiter(request).hit("signup-taken", settings.rate_limit_reset, address):
+            outbox(request).put(_address_taken_mail(settings, address))
+        return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
     except CommunityError as exc:
         return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
-    return _login_response(request, account, "/")
+    outbox(request).put(verification_mail(db, settings, account))
+    return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
+
+
+def verification_mail(db: Database, settings: Settings, account: Account) -> Mail:
+    link = f"{settings.base_url.rstrip('/')}/verify/{users.verify_token(db, settings, account)}"
+    text = (
+        f"Someone (we hope you) made the account {account.username} on {settings.site_name} "
+        f"with this address.\n\nTo confirm that it is yours, open this link and press the "
+        f"button on the page (valid {settings.email_verify_link_hours} hours, once):\n\n"
+        f"{link}\n\nUntil then no digest subscription is linked to the account. If it was "
+        "not you, ignore this mail.\n"
+    )
+    return Mail(account.email, f"{settings.site_name}: verify your address", text)
+
+
+def _address_taken_mail(settings: Settings, address: str) -> Mail:
+    base = settings.base_url.rstrip("/")
+    text = (
+        f"Someone tried to create an account on {settings.site_name} with this address, "
+        f"which already has one. Nothing was changed.\n\nIf it was you and you forgot your "
+        f"password, ask for a new one here: {base}/reset\n\nIf not, ignore this mail.\n"
+    )
+    return Mail(address, f"{settings.site_name}: sign-up with your address", text)
+
+
+# --- address verification (the link mailed at sign-up) -------------------------------------
+
+BAD_VERIFY_LINK = "This link is invalid, expired or already used. Log in to get a new one."
+
+
+@router.get("/verify/{token}")
+def verify_page(request: Request, token: str) -> Response:
+    """A button, not the verification itself: mail scanners that open links change nothing."""
+    settings, db = _state(request)
+    found = users.check_verify_token(db, settings, token)
+    if found is None:
+        return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
+    return page(request, "verify.html", error=None, token=token, email=found.email, done=False)
+
+
+@router.post("/verify/{token}")
+def verify(request: Request, token: str) -> Response:
+    settings, db = _state(request)
+    found = users.verify_email(db, settings, token)
+    if found is None:
+        return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
+    return page(request, "verify.html", error=None, token=None, email=found.email, done=True)
+
+
+@router.post("/account/verify")
+def resend_verification(request: Request) -> Response:
+    """Mail a fresh verification link to the signed-in account's address."""
+    account = require_user(request)
+    settings, db = _state(request)
+    if users.email_verified(db, account):
+        return redirect("/account/digest")
+    if not limiter(request).hit("verify", settings.rate_limit_reset, str(account.id)):
+        return redirect("/account/digest?sent=0")
+    outbox(request).put(verification_mail(db, settings, account))
+    return redirect("/account/digest?sent=1")
 
 
 @router.get("/login")
@@ -119,19 +212,63 @@ def login_form(request: Request, next: str = "/") -> Response:
     return page(request, "login.html", next=safe_next(next), error=None, notice=None)
 
 
+def _device_cookie(settings: Settings) -> str:
+    return "__Host-pf_device" if settings.cookie_secure else "pf_device"
+
+
+def _throttle_key(request: Request, key: str) -> str:
+    """``key``, or (account, device) when this browser logged in to that account before."""
+    settings, db = _state(request)
+    uid, _, rest = request.cookies.get(_device_cookie(settings), "").partition(".")
+    device, _, mac = rest.partition(".")
+    if not device or key != f"account:{uid}" or len(rest) > 200:
+        return key
+    expected = sign(secret_key(db, settings), "login-device", uid, device)
+    return f"{key}/device:{device}" if hmac.compare_digest(expected, mac) else key
+
+
+def _remember_device(response: Response, request: Request, account: Account) -> None:
+    settings, db = _state(request)
+    device = secrets.token_urlsafe(16)
+    mac = sign(secret_key(db, settings), "login-device", str(account.id), device)
+    response.set_cookie(
+        _device_cookie(settings),
+        f"{account.id}.{device}.{mac}",
+        max_age=365 * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+
+
+def _waiting(request: Request, seconds: float) -> Response:
+    minutes = f"{math.ceil(seconds / 60)} minute(s)" if seconds > 90 else f"{math.ceil(seconds)} s"
+    error = f"Too many failed logins for this account. Try again in {minutes}."
+    response = page(request, "login.html", 429, next="/", error=error, notice=None)
+    response.headers["Retry-After"] = str(math.ceil(seconds))
+    return response
+
+
 @router.post("/login")
 def login(request: Request, login: Text = "", password: Text = "", next: Text = "/") -> Response:
     settings, db = _state(request)
     rl = limiter(request)
-    key = login.strip().lower()[:254]
-    allowed_ip = rl.hit("login-ip", settings.rate_limit_login_ip, client_ip(request))
-    allowed_account = rl.hit("login", settings.rate_limit_login, key)
-    if not (allowed_ip and allowed_account):
+    if not rl.hit("login-ip", settings.rate_limit_login_ip, client_ip(request)):
         return page(request, "login.html", 429, next="/", error=TOO_MANY, notice=None)
+    delay = LoginDelay(rl, settings)
+    key = _throttle_key(request, users.login_key(db, login))
+    wait = delay.claim(key)
+    if wait:
+        return _waiting(request, wait)
     account = users.authenticate(db, settings, login, password)
     if account is None:
+        delay.failed(key)
         return page(request, "login.html", 400, next="/", error=LOGIN_FAILED, notice=None)
-    return _login_response(request, account, next)
+    delay.succeeded(key)
+    response = _login_response(request, account, next)
+    _remember_device(response, request, account)
+    return response
 
 
 @router.post("/logout")
@@ -255,16 +392,21 @@ def reset_form(request: Request) -> Response:
 @router.post("/reset")
 def reset_request(request: Request, email: Text = "") -> Response:
     settings, db = _state(request)
+    try:
+        address = users.normalize_email(email)
+    except CommunityError as exc:
+        return page(
+            request, "reset.html", 400, error=str(exc), notice=None, token=None, invalid=False
+        )
     rl = limiter(request)
-    key = email.strip().lower()[:254]
     if not (
         rl.hit("reset-ip", settings.rate_limit_reset_ip, client_ip(request))
-        and rl.hit("reset", settings.rate_limit_reset, key)
+        and rl.hit("reset", settings.rate_limit_reset, address)
     ):
         return page(
             request, "reset.html", 429, error=TOO_MANY, notice=None, token=None, invalid=False
         )
-    account = users.get_account_by_email(db, key)
+    account = users.get_account_by_email(db, address)
     if account is not None and not account.is_banned:
         link = f"{settings.base_url.rstrip('/')}/reset/{users.reset_token(db, settings, account)}"
         text = (
@@ -273,12 +415,7 @@ def reset_request(request: Request, email: Text = "") -> Response:
             f"{settings.reset_link_minutes} minutes, once):\n\n{link}\n\n"
             "If it was not you, ignore this mail; your password stays as it is.\n"
         )
-        try:
-            Mailer(settings).send(
-                Mail(account.email, f"{settings.site_name}: reset your password", text)
-            )
-        except MailError as exc:
-            log.warning("reset mail not sent: %s", exc)
+        outbox(request).put(Mail(account.email, f"{settings.site_name}: reset your password", text))
     return page(request, "reset.html", error=None, notice=RESET_SENT, token=None, invalid=False)
 
 

@@ -9,6 +9,10 @@
                                          this route), idempotent, always 200 for a valid token
 ``GET|POST /subscriptions/{token}``      manage preferences (the footer's second link)
 ``GET|POST /account/digest``             the signed-in user's digest settings
+
+An account's address is only trusted once verified (``users.verify_email``): until then
+``/account/digest`` shows no subscription and no manage link, and a signed-in subscribe is
+refused, since anyone can sign up with someone else's address.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from paperfeed.community import users
+from paperfeed.community.users import Account
 from paperfeed.config import Settings
 from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store.db import Database
 from paperfeed.web.auth import require_user, viewer
-from paperfeed.web.pages.account import client_ip, limiter, page
+from paperfeed.web.pages.account import client_ip, limiter, outbox, page
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -34,6 +40,11 @@ CHECK_INBOX = (
     "Thanks! If that address can subscribe, a confirmation link is on its way. "
     "Nothing else is sent until you press the button behind it."
 )
+VERIFY_FIRST = (
+    "Verify your account's address first: open the link we mailed you at sign-up. "
+    "Until then no subscription is linked to your account."
+)
+RESEND_REFUSED = "Several links were mailed already. Use the latest, or try again later."
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -45,7 +56,12 @@ def _form_page(request: Request, template: str, status: int = 200, **ctx: Any) -
     ctx.setdefault("weekdays", WEEKDAYS)
     ctx.setdefault("error", None)
     ctx.setdefault("notice", None)
+    ctx.setdefault("unverified", False)
     return page(request, template, status, **ctx)
+
+
+def _unverified(request: Request, account: Account | None) -> bool:
+    return account is not None and not users.email_verified(request.app.state.db, account)
 
 
 def _prefs_from_form(settings: Settings, form: dict[str, str], topics: bool) -> subs.Prefs:
@@ -75,7 +91,13 @@ def subscribe_form(request: Request) -> Response:
     email = account.email if account else request.query_params.get("email", "")[:254]
     period = request.query_params.get("period", "daily")
     prefs = subs.Prefs(period=period if period in subs.PERIODS else "daily")
-    return _form_page(request, "subscribe.html", prefs=prefs, email=email)
+    return _form_page(
+        request,
+        "subscribe.html",
+        prefs=prefs,
+        email=email,
+        unverified=_unverified(request, account),
+    )
 
 
 @router.post("/subscribe")
@@ -84,6 +106,16 @@ async def subscribe(request: Request) -> Response:
     form = await _form(request)
     account = viewer(request)
     email = account.email if account else form.get("email", "")
+    if _unverified(request, account):
+        return _form_page(
+            request,
+            "subscribe.html",
+            403,
+            prefs=subs.Prefs(),
+            email=email,
+            unverified=True,
+            error=VERIFY_FIRST,
+        )
     rl = limiter(request)
     try:
         prefs = _prefs_from_form(settings, form, topics=account is not None)
@@ -110,8 +142,8 @@ async def subscribe(request: Request) -> Response:
             prefs,
             user_id=account.id if account else None,
         )
-        if token:
-            await run_in_threadpool(subs.send_confirmation, settings, address, token)
+        if token:  # sent after the answer, which must not tell whether one went out
+            outbox(request).put(subs.confirmation_mail(settings, address, token))
     # Same answer whatever happened: the page never tells whether an address is known.
     return _form_page(request, "subscribe_done.html", notice=CHECK_INBOX)
 
@@ -233,6 +265,17 @@ async def manage(request: Request, token: str) -> Response:
 def account_digest(request: Request) -> Response:
     settings, db = _state(request)
     account = require_user(request)
+    if _unverified(request, account):
+        sent = request.query_params.get("sent")
+        return _form_page(
+            request,
+            "subscribe.html",
+            prefs=subs.Prefs(),
+            email=account.email,
+            unverified=True,
+            error=RESEND_REFUSED if sent == "0" else None if sent == "1" else VERIFY_FIRST,
+            notice="A new verification link is on its way." if sent == "1" else None,
+        )
     sub = subs.get_by_email(db, account.email)
     manage = subs.link_token(db, settings, "manage", sub.id) if sub else None
     return _form_page(
