@@ -68,9 +68,15 @@ def login(client: TestClient, login_name: str, password: str = PASSWORD) -> Test
 
 @pytest.fixture
 def make_user(community_settings: Settings, site_db: Database) -> Callable[..., users.Account]:
-    def make(name: str, *, admin: bool = False) -> users.Account:
+    def make(name: str, *, admin: bool = False, verified: bool = False) -> users.Account:
         return users.create_user(
-            site_db, community_settings, name, f"{name}@example.org", PASSWORD, is_admin=admin
+            site_db,
+            community_settings,
+            name,
+            f"{name}@example.org",
+            PASSWORD,
+            is_admin=admin,
+            verified=verified,
         )
 
     return make

@@ -93,7 +93,8 @@ def world(
     site_db: Database,  # noqa: F811
     make_user: Callable[..., users.Account],  # noqa: F811
 ) -> Iterator[World]:
-    alice, admin = make_user("alice"), make_user("carol", admin=True)
+    # Verified addresses: an unverified one is refused (403) by /subscribe's own rule.
+    alice, admin = make_user("alice", verified=True), make_user("carol", admin=True, verified=True)
     read, _ = tokens.create_token(site_db, alice, "r", "read")
     write, _ = tokens.create_token(site_db, alice, "w", "write")
     _, spare = tokens.create_token(site_db, alice, "spare", "read")  # the revoke route's
