@@ -180,3 +180,34 @@ def test_disk_full_is_one_line_and_a_rerun_completes(
     again = invoke("ingest", "jsonl", "--no-index", str(more))
     assert again.exit_code == 0, again.output
     assert again.stdout.strip() == "read 300, inserted 300, updated 0, unchanged 0, rejected 0"
+
+
+def test_disk_full_while_indexing_is_one_line(
+    tmp_path: Path, invoke: Invoke, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records are committed before the indexes are brought up to date: a full disk
+    then (the keyword index's files, say) says so in one line; `index update` later catches
+    up. The fault is injected where the index writes (its update raises ENOSPC)."""
+    import errno
+
+    from paperfeed.search.keyword import KeywordIndex
+
+    def full(self: KeywordIndex, db: Database, *, progress: bool = False) -> dict[str, int]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    lines = tmp_path / "two.jsonl"
+    lines.write_text("".join(json.dumps(paper_line(f"2501.{n:05d}")) + "\n" for n in (1, 2)))
+    real = KeywordIndex.update
+    monkeypatch.setattr(KeywordIndex, "update", full)
+    result = invoke("ingest", "jsonl", str(lines))
+    assert result.exit_code == 4, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("disk full while updating the search indexes: read 2, inserted 2")
+    assert "run `paperfeed index update`" in line
+    assert arxiv_ids(database) == {"2501.00001", "2501.00002"}
+    again = invoke("index", "update", "--keyword-only")
+    assert again.exit_code == 1
+    assert again.stderr.strip().splitlines()[-1].startswith("Error: disk full")
+    monkeypatch.setattr(KeywordIndex, "update", real)
+    assert invoke("index", "update", "--keyword-only").exit_code == 0

@@ -21,6 +21,7 @@ import click
 from paperfeed.config import Settings, get_settings
 from paperfeed.search.keyword import IndexBusy, get_keyword_index
 from paperfeed.store.db import Database, get_database
+from paperfeed.store.faults import is_disk_full
 
 _keyword_only = click.option(
     "--keyword-only", is_flag=True, help="Only the keyword index (no embedding)."
@@ -108,7 +109,15 @@ def update(keyword_only: bool, no_wait: bool) -> None:
     """Index papers added or changed since the last update; drop deleted ones."""
     database = get_database()
     database.upgrade()
-    done = update_indexes(database, get_settings(), keyword_only=keyword_only, wait=not no_wait)
+    try:
+        done = update_indexes(database, get_settings(), keyword_only=keyword_only, wait=not no_wait)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise click.ClickException(
+            "disk full: the indexes kept what they had committed. Free space, then run "
+            "`paperfeed index update` again (it continues where it stopped)."
+        ) from exc
     if any("failed" in stats for stats in done.values()):
         sys.exit(1)
 

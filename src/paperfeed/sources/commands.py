@@ -10,8 +10,6 @@ something was rejected, or 4 when the disk filled up (one line on stderr says wh
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +22,7 @@ from paperfeed.config import get_settings
 from paperfeed.sources.pipeline import IngestStats, ingest_records
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
+from paperfeed.store.faults import is_disk_full
 
 EXIT_REJECTED = 3
 # The disk or the database filled up: what was committed is kept, the rest was not written.
@@ -82,27 +81,6 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
     return stats
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """True when ``exc`` (or what it wraps) says the disk or the database is full: ENOSPC,
-    SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's disk_full (53100)."""
-    todo: list[BaseException | None] = [exc]
-    seen: set[int] = set()
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-            return True
-        code = getattr(current, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL:
-            return True
-        if getattr(current, "sqlstate", None) == "53100":
-            return True
-        todo += [getattr(current, "orig", None), current.__cause__, current.__context__]
-    return False
-
-
 def _exit_disk_full(stats: IngestStats) -> NoReturn:
     """One line instead of a traceback: what is kept, and what to do."""
     committed = stats.inserted + stats.updated + stats.unchanged
@@ -123,9 +101,20 @@ def _finish(stats: IngestStats) -> None:
         from paperfeed.search.commands import indexes_behind, update_indexes
 
         changed = stats.inserted or stats.updated
-        if changed or indexes_behind(get_database(), get_settings()):
-            # Reported before the summary, which stays the last line of stdout.
-            update_indexes(get_database(), get_settings())
+        try:
+            if changed or indexes_behind(get_database(), get_settings()):
+                # Reported before the summary, which stays the last line of stdout.
+                update_indexes(get_database(), get_settings())
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            click.echo(
+                f"disk full while updating the search indexes: {stats.summary_line()}, all "
+                "committed; the indexes are behind. Free space, then run `paperfeed index "
+                "update`.",
+                err=True,
+            )
+            sys.exit(EXIT_DISK_FULL)
     click.echo(stats.summary_line())
     if stats.rejected:
         sys.exit(EXIT_REJECTED)
