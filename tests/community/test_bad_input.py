@@ -141,3 +141,20 @@ def test_digest_links_with_odd_numbers_are_refused(app_client: TestClient, path:
     r = app_client.get(path)
     assert r.status_code < 500
     assert r.status_code == app_client.get(path.replace("%C2%B2", "1")).status_code
+
+
+def test_multipart_forms_are_checked_too(user_client: Any) -> None:
+    alice = user_client("alice")
+    r = alice.post(
+        "/papers/2503.00001/comments",
+        files={"body": (None, "a\x00b")},
+        headers={"X-CSRF-Token": page_csrf(alice)},
+    )
+    assert r.status_code == 400 and "control character (U+0000)" in r.text
+
+
+def test_a_non_ascii_csrf_token_is_a_403(user_client: Any) -> None:
+    alice = user_client("alice")
+    # compare_digest refuses str with non-ASCII characters: it raised (500) before.
+    r = alice.post("/account/tokens", data={"name": "x", "csrf_token": "é"})
+    assert r.status_code == 403

@@ -8,18 +8,20 @@ request goes through ``params.text_problem`` and a bad one is a 400 that names i
 ``error`` under ``/api/``, the error page elsewhere). Each value's own grammar (numbers,
 dates, ids, lengths) is still checked where it is read.
 
-Bodies are read (at most ``MAX_BODY_BYTES``) only when they are forms or JSON, then handed
-on unchanged.
+Bodies are read (at most ``MAX_BODY_BYTES``) only when they are forms (urlencoded or
+multipart) or JSON, then handed on unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,8 +32,10 @@ MAX_PATH_CHARS = 2_000
 MAX_QUERY_VALUE_CHARS = 10_000  # the longest query value a route reads is 500 characters
 MAX_BODY_VALUE_CHARS = 100_000  # the longest text field (a comment) is 20 000
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"  # FastAPI's Form() reads it too
 JSON = "application/json"
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+BODIES = (FORM, MULTIPART, JSON)
 
 
 class BadBody(Exception):
@@ -48,13 +52,13 @@ class InputGuard:
             return
         problem = _url_problem(scope)
         content_type = _content_type(scope)
-        if problem is None and scope["method"] in BODY_METHODS and content_type in (FORM, JSON):
+        if problem is None and scope["method"] in BODY_METHODS and content_type in BODIES:
             try:
                 body, receive = await _read_body(receive)
             except BadBody:
                 await _refuse(scope, receive, send, 413, "the request body is too large")
                 return
-            problem = _body_problem(body, content_type)
+            problem = await _body_problem(scope, body, content_type)
         if problem is not None:
             await _refuse(scope, receive, send, 400, problem)
             return
@@ -84,10 +88,15 @@ def _url_problem(scope: Scope) -> str | None:
     return None
 
 
-def _body_problem(body: bytes, content_type: str) -> str | None:
+async def _body_problem(scope: Scope, body: bytes, content_type: str) -> str | None:
     if content_type == FORM:
         fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
         values: Iterator[tuple[str, str]] = iter(fields)
+    elif content_type == MULTIPART:
+        try:
+            values = iter(await _multipart_fields(scope, body))
+        except MultiPartException:
+            return None  # malformed: the route answers it
     else:
         try:
             # The stdlib parser, as FastAPI's: it decodes a lone ``\ud800`` (orjson refuses).
@@ -99,6 +108,19 @@ def _body_problem(body: bytes, content_type: str) -> str | None:
         if problem:
             return f"the field {name[:40]!r} {problem}"
     return None
+
+
+async def _multipart_fields(scope: Scope, body: bytes) -> list[tuple[str, str]]:
+    """The text fields of a multipart body, parsed as Starlette parses it for the route."""
+
+    async def stream() -> AsyncGenerator[bytes]:
+        yield body
+
+    form = await MultiPartParser(Headers(scope=scope), stream()).parse()
+    try:
+        return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    finally:
+        await form.close()
 
 
 def _json_strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
