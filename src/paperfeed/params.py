@@ -52,6 +52,10 @@ def whole_number(text: str, lo: int, hi: int, name: str) -> int:
     return int(text)
 
 
+def is_whole_number(text: str, lo: int, hi: int) -> bool:
+    return bool(_DIGITS.fullmatch(text)) and lo <= int(text) <= hi
+
+
 def optional_id(text: str, name: str) -> int | None:
     """A row id from a form field; None when the field is empty."""
     return whole_number(text, 1, ID_MAX, name) if text else None

@@ -158,3 +158,13 @@ def test_a_non_ascii_csrf_token_is_a_403(user_client: Any) -> None:
     # compare_digest refuses str with non-ASCII characters: it raised (500) before.
     r = alice.post("/account/tokens", data={"name": "x", "csrf_token": "é"})
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("run", ["²", "٣", str(10**30)])
+def test_cli_digest_status_refuses_odd_run_ids(site_db: Database, run: str) -> None:
+    from click.testing import CliRunner
+
+    from paperfeed.cli import cli
+
+    r = CliRunner().invoke(cli, ["digest", "status", run])
+    assert r.exit_code == 2 and "RUN is a run id" in r.output, r.output
