@@ -168,3 +168,12 @@ def test_cli_digest_status_refuses_odd_run_ids(site_db: Database, run: str) -> N
 
     r = CliRunner().invoke(cli, ["digest", "status", run])
     assert r.exit_code == 2 and "RUN is a run id" in r.output, r.output
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_deeply_nested_json_is_a_400(user_client: Any, depth: int) -> None:
+    alice = user_client("alice")
+    api = TestClient(alice.app, headers={"Authorization": f"Bearer {make_token(alice)}"})
+    body = b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
+    r = api.post("/api/collections", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]

@@ -31,6 +31,7 @@ MAX_BODY_BYTES = 1 << 20  # as SecurityMiddleware's form bound: no route takes m
 MAX_PATH_CHARS = 2_000
 MAX_QUERY_VALUE_CHARS = 10_000  # the longest query value a route reads is 500 characters
 MAX_BODY_VALUE_CHARS = 100_000  # the longest text field (a comment) is 20 000
+MAX_JSON_DEPTH = 32  # every body a route takes is one object of plain values
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"  # FastAPI's Form() reads it too
 JSON = "application/json"
@@ -100,13 +101,19 @@ async def _body_problem(scope: Scope, body: bytes, content_type: str) -> str | N
     else:
         try:
             # The stdlib parser, as FastAPI's: it decodes a lone ``\ud800`` (orjson refuses).
-            values = _json_strings(json.loads(body), "")
+            document = json.loads(body)
         except ValueError:
             return None  # not JSON: the route answers that with its own 400
-    for name, value in values:
-        problem = text_problem(value, MAX_BODY_VALUE_CHARS)
-        if problem:
-            return f"the field {name[:40]!r} {problem}"
+        except RecursionError:  # arrays in arrays a thousand deep: no route takes that
+            return "the JSON body is nested too deeply"
+        values = _json_strings(document, "", MAX_JSON_DEPTH)
+    try:
+        for name, value in values:
+            problem = text_problem(value, MAX_BODY_VALUE_CHARS)
+            if problem:
+                return f"the field {name[:40]!r} {problem}"
+    except _TooDeep:
+        return "the JSON body is nested too deeply"
     return None
 
 
@@ -123,17 +130,23 @@ async def _multipart_fields(scope: Scope, body: bytes) -> list[tuple[str, str]]:
         await form.close()
 
 
-def _json_strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+class _TooDeep(Exception):
+    pass
+
+
+def _json_strings(value: Any, where: str, depth: int) -> Iterator[tuple[str, str]]:
     """Every string in a JSON document (keys too), with the key it is under."""
     if isinstance(value, str):
         yield where, value
+    elif depth <= 0 and isinstance(value, dict | list):
+        raise _TooDeep
     elif isinstance(value, dict):
         for key, item in value.items():
             yield key, key
-            yield from _json_strings(item, key)
+            yield from _json_strings(item, key, depth - 1)
     elif isinstance(value, list):
         for item in value:
-            yield from _json_strings(item, where)
+            yield from _json_strings(item, where, depth - 1)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
