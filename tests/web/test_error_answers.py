@@ -99,6 +99,9 @@ def test_similar_limit_0_is_a_documented_400(client: TestClient) -> None:
         "/api/papers/2503.00001/similar?limit=%D9%A3",
         "/api/papers/2503.00001%00",
         "/api/papers/search?q=%00",
+        "/api/collections/%D9%A3",
+        "/api/collections/%C2%B2",
+        "/api/collections/1" + "0" * 30,
     ],
 )
 def test_api_values_out_of_grammar_are_400(client: TestClient, url: str) -> None:
