@@ -16,49 +16,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed import ranking
+
+# The period grammar lives with every other request value's; re-exported for callers.
+from paperfeed.params import BadPeriod as BadPeriod
+from paperfeed.params import parse_day as parse_day
+from paperfeed.params import parse_month as parse_month
+from paperfeed.params import parse_week as parse_week
 from paperfeed.store.models import DailyEntry, Paper, utcnow
 
 # A select of any columns (SQLAlchemy 2.1 types Select by its row's tuple).
 AnySelect = Select[*tuple[Any, ...]]
-
-_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-class BadPeriod(ValueError):
-    """A malformed date, week or month in a request."""
-
-
-def parse_day(text: str) -> dt.date:
-    if not _DAY_RE.match(text):
-        raise BadPeriod(f"date must be YYYY-MM-DD, got {text[:40]!r}")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise BadPeriod(f"date {text!r} does not exist: {exc}") from exc
-
-
-def parse_week(text: str) -> tuple[dt.date, dt.date]:
-    """ISO week ``YYYY-Www`` → [monday, next monday)."""
-    m = _WEEK_RE.match(text)
-    if not m:
-        raise BadPeriod(f"week must be YYYY-Www (ISO week, e.g. 2025-W09), got {text[:40]!r}")
-    try:
-        start = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
-    except ValueError as exc:
-        raise BadPeriod(f"week {text!r} does not exist: {exc}") from exc
-    return start, start + dt.timedelta(days=7)
-
-
-def parse_month(text: str) -> tuple[dt.date, dt.date]:
-    """``YYYY-MM`` → [first day, first day of next month)."""
-    m = _MONTH_RE.match(text)
-    if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:
-        raise BadPeriod(f"month must be YYYY-MM, got {text[:40]!r}")
-    start = dt.date(int(m[1]), int(m[2]), 1)
-    end = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return start, end
 
 
 def iso_week(day: dt.date) -> str:

@@ -1,5 +1,6 @@
 """Schemathesis against /openapi.json through the ASGI app: no 5xx on any endpoint, and the
-responses match the schema. Writes run with a real ``write`` token."""
+responses match the schema (their 400s and 401s included), once without credentials and once
+with a real ``write`` token."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from tests.community.conftest import PASSWORD
 schemathesis = pytest.importorskip("schemathesis")
 
 
-def test_api_never_5xx_and_matches_schema(community_settings: Settings, site_db: Database) -> None:
+@pytest.mark.parametrize("with_token", [False, True], ids=["anonymous", "write-token"])
+def test_api_never_5xx_and_matches_schema(
+    community_settings: Settings, site_db: Database, with_token: bool
+) -> None:
     from hypothesis import HealthCheck
     from hypothesis import settings as hsettings
     from schemathesis.checks import not_a_server_error
@@ -25,6 +29,7 @@ def test_api_never_5xx_and_matches_schema(community_settings: Settings, site_db:
 
     account = users.create_user(site_db, community_settings, "fuzz", "fuzz@example.org", PASSWORD)
     token, _ = tokens.create_token(site_db, account, "fuzz", "write")
+    headers = {"Authorization": f"Bearer {token}"} if with_token else {}
     app = create_app(community_settings, site_db)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
@@ -41,7 +46,7 @@ def test_api_never_5xx_and_matches_schema(community_settings: Settings, site_db:
             )
             @schemathesis_given(op)
             def run(case: Any) -> None:
-                response = case.call(headers={"Authorization": f"Bearer {token}"})
+                response = case.call(headers=headers)
                 try:
                     case.validate_response(
                         response, checks=(not_a_server_error, response_schema_conformance)

@@ -22,6 +22,7 @@ from paperfeed.community import CommunityError
 from paperfeed.community import passwords as pw
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
+from paperfeed.params import BadValue, signed_token
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, DailyEntry, Paper, Upvote, User, UserSession, utcnow
 
@@ -233,10 +234,10 @@ def reset_token(db: Database, settings: Settings, account: Account) -> str:
 
 
 def check_reset_token(db: Database, settings: Settings, token: str) -> Account | None:
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 200:
+    try:
+        (user_id, expires), mac = signed_token(token, 2)
+    except BadValue:
         return None
-    user_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
     if expires < time.time():
         return None
     with db.read() as session:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.tokens import READ_ONLY, TOKEN_REFUSED
+from paperfeed.sources.arxiv_ids import is_arxiv_id
 from paperfeed.store.db import Database, WriteBusy, lost_connection, retry_if_disconnected
 from paperfeed.store.models import Paper, Upvote, utcnow
 
@@ -53,6 +54,10 @@ def set_votes(db: Database, batch: Sequence[Vote], *, wait: bool = True) -> list
     refused token ``TokenRefused`` or ``Forbidden`` (read-only); the others still apply.
     Each vote's answer carries the paper's total after the whole batch.
     ``wait=False``: see ``Database.write`` (raises ``WriteBusy``)."""
+    bad = _impossible(batch)
+    if bad:
+        good = [vote for i, vote in enumerate(batch) if i not in bad]
+        return _merge(batch, bad, set_votes(db, good, wait=wait))
     if not batch:
         return []
     if not db.is_sqlite:
@@ -84,6 +89,10 @@ async def set_votes_async(connection: Any, batch: Sequence[Vote]) -> list[VoteRe
     """``set_votes`` on a psycopg ``AsyncConnection`` in autocommit mode (PostgreSQL): the
     whole batch is one statement, its own transaction, so one round trip, awaited while the
     event loop serves other requests."""
+    bad = _impossible(batch)
+    if bad:
+        good = [vote for i, vote in enumerate(batch) if i not in bad]
+        return _merge(batch, bad, await set_votes_async(connection, good))
     if not batch:
         return []
     cursor = connection.cursor()
@@ -93,6 +102,22 @@ async def set_votes_async(connection: Any, batch: Sequence[Vote]) -> list[VoteRe
     finally:
         await cursor.close()
     return _pg_answers(batch, rows)
+
+
+def _impossible(batch: Sequence[Vote]) -> set[int]:
+    """Positions of votes on an id no paper can have (a NUL, say). They never reach the
+    database: on PostgreSQL one such value fails the whole statement, every vote in it."""
+    return {i for i, (_, arxiv_id, _) in enumerate(batch) if not is_arxiv_id(arxiv_id)}
+
+
+def _merge(batch: Sequence[Vote], bad: set[int], applied: list[VoteResult]) -> list[VoteResult]:
+    """The answers of ``batch``: ``NotFound`` at the ``bad`` positions, ``applied`` between."""
+    rest = iter(applied)
+    return [_no_paper(vote[1]) if i in bad else next(rest) for i, vote in enumerate(batch)]
+
+
+def _no_paper(arxiv_id: str) -> NotFound:
+    return NotFound(f"No paper {arxiv_id[:40]!r} on this site.")
 
 
 # Votes are the hottest write, so they run the driver's own SQL on a bare cursor
@@ -271,7 +296,7 @@ def _sqlite_one(cursor: Any, vote: Vote) -> VoteResult:
     else:
         user_id = token_user
     if paper_id is None:
-        return NotFound(f"No paper {arxiv_id[:40]} on this site.")
+        return NotFound(f"No paper {arxiv_id[:40]!r} on this site.")
     if up:
         # SQLAlchemy's DateTime text on SQLite (microseconds always written).
         at = utcnow().isoformat(" ", "microseconds")
@@ -516,6 +541,8 @@ class VoteWriter:
     async def set_vote(self, voter: Voter, arxiv_id: str, up: bool) -> tuple[int, bool]:
         """Apply one vote with the others of this moment; raises the ``CommunityError`` of a
         refused vote (``NotFound``, ``TokenRefused``, ``Forbidden``)."""
+        if not is_arxiv_id(arxiv_id):
+            raise _no_paper(arxiv_id)  # refused before it is queued (see ``_impossible``)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, bool]] = loop.create_future()
         vote: Vote = (voter, arxiv_id, up)

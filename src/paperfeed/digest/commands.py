@@ -12,6 +12,7 @@ from sqlalchemy import select
 from paperfeed.config import get_settings
 from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
+from paperfeed.params import ID_MAX, is_whole_number
 from paperfeed.store.db import get_database
 
 PERIOD = click.Choice(["daily", "weekly"])
@@ -183,7 +184,7 @@ def status(run: str | None) -> None:
     settings = get_settings()
     db = get_database(settings)
     deliver.recover(db, settings, Clock())
-    if run is not None and not run.isdigit():
+    if run is not None and not is_whole_number(run, 1, ID_MAX):
         raise click.BadParameter("RUN is a run id (see `paperfeed digest status`)")
     runs = deliver.run_status(db, [int(run)] if run else None)
     if run and not runs:

@@ -33,6 +33,7 @@ from paperfeed.community.keys import secret_key, sign
 from paperfeed.community.users import normalize_email as _normalize_email
 from paperfeed.config import Settings
 from paperfeed.digest import DigestError
+from paperfeed.params import BadValue, signed_token, whole_number
 from paperfeed.store.db import Database
 from paperfeed.store.models import Subscriber, utcnow
 
@@ -152,9 +153,9 @@ def make_prefs(
         raise DigestError("The period is daily or weekly.")
     if timezone not in _zones():
         raise DigestError("Unknown time zone (use a name like Europe/Paris or UTC).")
-    try:
-        hour, weekday = int(send_hour), int(send_weekday)
-        papers = settings.digest_default_papers if max_papers in (None, "") else int(max_papers)
+    try:  # ASCII digits; bounds wide enough that the range check below keeps its message
+        hour, weekday = _number(send_hour), _number(send_weekday)
+        papers = settings.digest_default_papers if max_papers in (None, "") else _number(max_papers)
     except (TypeError, ValueError) as exc:
         raise DigestError("Hour, day and number of papers are whole numbers.") from exc
     if not 0 <= hour <= 23 or not 0 <= weekday <= 6 or not 1 <= papers <= 50:
@@ -200,20 +201,24 @@ def link_token_with_key(key: bytes, purpose: str, subscriber_id: int) -> str:
 
 def check_link_token(db: Database, settings: Settings, purpose: str, token: str) -> int | None:
     """The subscriber id a valid ``unsubscribe``/``manage`` token names, else None."""
-    sid, _, mac = token.partition(".")
-    if not sid.isdigit() or len(token) > 100 or not mac or int(sid) > 2**62:
+    try:
+        (sid,), mac = signed_token(token, 1, max_length=100)
+    except BadValue:
         return None
-    expected = sign(_key(db, settings), "digest-" + purpose, sid)
-    return int(sid) if hmac.compare_digest(expected, mac) else None
+    expected = sign(_key(db, settings), "digest-" + purpose, str(sid))
+    return sid if hmac.compare_digest(expected, mac) else None
+
+
+def _number(value: int | str) -> int:
+    return value if isinstance(value, int) else whole_number(value, 0, 10**6, "number")
 
 
 def _parse_confirm(token: str) -> tuple[int, int, str] | None:
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > 200 or not parts[0].isdigit() or not parts[1].isdigit():
+    try:
+        (sid, expires), mac = signed_token(token, 2)
+    except BadValue:
         return None
-    if int(parts[0]) > 2**62:
-        return None
-    return int(parts[0]), int(parts[1]), parts[2]
+    return sid, expires, mac
 
 
 def check_confirm_token(db: Database, settings: Settings, token: str) -> SubscriberView | None:

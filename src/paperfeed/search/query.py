@@ -25,6 +25,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from paperfeed.params import MAX_YEAR, MIN_YEAR
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 MAX_QUERY_CHARS = 1000
@@ -42,8 +43,9 @@ _FILTER = re.compile(
 )
 _PHRASE = re.compile(r'"([^"]*)"?')
 _CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[a-z-]+)?$")
-_YEAR_RANGE = re.compile(r"^(\d{4})?(?:\.\.|-|–)(\d{4})?$")
-_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+# ASCII digits only (params.py says why).
+_YEAR_RANGE = re.compile(r"(?:([0-9]{4})?(?:\.\.|-|–)([0-9]{4})?)|([0-9]{4})")
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{1,2})(?:-([0-9]{1,2}))?)?")
 # Looks like an arXiv id but may not be one (``2401.1234``, ``hep-th/99010``): worth a hint.
 _ID_LIKE = re.compile(
     r"(?:arxiv:)?(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"
@@ -353,16 +355,16 @@ def _narrow(parsed: ParsedQuery, start: dt.date | None, end: dt.date | None) -> 
 
 def _year(text: str) -> int:
     year = int(text)
-    if not 1900 <= year <= 2999:
+    if not MIN_YEAR <= year <= MAX_YEAR:
         raise QueryError(f"year out of range: {text}")
     return year
 
 
 def _year_range(value: str) -> tuple[dt.date | None, dt.date | None]:
-    if value.isdigit() and len(value) == 4:
-        year = _year(value)
-        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
     m = _YEAR_RANGE.fullmatch(value)
+    if m and m.group(3):
+        year = _year(m.group(3))
+        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
     if not m or not (m.group(1) or m.group(2)):
         raise QueryError(f"year must be YYYY or YYYY..YYYY, got {value[:40]!r}")
     start = dt.date(_year(m.group(1)), 1, 1) if m.group(1) else None

@@ -57,10 +57,12 @@ OLD_ARCHIVES = frozenset(
     }
 )
 
-_NEW = re.compile(r"(?P<yy>\d\d)(?P<mm>\d\d)\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?")
+# re.ASCII: \d is [0-9] only; without it ``٢٤٠١.٠١٢٣٤`` (Arabic-Indic digits) would pass.
+_NEW = re.compile(r"(?P<yy>\d\d)(?P<mm>\d\d)\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?", re.ASCII)
 _OLD = re.compile(
     r"(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?/"
-    r"(?P<yy>\d\d)(?P<mm>\d\d)(?P<num>\d{3})(?:v(?P<v>[1-9]\d{0,3}))?"
+    r"(?P<yy>\d\d)(?P<mm>\d\d)(?P<num>\d{3})(?:v(?P<v>[1-9]\d{0,3}))?",
+    re.ASCII,
 )
 _URL = re.compile(
     r"https?://(?:www\.|export\.)?arxiv\.org/(?P<kind>abs|pdf)/(?P<rest>[A-Za-z0-9./-]+?)"
@@ -77,6 +79,8 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
         raise ValueError(f"arXiv id must be a string, got {type(text).__name__}")
     if not text:
         raise ValueError("empty arXiv id")
+    if not text.isascii() or not text.isprintable():  # NUL, controls, any non-ASCII
+        raise ValueError(f"arXiv id has characters it cannot have: {text[:40]!r}")
     if any(c.isspace() for c in text):
         raise ValueError(f"arXiv id contains whitespace: {text!r}")
     if len(text) > 200:

@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import __version__
 from paperfeed.community import CommunityError, http_status
 from paperfeed.community.submissions import SubmissionFetcher
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
+from paperfeed.params import BadValue
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
 from paperfeed.web.cache import TTLCache
 
 WEB_DIR = Path(__file__).parent
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -47,9 +52,52 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints()
 
 
+class AnswerErrors:
+    """Outside Starlette's ``ServerErrorMiddleware``: once that has sent the 500 answer it
+    re-raises, and uvicorn then closed the keep-alive connection without a ``Connection:
+    close`` header, so a client's next, innocent request on it failed (190 reads during a
+    disk-full window). Here an exception after a complete answer is logged and ends there,
+    and the connection stays usable. An exception in the middle of a body still reaches the
+    server, which must close the connection: the answer is cut short."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watch(message: Message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if not answered:
+                raise
+            log.exception("%s %s failed (answered 500)", scope["method"], scope["path"][:200])
+
+
+class PaperfeedApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        return AnswerErrors(super().build_middleware_stack())
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            from paperfeed.web.api.schemas import document_bad_requests
+
+            self.openapi_schema = document_bad_requests(super().openapi())
+        return self.openapi_schema
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    app = PaperfeedApp(
         title="paperfeed",
         version=__version__,
         description=(
@@ -79,6 +127,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.auth import LoginRequired, SecurityMiddleware
     from paperfeed.web.cached_pages import CachedPages
     from paperfeed.web.feeds import router as feeds_router
+    from paperfeed.web.input_guard import InputGuard
     from paperfeed.web.pages import router as pages_router
     from paperfeed.web.pages.account import router as account_router
     from paperfeed.web.pages.community import router as community_router
@@ -99,6 +148,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # cached pages skip FastAPI's routing.
     app.add_middleware(BearerVotes)
     app.add_middleware(CachedPages, cache=app.state.cache, settings=settings)
+    app.add_middleware(InputGuard)  # before anything reads a value (CachedPages, votes)
     app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
 
     @app.exception_handler(LoginRequired)
@@ -136,6 +186,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         return error_page(request, 400, problems or "bad request")
 
+    @app.exception_handler(BadValue)
+    async def bad_value(request: Request, exc: BadValue) -> Response:
+        # A value outside its grammar (params.py), wherever it was read.
+        if _wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        from paperfeed.web.pages.errors import error_page
+
+        return error_page(request, 400, str(exc))
+
     @app.exception_handler(CommunityError)
     async def community_error(request: Request, exc: CommunityError) -> Response:
         # Domain refusals (not found, not yours, not allowed) carry a message for the user.
@@ -148,7 +207,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
-        # Starlette logs the traceback; the client gets a clean 500 in its own format.
+        # The client gets a clean 500 in its own format; AnswerErrors logs the traceback.
         if _wants_json(request):
             return JSONResponse({"error": "internal server error"}, status_code=500)
         from paperfeed.web.pages.errors import error_page

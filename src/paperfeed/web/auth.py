@@ -334,7 +334,7 @@ class SecurityMiddleware:
             return "CSRF token missing", replay
         key = secret_key(self.db, self.settings)
         expected = _expected_token(key, self.settings, cookies)
-        if expected is None or not hmac.compare_digest(expected, given):
+        if expected is None or not hmac.compare_digest(expected.encode(), given.encode()):
             return "CSRF token wrong or expired; reload the page and try again", replay
         return None, replay
 

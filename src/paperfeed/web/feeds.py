@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from paperfeed import __version__, feed
 from paperfeed.config import Settings
 from paperfeed.feed import BadPeriod, FeedItem
+from paperfeed.params import BadValue, whole_number
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry, utcnow
 from paperfeed.web.cache import TTLCache
@@ -204,11 +205,13 @@ def latest_days(session: Session, n: int) -> list[dt.date]:
 def _latest_doc(request: Request) -> FeedDoc:
     settings, db = _state(request)
     raw = request.query_params.get("days", str(LATEST_DAYS))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LATEST_DAYS:
-        raise HTTPException(400, f"days must be a whole number from 1 to {MAX_LATEST_DAYS}")
+    try:
+        days = whole_number(raw, 1, MAX_LATEST_DAYS, "days")
+    except BadValue as exc:
+        raise HTTPException(400, str(exc)) from exc
     items: list[FeedItem] = []
     with db.read() as session:
-        for day in latest_days(session, int(raw)):
+        for day in latest_days(session, days):
             items.extend(feed.day_items(session, day))
     return FeedDoc(
         title=f"{settings.site_name}: latest papers",

@@ -34,12 +34,15 @@ from starlette.convertors import Convertor, register_url_convertor
 from paperfeed import feed
 from paperfeed.config import Settings
 from paperfeed.feed import BadPeriod, FeedItem
+from paperfeed.params import BadValue, whole_number
 from paperfeed.store.db import Database
 from paperfeed.web.pages.render import cached_page, html_response, render, site_is_demo
 
 # arXiv identifiers: new style 2401.01234 (4 or 5 digits after the dot since 2015) and old style
 # archive[.SUBJ]/YYMMNNN, each with an optional version suffix.
-ARXIV_ID_PATTERN = r"(?:\d{4}\.\d{4,5}|[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/\d{7})(?:v\d+)?"
+ARXIV_ID_PATTERN = (
+    r"(?:[0-9]{4}\.[0-9]{4,5}|[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/[0-9]{7})(?:v[0-9]+)?"
+)
 _VERSION_RE = re.compile(r"^(.*\d)v\d+$")
 
 
@@ -93,9 +96,10 @@ def _bad_request(exc: Exception) -> HTTPException:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise HTTPException(status_code=400, detail="page must be a positive whole number")
-    return int(raw)
+    try:
+        return whole_number(raw, 1, 10_000, "page")
+    except BadValue as exc:
+        raise _bad_request(exc) from exc
 
 
 def _site_feeds(settings: Settings) -> list[FeedLink]:

@@ -4,7 +4,6 @@ Atom/RSS feeds) and the admin page. Every POST here passed the CSRF check of
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
@@ -24,6 +23,7 @@ from paperfeed.community import (
 from paperfeed.community import collections as colls
 from paperfeed.community.users import Account
 from paperfeed.feed import FeedItem
+from paperfeed.params import optional_id, parse_day
 from paperfeed.store.models import DailyEntry, Paper
 from paperfeed.web.auth import require_admin, require_user, viewer
 from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the convertor)
@@ -71,7 +71,7 @@ def comment_form(
     settings = request.app.state.settings
     if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "You are commenting too fast; wait a minute.")
-    parent = int(parent_id) if parent_id.isdigit() else None
+    parent = optional_id(parent_id, "parent_id")
     try:
         made = comments.add_comment(request.app.state.db, account, arxiv_id, body, parent)
     except CommunityError as exc:
@@ -328,7 +328,7 @@ def collection_delete(request: Request, collection_id: Id) -> Response:
 @router.post("/collections/add")
 def collection_add(request: Request, collection_id: Text = "", arxiv_id: Text = "") -> Response:
     account = require_user(request)
-    if not collection_id.isdigit():
+    if optional_id(collection_id, "collection_id") is None:
         raise HTTPException(400, "Choose a collection.")
     try:
         colls.add_paper(request.app.state.db, account, int(collection_id), arxiv_id)
@@ -393,7 +393,7 @@ def admin_entries(
     admin = require_admin(request)
     db = request.app.state.db
     try:
-        when = dt.date.fromisoformat(day)
+        when = parse_day(day)
     except ValueError:
         return _admin_page(request, 400, error="The day is YYYY-MM-DD.")
     try:

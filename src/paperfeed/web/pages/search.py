@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.config import Settings
 from paperfeed.feed import FeedItem
+from paperfeed.params import BadValue, whole_number
 from paperfeed.search import hybrid
 from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query
 from paperfeed.store.db import Database
@@ -124,10 +125,10 @@ def _query_text(form: dict[str, str]) -> str:
 
 
 def _page(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise HTTPException(400, f"page must be a whole number from 1 to {MAX_PAGE}")
-    return int(raw)
+    try:
+        return whole_number(request.query_params.get("page", "1"), 1, MAX_PAGE, "page")
+    except BadValue as exc:
+        raise HTTPException(400, str(exc)) from exc
 
 
 def _url(path: str, form: dict[str, str], **extra: object) -> str:
