@@ -266,11 +266,11 @@ def verify_token(db: Database, settings: Settings, account: Account) -> str:
 
 
 def _verifiable(db: Database, settings: Settings, session: Session, token: str) -> User | None:
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 200:
+    try:
+        (user_id, expires), mac = signed_token(token, 2)
+    except BadValue:
         return None
-    user_id, expires, mac = int(parts[0]), int(parts[1]), parts[2]
-    if expires < time.time() or user_id > 2**62:
+    if expires < time.time():
         return None
     user = session.get(User, user_id)
     if user is None or user.is_banned or user.email_verified_at is not None:

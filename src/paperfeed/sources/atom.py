@@ -22,6 +22,7 @@ import httpx
 from defusedxml import ElementTree as SafeET
 
 from paperfeed.config import Settings
+from paperfeed.params import is_whole_number
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.records import (
     MAX_CATEGORY,
@@ -158,7 +159,7 @@ class ArxivClient:
             "GET", self.settings.arxiv_api_url, params=params, timeout=timeout
         ) as response:
             length = response.headers.get("content-length")
-            if length and length.isdigit() and int(length) > self.max_bytes:
+            if length and is_whole_number(length, 0, 2**62) and int(length) > self.max_bytes:
                 raise ArxivAPIError(
                     f"arXiv API: response of {int(length)} bytes refused (limit {self.max_bytes})"
                 )
@@ -205,7 +206,9 @@ def parse_feed(
     if root.tag != f"{ATOM}feed":
         raise ArxivAPIError(f"arXiv API: not an Atom feed (root {root.tag!r})")
     total_text = root.findtext(f"{OPENSEARCH}totalResults")
-    total = int(total_text) if total_text and total_text.strip().isdigit() else None
+    total = (
+        int(total_text) if total_text and is_whole_number(total_text.strip(), 0, 2**62) else None
+    )
     records: list[PaperRecord] = []
     for entry in root.iter(f"{ATOM}entry"):
         entry_id = (entry.findtext(f"{ATOM}id") or "").strip()

@@ -23,7 +23,7 @@ from paperfeed.community import (
 from paperfeed.community import collections as colls
 from paperfeed.community.users import Account
 from paperfeed.feed import FeedItem
-from paperfeed.params import optional_id, parse_day
+from paperfeed.params import is_whole_number, optional_id, parse_day
 from paperfeed.store.models import DailyEntry, Paper
 from paperfeed.web.auth import require_admin, require_user, viewer
 from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the convertor)
@@ -369,11 +369,8 @@ def _admin_page(request: Request, status: int = 200, number: int = 1, **context:
 
 
 def _page_number(raw: str) -> int | None:
-    """``?page=N``: ASCII digits only, 1 to MAX_ADMIN_PAGE; None when it is anything else."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
-        return None
-    number = int(raw)
-    return number if 1 <= number <= MAX_ADMIN_PAGE else None
+    """``?page=N`` in the shared grammar (ASCII digits, 1 to MAX_ADMIN_PAGE), else None."""
+    return int(raw) if is_whole_number(raw, 1, MAX_ADMIN_PAGE) else None
 
 
 @router.get("/admin")
