@@ -89,3 +89,34 @@ def test_the_same_process_updating_again_after_the_crash_adds_nothing_twice(
     monkeypatch.undo()
     stats = index.update(database)
     assert stats == {"indexed": len(corpus), "deleted": 0, "documents": len(corpus)}
+
+
+def test_a_killed_rebuild_leaves_nothing_behind_after_the_next(
+    settings: Settings, database: Database, corpus: dict[str, int]
+) -> None:
+    """A rebuild killed before its swap leaves ``.keyword.new-*`` (and one killed after it,
+    ``.keyword.old-*``) beside the index; the next rebuild removes them, except a folder
+    another live rebuild is still writing."""
+    import os
+    import time
+
+    index = fresh(settings)
+    index.update(database)
+    path = keyword_index_path(settings)
+    dead_new = path.parent / f".{path.name}.new-dead0001"
+    dead_old = path.parent / f".{path.name}.old-dead0002"
+    live_new = path.parent / f".{path.name}.new-live0003"
+    for folder in (dead_new, dead_old, live_new):
+        folder.mkdir()
+        (folder / "segment").write_bytes(b"x" * 100)
+    hour_ago = time.time() - keyword.STALE_REBUILD_SECONDS - 60
+    for item in (dead_new, dead_new / "segment"):
+        os.utime(item, (hour_ago, hour_ago))
+
+    index.rebuild(database)
+
+    assert not dead_new.exists() and not dead_old.exists()
+    assert live_new.exists()  # written to a moment ago: another process's rebuild
+    leftovers = sorted(p.name for p in path.parent.glob(f".{path.name}.*"))
+    assert leftovers == [live_new.name]
+    assert_each_paper_once(fresh(settings), corpus)

@@ -100,6 +100,35 @@ class KeywordHits:
     conjunctive: bool  # every word had to match
 
 
+# A rebuild's folder untouched this long was left by a rebuild that died (a live one keeps
+# writing segment files into it).
+STALE_REBUILD_SECONDS = 3600.0
+
+
+def remove_stale_rebuilds(path: Path, now: float | None = None) -> list[Path]:
+    """Remove what killed rebuilds of the index at ``path`` left beside it: every
+    ``.NAME.old-*`` folder (a rebuild removes its own right after the swap) and every
+    ``.NAME.new-*`` folder nothing was written to for ``STALE_REBUILD_SECONDS``."""
+    now = time.time() if now is None else now
+    removed = []
+    for child in path.parent.glob(f".{path.name}.*-*"):
+        kind = child.name[len(path.name) + 2 :].split("-", 1)[0]
+        if not child.is_dir() or kind not in ("new", "old"):
+            continue
+        if kind == "new" and now - _last_write(child) < STALE_REBUILD_SECONDS:
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child)
+    return removed
+
+
+def _last_write(folder: Path) -> float:
+    try:
+        return max([folder.stat().st_mtime] + [f.stat().st_mtime for f in folder.rglob("*")])
+    except FileNotFoundError:  # being removed or swapped by a live rebuild: leave it be
+        return time.time()
+
+
 class IndexBusy(RuntimeError):
     """Another process holds the index writer."""
 
@@ -505,6 +534,7 @@ class KeywordIndex:
         searches keep using the old one until then."""
         with self._lock:
             parent = self.path.parent
+            remove_stale_rebuilds(self.path)
             fresh = parent / f".{self.path.name}.new-{uuid.uuid4().hex[:8]}"
             fresh.mkdir(parents=True)
             try:
