@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
@@ -43,6 +44,13 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+# Engines (by id) whose connections leave WAL checkpoints to a background thread, with how
+# many such threads run. Read by the one connect listener: adding and removing listeners
+# while other threads connect is not thread-safe in SQLAlchemy ("deque mutated during
+# iteration" when several apps on one database start and stop).
+_checkpoint_threads: Counter[int] = Counter()
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -59,6 +67,8 @@ def _make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            if _checkpoint_threads[id(engine)]:  # see Database.checkpoint_in_background
+                cur.execute("PRAGMA wal_autocheckpoint = 0")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -257,10 +267,7 @@ class Database:
         if not self.is_sqlite or self._lock_path is None:
             return lambda: None
 
-        @event.listens_for(self.engine, "connect")
-        def _no_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            dbapi_conn.execute("PRAGMA wal_autocheckpoint = 0")
-
+        _checkpoint_threads[id(self.engine)] += 1
         self.engine.dispose()  # connections made before this point reconnect with it
         stop = threading.Event()
 
@@ -281,7 +288,7 @@ class Database:
         def halt() -> None:
             stop.set()
             thread.join(timeout=10)
-            event.remove(self.engine, "connect", _no_autocheckpoint)
+            _checkpoint_threads[id(self.engine)] -= 1
 
         return halt
 
