@@ -60,9 +60,10 @@ from paperfeed.digest.compose import (
     subscriber_row,
 )
 from paperfeed.digest.render import Recipient, Renderer
-from paperfeed.digest.smtp import ConnectFailed, Outcome, Result, SmtpSender
+from paperfeed.digest.smtp import Outcome, Result, SmtpSender
 from paperfeed.digest.subscriptions import ELIGIBLE, record_hard_bounce
 from paperfeed.digest.throttle import Throttle
+from paperfeed.mail.transport import ConnectFailed
 from paperfeed.store.db import Database, retry_if_disconnected
 from paperfeed.store.models import (
     DigestContent,

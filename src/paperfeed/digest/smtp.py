@@ -1,6 +1,7 @@
 """A connection-reusing SMTP sender that reports each recipient's outcome.
 
-Built on the settings of ``paperfeed.mail`` (host, port, TLS mode, login, timeout). One
+Connects, upgrades to TLS and logs in through the shared transport
+(:func:`paperfeed.mail.transport.connect`, which raises ``ConnectFailed``). One
 connection carries many messages (MAIL, RCPT, DATA, then RSET after a refusal); a 421 or a
 dropped connection closes it and the next message reconnects.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from paperfeed.config import Settings
+from paperfeed.mail import transport
 
 
 class Outcome(StrEnum):
@@ -34,10 +36,6 @@ class Result:
     outcome: Outcome
     code: int | None
     detail: str
-
-
-class ConnectFailed(RuntimeError):
-    """The server could not be reached or refused the session; nothing was claimed."""
 
 
 def classify(code: int) -> Outcome:
@@ -61,26 +59,7 @@ class SmtpSender:
         self.messages_on_connection = 0
 
     def connect(self) -> None:
-        s = self.settings
-        if not s.smtp_host:
-            raise ConnectFailed("no SMTP server is configured (PAPERFEED_SMTP_HOST)")
-        try:
-            smtp: smtplib.SMTP
-            if s.smtp_tls == "tls":
-                smtp = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=self.ssl_context
-                )
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-            smtp.ehlo()
-            if s.smtp_tls == "starttls":
-                smtp.starttls(context=self.ssl_context)
-                smtp.ehlo()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password or "")
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ConnectFailed(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc
-        self.smtp = smtp
+        self.smtp = transport.connect(self.settings, self.ssl_context)
         self.messages_on_connection = 0
 
     def ensure(self) -> None:
@@ -90,13 +69,8 @@ class SmtpSender:
 
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None
-        if smtp is None:
-            return
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            with contextlib.suppress(OSError):
-                smtp.close()
+        if smtp is not None:
+            transport.close(smtp)
 
     def _drop(self) -> None:
         smtp, self.smtp = self.smtp, None

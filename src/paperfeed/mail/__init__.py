@@ -1,20 +1,14 @@
 """Outgoing mail: one mailer over SMTP (reset, verification and confirmation links), and
 the queue that pages hand their mail to.
 
-Settings: ``PAPERFEED_SMTP_HOST/PORT/USER/PASSWORD/TLS/TIMEOUT`` and ``PAPERFEED_MAIL_FROM``.
-``smtp_tls``: ``starttls`` (upgrade a plain connection, certificate verified), ``tls``
-(implicit TLS from the first byte) or ``none`` (loopback test servers). Blocking
-(``smtplib``): call it from a worker thread, never on the event loop.
-
-The envelope recipient is the one checked address of :class:`Mail`, given to SMTP as such:
-never re-parsed from the ``To`` header (where ``a@x, b@y`` would be two recipients).
+Connecting, TLS, login and the envelope are :mod:`paperfeed.mail.transport`'s, shared with
+the digest. The envelope recipient is the one checked address of :class:`Mail`.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import smtplib
 import ssl
 import threading
 from collections import deque
@@ -25,13 +19,13 @@ from email.utils import formatdate, make_msgid
 from paperfeed.community import CommunityError
 from paperfeed.community.users import normalize_email
 from paperfeed.config import Settings
+from paperfeed.mail import transport
+from paperfeed.mail.transport import ConnectFailed, MailError
+
+__all__ = ["ConnectFailed", "Mail", "MailError", "MailQueue", "Mailer"]
 
 log = logging.getLogger(__name__)
 EXIT_GRACE_SECONDS = 5.0  # how long an exiting process still sends queued mail
-
-
-class MailError(RuntimeError):
-    """The message could not be handed to the SMTP server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +57,13 @@ class Mailer:
         return message
 
     def send(self, mail: Mail) -> None:
-        s = self.settings
-        if not s.smtp_host:
-            raise MailError("no SMTP server is configured (PAPERFEED_SMTP_HOST)")
+        # A site without an SMTP server says so before the address is judged.
+        transport.require_server(self.settings)
         try:
             recipient = normalize_email(mail.to)
         except CommunityError as exc:
             raise MailError(f"not one mailbox: {mail.to!r}") from exc
-        message = self.build(mail)
-        try:
-            smtp: smtplib.SMTP
-            if s.smtp_tls == "tls":
-                smtp = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=self.ssl_context
-                )
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-            with smtp:
-                if s.smtp_tls == "starttls":
-                    smtp.starttls(context=self.ssl_context)
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password or "")
-                smtp.send_message(message, from_addr=s.mail_from, to_addrs=[recipient])
-        except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+        transport.send(self.settings, self.build(mail), recipient, self.ssl_context)
         log.info("mail sent to %s: %s", mail.to, mail.subject)
 
 
