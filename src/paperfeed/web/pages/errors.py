@@ -1,6 +1,6 @@
 """Error pages (400, 404, 500, ...) in the site layout.
 
-``app.py`` calls :func:`error_page` for every HTTP error outside ``/api``. It never fails:
+``web/errors.py`` calls :func:`error_page` for every HTTP error outside ``/api``. It never fails:
 when the templates themselves cannot render, it falls back to a minimal page.
 """
 

@@ -1,0 +1,134 @@
+"""How the app answers errors: JSON ``{"error": ...}`` under ``/api`` (and the OpenAPI
+document), the error page in the site layout everywhere else.
+
+:func:`install_error_handlers` registers one handler per kind of error; :class:`AnswerErrors`
+wraps the whole middleware stack so an exception after a complete answer ends there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.community import CommunityError, http_status
+from paperfeed.params import BadValue
+from paperfeed.web.auth import LoginRequired
+
+log = logging.getLogger(__name__)
+
+
+class AnswerErrors:
+    """Outside Starlette's ``ServerErrorMiddleware``: once that has sent the 500 answer it
+    re-raises, and uvicorn then closed the keep-alive connection without a ``Connection:
+    close`` header, so a client's next, innocent request on it failed (190 reads during a
+    disk-full window). Here an exception after a complete answer is logged and ends there,
+    and the connection stays usable. An exception in the middle of a body still reaches the
+    server, which must close the connection: the answer is cut short."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watch(message: Message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if not answered:
+                raise
+            log.exception("%s %s failed (answered 500)", scope["method"], scope["path"][:200])
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def _answer(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    page_message: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``message`` as JSON for the API, the error page (with ``page_message`` when given)
+    for HTML. ``headers`` go on the JSON answer only."""
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    # Imported here: the pages package pulls in every page module and the templates.
+    from paperfeed.web.pages.errors import error_page
+
+    return error_page(request, status, message if page_message is None else page_message)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    return _answer(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+        for e in exc.errors()
+    )
+    return _answer(request, 400, problems or "bad request")
+
+
+async def _bad_value(request: Request, exc: BadValue) -> Response:
+    # A value outside its grammar (params.py), wherever it was read.
+    return _answer(request, 400, str(exc))
+
+
+async def _community_error(request: Request, exc: CommunityError) -> Response:
+    # Domain refusals (not found, not yours, not allowed) carry a message for the user.
+    return _answer(request, http_status(exc), str(exc))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # The client gets a clean 500 in its own format; AnswerErrors logs the traceback.
+    return _answer(
+        request, 500, "internal server error", page_message="Something went wrong on our side."
+    )
+
+
+async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": "log in or send an API token (Authorization: Bearer ...)"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    target = quote(request.url.path, safe="/")
+    return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+# One handler per kind of error; Starlette picks the nearest class in the exception's MRO.
+_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
+    LoginRequired: _login_required,
+    StarletteHTTPException: _http_error,
+    RequestValidationError: _validation_error,
+    BadValue: _bad_value,
+    CommunityError: _community_error,
+    Exception: _server_error,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_class, handler in _HANDLERS.items():
+        app.add_exception_handler(exc_class, handler)
