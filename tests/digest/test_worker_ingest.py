@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.digest.worker import ingest_if_due
+from paperfeed.search.keyword import get_keyword_index
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from tests.sources.conftest import FakeAPI, Route, api_settings, fake_api  # noqa: F401
@@ -48,6 +49,8 @@ def test_worker_ingests_new_arxiv_papers_once_a_day(
     with database.read() as s:
         ids = sorted(s.scalars(select(Paper.arxiv_id)))
     assert ids == ["2611.00001", "2611.00002"]
+    # Called as a service, then the indexes caught up, as `paperfeed ingest` does.
+    assert get_keyword_index(settings).num_docs() == 2
     query = fake_api.requests[0][1]
     assert query["search_query"] == ["cat:cs.CL"]
 

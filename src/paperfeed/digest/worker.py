@@ -52,14 +52,32 @@ def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
     today = now.date().isoformat()
     if not cats or now.hour < settings.worker_ingest_hour or _meta(db, INGEST_KEY) == today:
         return False
-    from click.testing import CliRunner
+    from paperfeed.search.commands import indexes_behind, update_indexes
+    from paperfeed.sources.atom import search_category
+    from paperfeed.sources.pipeline import ingest_records
 
-    from paperfeed.sources.commands import ingest
-
-    since = (now.date() - dt.timedelta(days=2)).isoformat()
+    since = now.date() - dt.timedelta(days=2)
+    changed = False
     for cat in cats:
-        result = CliRunner().invoke(ingest, ["arxiv", "--category", cat, "--since", since])
-        log.info("worker ingest %s: exit %s: %s", cat, result.exit_code, result.output.strip())
+
+        def rejected(location: str, reason: str, cat: str = cat) -> None:
+            log.warning("worker ingest %s: %s: %s", cat, location, reason)
+
+        # A category that fails (arXiv down, a full disk) is logged and the others go on,
+        # as the ingest command would for each; the next day's pass tries again.
+        try:
+            stats = ingest_records(db, search_category(cat, since, settings), on_error=rejected)
+        except Exception:
+            log.exception("worker ingest %s failed", cat)
+            continue
+        log.info("worker ingest %s: %s", cat, stats.summary_line())
+        changed = changed or bool(stats.inserted or stats.updated)
+    # The search indexes are derived data: catch them up, as `paperfeed ingest` does.
+    try:
+        if changed or indexes_behind(db, settings):
+            update_indexes(db, settings, echo=False)
+    except Exception:  # searches catch up in the web workers too; the mail goes on
+        log.exception("worker: the search indexes could not be updated")
     _set_meta(db, INGEST_KEY, today)
     return True
 
