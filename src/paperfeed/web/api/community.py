@@ -25,6 +25,7 @@ from paperfeed.store.db import Database
 from paperfeed.web.api.schemas import ErrorBody
 from paperfeed.web.api.serialize import daily_list_bytes, iso_z
 from paperfeed.web.auth import require_user, require_write, viewer
+from paperfeed.web.deps import limiter
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/api", tags=["community"])
@@ -287,8 +288,6 @@ def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
 )
 def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, Any]:
     account = require_write(request)
-    from paperfeed.web.pages.account import limiter
-
     settings = request.app.state.settings
     if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "commenting too fast; wait a minute")

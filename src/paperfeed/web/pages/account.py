@@ -15,7 +15,6 @@ import hmac
 import logging
 import math
 import secrets
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -25,10 +24,9 @@ from paperfeed.community import CommunityError, NotFound, sessions, tokens, user
 from paperfeed.community import collections as colls
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.community.login_delay import LoginDelay
-from paperfeed.community.ratelimit import RateLimiter
 from paperfeed.community.users import Account
 from paperfeed.config import Settings
-from paperfeed.mail import Mail, Mailer, MailQueue
+from paperfeed.mail import Mail
 from paperfeed.store.db import Database
 from paperfeed.web.auth import (
     clear_session,
@@ -38,6 +36,7 @@ from paperfeed.web.auth import (
     set_session,
     viewer,
 )
+from paperfeed.web.deps import client_ip, limiter, outbox
 from paperfeed.web.pages.render import html_response, render
 
 log = logging.getLogger(__name__)
@@ -57,31 +56,6 @@ Text = Annotated[str, Form(max_length=10_000)]
 
 def _state(request: Request) -> tuple[Settings, Database]:
     return request.app.state.settings, request.app.state.db
-
-
-def limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    found: RateLimiter | None = getattr(state, "rate_limiter", None)
-    if found is None:
-        found = state.rate_limiter = RateLimiter(state.db, state.settings)
-    return found
-
-
-def outbox(request: Request) -> MailQueue:
-    """The worker process's mail queue (pages never wait for SMTP)."""
-    state = request.app.state
-    with _outbox_lock:  # handlers run in a thread pool: one queue, one sending thread
-        found: MailQueue | None = getattr(state, "mail_queue", None)
-        if found is None:
-            found = state.mail_queue = MailQueue(Mailer(state.settings))
-        return found
-
-
-_outbox_lock = threading.Lock()
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:

@@ -26,8 +26,9 @@ from paperfeed.feed import FeedItem
 from paperfeed.params import is_whole_number, optional_id, parse_day
 from paperfeed.store.models import DailyEntry, Paper
 from paperfeed.web.auth import require_admin, require_user, viewer
+from paperfeed.web.deps import client_ip, limiter
 from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the convertor)
-from paperfeed.web.pages.account import client_ip, limiter, page, redirect, safe_next
+from paperfeed.web.pages.account import page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]

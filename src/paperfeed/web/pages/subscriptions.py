@@ -31,7 +31,8 @@ from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store.db import Database
 from paperfeed.web.auth import require_user, viewer
-from paperfeed.web.pages.account import client_ip, limiter, outbox, page
+from paperfeed.web.deps import client_ip, limiter, outbox
+from paperfeed.web.pages.account import page
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
