@@ -36,7 +36,7 @@ from paperfeed.digest.compose import Period
 from paperfeed.digest.subscriptions import link_token_with_key
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
-from paperfeed.web.pages.render import safe_url, truncate
+from paperfeed.text import safe_url, truncate
 
 MAX_AUTHORS = 5
 SNIPPET_CHARS = 320

@@ -23,11 +23,11 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.store.models import SiteMeta
+from paperfeed.text import safe_url, truncate
 from paperfeed.web.cache import TTLCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
-ABSTRACT_CHARS = 300
 MAX_CARD_AUTHORS = 3
 
 
@@ -52,15 +52,6 @@ def format_count(n: int | None) -> str:
     return f"{n // 1000}k"
 
 
-def truncate(text: str | None, limit: int = ABSTRACT_CHARS) -> str:
-    """At most ``limit`` characters, cut at a word boundary, with an ellipsis when cut."""
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-")
-    return cut + "…"
-
-
 def categories_primary_first(categories: list[str] | None, primary: str | None) -> list[str]:
     cats = list(categories or [])
     if primary:
@@ -76,13 +67,6 @@ def github_label(url: str | None) -> str:
         if url.startswith(prefix):
             return url[len(prefix) :].strip("/")
     return url.split("://", 1)[-1].strip("/")
-
-
-def safe_url(url: str | None) -> str:
-    """The URL when it is http(s), else ``#`` (no ``javascript:`` links from imported data)."""
-    if url and url.strip().lower().startswith(("https://", "http://")):
-        return url.strip()
-    return "#"
 
 
 def iso_z(value: dt.datetime | None) -> str:

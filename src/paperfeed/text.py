@@ -1,0 +1,25 @@
+"""Text helpers shared by every layer that shows imported text (pages, feeds, mail).
+
+Low in the stack on purpose: the digest renders the same snippets and links as the pages
+without importing the web layer.
+"""
+
+from __future__ import annotations
+
+ABSTRACT_CHARS = 300  # an abstract's snippet on lists and in mail
+
+
+def truncate(text: str | None, limit: int = ABSTRACT_CHARS) -> str:
+    """At most ``limit`` characters, cut at a word boundary, with an ellipsis when cut."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-")
+    return cut + "…"
+
+
+def safe_url(url: str | None) -> str:
+    """The URL when it is http(s), else ``#`` (no ``javascript:`` links from imported data)."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return "#"
