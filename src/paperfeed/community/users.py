@@ -11,6 +11,7 @@ import datetime as dt
 import hmac
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -226,29 +227,47 @@ def set_password(db: Database, settings: Settings, account: Account, new: str) -
 
 
 def reset_token(db: Database, settings: Settings, account: Account) -> str:
-    expires = int(time.time()) + settings.reset_link_minutes * 60
     with db.read() as session:
         stored = session.scalar(select(User.password_hash).where(User.id == account.id)) or ""
-    mac = sign(secret_key(db, settings), "reset", str(account.id), str(expires), stored)
-    return f"{account.id}.{expires}.{mac}"
+    return _link_token(db, settings, "reset", account.id, settings.reset_link_minutes * 60, stored)
 
 
 def check_reset_token(db: Database, settings: Settings, token: str) -> Account | None:
+    with db.read() as session:
+        user = _linked_user(db, settings, session, token, "reset", lambda u: u.password_hash)
+        return _account(user) if user else None
+
+
+def _link_token(
+    db: Database, settings: Settings, purpose: str, user_id: int, seconds: int, bound: str
+) -> str:
+    """``<user id>.<expiry>.<HMAC(secret, purpose, user id, expiry, bound)>``: a link for one
+    purpose that dies when ``bound`` (the password hash, the address) changes."""
+    expires = int(time.time()) + seconds
+    mac = sign(secret_key(db, settings), purpose, str(user_id), str(expires), bound)
+    return f"{user_id}.{expires}.{mac}"
+
+
+def _linked_user(
+    db: Database,
+    settings: Settings,
+    session: Session,
+    token: str,
+    purpose: str,
+    bound: Callable[[User], str],
+) -> User | None:
+    """The user a valid, unexpired link token of ``purpose`` names (not banned), else None."""
     try:
         (user_id, expires), mac = signed_token(token, 2)
     except BadValue:
         return None
     if expires < time.time():
         return None
-    with db.read() as session:
-        user = session.get(User, user_id)
-        if user is None or user.is_banned:
-            return None
-        expected = sign(
-            secret_key(db, settings), "reset", str(user_id), str(expires), user.password_hash
-        )
-        account = _account(user)
-    return account if hmac.compare_digest(expected, mac) else None
+    user = session.get(User, user_id)
+    if user is None or user.is_banned:
+        return None
+    expected = sign(secret_key(db, settings), purpose, str(user_id), str(expires), bound(user))
+    return user if hmac.compare_digest(expected, mac) else None
 
 
 # --- address verification ------------------------------------------------------------------
@@ -258,27 +277,13 @@ def check_reset_token(db: Database, settings: Settings, token: str) -> Account |
 
 
 def verify_token(db: Database, settings: Settings, account: Account) -> str:
-    expires = int(time.time()) + settings.email_verify_link_hours * 3600
-    mac = sign(
-        secret_key(db, settings), "verify-email", str(account.id), str(expires), account.email
-    )
-    return f"{account.id}.{expires}.{mac}"
+    seconds = settings.email_verify_link_hours * 3600
+    return _link_token(db, settings, "verify-email", account.id, seconds, account.email)
 
 
 def _verifiable(db: Database, settings: Settings, session: Session, token: str) -> User | None:
-    try:
-        (user_id, expires), mac = signed_token(token, 2)
-    except BadValue:
-        return None
-    if expires < time.time():
-        return None
-    user = session.get(User, user_id)
-    if user is None or user.is_banned or user.email_verified_at is not None:
-        return None
-    expected = sign(
-        secret_key(db, settings), "verify-email", str(user_id), str(expires), user.email
-    )
-    return user if hmac.compare_digest(expected, mac) else None
+    user = _linked_user(db, settings, session, token, "verify-email", lambda u: u.email)
+    return user if user is not None and user.email_verified_at is None else None
 
 
 def check_verify_token(db: Database, settings: Settings, token: str) -> Account | None:
