@@ -30,6 +30,7 @@ from paperfeed.mail import Mail
 from paperfeed.store.db import Database
 from paperfeed.web.auth import (
     clear_session,
+    cookie_name,
     csrf_token,
     require_user,
     session_cookie,
@@ -187,7 +188,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 
 def _device_cookie(settings: Settings) -> str:
-    return "__Host-pf_device" if settings.cookie_secure else "pf_device"
+    return cookie_name(settings, "pf_device")
 
 
 def _throttle_key(request: Request, key: str) -> str:
