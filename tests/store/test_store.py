@@ -19,6 +19,9 @@ from paperfeed.store.migrate import current_revision
 from paperfeed.store.models import DailyEntry, Paper
 from tests.factories import add_entry, add_paper
 
+# These tests are about the migrations: each upgrades its own empty database.
+pytestmark = pytest.mark.real_upgrade
+
 
 def test_upgrade_creates_schema_and_is_repeatable(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
