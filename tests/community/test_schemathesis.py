@@ -15,6 +15,8 @@ from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import PASSWORD
 
+pytestmark = pytest.mark.slow  # property-based walk of the whole API
+
 schemathesis = pytest.importorskip("schemathesis")
 
 

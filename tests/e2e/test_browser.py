@@ -9,7 +9,7 @@ import pytest
 
 from tests.web.conftest import FRIDAY, MONDAY, WEDNESDAY
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FRIDAY_ORDER = [
     "Lanterns: Tiny Models That Read Maps",

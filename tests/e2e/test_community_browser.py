@@ -23,7 +23,7 @@ from paperfeed.community.keys import forget_cached_keys
 from paperfeed.config import Settings, get_settings
 from tests.web.conftest import FRIDAY
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PASSWORD = "a long test password"
 SUBMIT_ID = "2611.90001"  # not in the seeded site: fetched from the loopback arXiv API

@@ -22,6 +22,8 @@ from paperfeed.store.db import Database
 
 WRITER = """
 import os, sys, pathlib
+
+pytestmark = pytest.mark.slow  # kills index writers mid-write
 tmp = pathlib.Path(sys.argv[1]) / f".v-m.20260101T000000-abcd.usearch.{os.getpid()}.tmp"
 with open(tmp, "wb") as out:
     out.write(b"half a graph")
