@@ -9,12 +9,14 @@ tests that only ask for ``settings`` keep an empty database, upgraded by the tes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -32,6 +34,15 @@ PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL", "")
 # workers) are safe: each writes a temporary name of its own and renames it into place.
 os.environ.setdefault(
     "PAPERFEED_EMBEDDING_MODEL_DIR", str(Path(tempfile.gettempdir()) / "paperfeed-test-models")
+)
+
+
+# Skips a run may have and still pass (see pytest_sessionfinish): everything else a test
+# skips -- a missing service, browser or dev dependency -- fails the run, so that CI never
+# goes green having silently not run part of the suite.
+EXPECTED_SKIPS = re.compile(
+    r"real data not available"  # ../shared/data lives beside the repo: absent on a clean clone
+    r"|(PostgreSQL|SQLite|ONNX) only\b"  # the other database / embedding backend's test
 )
 
 
@@ -155,3 +166,56 @@ def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Dat
         database.upgrade()
     yield database
     database.dispose()
+
+
+# --- unexpected skips fail the run ----------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--allow-skips",
+        action="store_true",
+        help="do not fail the run on a skip whose reason is not in tests/conftest.py's "
+        "EXPECTED_SKIPS (a local run without Redis, Chromium, ...)",
+    )
+
+
+_unexpected_skips: list[str] = []
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _note_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if not EXPECTED_SKIPS.match(reason):
+            _unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_skip(report)
+
+
+def _judges_skips(config: pytest.Config) -> bool:
+    # Under xdist the controller sees every worker's reports; a worker leaves it to it.
+    return not hasattr(config, "workerinput") and not config.getoption("allow_skips")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _unexpected_skips and _judges_skips(session.config) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _unexpected_skips and _judges_skips(config):
+        terminalreporter.section("unexpected skips fail the run (see EXPECTED_SKIPS)", red=True)
+        for line in _unexpected_skips:
+            terminalreporter.line(line)

@@ -109,7 +109,7 @@ def test_unknown_paper_fails_only_its_own_request(
 
 def test_sqlite_write_without_waiting_reports_a_busy_lock(site_db: Database) -> None:
     if not site_db.is_sqlite:
-        pytest.skip("the write lock is SQLite's; PostgreSQL writers never wait for it")
+        pytest.skip("SQLite only: its write lock; PostgreSQL writers never wait for it")
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -286,7 +286,7 @@ def test_postgres_votes_queued_close_together_share_one_statement(
     """On PostgreSQL a batch waits until its oldest vote is ``GATHER_SECONDS`` old, so two
     votes a millisecond apart go to the database as one statement (one round trip)."""
     if site_db.is_sqlite:
-        pytest.skip("SQLite applies a vote within its own request's turn of the loop")
+        pytest.skip("PostgreSQL only: SQLite applies a vote within its request's turn of the loop")
     from paperfeed.community import votes
 
     sizes: list[int] = []
