@@ -164,6 +164,7 @@ def expected(need: Need, method: str, path: str, who: str) -> str:
     return "allowed"
 
 
+@pytest.mark.slow  # the whole access walk
 def test_every_route_with_every_credential(world: World) -> None:
     wrong = []
     walked = 0
