@@ -46,7 +46,7 @@ def test_api_never_5xx_and_matches_schema(
                 suppress_health_check=list(HealthCheck),
                 database=None,
             )
-            @schemathesis_given(op)
+            @schemathesis_given(op)  # type: ignore[untyped-decorator]
             def run(case: Any) -> None:
                 response = case.call(headers=headers)
                 try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -45,7 +45,7 @@ def test_one_batch_applies_in_order_and_isolates_unknown_papers(
     )
     assert isinstance(results[2], NotFound)
     ok = [r for r in results if not isinstance(r, NotFound)]
-    assert [voted for _, voted in ok] == [True, True, False, True, True, True]
+    assert [voted for _, voted in ok] == [True, True, False, True, True, True]  # type: ignore[misc]
     # Every answer carries the total after the batch.
     assert results[0] == (base + 2, True)
     assert live_count(site_db, "2503.00001") == base + 2
@@ -92,7 +92,7 @@ def test_unknown_paper_fails_only_its_own_request(
     ann = make_user("ann").id
     writer = VoteWriter(site_db)
 
-    async def both() -> list[Any]:
+    async def both() -> Sequence[Any]:
         return await asyncio.gather(
             writer.set_vote(ann, "2503.99999", True),
             writer.set_vote(ann, "2503.00001", True),

@@ -37,7 +37,7 @@ def test_digest_html_in_chromium(settings: Settings, database: Database, browser
     from email import policy
 
     message = email.message_from_bytes(data, policy=policy.default)
-    html = message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "digest.html").write_text(html)
     for name, width, scheme in [
