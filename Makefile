@@ -1,14 +1,18 @@
 # paperfeed — two commands on a fresh machine:
 #   make run    set everything up and serve http://127.0.0.1:8000 on SQLite, with data in it
 #   make test   set up, then lint, type-check and run all tests (SQLite, then PostgreSQL)
+# and for the inner loop:
+#   make check  lint, type-check and the fast tier (not marked slow) on SQLite, in parallel
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+# Workers for make check's fast tier; loadfile keeps each test module on one worker.
+CHECK_WORKERS ?= auto
 
-.PHONY: run test lint types pytest pytest-pg install install-dev demo bench clean
+.PHONY: run test check lint types pytest pytest-pg pytest-fast install install-dev demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +58,12 @@ pytest-pg: install-dev
 	fi
 
 test: lint types pytest pytest-pg
+
+# The fast tier: everything not marked slow, SQLite only, spread over CPU cores.
+pytest-fast: install-dev
+	$(BIN)/pytest -m "not slow" -n $(CHECK_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+check: lint types pytest-fast
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_ingest.py

@@ -30,6 +30,7 @@ def test_help_lists_commands() -> None:
         assert name in result.output
 
 
+@pytest.mark.slow  # a real server process
 def test_bare_command_serves_and_creates_database(settings: Settings, tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -59,7 +59,7 @@ def test_demo_falls_back_to_generated_and_is_labelled(
     count = paper_count(database)
     assert count > 150
     with database.read() as s:
-        assert s.scalar(select(func.count(func.distinct(DailyEntry.day)))) >= 14
+        assert s.scalar(select(func.count(func.distinct(DailyEntry.day)))) >= 14  # type: ignore[operator]
 
     again = load_demo(database, offline, if_empty=True, try_remote=False)
     assert "already holds" in again

@@ -14,6 +14,8 @@ from paperfeed.config import Settings
 from tests.community.conftest import csrf_of
 from tests.community.test_limits_and_mail import FAST, _serve, _stop
 
+pytestmark = pytest.mark.slow  # real uvicorn servers
+
 
 def _signups_from(base: str, forwarded: list[str]) -> list[int]:
     """Refused sign-ups (bad username), each claiming another client address; the per-client

@@ -85,7 +85,7 @@ def make_user(community_settings: Settings, site_db: Database) -> Callable[..., 
 @pytest.fixture
 def user_client(
     community_settings: Settings, site_db: Database, make_user: Callable[..., Any]
-) -> Callable[[str], TestClient]:
+) -> Iterator[Callable[[str], TestClient]]:
     """A fresh TestClient logged in as a new user ``name`` (created here)."""
     made: list[TestClient] = []
 
@@ -95,7 +95,7 @@ def user_client(
         made.append(client)
         return login(client, name)
 
-    yield make  # type: ignore[misc]
+    yield make
     for c in made:
         c.close()
 

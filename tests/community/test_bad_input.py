@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -41,14 +41,14 @@ def test_a_vote_with_a_nul_is_refused_before_it_is_queued(
     ann, ben = make_user("ann").id, make_user("ben").id
     writer = VoteWriter(site_db)
 
-    async def both() -> list[Any]:
+    async def both() -> Sequence[Any]:
         return await asyncio.gather(
             writer.set_vote(ann, NUL_ID, True),
             writer.set_vote(ben, "2503.00001", True),
             return_exceptions=True,
         )
 
-    async def run() -> list[Any]:
+    async def run() -> Sequence[Any]:
         try:
             return await both()
         finally:

@@ -3,9 +3,8 @@ must answer exactly as the FastAPI route does for a logged-in browser."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,10 +12,14 @@ import paperfeed.web.api.community as community_api
 from tests.community.conftest import page_csrf
 from tests.community.test_security import make_token
 
+if TYPE_CHECKING:
+    from httpx2 import Response  # what starlette's TestClient answers with
+
+
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
 
 
-def _shape(r: httpx.Response) -> tuple[int, Any, str, tuple[str | None, ...]]:
+def _shape(r: Response) -> tuple[int, Any, str, tuple[str | None, ...]]:
     return (
         r.status_code,
         r.json(),

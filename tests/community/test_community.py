@@ -252,7 +252,7 @@ def test_mailer_sends_reset_link_through_smtp(
 
     received: list[Any] = []
 
-    class Keep(MessageHandler):  # type: ignore[misc]
+    class Keep(MessageHandler):
         def handle_message(self, message: Any) -> None:
             received.append(message)
 

@@ -27,6 +27,8 @@ from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import PASSWORD, csrf_of, login
 
+pytestmark = pytest.mark.slow  # every route with many odd values: tens of seconds
+
 SURROGATE = "\ud800"
 CORPUS = [
     "²",

@@ -194,6 +194,7 @@ def _sixth_refused(bases: list[str]) -> None:
         assert _attempt(bases[i % len(bases)], "walt", PASSWORD) == 429
 
 
+@pytest.mark.slow  # real multi-process servers
 @pytest.mark.parametrize("storage", ["database", "redis"])
 def test_login_limit_holds_across_two_workers(
     storage: str, served_env: Callable[..., dict[str, str]]
@@ -212,6 +213,7 @@ def test_login_limit_holds_across_two_workers(
         _stop(process)
 
 
+@pytest.mark.slow  # real multi-process servers
 def test_login_limit_holds_across_two_servers(served_env: Callable[..., dict[str, str]]) -> None:
     """Two separate server processes on the same database, attempts alternating between them
     (so it is certain that both answer): database counters are shared."""

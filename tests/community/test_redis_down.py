@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from paperfeed.community import ratelimit
 from paperfeed.community.keys import forget_cached_keys
@@ -20,6 +20,9 @@ from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import PASSWORD, csrf_of
 from tests.web.conftest import seed_site
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what starlette's TestClient answers with
 
 
 def _closed_port() -> int:
@@ -136,7 +139,7 @@ def test_redis_is_tried_again_after_the_retry_period(
 
     def failing(*args: object) -> bool:
         calls.append("redis")
-        raise ratelimit.StorageError(ConnectionError("injected"))
+        raise ratelimit.StorageError(ConnectionError("injected"))  # type: ignore[attr-defined]
 
     monkeypatch.setattr(limiter.limiter, "hit", failing)
     assert limiter.hit("probe", "2/minute", "x")  # fail open

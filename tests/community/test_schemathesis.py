@@ -15,6 +15,8 @@ from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import PASSWORD
 
+pytestmark = pytest.mark.slow  # property-based walk of the whole API
+
 schemathesis = pytest.importorskip("schemathesis")
 
 
@@ -44,7 +46,7 @@ def test_api_never_5xx_and_matches_schema(
                 suppress_health_check=list(HealthCheck),
                 database=None,
             )
-            @schemathesis_given(op)
+            @schemathesis_given(op)  # type: ignore[untyped-decorator]
             def run(case: Any) -> None:
                 response = case.call(headers=headers)
                 try:

@@ -58,7 +58,7 @@ def verify_path(envelopes: Envelopes, address: str) -> str:
     mails = envelopes.to(address)
     assert len(mails) == 1
     message = email.message_from_bytes(mails[0], policy=email.policy.default)
-    m = VERIFY_RE.search(message.get_content())  # type: ignore[attr-defined]
+    m = VERIFY_RE.search(message.get_content())
     assert m
     return m.group(1)
 
@@ -147,7 +147,9 @@ def test_migration_verifies_existing_admins_only(database_url: str) -> None:
         upgrade(db)
         engine = create_engine(database_url)
         with engine.connect() as conn:
-            rows = dict(conn.execute(text("SELECT username, email_verified_at FROM users")).all())
+            rows: dict[Any, Any] = dict(
+                conn.execute(text("SELECT username, email_verified_at FROM users")).all()
+            )
         engine.dispose()
         assert rows["root1"] is not None and rows["web1"] is None
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -45,7 +45,7 @@ def test_one_batch_applies_in_order_and_isolates_unknown_papers(
     )
     assert isinstance(results[2], NotFound)
     ok = [r for r in results if not isinstance(r, NotFound)]
-    assert [voted for _, voted in ok] == [True, True, False, True, True, True]
+    assert [voted for _, voted in ok] == [True, True, False, True, True, True]  # type: ignore[misc]
     # Every answer carries the total after the batch.
     assert results[0] == (base + 2, True)
     assert live_count(site_db, "2503.00001") == base + 2
@@ -92,7 +92,7 @@ def test_unknown_paper_fails_only_its_own_request(
     ann = make_user("ann").id
     writer = VoteWriter(site_db)
 
-    async def both() -> list[Any]:
+    async def both() -> Sequence[Any]:
         return await asyncio.gather(
             writer.set_vote(ann, "2503.99999", True),
             writer.set_vote(ann, "2503.00001", True),
@@ -109,7 +109,7 @@ def test_unknown_paper_fails_only_its_own_request(
 
 def test_sqlite_write_without_waiting_reports_a_busy_lock(site_db: Database) -> None:
     if not site_db.is_sqlite:
-        pytest.skip("the write lock is SQLite's; PostgreSQL writers never wait for it")
+        pytest.skip("SQLite only: its write lock; PostgreSQL writers never wait for it")
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -286,7 +286,7 @@ def test_postgres_votes_queued_close_together_share_one_statement(
     """On PostgreSQL a batch waits until its oldest vote is ``GATHER_SECONDS`` old, so two
     votes a millisecond apart go to the database as one statement (one round trip)."""
     if site_db.is_sqlite:
-        pytest.skip("SQLite applies a vote within its own request's turn of the loop")
+        pytest.skip("PostgreSQL only: SQLite applies a vote within its request's turn of the loop")
     from paperfeed.community import votes
 
     sizes: list[int] = []

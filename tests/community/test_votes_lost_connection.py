@@ -18,7 +18,7 @@ from tests.digest.test_lost_connection import terminate_other_backends
 @pytest.fixture
 def pg_db(site_db: Database) -> Database:
     if site_db.is_sqlite:
-        pytest.skip("PostgreSQL backends only")
+        pytest.skip("PostgreSQL only: its backends can be terminated")
     return site_db
 
 

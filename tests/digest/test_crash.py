@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 
 from paperfeed.config import Settings
@@ -22,6 +23,8 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import DigestDelivery, DigestRun
 from tests.digest.conftest import SmtpSink, add_confirmed_subscribers, sender_env
 from tests.web.conftest import FRIDAY
+
+pytestmark = pytest.mark.slow  # kills a sender process and starts another
 
 RECIPIENTS = 300
 MAX_KILLS = 8

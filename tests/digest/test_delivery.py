@@ -67,8 +67,8 @@ def test_subscribe_confirm_digest_unsubscribe(
     assert unsub.startswith("https://papers.example.org/unsubscribe/")
     assert mail["Message-ID"].startswith("<digest.") and mail["Date"]
     assert "paperfeed" in mail["From"] and "digest@paperfeed.test" in mail["From"]
-    text = mail.get_body(("plain",)).get_content()
-    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Lanterns: Tiny Models That Read Maps" in text and unsub in text
     assert "https://papers.example.org/papers/2503.00002" in html and unsub in html
     assert "https://github.com/example/lanterns" in html and 'style="' in html
@@ -102,7 +102,7 @@ def test_runs_are_unique_and_papers_never_repeat(
     assert weekly.sent == 0  # daily subscribers only get daily digests
     seen: list[str] = []
     for m in smtp_sink.to("bo@example.org"):
-        text = m.get_body(("plain",)).get_content()
+        text = m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         seen += [w for w in text.split() if w.startswith("https://papers.example.org/papers/")]
     assert seen and len(seen) == len(set(seen)), seen
 
@@ -119,10 +119,10 @@ def test_topics_and_empty_digests(
     subs.add(digest_db, digest_settings, "kw@example.org", confirmed=True, prefs=kw)
     _send(digest_db, digest_settings, "daily", FRIDAY, clock)
     (au,) = smtp_sink.to("au@example.org")
-    text = au.get_body(("plain",)).get_content()
+    text = au.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Lanterns" in text and "Gradient Gardens" not in text
     (k,) = smtp_sink.to("kw@example.org")
-    assert "Quiet Tokens" in k.get_body(("plain",)).get_content()
+    assert "Quiet Tokens" in k.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert not smtp_sink.to("none@example.org")  # empty digests are not sent
 
 
@@ -309,7 +309,7 @@ def test_throttle_and_connection_reuse(
     sender = _sender(digest_db, s, clock)
     connects = []
     connect = sender.smtp.connect
-    sender.smtp.connect = lambda: (connects.append(clock.now()), connect())[1]  # type: ignore[method-assign]
+    sender.smtp.connect = lambda: (connects.append(clock.now()), connect())[1]  # type: ignore[method-assign, func-returns-value]
     run = deliver.create_run(digest_db, s, "daily", FRIDAY, clock)
     stats = sender.send_runs([run.id])
     sender.unregister()

@@ -68,7 +68,7 @@ def test_a_terminated_backend_does_not_stop_digest_send(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     if digest_db.is_sqlite:
-        pytest.skip("PostgreSQL backends only")
+        pytest.skip("PostgreSQL only: its backends can be terminated")
     add_confirmed_subscribers(digest_db, N, T0 - dt.timedelta(days=30))
     killed: list[int] = []
 

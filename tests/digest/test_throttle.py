@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, func, insert, select
 
 from paperfeed.config import Settings
@@ -272,6 +273,7 @@ def _two_processes(args: list[str], env: dict[str, str]) -> list[tuple[int, str]
     return out
 
 
+@pytest.mark.slow  # two sender processes
 def test_two_processes_share_the_hourly_cap(
     digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink
 ) -> None:
@@ -294,6 +296,7 @@ def test_two_processes_share_the_hourly_cap(
     assert r.counts == {"sent": 5, "pending": 7} and r.status == "sending"
 
 
+@pytest.mark.slow  # two sender processes
 def test_two_processes_share_the_per_second_cap(
     digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.web.conftest import FRIDAY, MONDAY, WEDNESDAY
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FRIDAY_ORDER = [
     "Lanterns: Tiny Models That Read Maps",
@@ -65,7 +65,7 @@ def test_card_click_opens_the_paper(browser: Any, server: str) -> None:
 def test_escaped_title_runs_no_script(browser: Any, server: str) -> None:
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))  # type: ignore[func-returns-value]
     page.goto(f"{server}/papers/date/{MONDAY}")
     assert "<script>alert('x')</script> & Friends" in card_titles(page)
     assert dialogs == []

@@ -23,7 +23,7 @@ from paperfeed.community.keys import forget_cached_keys
 from paperfeed.config import Settings, get_settings
 from tests.web.conftest import FRIDAY
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PASSWORD = "a long test password"
 SUBMIT_ID = "2611.90001"  # not in the seeded site: fetched from the loopback arXiv API
@@ -276,7 +276,7 @@ def test_xss_corpus_never_runs(browser: Any, server: str) -> None:
     assert len(XSS) >= 50
     dialogs: list[str] = []
     context = browser.new_context(bypass_csp=True)
-    context.on("page", lambda p: p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss())))
+    context.on("page", lambda p: p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss())))  # type: ignore[func-returns-value]
     page = context.new_page()
 
     def inert(where: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from paperfeed.config import Settings
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import period_for
@@ -14,6 +16,8 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from tests.e2e.conftest import REPO
 from tests.web.conftest import FRIDAY, seed_site
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # real Chromium
 
 OUT = REPO / "test-output" / "digest"
 
@@ -33,7 +37,7 @@ def test_digest_html_in_chromium(settings: Settings, database: Database, browser
     from email import policy
 
     message = email.message_from_bytes(data, policy=policy.default)
-    html = message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "digest.html").write_text(html)
     for name, width, scheme in [

@@ -25,7 +25,8 @@ N = 300
 def units(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = rng.standard_normal((n, DIM)).astype(np.float32)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    normed: np.ndarray = out / np.linalg.norm(out, axis=1, keepdims=True)
+    return normed
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from paperfeed.search.ann import STALE_TEMP_SECONDS, HnswStore, publish_base
 from paperfeed.search.vectors import VectorSearch
 from paperfeed.store.db import Database
 
+pytestmark = pytest.mark.slow  # kills index writers mid-write
+
 WRITER = """
 import os, sys, pathlib
 tmp = pathlib.Path(sys.argv[1]) / f".v-m.20260101T000000-abcd.usearch.{os.getpid()}.tmp"

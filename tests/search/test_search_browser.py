@@ -11,7 +11,7 @@ import pytest
 from paperfeed.config import Settings
 from tests.e2e.conftest import browser, output_dir, server  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -55,9 +55,10 @@ def test_embedder_unit_vectors_and_meaning(embedder: Embedder) -> None:
     assert one.shape == (384,) and np.allclose(one, vecs[3], atol=1e-5)
 
 
+@pytest.mark.slow  # loads the reference model too
 def test_onnx_agrees_with_the_reference_model(embedder: Embedder) -> None:
     if embedder.backend == "torch":
-        pytest.skip("the reference itself")
+        pytest.skip("ONNX only: the torch backend is the reference itself")
     from sentence_transformers import SentenceTransformer
 
     from paperfeed.search.embedder import model_path

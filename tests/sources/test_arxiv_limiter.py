@@ -19,7 +19,7 @@ def test_a_sleeping_caller_does_not_hold_up_the_others() -> None:
         sleeping.set()
         wake.wait()
 
-    limiter.sleep = sleep
+    limiter.sleep = sleep  # type: ignore[assignment]  # time.sleep takes SupportsIndex too
     limiter.wait(30.0)  # first slot: no wait
     assert slept == []
     second = threading.Thread(target=limiter.wait, args=(30.0,))

@@ -157,7 +157,7 @@ def test_disk_full_is_one_line_and_a_rerun_completes(
     tmp_path: Path, invoke: Invoke, database: Database
 ) -> None:
     if database.engine.dialect.name != "sqlite":
-        pytest.skip("the fault is injected with SQLite's max_page_count")
+        pytest.skip("SQLite only: the fault is injected with its max_page_count")
     first = tmp_path / "first.jsonl"
     first.write_text("".join(json.dumps(paper_line(f"2501.{n:05d}")) + "\n" for n in (1, 2)))
     assert invoke("ingest", "jsonl", "--no-index", str(first)).exit_code == 0

@@ -19,6 +19,9 @@ from paperfeed.store.migrate import current_revision
 from paperfeed.store.models import DailyEntry, Paper
 from tests.factories import add_entry, add_paper
 
+# These tests are about the migrations: each upgrades its own empty database.
+pytestmark = pytest.mark.real_upgrade
+
 
 def test_upgrade_creates_schema_and_is_repeatable(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
@@ -109,7 +112,7 @@ def test_postgres_replaces_a_dead_idle_connection(
 
 def test_sqlite_pragmas(database: Database) -> None:
     if not database.is_sqlite:
-        pytest.skip("SQLite pragmas do not apply to PostgreSQL")
+        pytest.skip("SQLite only: its pragmas do not apply to PostgreSQL")
     with database.read() as s:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -165,7 +168,7 @@ def test_sqlite_writers_are_serialised(database: Database) -> None:
             errors.append(exc)
 
     if not database.is_sqlite:
-        pytest.skip("read-modify-write without row locks is only serialised on SQLite")
+        pytest.skip("SQLite only: read-modify-write without row locks is serialised there")
     threads = [threading.Thread(target=bump) for _ in range(4)]
     for t in threads:
         t.start()
@@ -180,7 +183,7 @@ def test_sqlite_writers_of_two_processes_queue_on_the_file_lock(database: Databa
     """A second ``Database`` on the same file (as in another worker process: its own thread
     lock, its own fd) waits on the ``-writelock`` flock, not on SQLite's busy polling."""
     if not database.is_sqlite:
-        pytest.skip("the write lock file is SQLite's")
+        pytest.skip("SQLite only: the write lock file")
     other = Database(database.url)
     entered = threading.Event()
 

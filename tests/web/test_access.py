@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from paperfeed.community import collections, comments, sessions, tokens, users
 from paperfeed.config import Settings
@@ -27,6 +26,10 @@ from tests.community.conftest import (  # noqa: F401 (fixtures)
     make_user,
     site_db,
 )
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what starlette's TestClient answers with
+
 
 SAFE = {"GET", "HEAD"}
 SAMPLES = {
@@ -164,6 +167,7 @@ def expected(need: Need, method: str, path: str, who: str) -> str:
     return "allowed"
 
 
+@pytest.mark.slow  # the whole access walk
 def test_every_route_with_every_credential(world: World) -> None:
     wrong = []
     walked = 0
