@@ -46,6 +46,7 @@ from paperfeed.community.keys import digest, secret_key, sign
 from paperfeed.community.users import Account
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
+from paperfeed.web.early import BodyTooLarge, read_body, refuse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,7 +58,6 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # RFC 8058 one-click unsubscribe: mail providers POST here without cookies, CSRF token or a
 # same-site Origin; the signed token in the path is the credential. The only CSRF exemption.
 ONE_CLICK_UNSUBSCRIBE = re.compile(r"/unsubscribe/[0-9]+\.[0-9a-f]{64}")
-MAX_FORM_BYTES = 1 << 20
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -272,7 +272,7 @@ class SecurityMiddleware:
         try:
             cookies = read_cookies(scope, self.own_cookies)
         except MalformedCookies as exc:
-            await _refuse(send, 400, str(exc), path)
+            await refuse(scope, receive, self._with_headers(scope, send), 400, str(exc))
             return
         scope.setdefault("state", {})[COOKIES_STATE] = cookies  # for cached_pages.py
         if scope["method"] in UNSAFE and not (
@@ -280,7 +280,7 @@ class SecurityMiddleware:
         ):
             refused, receive = await self._check_csrf(scope, receive, cookies)
             if refused is not None:
-                await _refuse(send, 403, refused, path)
+                await refuse(scope, receive, self._with_headers(scope, send), 403, refused)
                 return
         await self.app(scope, receive, self._with_headers(scope, send))
 
@@ -345,56 +345,9 @@ async def _form_token(headers: dict[str, str], receive: Receive) -> tuple[str | 
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return "", receive
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > MAX_FORM_BYTES:
-            return None, receive
+    try:
+        body, replay = await read_body(receive)
+    except BodyTooLarge:
+        return None, receive
     fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
-    return (fields.get("csrf_token") or [""])[0], _replayer(bytes(body))
-
-
-async def _refuse(send: Send, status: int, reason: str, path: str) -> None:
-    if path.startswith("/api/"):
-        import orjson
-
-        body = orjson.dumps({"error": reason})
-        content_type = b"application/json"
-    else:
-        import html
-
-        title = "400 Bad Request" if status == 400 else "403 Forbidden"
-        body = (
-            f"<!doctype html><meta charset=utf-8><title>{title}</title>"
-            f"<h1>{title}</h1><p>{html.escape(reason)}</p><p><a href=/>Home</a></p>"
-        ).encode()
-        content_type = b"text/html; charset=utf-8"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"content-security-policy", CSP.encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _replayer(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
+    return (fields.get("csrf_token") or [""])[0], replay

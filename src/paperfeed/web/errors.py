@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.community import CommunityError, http_status
 from paperfeed.params import BadValue
 from paperfeed.web.auth import LoginRequired
+from paperfeed.web.early import wants_json
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,6 @@ class AnswerErrors:
             log.exception("%s %s failed (answered 500)", scope["method"], scope["path"][:200])
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
-
-
 def _answer(
     request: Request,
     status: int,
@@ -70,7 +67,7 @@ def _answer(
 ) -> Response:
     """``message`` as JSON for the API, the error page (with ``page_message`` when given)
     for HTML. ``headers`` go on the JSON answer only."""
-    if _wants_json(request):
+    if wants_json(request.url.path):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     # Imported here: the pages package pulls in every page module and the templates.
     from paperfeed.web.pages.errors import error_page
@@ -108,7 +105,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> Response:
-    if _wants_json(request):
+    if wants_json(request.url.path):
         return JSONResponse(
             {"error": "log in or send an API token (Authorization: Bearer ...)"},
             status_code=401,

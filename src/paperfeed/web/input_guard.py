@@ -19,15 +19,13 @@ from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paperfeed.params import text_problem
+from paperfeed.web.early import BodyTooLarge, read_body, refuse
 
-MAX_BODY_BYTES = 1 << 20  # as SecurityMiddleware's form bound: no route takes more
 MAX_PATH_CHARS = 2_000
 MAX_QUERY_VALUE_CHARS = 10_000  # the longest query value a route reads is 500 characters
 MAX_BODY_VALUE_CHARS = 100_000  # the longest text field (a comment) is 20 000
@@ -37,10 +35,6 @@ MULTIPART = "multipart/form-data"  # FastAPI's Form() reads it too
 JSON = "application/json"
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 BODIES = (FORM, MULTIPART, JSON)
-
-
-class BadBody(Exception):
-    """The body is larger than any route takes."""
 
 
 class InputGuard:
@@ -55,13 +49,13 @@ class InputGuard:
         content_type = _content_type(scope)
         if problem is None and scope["method"] in BODY_METHODS and content_type in BODIES:
             try:
-                body, receive = await _read_body(receive)
-            except BadBody:
-                await _refuse(scope, receive, send, 413, "the request body is too large")
+                body, receive = await read_body(receive)
+            except BodyTooLarge:
+                await refuse(scope, receive, send, 413, "the request body is too large")
                 return
             problem = await _body_problem(scope, body, content_type)
         if problem is not None:
-            await _refuse(scope, receive, send, 400, problem)
+            await refuse(scope, receive, send, 400, problem)
             return
         await self.app(scope, receive, send)
 
@@ -147,46 +141,3 @@ def _json_strings(value: Any, where: str, depth: int) -> Iterator[tuple[str, str
     elif isinstance(value, list):
         for item in value:
             yield from _json_strings(item, where, depth - 1)
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a ``receive`` that hands it on, then defers to the real one."""
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            return bytes(body), _replay(bytes(body), receive, message)
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > MAX_BODY_BYTES:
-            raise BadBody
-    return bytes(body), _replay(bytes(body), receive, None)
-
-
-def _replay(body: bytes, receive: Receive, last: Message | None) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return last if last is not None else await receive()
-
-    return replay
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, problem: str) -> None:
-    path: str = scope["path"]
-    if path.startswith("/api/") or path == "/openapi.json":
-        body = orjson.dumps({"error": problem})
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return
-    from paperfeed.web.pages.errors import error_page
-
-    # The page echoes no part of the bad value but its name (cut to 40 characters).
-    clean = dict(scope, path="/", raw_path=b"/", query_string=b"")
-    await error_page(Request(clean, receive), status, problem)(clean, receive, send)
