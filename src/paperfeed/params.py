@@ -61,6 +61,18 @@ def optional_id(text: str, name: str) -> int | None:
     return whole_number(text, 1, ID_MAX, name) if text else None
 
 
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate: a JSON ``\\ud800`` escape, or bytes that were
+    not UTF-8 read with ``surrogateescape``. No encoder, so no database driver, takes it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text_problem(text: str, max_length: int) -> str | None:
     """Why ``text`` is not acceptable text, or None when it is."""
     if len(text) > max_length:

@@ -33,7 +33,8 @@ from paperfeed.community.keys import secret_key, sign
 from paperfeed.community.users import normalize_email as _normalize_email
 from paperfeed.config import Settings
 from paperfeed.digest import DigestError
-from paperfeed.params import BadValue, signed_token, whole_number
+from paperfeed.mail import Mail, Mailer, MailError
+from paperfeed.params import BadValue, is_unicode, signed_token, whole_number
 from paperfeed.store.db import Database
 from paperfeed.store.models import Subscriber, utcnow
 
@@ -482,19 +483,10 @@ def _csv_rows(reader: Any) -> Iterable[tuple[int, list[str], str | None]]:
         joined = "".join(row)
         if "\x00" in joined:
             yield reader.line_num, [], "contains a NUL character"
-        elif not joined.isascii() and not _encodes(joined):
+        elif not is_unicode(joined):
             yield reader.line_num, [], "not valid UTF-8"
         else:
             yield reader.line_num, row, None
-
-
-def _encodes(text: str) -> bool:
-    """False for text holding bytes that were not UTF-8 (decoded with ``surrogateescape``)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def decode_csv(data: bytes) -> str:
@@ -560,10 +552,8 @@ def record_hard_bounce(session: Any, subscriber_id: int, settings: Settings) -> 
     return bool(result.rowcount)
 
 
-def confirmation_mail(settings: Settings, email: str, token: str) -> Any:
+def confirmation_mail(settings: Settings, email: str, token: str) -> Mail:
     """The one mail an unconfirmed address may get."""
-    from paperfeed.mail import Mail
-
     link = f"{settings.base_url.rstrip('/')}/subscribe/confirm/{token}"
     text = (
         f"Someone (hopefully you) asked to get {settings.site_name}'s trending papers "
@@ -577,8 +567,6 @@ def confirmation_mail(settings: Settings, email: str, token: str) -> Any:
 
 def send_confirmation(settings: Settings, email: str, token: str) -> bool:
     """Mail the confirmation link; False (logged) when no SMTP server is set or it failed."""
-    from paperfeed.mail import Mailer, MailError
-
     mailer = Mailer(settings)
     if not mailer.configured:
         log.warning("no SMTP server configured: confirmation for %s not sent", email)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from paperfeed.params import is_unicode
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 # Column sizes of the store (PostgreSQL enforces them).
@@ -407,11 +408,8 @@ def text_problem(text: str, limit: int | None = None) -> str | None:
         return f"longer than {limit} characters"
     if "\x00" in text:
         return "contains a NUL character"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "not valid Unicode (a lone surrogate or undecodable bytes)"
+    if not is_unicode(text):
+        return "not valid Unicode (a lone surrogate or undecodable bytes)"
     return None
 
 
