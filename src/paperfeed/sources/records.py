@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from paperfeed.params import is_unicode
+from paperfeed.params import is_unicode, is_whole_number
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 # Column sizes of the store (PostgreSQL enforces them).
@@ -319,12 +319,6 @@ def parse_keywords(value: Any) -> list[str] | None:
     return words or None
 
 
-def _digits(text: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also takes ``"²"``, which ``int`` refuses), and few
-    enough that no column could hold more."""
-    return text.isascii() and text.isdigit() and len(text) <= 12
-
-
 def parse_version(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -334,7 +328,7 @@ def parse_version(value: Any) -> int | None:
         version = value
     elif isinstance(value, str):
         text = value.strip().lower().removeprefix("v")
-        if not _digits(text):
+        if not is_whole_number(text, 1, 9999):
             raise RecordError(f"bad version {show(value)}")
         version = int(text)
     else:
@@ -357,7 +351,7 @@ def parse_count(value: Any, name: str = "count") -> int | None:
         number = max(value, 0)
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         number = max(int(value), 0)
-    elif isinstance(value, str) and _digits(value.strip()):
+    elif isinstance(value, str) and is_whole_number(value.strip(), 0, MAX_INT):
         number = int(value.strip())
     if number is None or number > MAX_INT:
         raise RecordError(f"bad {name} {show(value)} (a whole number from 0 to {MAX_INT})")
