@@ -146,11 +146,6 @@ class RateLimiter:
         self._state_lock = threading.Lock()
         self._items: dict[str, RateLimitItem] = {}
 
-    def _current(self) -> FixedWindowRateLimiter:
-        if self._redis and time.monotonic() < self._down_until:
-            return self.local
-        return self.limiter
-
     def _redis_failed(self, exc: Exception) -> None:
         with self._state_lock:
             if self._down_until == 0.0:
@@ -172,45 +167,35 @@ class RateLimiter:
         return known
 
     def hit(self, name: str, rule: str, *identifiers: str) -> bool:
-        identifiers = tuple(map(short_key, identifiers))
-        limiter = self._current()
-        if limiter is self.local:
-            return self.local.hit(self.item(rule), "paperfeed", name, *identifiers)
-        try:
-            allowed = limiter.hit(self.item(rule), "paperfeed", name, *identifiers)
-        except StorageError as exc:
-            if not self._redis:
-                raise
-            self._redis_failed(exc)
-            return self.local.hit(self.item(rule), "paperfeed", name, *identifiers)
-        if self._redis:
-            self._redis_ok()
-        return allowed
+        item, keys = self.item(rule), tuple(map(short_key, identifiers))
+        return self._fail_open(
+            lambda: self.limiter.hit(item, "paperfeed", name, *keys),
+            lambda: self.local.hit(item, "paperfeed", name, *keys),
+        )
 
     def counters(self, work: Callable[[Storage], T]) -> T:
         """``work(storage)`` on the shared counters, or on this worker's own while Redis is
         unreachable (the same fail-open as :meth:`hit`, for callers that keep raw counters)."""
-        if self._current() is self.local:
-            return work(self.local_storage)
+        return self._fail_open(lambda: work(self.storage), lambda: work(self.local_storage))
+
+    def clear(self, name: str, rule: str, *identifiers: str) -> None:
+        item, keys = self.item(rule), tuple(map(short_key, identifiers))
+        self.local.clear(item, "paperfeed", name, *keys)
+        self._fail_open(lambda: self.limiter.clear(item, "paperfeed", name, *keys), lambda: None)
+
+    def _fail_open(self, shared: Callable[[], T], local: Callable[[], T]) -> T:
+        """``shared()`` on the shared counters; ``local()`` while Redis is down, or when it
+        fails now (then it is left alone for ``REDIS_RETRY_SECONDS``). The database storage
+        never fails open: its errors are the site's errors."""
+        if self._redis and time.monotonic() < self._down_until:
+            return local()
         try:
-            result = work(self.storage)
+            result = shared()
         except StorageError as exc:
             if not self._redis:
                 raise
             self._redis_failed(exc)
-            return work(self.local_storage)
+            return local()
         if self._redis:
             self._redis_ok()
         return result
-
-    def clear(self, name: str, rule: str, *identifiers: str) -> None:
-        identifiers = tuple(map(short_key, identifiers))
-        self.local.clear(self.item(rule), "paperfeed", name, *identifiers)
-        if self._current() is self.local:
-            return
-        try:
-            self.limiter.clear(self.item(rule), "paperfeed", name, *identifiers)
-        except StorageError as exc:
-            if not self._redis:
-                raise
-            self._redis_failed(exc)
