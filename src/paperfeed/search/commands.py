@@ -54,8 +54,7 @@ def indexes_behind(database: Database, settings: Settings) -> bool:
     vectors = _vectors(settings)
     if vectors is None:
         return False
-    with database.read() as session:
-        return bool(vectors._count_pending(session))
+    return bool(vectors.pending(database))
 
 
 def update_indexes(

@@ -629,6 +629,11 @@ class VectorSearch:
             Paper.modified_at > PaperEmbedding.paper_modified_at,
         )
 
+    def pending(self, db: Database) -> int:
+        """Papers still to embed (new, changed, or embedded by another model)."""
+        with db.read() as session:
+            return self._count_pending(session)
+
     def _count_pending(self, session: Session) -> int:
         return int(
             session.scalar(
