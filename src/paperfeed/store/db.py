@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import Settings, get_settings
+from paperfeed.store.dialect import Ops, ops_for
 
 try:
     import fcntl
@@ -120,7 +121,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
-        self.is_sqlite = url.startswith("sqlite")
+        self.ops: Ops = ops_for(url)
+        self.is_sqlite = url.startswith("sqlite")  # store's own; elsewhere ask ``ops``
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._quick_read = (
             self._read
@@ -210,7 +212,7 @@ class Database:
 
     def placeholders(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, in this driver's style."""
-        return driver_sql(sql, sqlite=self.is_sqlite)
+        return self.ops.driver_sql(sql)
 
     @contextmanager
     def _write_locks(self, wait: bool) -> Iterator[None]:
@@ -327,12 +329,6 @@ def retry_if_disconnected(work: Callable[[], _T], what: str) -> _T:
             raise
         log.warning("%s: the database connection was lost (%s); once more on a new one", what, exc)
     return work()
-
-
-def driver_sql(sql: str, *, sqlite: bool) -> str:
-    """``sql`` written with SQLite's ``?`` placeholders, for the driver: psycopg's are
-    ``%s``."""
-    return sql if sqlite else sql.replace("?", "%s")
 
 
 def _lock_path(url: str) -> str | None:

@@ -1,0 +1,111 @@
+"""Every SQLite/PostgreSQL difference that domain code meets, asked of one object.
+
+In the spirit of Django's ``connection.ops`` / ``connection.features``: a module above
+``store`` never tests the database's name; it asks ``db.ops`` for the statement or the value
+it needs (an upsert's INSERT, an id list, a skip-locked claim, a lock that serialises a few
+statements between workers, the driver's own SQL and datetime text) and reads
+``db.ops.features`` for what the database can do. ``tests/store/test_dialect.py`` runs each
+operation on both databases; ``tests/store/test_dialect_boundary.py`` keeps the names out of
+the rest of ``src``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, any_, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Select
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the database can do, as far as domain code needs to know."""
+
+    # Writes are serialised by the database itself (one writer at a time, in process): a
+    # transaction that counts then inserts needs no lock of its own, and a short write can
+    # be tried on the event loop without waiting (``Database.write(wait=False)``).
+    serial_writes: bool
+    # The database runs in this process (no network round trips): a short read costs less
+    # on the event loop than the hop to a thread and back. The one rule for what runs on
+    # the loop is written in ``web/deps.py``; this is its input.
+    in_process: bool
+    # INSERT/UPDATE inside a WITH clause, answering in the same statement (one round trip
+    # for a batch of votes).
+    writable_cte: bool
+
+
+class Ops:
+    """The operations whose SQL or values differ between the two databases."""
+
+    name: str
+    features: Features
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT for ``table`` that has ``on_conflict_do_update``/``_do_nothing``."""
+        raise NotImplementedError
+
+    def among(self, column: Any, ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
+        """``column`` is one of ``ids``."""
+        return column.in_(list(ids))
+
+    def skip_locked(self, stmt: Select[Any], *of: Any) -> Select[Any]:
+        """``stmt`` claiming its rows so that concurrent claimers skip them (a work queue)."""
+        return stmt
+
+    def serialise(self, session: Session, key: int) -> None:
+        """Make the rest of ``session``'s transaction run alone among the transactions that
+        serialise on ``key`` (e.g. count, then insert under a cap)."""
+
+    def driver_sql(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in the driver's own style."""
+        return sql
+
+    def driver_datetime(self, value: dt.datetime | None) -> Any:
+        """A naive UTC datetime as the driver stores it in a DateTime column."""
+        return value
+
+
+class SQLiteOps(Ops):
+    name = "sqlite"
+    features = Features(serial_writes=True, in_process=True, writable_cte=False)
+
+    def insert(self, table: Any) -> Any:
+        return sqlite.insert(table)
+
+    def driver_datetime(self, value: dt.datetime | None) -> Any:
+        # SQLAlchemy's SQLite DateTime stores text in this form; a row written through the
+        # driver must read back the same through the ORM (and sort with the others).
+        return None if value is None else value.isoformat(" ", "microseconds")
+
+
+class PostgresOps(Ops):
+    name = "postgresql"
+    features = Features(serial_writes=False, in_process=False, writable_cte=True)
+
+    def insert(self, table: Any) -> Any:
+        return postgresql.insert(table)
+
+    def among(self, column: Any, ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
+        # One array parameter: 3x faster than 200 bound parameters on PostgreSQL.
+        return column == any_(bindparam(name, list(ids), type_=postgresql.ARRAY(Integer)))
+
+    def skip_locked(self, stmt: Select[Any], *of: Any) -> Select[Any]:
+        return stmt.with_for_update(skip_locked=True, of=list(of) or None)
+
+    def serialise(self, session: Session, key: int) -> None:
+        # Transaction-scoped: released at commit or rollback.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def driver_sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+
+def ops_for(url: str) -> Ops:
+    """The operations for a database URL."""
+    return SQLiteOps() if url.startswith("sqlite") else PostgresOps()
