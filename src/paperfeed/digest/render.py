@@ -33,7 +33,7 @@ from sqlalchemy import select
 from paperfeed.community.keys import secret_key
 from paperfeed.config import Settings
 from paperfeed.digest.compose import Period
-from paperfeed.digest.subscriptions import link_token_with_key
+from paperfeed.digest.subscriptions.links import link_token_with_key
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from paperfeed.text import safe_url, truncate

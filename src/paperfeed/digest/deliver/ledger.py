@@ -30,7 +30,7 @@ from paperfeed.digest.deliver.runs import (
     reset_failures,
 )
 from paperfeed.digest.smtp import Outcome, Result
-from paperfeed.digest.subscriptions import ELIGIBLE, record_hard_bounce
+from paperfeed.digest.subscriptions.subscribers import ELIGIBLE, record_hard_bounce
 from paperfeed.store.db import Database, retry_if_disconnected
 from paperfeed.store.models import DigestDelivery, DigestRun, Subscriber
 

@@ -31,7 +31,7 @@ from paperfeed.digest.compose import (
     prepare_search,
     subscriber_row,
 )
-from paperfeed.digest.subscriptions import ELIGIBLE
+from paperfeed.digest.subscriptions.subscribers import ELIGIBLE
 from paperfeed.store.db import Database
 from paperfeed.store.models import (
     DigestContent,
