@@ -1,10 +1,12 @@
 """Trending-paper digests by mail: subscriptions (double opt-in), composing, rendering and a
 delivery ledger that never loses a recipient and never sends anything twice.
 
-Modules: ``subscriptions`` (subscribe, confirm, unsubscribe, preferences, admin import),
+Modules: ``subscriptions/`` (preferences, signed links, the subscriber store, CSV import),
 ``compose`` (which papers each recipient gets), ``render`` (Jinja2 → multipart mail),
-``smtp`` (a connection-reusing sender that reports each recipient's SMTP code), ``deliver``
-(runs, the ledger, claims, retries), ``commands`` (CLI) and ``worker`` (the scheduler).
+``smtp`` (the digest's SMTP session over ``mail.transport``: many messages on one
+connection, each recipient's outcome), ``deliver/`` (runs, the ledger, senders, recovery,
+status), ``throttle`` (site-wide rate limits), ``commands`` (CLI) and ``worker`` (the
+scheduler).
 """
 
 from __future__ import annotations

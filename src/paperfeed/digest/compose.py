@@ -125,13 +125,8 @@ class Composer:
     def __init__(
         self, session: Session, db: Database, settings: Settings, period: Period, now: dt.datetime
     ) -> None:
-        self.session, self.db, self.settings, self.period, self.now = (
-            session,
-            db,
-            settings,
-            period,
-            now,
-        )
+        self.session, self.db, self.settings = session, db, settings
+        self.period, self.now = period, now
         self.base = self._base_ids()
         self._pool: dict[int, PoolPaper] | None = None
         self._pool_order: list[int] = []

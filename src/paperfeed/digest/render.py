@@ -33,7 +33,7 @@ from sqlalchemy import select
 from paperfeed.community.keys import secret_key
 from paperfeed.config import Settings
 from paperfeed.digest.compose import Period
-from paperfeed.digest.subscriptions import link_token_with_key
+from paperfeed.digest.subscriptions.links import link_token_with_key
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from paperfeed.text import safe_url, truncate
@@ -203,11 +203,23 @@ class Renderer:
             .replace(P_UNSUB, unsub)
             .replace(P_MANAGE, manage)
         )
+        boundary = f"=_pf_{run_id}_{recipient.subscriber_id}"
+        head = self._headers(content.subject, recipient, run_id, period, now, unsub, boundary)
+        return _multipart(head, boundary, text, html)
+
+    def _headers(
+        self,
+        subject: str,
+        recipient: Recipient,
+        run_id: int,
+        period: Period,
+        now: dt.datetime,
+        unsub: str,
+        boundary: str,
+    ) -> str:
         s = self.settings
-        subject = content.subject
         if not subject.isascii():
             subject = Header(subject, "utf-8", maxlinelen=76).encode()
-        boundary = f"=_pf_{run_id}_{recipient.subscriber_id}"
         headers = [
             ("From", self.from_header),
             ("To", recipient.email),
@@ -225,21 +237,25 @@ class Renderer:
         ]
         if s.mail_reply_to:
             headers.insert(1, ("Reply-To", s.mail_reply_to))
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers)
-        text_qp = binascii.b2a_qp(text.encode(), quotetabs=False, istext=True, header=False)
-        html_b64 = base64.encodebytes(html.encode())
-        out = bytearray(head.encode())
-        out += b"\r\nThis is a multipart message in MIME format.\r\n"
-        out += f"--{boundary}\r\n".encode()
-        out += b"Content-Type: text/plain; charset=utf-8\r\n"
-        out += b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        out += text_qp.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        out += f"\r\n--{boundary}\r\n".encode()
-        out += b"Content-Type: text/html; charset=utf-8\r\n"
-        out += b"Content-Transfer-Encoding: base64\r\n\r\n"
-        out += html_b64.replace(b"\n", b"\r\n")
-        out += f"--{boundary}--\r\n".encode()
-        return bytes(out)
+        return "".join(f"{k}: {v}\r\n" for k, v in headers)
+
+
+def _multipart(head: str, boundary: str, text: str, html: str) -> bytes:
+    """``head`` and the two alternatives: text (quoted-printable), then HTML (base64)."""
+    text_qp = binascii.b2a_qp(text.encode(), quotetabs=False, istext=True, header=False)
+    html_b64 = base64.encodebytes(html.encode())
+    out = bytearray(head.encode())
+    out += b"\r\nThis is a multipart message in MIME format.\r\n"
+    out += f"--{boundary}\r\n".encode()
+    out += b"Content-Type: text/plain; charset=utf-8\r\n"
+    out += b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    out += text_qp.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    out += f"\r\n--{boundary}\r\n".encode()
+    out += b"Content-Type: text/html; charset=utf-8\r\n"
+    out += b"Content-Transfer-Encoding: base64\r\n\r\n"
+    out += html_b64.replace(b"\n", b"\r\n")
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
 
 
 def _ascii(text: str) -> str:

@@ -1,9 +1,10 @@
 """A connection-reusing SMTP sender that reports each recipient's outcome.
 
-Connects, upgrades to TLS and logs in through the shared transport
-(:func:`paperfeed.mail.transport.connect`, which raises ``ConnectFailed``). One
-connection carries many messages (MAIL, RCPT, DATA, then RSET after a refusal); a 421 or a
-dropped connection closes it and the next message reconnects.
+Not a second SMTP client: it connects, upgrades to TLS, logs in and quits only through the
+one transport (:func:`paperfeed.mail.transport.connect` / ``close``, which raise
+``ConnectFailed``). What it adds is the ledger's side of a session: one connection carries
+many messages (MAIL, RCPT, DATA, then RSET after a refusal), a 421 or a dropped connection
+closes it and the next message reconnects, and each message ends in an outcome.
 
 Outcomes (Mailman's rules): 2xx sent; 4xx and 552 deferred (temporary); other 5xx failed
 (permanent). A connection that drops or times out before the end of the message: deferred

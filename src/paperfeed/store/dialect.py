@@ -14,13 +14,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Integer, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select
+
+# Any SELECT, whatever its columns: skip_locked gives back the type it was given.
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Ops:
         """``column`` is one of ``ids``."""
         return cast(ColumnElement[bool], column.in_(list(ids)))
 
-    def skip_locked(self, stmt: Select[Any], *of: Any) -> Select[Any]:
+    def skip_locked(self, stmt: S, *of: Any) -> S:
         """``stmt`` claiming its rows so that concurrent claimers skip them (a work queue)."""
         return stmt
 
@@ -96,7 +99,7 @@ class PostgresOps(Ops):
         bound = bindparam(name, list(ids), type_=postgresql.ARRAY(Integer))
         return cast(ColumnElement[bool], column == any_(bound))
 
-    def skip_locked(self, stmt: Select[Any], *of: Any) -> Select[Any]:
+    def skip_locked(self, stmt: S, *of: Any) -> S:
         return stmt.with_for_update(skip_locked=True, of=list(of) or None)
 
     def serialise(self, session: Session, key: int) -> None:
