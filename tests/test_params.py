@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from paperfeed import params
+from paperfeed.papers.ids import is_arxiv_id
 from paperfeed.params import BadPeriod, BadValue
-from paperfeed.sources.arxiv_ids import is_arxiv_id
 
 ODD_NUMBERS = ["²", "٣", "1²", "١٢", " 1", "1 ", "+1", "-1", "1.0", "", str(10**30), "0x1"]
 
@@ -94,3 +94,26 @@ def test_signed_token_parts() -> None:
 )
 def test_arxiv_ids_are_ascii(text: str) -> None:
     assert not is_arxiv_id(text)
+
+
+def test_parse_day() -> None:
+    assert params.parse_day("2025-03-07") == dt.date(2025, 3, 7)
+    for bad in ("2025-3-7", "2025-02-30", "07-03-2025", "", "2025-03-07x"):
+        with pytest.raises(params.BadPeriod):
+            params.parse_day(bad)
+
+
+def test_parse_week() -> None:
+    assert params.parse_week("2025-W10") == (dt.date(2025, 3, 3), dt.date(2025, 3, 10))
+    assert params.parse_week("2020-W53")[0] == dt.date(2020, 12, 28)  # a 53-week year
+    for bad in ("2025-W54", "2025-W00", "2025-W1", "2025W10", "2025-10", "2021-W53"):
+        with pytest.raises(params.BadPeriod):
+            params.parse_week(bad)
+
+
+def test_parse_month() -> None:
+    assert params.parse_month("2025-12") == (dt.date(2025, 12, 1), dt.date(2026, 1, 1))
+    assert params.parse_month("2025-02") == (dt.date(2025, 2, 1), dt.date(2025, 3, 1))
+    for bad in ("2025-13", "2025-00", "2025-1", "0000-05", "2025-03-01"):
+        with pytest.raises(params.BadPeriod):
+            params.parse_month(bad)

@@ -132,7 +132,7 @@ class Target:
         for name in self.path_params:
             value = enc(url_values[("path", name)])
             path = path.replace("{" + name + "}", value)
-            for suffix in (":path", ":int", ":arxiv_id"):
+            for suffix in (":path", ":int", ":arxiv"):
                 path = path.replace("{" + name + suffix + "}", value)
         query = "&".join(
             f"{enc(n)}={enc(v)}" for (kind, n), v in url_values.items() if kind == "query"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.community.comments import render_markdown, sanitize
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
+from paperfeed.papers.ids import parse_arxiv_id
 
 NEW_IDS = st.builds(
     lambda yy, mm, n, v: (f"{yy:02d}{mm:02d}.{n:05d}", v),

@@ -1,5 +1,6 @@
 """The per-worker response cache: expiry, LRU bounds by count and by bytes, and the async
-``compute``: stale-while-revalidate, one computation per key, failures."""
+``compute``: stale-while-revalidate, one computation per key, failures; the typed entries of
+the app's cache (``CachedPage``, ``PageCache``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from paperfeed.web import cache as cache_module
-from paperfeed.web.cache import TTLCache
+from paperfeed.web.cache import CachedPage, PageCache, TTLCache
 
 T = TypeVar("T")
 
@@ -60,6 +61,32 @@ def test_bounded_by_entries_and_bytes() -> None:
     c.set("big", b"123456789")  # 9 bytes: evicts older entries until <= 10 bytes
     assert c.get("big") == b"123456789"
     assert sum(c.get(k) is not None for k in "acd") == 0
+
+
+def test_pages_are_bounded_by_their_bodies() -> None:
+    c = TTLCache[CachedPage](60, max_entries=10, max_bytes=10)
+    c.set("a", CachedPage(200, "text/html", b"123456"))
+    c.set("b", CachedPage(200, "text/html", b"123456"))  # 12 bytes of bodies: a goes
+    assert c.get("a") is None and c.get("b") is not None
+
+
+def test_a_cached_page_answers_as_it_was_rendered() -> None:
+    page = CachedPage(400, "application/json", b"bad", (("X-Search-Mode", "keyword"),))
+    response = page.response()
+    assert (response.status_code, response.body, page.message) == (400, b"bad", "bad")
+    assert response.headers["x-search-mode"] == "keyword"
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-length"] == "3"
+
+
+def test_the_page_cache_clears_its_flags_too() -> None:
+    c = PageCache(60)
+    c.set("k", CachedPage(200, "text/html", b"x"))
+    assert c.flags.get_or_set("demo", lambda: False) is False
+    assert c.flags.get_or_set("demo", lambda: True) is False  # kept
+    c.clear()
+    assert c.get("k") is None
+    assert c.flags.get_or_set("demo", lambda: True) is True
 
 
 def test_compute_serves_stale_while_one_refresh_runs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
 import paperfeed.web.pages as pages
@@ -24,7 +25,7 @@ def routed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths whose requests reached a page route (``cached_page``)."""
     calls: list[str] = []
 
-    async def counting(request: Any, compute: Callable[[], bytes]) -> bytes:
+    async def counting(request: Any, compute: Callable[[], bytes]) -> Response:
         calls.append(request.url.path)
         return await cached_page(request, compute)
 

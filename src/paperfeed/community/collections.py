@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
 from paperfeed.community.comments import paper_id_of
 from paperfeed.community.users import Account
-from paperfeed.feed import FeedItem
+from paperfeed.papers import FeedItem
 from paperfeed.store.db import Database
 from paperfeed.store.models import Collection, CollectionItem, Paper, User, utcnow
 
@@ -168,7 +168,7 @@ def items(db: Database, collection_id: int) -> list[FeedItem]:
     """The papers of a collection, most recently added first (no visibility check here)."""
     with db.read() as session:
         rows = session.execute(
-            select(*feed._PAPER_COLUMNS, CollectionItem.added_at)
+            select(*papers.item_columns(), CollectionItem.added_at)
             .join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == collection_id)
             .order_by(CollectionItem.added_at.desc(), Paper.arxiv_id)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from paperfeed.community import CommunityError
 from paperfeed.community.users import Account
 from paperfeed.config import Settings
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
+from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.sources.atom import ArxivAPIError, fetch_arxiv_papers
 from paperfeed.sources.pipeline import ingest_records
 from paperfeed.sources.records import PaperRecord

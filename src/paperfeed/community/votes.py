@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound
 from paperfeed.community.tokens import READ_ONLY, TOKEN_REFUSED
-from paperfeed.sources.arxiv_ids import is_arxiv_id
+from paperfeed.papers.ids import is_arxiv_id
 from paperfeed.store.db import Database, WriteBusy, lost_connection, retry_if_disconnected
 from paperfeed.store.models import Paper, Upvote, utcnow
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from paperfeed.config import get_settings
 from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
-from paperfeed.params import ID_MAX, is_whole_number
+from paperfeed.params import ID_MAX, BadPeriod, is_whole_number, parse_day
 from paperfeed.store.db import get_database
 
 PERIOD = click.Choice(["daily", "weekly"])
@@ -109,15 +109,15 @@ def remove(email: str) -> None:
 
 
 def _default_day(kind: str, date: str | None) -> dt.date:
-    from paperfeed import feed
+    from paperfeed import papers
 
     if date:
         try:
-            return feed.parse_day(date)
-        except feed.BadPeriod as exc:
+            return parse_day(date)
+        except BadPeriod as exc:
             raise click.BadParameter(str(exc), param_hint="--date") from exc
     with get_database().read() as session:
-        latest = feed.latest_day(session)
+        latest = papers.latest_day(session)
     if latest is None:
         raise click.ClickException("no papers yet: nothing to send (pass --date)")
     return latest

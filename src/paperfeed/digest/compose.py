@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.store.models import (
@@ -65,7 +65,7 @@ def period_for(kind: str, day: dt.date) -> Period:
         return Period(kind, day.isoformat(), day, day + dt.timedelta(days=1))
     if kind == "weekly":
         start = day - dt.timedelta(days=day.weekday())
-        return Period(kind, feed.iso_week(day), start, start + dt.timedelta(days=7))
+        return Period(kind, papers.iso_week(day), start, start + dt.timedelta(days=7))
     raise ValueError(f"unknown digest kind {kind!r}")
 
 
@@ -143,9 +143,9 @@ class Composer:
     def _base_ids(self) -> list[int]:
         p, s = self.period, self.settings
         if p.kind == "daily":
-            items = feed.day_items(self.session, p.start)
+            items = papers.day_items(self.session, p.start)
             end_of_day = dt.datetime.combine(p.end, dt.time())
-            trending = feed.trending_items(
+            trending = papers.trending_items(
                 self.session,
                 half_life_hours=s.trending_half_life_hours,
                 window_days=s.trending_window_days,
@@ -153,7 +153,7 @@ class Composer:
             )
             items += [t for t in trending if (t.score or 0) > 0][: TRENDING_EXTRA + len(items)]
         else:
-            items = feed.period_items(self.session, p.start, p.end)
+            items = papers.period_items(self.session, p.start, p.end)
         ids = self._ids_of([i.arxiv_id for i in items])
         out: list[int] = []
         for item in items:

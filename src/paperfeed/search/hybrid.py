@@ -38,9 +38,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Integer, String, any_, bindparam, select, type_coerce
 from sqlalchemy.dialects import postgresql
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.feed import FeedItem
+from paperfeed.papers import FeedItem
 from paperfeed.search.keyword import IndexBusy, KeywordIndex, get_keyword_index
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.store.db import Database
@@ -240,7 +240,7 @@ def search(
     result = SearchResult(query=parsed, page=page, page_size=page_size)
     if parsed.arxiv_id:
         with db.read() as session:
-            detail = feed.get_paper(session, parsed.arxiv_id)
+            detail = papers.get_paper(session, parsed.arxiv_id)
         result.mode = "id"
         if detail is not None:
             result.items, result.total = [detail.item], 1
@@ -303,7 +303,7 @@ def search(
         Paper.imported_upvotes + Paper.user_upvotes,
         # The time as the driver gives it (SQLite: ISO text, which sorts as the time does).
         type_coerce(Paper.published_at, String),
-        *(feed.item_columns() if whole else ()),
+        *(papers.item_columns() if whole else ()),
     )
     rows: list[Any] = []
     taken = 0
@@ -329,11 +329,11 @@ def search(
         ordered = [row[0] for row in rows]
         shown = ordered[start : start + page_size]
         if whole:
-            by_id = {row[0]: feed.item_from_row(tuple(row)[3:]) for row in rows[start:]}
+            by_id = {row[0]: papers.item_from_row(tuple(row)[3:]) for row in rows[start:]}
         else:
-            by_id = feed.items_by_paper_ids(session, shown)
+            by_id = papers.items_by_paper_ids(session, shown)
         if parsed.id_hint:
-            detail = feed.get_paper(session, parsed.id_hint)
+            detail = papers.get_paper(session, parsed.id_hint)
             result.did_you_mean = detail.item if detail else None
     for pid in shown:
         item = by_id.get(pid)
@@ -389,5 +389,5 @@ def feed_items(db: Database, settings: Settings, query: str, limit: int) -> list
     hits = index.search(parsed, limit, conjunctive=True, newest_first=True).hits
     ids = [pid for pid, _ in hits]
     with db.read() as session:
-        by_id = feed.items_by_paper_ids(session, ids)
+        by_id = papers.items_by_paper_ids(session, ids)
     return [by_id[pid] for pid in ids if pid in by_id]

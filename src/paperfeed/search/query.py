@@ -25,8 +25,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from paperfeed.papers.ids import id_hint, parse_arxiv_id
 from paperfeed.params import MAX_YEAR, MIN_YEAR
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
@@ -46,12 +46,6 @@ _CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[a-z-]+)?$")
 # ASCII digits only (params.py says why).
 _YEAR_RANGE = re.compile(r"(?:([0-9]{4})?(?:\.\.|-|–)([0-9]{4})?)|([0-9]{4})")
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{1,2})(?:-([0-9]{1,2}))?)?")
-# Looks like an arXiv id but may not be one (``2401.1234``, ``hep-th/99010``): worth a hint.
-_ID_LIKE = re.compile(
-    r"(?:arxiv:)?(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"
-    r"|https?://(?:www\.|export\.)?arxiv\.org/\S+",
-    re.IGNORECASE,
-)
 
 
 # Words too common to tell papers apart. Dropped from plain words (not from phrases) unless
@@ -283,8 +277,8 @@ def parse_query(raw: str) -> ParsedQuery:
     parsed.free_text = " ".join(rest.replace('"', " ").split())[:MAX_QUERY_CHARS]
     outside = _PHRASE.sub(" ", rest)
     for token in outside.split():
-        if parsed.id_hint is None and _ID_LIKE.fullmatch(token):
-            parsed.id_hint = _hint(token)
+        if parsed.id_hint is None:
+            parsed.id_hint = id_hint(token)
     parsed.terms.extend(words_of(outside))
     terms = _dedupe(parsed.terms)
     content = [t for t in terms if t not in STOPWORDS]
@@ -296,17 +290,6 @@ def parse_query(raw: str) -> ParsedQuery:
 
 def _dedupe(words: list[str]) -> list[str]:
     return list(dict.fromkeys(words))
-
-
-def _hint(token: str) -> str:
-    """The id an id-like word most likely means (``2501.0001`` → ``2501.00001``)."""
-    bare = re.sub(r"^arxiv:", "", token, flags=re.IGNORECASE)
-    for candidate in (bare, re.sub(r"^(\d{4})\.(\d{4})(v\d+)?$", r"\1.0\2", bare)):
-        try:
-            return parse_arxiv_id(candidate)[0]
-        except ValueError:
-            continue
-    return bare
 
 
 def _take_filter(parsed: ParsedQuery, m: re.Match[str]) -> str:

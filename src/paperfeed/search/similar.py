@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.feed import FeedItem
+from paperfeed.papers import FeedItem
+from paperfeed.papers.ids import unversioned
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 
@@ -30,7 +31,7 @@ MAX_K = 50
 def paper_id_for(db: Database, arxiv_id: str) -> int | None:
     """``papers.id`` of an arXiv id (a versioned id finds the unversioned paper)."""
     with db.read() as session:
-        for candidate in dict.fromkeys((arxiv_id, feed.unversioned_id(arxiv_id))):
+        for candidate in dict.fromkeys((arxiv_id, unversioned(arxiv_id))):
             found = session.scalar(select(Paper.id).where(Paper.arxiv_id == candidate))
             if found is not None:
                 return int(found)
@@ -63,7 +64,7 @@ def similar_to_id(db: Database, settings: Settings, paper_id: int, k: int) -> li
         log.exception("similar papers failed for paper %s", paper_id)
         return []
     with db.read() as session:
-        items = feed.items_by_paper_ids(session, [pid for pid, _ in hits])
+        items = papers.items_by_paper_ids(session, [pid for pid, _ in hits])
     out: list[FeedItem] = []
     for pid, score in hits:
         item = items.get(pid)

@@ -22,8 +22,8 @@ import httpx
 from defusedxml import ElementTree as SafeET
 
 from paperfeed.config import Settings
+from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.params import is_whole_number
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.records import (
     MAX_CATEGORY,
     MAX_SHORT,

@@ -181,7 +181,7 @@ def arxiv(
     strict: bool,
 ) -> None:
     """Fetch papers from the arXiv API: by id, or a category's submissions since a day."""
-    from paperfeed.sources.arxiv_ids import parse_arxiv_id
+    from paperfeed.papers.ids import parse_arxiv_id
     from paperfeed.sources.atom import ArxivAPIError, fetch_arxiv_items, search_category
 
     settings = get_settings()

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.params import is_unicode, is_whole_number
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
 
 # Column sizes of the store (PostgreSQL enforces them).
 MAX_ARXIV_ID = 32

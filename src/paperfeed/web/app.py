@@ -23,7 +23,7 @@ from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
-from paperfeed.web.cache import TTLCache
+from paperfeed.web.cache import PageCache
 from paperfeed.web.errors import AnswerErrors, install_error_handlers
 
 WEB_DIR = Path(__file__).parent
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = db or get_database(settings)
-    app.state.cache = TTLCache[bytes](settings.cache_seconds)
+    app.state.cache = PageCache(settings.cache_seconds)
     app.state.votes = VoteWriter(app.state.db)
     app.state.submission_fetcher = SubmissionFetcher(
         app.state.db, settings, on_added=app.state.cache.clear
@@ -97,10 +97,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from paperfeed.web.pages.search import router as search_router
     from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
-    # Community API first: its /api/papers/{id}/... routes sit under the paper route's path.
     app.include_router(community_api_router)
     app.include_router(api_router)
-    app.include_router(markdown_router)  # /papers/{id}.md, before the pages' /papers/...
+    app.include_router(markdown_router)
     app.include_router(feeds_router)
     app.include_router(search_router)
     app.include_router(account_router)

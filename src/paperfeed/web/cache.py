@@ -1,10 +1,11 @@
 """A tiny per-process TTL cache for rendered responses.
 
-Feed pages and API lists are read far more often than they change. Each worker keeps the bytes
-it rendered for ``PAPERFEED_CACHE_SECONDS`` (default 2 s): a new upvote or ingest shows up at
-most that late (plus one render, where a stale entry is served while it refreshes), and a
-busy day page costs one query per worker per period instead of one per request. Nothing
-here is shared between processes, so it needs no invalidation protocol.
+Feed pages and API lists are read far more often than they change. Each worker keeps the answers
+it rendered (a :class:`CachedPage`: status, media type, body, headers) for
+``PAPERFEED_CACHE_SECONDS`` (default 2 s): a new upvote or ingest shows up at most that late
+(plus one render, where a stale entry is served while it refreshes), and a busy day page costs
+one query per worker per period instead of one per request. Nothing here is shared between
+processes, so it needs no invalidation protocol.
 
 ``compute`` (for async routes) renders a miss in the thread pool, once per key at a time,
 and keeps serving an entry past its time (for up to ``STALE_FACTOR`` times the TTL) while one
@@ -23,9 +24,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -36,9 +39,36 @@ def _now() -> float:
     return time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """A rendered answer as the cache keeps it. A route answers ``response()``, and so does a
+    shortcut that finds it in front of the router (``cached_pages.py``): the same answer.
+    An error (``status`` 400 or more) of the JSON API holds its message as ``body``: the route
+    raises it, so that it is answered like every other error (``errors.py``)."""
+
+    status: int
+    media_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self) -> Response:
+        return Response(
+            self.body,
+            status_code=self.status,
+            media_type=self.media_type,
+            headers=dict(self.headers) if self.headers else None,
+        )
+
+    @property
+    def message(self) -> str:
+        """The body as text (an error's message)."""
+        return self.body.decode()
+
+
 class TTLCache(Generic[T]):
     """Entries live ``ttl_seconds``; the least recently used go first when there are more
-    than ``max_entries`` or, for ``bytes`` values, more than ``max_bytes`` in all."""
+    than ``max_entries`` or, for ``bytes`` and :class:`CachedPage` values, more than
+    ``max_bytes`` (of bodies) in all."""
 
     def __init__(
         self, ttl_seconds: float, max_entries: int = 512, max_bytes: int = 64 * 1024 * 1024
@@ -168,5 +198,20 @@ class TTLCache(Generic[T]):
             self._bytes = 0
 
 
+class PageCache(TTLCache[CachedPage]):
+    """The app's cache of rendered answers (``app.state.cache``), with the few facts about the
+    site that every page shows beside them (``flags``: the demo banner), cleared together."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        super().__init__(ttl_seconds)
+        self.flags = TTLCache[bool](ttl_seconds)
+
+    def clear(self) -> None:
+        super().clear()
+        self.flags.clear()
+
+
 def _size(value: object) -> int:
+    if isinstance(value, CachedPage):
+        return len(value.body)
     return len(value) if isinstance(value, bytes | bytearray | str) else 0

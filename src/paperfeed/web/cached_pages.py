@@ -10,9 +10,9 @@ Only a request the full app would answer from the same cache entry is answered h
 with no ``Authorization`` header and no session cookie (a logged-in page is never cached;
 the cookies are the ones ``SecurityMiddleware`` parsed, with the app's one parser),
 whose path and query string have a fresh entry, stored by the page itself under
-``render.page_key``. The answer is the page's own: status 200, the bytes, and
-``html_response``'s headers. Everything else, and every miss, goes on to FastAPI, which
-renders and stores the page. This sits inside ``SecurityMiddleware``, so the security
+``render.page_key``. The answer is the page's own: the entry's ``CachedPage.response()``,
+which is what the page route answers too. Everything else, and every miss, goes on to
+FastAPI, which renders and stores the page. This sits inside ``SecurityMiddleware``, so the security
 headers are added as on every response. An entry exists only if an anonymous GET of its
 path passed ``access.enforce``, i.e. its route is ``PUBLIC`` in the access table.
 """
@@ -23,14 +23,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paperfeed.config import Settings
 from paperfeed.web.auth import COOKIES_STATE, session_cookie
-from paperfeed.web.cache import TTLCache
-from paperfeed.web.pages.render import HTML_TYPE, page_key
-
-_CONTENT_TYPE = (b"content-type", HTML_TYPE.encode())
+from paperfeed.web.cache import CachedPage, PageCache
+from paperfeed.web.pages.render import page_key
 
 
 class CachedPages:
-    def __init__(self, app: ASGIApp, cache: TTLCache[bytes], settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, cache: PageCache, settings: Settings) -> None:
         self.app = app
         self.cache = cache
         # Any cookie by this name sends the request on, valid session or not: the full app
@@ -39,15 +37,13 @@ class CachedPages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            body = self._hit(scope)
-            if body is not None:
-                headers = [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+            page = self._hit(scope)
+            if page is not None:
+                await page.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def _hit(self, scope: Scope) -> bytes | None:
+    def _hit(self, scope: Scope) -> CachedPage | None:
         cookies = scope.get("state", {}).get(COOKIES_STATE)
         if cookies is None or self.session_cookie in cookies:
             return None  # not parsed (no SecurityMiddleware outside): the app decides

@@ -16,7 +16,7 @@ Documents are built with ``xml.etree`` (so text is always escaped); characters X
 are dropped first. RSS readers take ``<title>`` and ``<description>`` as HTML, so those texts are
 HTML-escaped before ``xml.etree`` escapes them for XML (an abstract's ``<EOS>`` then shows as
 ``<EOS>``, an ingested ``<img onerror>`` as text); Atom marks its texts ``type="text"`` instead.
-Rendered bytes are kept in ``app.state.cache`` like the HTML pages.
+Rendered answers are kept in ``app.state.cache`` like the HTML pages.
 """
 
 from __future__ import annotations
@@ -31,16 +31,14 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from paperfeed import __version__, feed
+from paperfeed import __version__, papers
 from paperfeed.config import Settings
-from paperfeed.feed import BadPeriod, FeedItem
-from paperfeed.params import BadValue, whole_number
+from paperfeed.papers import FeedItem
+from paperfeed.params import BadPeriod, BadValue, parse_day, whole_number
 from paperfeed.store.db import Database
-from paperfeed.store.models import DailyEntry, utcnow
-from paperfeed.web.cache import TTLCache
+from paperfeed.store.models import utcnow
+from paperfeed.web.cache import CachedPage, PageCache
 
 LATEST_DAYS = 3
 MAX_LATEST_DAYS = 14
@@ -196,12 +194,6 @@ def _summary(item: FeedItem) -> str:
 # --- data --------------------------------------------------------------------------------------
 
 
-def latest_days(session: Session, n: int) -> list[dt.date]:
-    """The ``n`` latest days that have papers, newest first."""
-    stmt = select(DailyEntry.day).distinct().order_by(DailyEntry.day.desc()).limit(n)
-    return list(session.scalars(stmt))
-
-
 def _latest_doc(request: Request) -> FeedDoc:
     settings, db = _state(request)
     raw = request.query_params.get("days", str(LATEST_DAYS))
@@ -211,8 +203,8 @@ def _latest_doc(request: Request) -> FeedDoc:
         raise HTTPException(400, str(exc)) from exc
     items: list[FeedItem] = []
     with db.read() as session:
-        for day in latest_days(session, days):
-            items.extend(feed.day_items(session, day))
+        for day in papers.latest_days(session, days):
+            items.extend(papers.day_items(session, day))
     return FeedDoc(
         title=f"{settings.site_name}: latest papers",
         description="Papers of the latest days, most upvoted first within each day.",
@@ -225,7 +217,7 @@ def _latest_doc(request: Request) -> FeedDoc:
 def _trending_doc(request: Request) -> FeedDoc:
     settings, db = _state(request)
     with db.read() as session:
-        items = feed.trending_items(
+        items = papers.trending_items(
             session,
             half_life_hours=settings.trending_half_life_hours,
             window_days=settings.trending_window_days,
@@ -242,11 +234,11 @@ def _trending_doc(request: Request) -> FeedDoc:
 def _day_doc(request: Request, day: str) -> FeedDoc:
     settings, db = _state(request)
     try:
-        parsed = feed.parse_day(day)
+        parsed = parse_day(day)
     except BadPeriod as exc:
         raise HTTPException(400, str(exc)) from exc
     with db.read() as session:
-        items = feed.day_items(session, parsed)
+        items = papers.day_items(session, parsed)
     return FeedDoc(
         title=f"{settings.site_name}: papers of {parsed.isoformat()}",
         description=f"Daily papers of {parsed.isoformat()}, most upvoted first.",
@@ -262,14 +254,15 @@ def _state(request: Request) -> tuple[Settings, Database]:
 
 def _feed_response(request: Request, fmt: str, doc_of: Callable[[], FeedDoc]) -> Response:
     settings: Settings = request.app.state.settings
-    cache_: TTLCache[bytes] = request.app.state.cache
+    cache_: PageCache = request.app.state.cache
 
-    def compute() -> bytes:
+    def compute() -> CachedPage:
         doc = doc_of()
-        return render_rss(doc, settings) if fmt == "rss" else render_atom(doc, settings)
+        if fmt == "rss":
+            return CachedPage(200, RSS_TYPE, render_rss(doc, settings))
+        return CachedPage(200, ATOM_TYPE, render_atom(doc, settings))
 
-    body = cache_.get_or_set(("feed", request.url.path, request.url.query), compute)
-    return Response(body, media_type=RSS_TYPE if fmt == "rss" else ATOM_TYPE)
+    return cache_.get_or_set(("feed", request.url.path, request.url.query), compute).response()
 
 
 # --- routes ------------------------------------------------------------------------------------

@@ -27,11 +27,12 @@ from paperfeed.community import CommunityError, http_status
 from paperfeed.community.keys import digest
 from paperfeed.community.tokens import TOKEN_REFUSED
 from paperfeed.community.votes import ByToken, TokenRefused, VoteWriter
+from paperfeed.papers.ids import ID_PATTERN
 from paperfeed.web import access
 from paperfeed.web.auth import bearer
 
-# The route's ``/api/papers/{arxiv_id:path}/upvote``, matched as Starlette does.
-VOTE_PATH = re.compile(r"/api/papers/(?P<arxiv_id>.*)/upvote")
+# The route's ``/api/papers/{arxiv_id:arxiv}/upvote``, matched as Starlette does.
+VOTE_PATH = re.compile(rf"/api/papers/(?P<arxiv_id>{ID_PATTERN})/upvote")
 VOTE_ROUTE = "/api/papers/{arxiv_id}/upvote"  # its key in the access table
 METHODS = {"POST": True, "DELETE": False}
 

@@ -181,7 +181,7 @@ async def _vote(request: Request, arxiv_id: str, up: bool) -> Response:
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/upvote",
+    "/papers/{arxiv_id:arxiv}/upvote",
     response_model=VoteState,
     responses=WRITE_ERRORS,
     summary="Upvote a paper",
@@ -192,7 +192,7 @@ async def upvote(request: Request, arxiv_id: str) -> Response:
 
 
 @router.delete(
-    "/papers/{arxiv_id:path}/upvote",
+    "/papers/{arxiv_id:arxiv}/upvote",
     response_model=VoteState,
     responses=WRITE_ERRORS,
     summary="Take an upvote back",
@@ -264,7 +264,7 @@ def _attempt(a: submissions.AttemptView) -> dict[str, Any]:
 
 
 @router.get(
-    "/papers/{arxiv_id:path}/comments",
+    "/papers/{arxiv_id:arxiv}/comments",
     response_model=list[CommentOut],
     responses=READ_ERRORS,
     summary="A paper's comments, with their replies",
@@ -280,7 +280,7 @@ def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/comments",
+    "/papers/{arxiv_id:arxiv}/comments",
     status_code=201,
     response_model=CommentOut,
     responses=WRITE_ERRORS,
@@ -419,7 +419,7 @@ def add_to_collection(
 
 
 @router.delete(
-    "/collections/{collection_id}/papers/{arxiv_id:path}",
+    "/collections/{collection_id}/papers/{arxiv_id:arxiv}",
     response_model=CollectionOut,
     responses=WRITE_ERRORS,
     summary="Remove a paper from your collection",

@@ -1,11 +1,12 @@
 """Routes of the JSON API (``/api/...``) and the markdown paper pages (``/papers/{id}.md``).
 
 Speed: a route validates its parameters, builds a normalised cache key and looks the rendered
-bytes up in ``app.state.cache`` without leaving the event loop (an entry past its time is served
-while one refresh runs: ``TTLCache.compute``). Only on a miss does it query
-the database, in the thread pool, with at most one computation per key in flight per worker
-(concurrent misses wait for it). Bodies are orjson bytes returned as a ``Response``, so FastAPI
-skips ``jsonable_encoder``; ``response_model`` only documents the shape in ``/openapi.json``.
+answer (a ``CachedPage``) up in ``app.state.cache`` without leaving the event loop (an entry
+past its time is served while one refresh runs: ``TTLCache.compute``). Only on a miss does it
+query the database, in the thread pool, with at most one computation per key in flight per
+worker (concurrent misses wait for it). Bodies are orjson bytes returned as a ``Response``, so
+FastAPI skips ``jsonable_encoder``; ``response_model`` only documents the shape in
+``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.config import Settings
+from paperfeed.params import BadPeriod, parse_day, parse_month, parse_week
 from paperfeed.store.db import Database
 from paperfeed.web.api import serialize
 from paperfeed.web.api.schemas import (
@@ -29,7 +31,7 @@ from paperfeed.web.api.schemas import (
     ErrorBody,
     Paper,
 )
-from paperfeed.web.cache import TTLCache
+from paperfeed.web.cache import CachedPage, PageCache
 
 router = APIRouter(prefix="/api", tags=["papers"])
 markdown_router = APIRouter(tags=["papers"])
@@ -108,7 +110,7 @@ async def daily_papers(request: Request) -> Response:
 
     This is the hottest route, so it skips FastAPI's per-parameter validation: the raw query
     string maps to its validated, normalised cache key (``DailyPapersQuery`` checks it once),
-    and the key to the cached bytes.
+    and the key to the cached answer.
     """
     state = request.app.state
     keys: dict[bytes, DailyKey] | None = getattr(state, "api_daily_keys", None)
@@ -122,10 +124,11 @@ async def daily_papers(request: Request) -> Response:
             keys.clear()
         keys[raw] = key
     _, period, sort, who, p, limit = key
-    body = await _cached(
-        state, key, lambda: _daily_body(state.db, state.settings, period, sort, who, p, limit)
+    settings = state.settings
+    page = await _cached(
+        state, key, lambda: _json(_daily_body(state.db, settings, period, sort, who, p, limit))
     )
-    return Response(body, media_type=JSON)
+    return page.response()
 
 
 def _daily_key(request: Request) -> DailyKey:
@@ -141,7 +144,7 @@ def _daily_key(request: Request) -> DailyKey:
         raise HTTPException(400, "give at most one of date, week and month")
     try:
         period = _parse_period(*given[0]) if given else None
-    except feed.BadPeriod as exc:
+    except BadPeriod as exc:
         raise HTTPException(400, str(exc)) from exc
     return ("daily_papers", period, query.sort, submitter or None, query.p, query.limit)
 
@@ -188,24 +191,16 @@ async def search_papers(
     if not query:
         return Response(b"[]", media_type=JSON)
     state = request.app.state
-    body = await _cached(
+    page = await _cached(
         state,
         ("search", query, limit),
-        lambda: _search_body(state.db, state.settings, query, limit),
+        lambda: _search_page(state.db, state.settings, query, limit),
     )
-    if body.startswith(b"!"):
-        raise HTTPException(400, body[1:].decode())
-    # The body stays a bare array (the list_papers contract); how it was found is a header.
-    first, _, array = body.partition(b"\n")
-    mode, *flags = first.decode().split()
-    headers = {"X-Search-Mode": mode}
-    if "indexing" in flags:  # the keyword index is still catching up with the database
-        headers["X-Search-Indexing"] = "1"
-    return Response(array, media_type=JSON, headers=headers)
+    return _answer(page)
 
 
 @router.get(
-    "/papers/{arxiv_id:path}/similar",
+    "/papers/{arxiv_id:arxiv}/similar",
     response_model=list[Paper],
     responses=NOT_FOUND_RESPONSES,
     summary="Similar papers",
@@ -217,24 +212,20 @@ async def similar_papers(
 ) -> Response:
     """The papers nearest to this one in the semantic index (all-MiniLM-L6-v2 embeddings of
     title and abstract), most similar first, itself excluded, as a bare JSON array of paper
-    objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``.
-    Declared before ``/papers/{arxiv_id:path}``, which would otherwise match it."""
+    objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``."""
     from paperfeed.search.similar import similar_items
 
     state = request.app.state
 
-    def compute() -> bytes:
+    def compute() -> CachedPage:
         items = similar_items(state.db, state.settings, arxiv_id, limit)
-        return b"" if items is None else serialize.paper_list_bytes(items)
+        return _not_found(arxiv_id) if items is None else _json(serialize.paper_list_bytes(items))
 
-    body = await _cached(state, ("similar", arxiv_id, limit), compute)
-    if not body:
-        raise HTTPException(404, f"paper {arxiv_id[:64]!r} not found")
-    return Response(body, media_type=JSON)
+    return _answer(await _cached(state, ("similar", arxiv_id, limit), compute))
 
 
 @router.get(
-    "/papers/{arxiv_id:path}",
+    "/papers/{arxiv_id:arxiv}",
     response_model=Paper,
     responses=NOT_FOUND_RESPONSES,
     summary="One paper",
@@ -243,14 +234,13 @@ async def paper_info(request: Request, arxiv_id: str) -> Response:
     """One paper by arXiv id (``2501.01234`` or old-style ``hep-th/9901001``). A versioned
     id (``2501.01234v2``) serves the paper. Unknown → 404 ``{"error": ...}``."""
     state = request.app.state
-    body = await _cached(state, ("paper", arxiv_id), lambda: _paper_body(state.db, arxiv_id))
-    if not body:
-        raise HTTPException(404, f"paper {arxiv_id[:64]!r} not found")
-    return Response(body, media_type=JSON)
+    return _answer(
+        await _cached(state, ("paper", arxiv_id), lambda: _paper_page(state.db, arxiv_id))
+    )
 
 
 @markdown_router.get(
-    "/papers/{arxiv_id:path}.md",
+    "/papers/{arxiv_id:arxiv}.md",
     response_class=Response,
     responses={
         200: {"content": {"text/markdown": {}}, "description": "The paper page as markdown."},
@@ -262,25 +252,21 @@ async def paper_markdown(request: Request, arxiv_id: str) -> Response:
     """The paper page as markdown: title, authors, dates, upvotes, links, abstract (what
     ``HfApi.read_paper`` returns). Unknown → 404."""
     state = request.app.state
-    body = await _cached(
+    page = await _cached(
         state,
         ("markdown", arxiv_id),
-        lambda: _markdown_body(state.db, state.settings, arxiv_id),
+        lambda: _markdown_page(state.db, state.settings, arxiv_id),
     )
-    if not body:
-        return Response(
-            f"paper {arxiv_id[:64]!r} not found\n", status_code=404, media_type=MARKDOWN
-        )
-    return Response(body, media_type=MARKDOWN)
+    return page.response()  # a 404 too: as markdown, not the API's JSON error
 
 
 def _parse_period(name: str, value: str) -> Period:
     if name == "date":
-        day = feed.parse_day(value)
+        day = parse_day(value)
         return day, day + dt.timedelta(days=1)
     if name == "week":
-        return feed.parse_week(value)
-    return feed.parse_month(value)
+        return parse_week(value)
+    return parse_month(value)
 
 
 def _daily_body(
@@ -296,18 +282,18 @@ def _daily_body(
     with db.read() as session:
         if period is None:
             if sort == "trending":
-                items = feed.trending_items(
+                items = papers.trending_items(
                     session,
                     half_life_hours=settings.trending_half_life_hours,
                     window_days=settings.trending_window_days,
                     submitter=submitter,
                 )[offset : offset + limit]
             else:
-                items = feed.recent_items(session, offset, limit, submitter)
+                items = papers.recent_items(session, offset, limit, submitter)
         else:
             start, end = period
             if sort == "trending":
-                items = feed.period_trending_items(
+                items = papers.period_trending_items(
                     session,
                     start,
                     end,
@@ -315,43 +301,62 @@ def _daily_body(
                     submitter=submitter,
                 )
             elif end - start == dt.timedelta(days=1):
-                items = feed.day_items(session, start, submitter)
+                items = papers.day_items(session, start, submitter)
             else:
-                items = feed.period_items(session, start, end, submitter)
+                items = papers.period_items(session, start, end, submitter)
             if sort == "publishedAt":
-                items = feed.newest_first(items)
+                items = papers.newest_first(items)
             items = items[offset : offset + limit]
     return serialize.daily_list_bytes(items)
 
 
-def _search_body(db: Database, settings: Settings, query: str, limit: int) -> bytes:
-    """``mode + b"\n" + JSON array``: mode is hybrid, keyword (no embedder: keyword only) or
-    id; ``b"!" + message`` for a malformed query (cached too)."""
+def _search_page(db: Database, settings: Settings, query: str, limit: int) -> CachedPage:
+    """The bare JSON array (the list_papers contract); how it was found is a header: hybrid,
+    keyword (no embedder: keyword only) or id. A malformed query is a 400 (cached too)."""
     from paperfeed.search import hybrid
     from paperfeed.search.query import QueryError
 
     try:
         result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
     except QueryError as exc:
-        return b"!" + str(exc).encode()
-    first = result.mode + (" indexing" if result.indexing else "")
-    return first.encode() + b"\n" + serialize.paper_list_bytes(result.items)
+        return CachedPage(400, JSON, str(exc).encode())
+    headers = [("X-Search-Mode", result.mode)]
+    if result.indexing:  # the keyword index is still catching up with the database
+        headers.append(("X-Search-Indexing", "1"))
+    return CachedPage(200, JSON, serialize.paper_list_bytes(result.items), tuple(headers))
 
 
-def _paper_body(db: Database, arxiv_id: str) -> bytes:
+def _paper_page(db: Database, arxiv_id: str) -> CachedPage:
     with db.read() as session:
-        detail = feed.get_paper(session, arxiv_id)
-    return serialize.paper_bytes(detail) if detail else b""
+        detail = papers.get_paper(session, arxiv_id)
+    return _json(serialize.paper_bytes(detail)) if detail else _not_found(arxiv_id)
 
 
-def _markdown_body(db: Database, settings: Settings, arxiv_id: str) -> bytes:
+def _markdown_page(db: Database, settings: Settings, arxiv_id: str) -> CachedPage:
     with db.read() as session:
-        detail = feed.get_paper(session, arxiv_id)
-    return serialize.paper_markdown(detail, settings.base_url).encode() if detail else b""
+        detail = papers.get_paper(session, arxiv_id)
+    if detail is None:
+        return CachedPage(404, MARKDOWN, f"paper {arxiv_id[:64]!r} not found\n".encode())
+    return CachedPage(200, MARKDOWN, serialize.paper_markdown(detail, settings.base_url).encode())
 
 
-async def _cached(state: Any, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-    """Cached bytes for ``key``, else ``compute()`` in the thread pool, once per key at a time
-    (``TTLCache.compute``). ``b""`` is a cacheable "not found"."""
-    cache: TTLCache[bytes] = state.cache
+def _json(body: bytes) -> CachedPage:
+    return CachedPage(200, JSON, body)
+
+
+def _not_found(arxiv_id: str) -> CachedPage:
+    return CachedPage(404, JSON, f"paper {arxiv_id[:64]!r} not found".encode())
+
+
+def _answer(page: CachedPage) -> Response:
+    """The cached answer; an error is raised, to be answered as every API error is."""
+    if page.status >= 400:
+        raise HTTPException(page.status, page.message)
+    return page.response()
+
+
+async def _cached(state: Any, key: Hashable, compute: Callable[[], CachedPage]) -> CachedPage:
+    """The cached answer for ``key``, else ``compute()`` in the thread pool, once per key at a
+    time (``TTLCache.compute``). Errors (a 404, a malformed query) are kept too."""
+    cache: PageCache = state.cache
     return await cache.compute(key, compute)

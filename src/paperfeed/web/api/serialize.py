@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from paperfeed.feed import FeedItem, PaperDetail
+from paperfeed.papers import FeedItem, PaperDetail
 
 
 def iso_z(moment: dt.datetime | None) -> str | None:

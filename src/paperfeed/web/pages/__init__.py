@@ -12,16 +12,16 @@ Routes
                                      A versioned id (``...v2``) redirects to the unversioned page.
 
 Week, month and trending lists are paged with ``?page=N`` (``settings.page_size`` per page).
-The paper route only matches arXiv-id shapes (see ``ArxivIdConvertor``), so ``/papers/{id}.md``
-(the API's markdown route) and any other path under ``/papers/`` are never shadowed by it.
+The paper route only matches arXiv-id shapes (the ``arxiv`` convertor, ``web/convertors.py``),
+so ``/papers/{id}.md`` (the API's markdown route) and any other path under ``/papers/`` are never
+shadowed by it.
 
-Each page renders to bytes kept in ``app.state.cache`` under its path and query.
+Each page renders to an answer kept in ``app.state.cache`` under its path and query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,40 +29,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.convertors import Convertor, register_url_convertor
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.feed import BadPeriod, FeedItem
-from paperfeed.params import BadValue, whole_number
+from paperfeed.papers import FeedItem, ids
+from paperfeed.params import BadPeriod, BadValue, parse_day, parse_month, parse_week, whole_number
 from paperfeed.store.db import Database
-from paperfeed.web.pages.render import cached_page, html_response, render, site_is_demo
-
-# arXiv identifiers: new style 2401.01234 (4 or 5 digits after the dot since 2015) and old style
-# archive[.SUBJ]/YYMMNNN, each with an optional version suffix.
-ARXIV_ID_PATTERN = (
-    r"(?:[0-9]{4}\.[0-9]{4,5}|[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/[0-9]{7})(?:v[0-9]+)?"
-)
-_VERSION_RE = re.compile(r"^(.*\d)v\d+$")
-
-
-def _unversioned(arxiv_id: str) -> str:
-    """``2401.01234v2`` → ``2401.01234``, ``hep-th/9901001v1`` → ``hep-th/9901001``."""
-    m = _VERSION_RE.match(arxiv_id)
-    return m[1] if m else arxiv_id
-
-
-class ArxivIdConvertor(Convertor[str]):
-    regex = ARXIV_ID_PATTERN
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("arxiv_id", ArxivIdConvertor())
+from paperfeed.web.pages.render import cached_page, render, site_is_demo
 
 SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
 GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
@@ -117,7 +90,7 @@ def _period_nav(day: dt.date | None) -> dict[str, str]:
         return {"daily": "/", "weekly": "/", "monthly": "/"}
     return {
         "daily": f"/papers/date/{day.isoformat()}",
-        "weekly": f"/papers/week/{feed.iso_week(day)}",
+        "weekly": f"/papers/week/{papers.iso_week(day)}",
         "monthly": f"/papers/month/{day:%Y-%m}",
     }
 
@@ -148,7 +121,7 @@ async def home(request: Request) -> Response:
     def compute() -> bytes:
         settings, db = _state(request)
         with db.read() as session:
-            day = feed.latest_day(session)
+            day = papers.latest_day(session)
             if day is None:
                 return render(
                     request,
@@ -162,7 +135,7 @@ async def home(request: Request) -> Response:
                 )
             return _render_day(request, session, day, is_home=True)
 
-    return html_response(await cached_page(request, compute))
+    return await cached_page(request, compute)
 
 
 @router.api_route("/papers", methods=GET_HEAD)
@@ -177,7 +150,7 @@ async def date_form(request: Request) -> Response:
     if not raw:
         return RedirectResponse("/", status_code=303)
     try:
-        day = feed.parse_day(raw)
+        day = parse_day(raw)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
     return RedirectResponse(f"/papers/date/{day.isoformat()}", status_code=303)
@@ -186,7 +159,7 @@ async def date_form(request: Request) -> Response:
 @router.api_route("/papers/date/{day}", methods=GET_HEAD)
 async def day_page(request: Request, day: str) -> Response:
     try:
-        parsed = feed.parse_day(day)
+        parsed = parse_day(day)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
 
@@ -194,14 +167,14 @@ async def day_page(request: Request, day: str) -> Response:
         with request.app.state.db.read() as session:
             return _render_day(request, session, parsed, is_home=False)
 
-    return html_response(await cached_page(request, compute))
+    return await cached_page(request, compute)
 
 
 def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bool) -> bytes:
     settings, db = _state(request)
-    items = feed.day_items(session, day)
-    prev_day, next_day = feed.adjacent_days(session, day)
-    latest = feed.latest_day(session) if not items else None
+    items = papers.day_items(session, day)
+    prev_day, next_day = papers.adjacent_days(session, day)
+    latest = papers.latest_day(session) if not items else None
     feeds = [
         FeedLink(
             RSS,
@@ -255,7 +228,7 @@ class _Period:
 @router.api_route("/papers/week/{week}", methods=GET_HEAD)
 async def week_page(request: Request, week: str) -> Response:
     try:
-        start, end = feed.parse_week(week)
+        start, end = parse_week(week)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
     last = end - dt.timedelta(days=1)
@@ -266,7 +239,7 @@ async def week_page(request: Request, week: str) -> Response:
         heading=f"Week {number}, {year}",
         subheading=f"{start:%b} {start.day} – {last:%b} {last.day}, {last.year}",
         title=f"Papers of week {week}",
-        slug=feed.iso_week,
+        slug=papers.iso_week,
     )
     return await _period_page(request, start, end, period)
 
@@ -274,7 +247,7 @@ async def week_page(request: Request, week: str) -> Response:
 @router.api_route("/papers/month/{month}", methods=GET_HEAD)
 async def month_page(request: Request, month: str) -> Response:
     try:
-        start, end = feed.parse_month(month)
+        start, end = parse_month(month)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
     period = _Period(
@@ -296,9 +269,9 @@ async def _period_page(request: Request, start: dt.date, end: dt.date, period: _
     def compute() -> bytes:
         settings, db = _state(request)
         with db.read() as session:
-            items = feed.period_items(session, start, end)
-            before, _ = feed.adjacent_days(session, start)
-            _, after = feed.adjacent_days(session, end - dt.timedelta(days=1))
+            items = papers.period_items(session, start, end)
+            before, _ = papers.adjacent_days(session, start)
+            _, after = papers.adjacent_days(session, end - dt.timedelta(days=1))
         shown, offset, pages = _paginate(items, page, settings.page_size)
         base = f"/papers/{period.unit}"
         return render(
@@ -326,7 +299,7 @@ async def _period_page(request: Request, start: dt.date, end: dt.date, period: _
             },
         )
 
-    return html_response(await cached_page(request, compute))
+    return await cached_page(request, compute)
 
 
 @router.api_route("/papers/trending", methods=GET_HEAD)
@@ -336,12 +309,12 @@ async def trending_page(request: Request) -> Response:
     def compute() -> bytes:
         settings, db = _state(request)
         with db.read() as session:
-            items = feed.trending_items(
+            items = papers.trending_items(
                 session,
                 half_life_hours=settings.trending_half_life_hours,
                 window_days=settings.trending_window_days,
             )
-            latest = feed.latest_day(session)
+            latest = papers.latest_day(session)
         shown, offset, pages = _paginate(items, page, settings.page_size)
         return render(
             request,
@@ -377,19 +350,19 @@ async def trending_page(request: Request) -> Response:
             },
         )
 
-    return html_response(await cached_page(request, compute))
+    return await cached_page(request, compute)
 
 
-@router.api_route("/papers/{arxiv_id:arxiv_id}", methods=GET_HEAD)
+@router.api_route("/papers/{arxiv_id:arxiv}", methods=GET_HEAD)
 async def paper_page(request: Request, arxiv_id: str) -> Response:
-    unversioned = _unversioned(arxiv_id)
+    unversioned = ids.unversioned(arxiv_id)
     if unversioned != arxiv_id:
         return RedirectResponse(f"/papers/{unversioned}", status_code=301)
 
     def compute() -> bytes:
         settings, db = _state(request)
         with db.read() as session:
-            detail = feed.get_paper(session, arxiv_id)
+            detail = papers.get_paper(session, arxiv_id)
         if detail is None:
             raise HTTPException(status_code=404, detail=f"No paper {arxiv_id} on this site.")
         item = detail.item
@@ -411,7 +384,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
             },
         )
 
-    return html_response(await cached_page(request, compute))
+    return await cached_page(request, compute)
 
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:

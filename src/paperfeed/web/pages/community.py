@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from paperfeed import feed
+from paperfeed import papers
 from paperfeed.community import (
     CommunityError,
     claims,
@@ -22,18 +21,16 @@ from paperfeed.community import (
 )
 from paperfeed.community import collections as colls
 from paperfeed.community.users import Account
-from paperfeed.feed import FeedItem
 from paperfeed.params import is_whole_number, optional_id, parse_day
-from paperfeed.store.models import DailyEntry, Paper
 from paperfeed.web.auth import require_admin, require_user, viewer
 from paperfeed.web.deps import client_ip, limiter
-from paperfeed.web.pages import ARXIV_ID_PATTERN  # noqa: F401  (registers the convertor)
 from paperfeed.web.pages.account import page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
+PROFILE_SUBMISSIONS = 100  # a profile lists at most this many of the user's submissions
 
 
 def _fail(exc: CommunityError) -> HTTPException:
@@ -43,7 +40,7 @@ def _fail(exc: CommunityError) -> HTTPException:
 # --- votes ---------------------------------------------------------------------------------
 
 
-@router.post("/papers/{arxiv_id:arxiv_id}/upvote")
+@router.post("/papers/{arxiv_id:arxiv}/upvote")
 def upvote_form(request: Request, arxiv_id: str, action: Text = "add", next: Text = "") -> Response:
     account = require_user(request)
     try:
@@ -64,7 +61,7 @@ def upvote_form(request: Request, arxiv_id: str, action: Text = "add", next: Tex
 # --- comments ------------------------------------------------------------------------------
 
 
-@router.post("/papers/{arxiv_id:arxiv_id}/comments")
+@router.post("/papers/{arxiv_id:arxiv}/comments")
 def comment_form(
     request: Request, arxiv_id: str, body: Text = "", parent_id: Text = ""
 ) -> Response:
@@ -179,7 +176,7 @@ def submit(request: Request, arxiv: Text = "") -> Response:
     return redirect(f"/papers/date/{outcome.day.isoformat()}")
 
 
-@router.post("/papers/{arxiv_id:arxiv_id}/claim")
+@router.post("/papers/{arxiv_id:arxiv}/claim")
 def claim(request: Request, arxiv_id: str, author_name: Text = "") -> Response:
     account = require_user(request)
     settings = request.app.state.settings
@@ -195,17 +192,6 @@ def claim(request: Request, arxiv_id: str, author_name: Text = "") -> Response:
 # --- profiles ------------------------------------------------------------------------------
 
 
-def _items_for(request: Request, arxiv_ids: list[str]) -> list[FeedItem]:
-    db = request.app.state.db
-    out = []
-    with db.read() as session:
-        for arxiv_id in arxiv_ids:
-            detail = feed.get_paper(session, arxiv_id)
-            if detail is not None:
-                out.append(detail.item)
-    return out
-
-
 @router.get("/u/{username}")
 def profile(request: Request, username: str) -> Response:
     db = request.app.state.db
@@ -213,24 +199,18 @@ def profile(request: Request, username: str) -> Response:
     if account is None:
         raise HTTPException(404, "No such user.")
     me = viewer(request)
-    authored = [c.arxiv_id for c in claims.claims(db, status="approved", user_id=account.id)]
+    authored_ids = [c.arxiv_id for c in claims.claims(db, status="approved", user_id=account.id)]
     with db.read() as session:
-        submitted_ids = list(
-            session.scalars(
-                select(Paper.arxiv_id)
-                .join(DailyEntry, DailyEntry.paper_id == Paper.id)
-                .where(DailyEntry.submitted_by == account.username, DailyEntry.source == "user")
-                .order_by(DailyEntry.submitted_at.desc())
-                .limit(100)
-            )
-        )
+        authored = papers.items_of(session, authored_ids)
+        submitted_ids = papers.submitted_ids(session, account.username, PROFILE_SUBMISSIONS)
+        submitted = papers.items_of(session, submitted_ids)
     include_private = me is not None and me.id == account.id
     return page(
         request,
         "profile.html",
         profile=account,
-        authored=_items_for(request, authored),
-        submitted=_items_for(request, submitted_ids),
+        authored=authored,
+        submitted=submitted,
         collections=colls.for_user(db, account.username, include_private=include_private),
     )
 

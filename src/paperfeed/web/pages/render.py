@@ -1,7 +1,8 @@
 """Rendering helpers shared by the HTML pages and the error pages.
 
 One Jinja2 environment per process, templates loaded from the package, autoescape on for every
-template. Pages render to bytes that ``app.state.cache`` keeps for ``settings.cache_seconds``.
+template. Pages render to bytes; ``app.state.cache`` keeps an anonymous page's answer (a
+``CachedPage``) for ``settings.cache_seconds``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from paperfeed import __version__
+from paperfeed import __version__, papers
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
-from paperfeed.store.models import SiteMeta
 from paperfeed.text import safe_url, truncate
-from paperfeed.web.cache import TTLCache
+from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -110,15 +109,14 @@ def environment() -> Environment:
     return env
 
 
-def site_is_demo(db: Database, cache_: TTLCache[bytes]) -> bool:
-    """True when SiteMeta holds ``demo`` (the site shows generated demo data)."""
+def site_is_demo(db: Database, cache_: PageCache) -> bool:
+    """True when the site shows generated demo data (kept beside the pages, as long)."""
 
-    def compute() -> bytes:
+    def compute() -> bool:
         with db.read() as session:
-            found = session.scalar(select(SiteMeta.key).where(SiteMeta.key == "demo"))
-        return b"1" if found else b""
+            return papers.is_demo_site(session)
 
-    return cache_.get_or_set(("site-meta", "demo"), compute) == b"1"
+    return cache_.flags.get_or_set(("site-meta", "demo"), compute)
 
 
 def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes:
@@ -165,21 +163,29 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
     return ("html", scope["path"], scope.get("query_string", b""))
 
 
-async def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
-    """Bytes for this request's path and query: from ``app.state.cache`` (fresh, or stale
-    while a refresh runs), else ``compute()``: on PostgreSQL in the thread pool, so that its
-    database round trips never stall the worker's event loop; on SQLite on the loop
-    (``TTLCache.compute`` says why). The response is always ``html_response(bytes)``:
-    ``web/cached_pages.py`` answers a fresh hit the same way without routing."""
+async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:
+    """The page of this request's path and query, ``compute()`` rendering its HTML: from
+    ``app.state.cache`` (fresh, or stale while a refresh runs), else computed: on PostgreSQL
+    in the thread pool, so that its database round trips never stall the worker's event
+    loop; on SQLite on the loop (``TTLCache.compute`` says why). ``web/cached_pages.py``
+    answers a fresh hit with the same ``CachedPage.response()`` without routing."""
     from paperfeed.web.auth import viewer
 
     db: Database = request.app.state.db
     if viewer(request) is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return compute() if db.is_sqlite else await run_in_threadpool(compute)
-    cache_: TTLCache[bytes] = request.app.state.cache
-    return await cache_.compute(page_key(request.scope), compute, in_thread=not db.is_sqlite)
+        body = compute() if db.is_sqlite else await run_in_threadpool(compute)
+        return html_response(body)
+    cache_: PageCache = request.app.state.cache
+    page = await cache_.compute(
+        page_key(request.scope), lambda: html_page(compute()), in_thread=not db.is_sqlite
+    )
+    return page.response()
+
+
+def html_page(body: bytes, status: int = 200) -> CachedPage:
+    return CachedPage(status, HTML_TYPE, body)
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type=HTML_TYPE)
+    return html_page(body, status).response()

@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.config import Settings
-from paperfeed.feed import FeedItem
+from paperfeed.papers import FeedItem
 from paperfeed.params import BadValue, whole_number
 from paperfeed.search import hybrid
 from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query

@@ -11,7 +11,7 @@ Trending
     entry) to the reference time ``now``. Every upvote loses half its weight every
     ``half_life_hours`` (setting ``PAPERFEED_TRENDING_HALF_LIFE_HOURS``, default 36 h).
     Only papers featured within ``PAPERFEED_TRENDING_WINDOW_DAYS`` of ``now`` compete.
-    Properties (tested in tests/test_ranking.py): with equal votes a fresher paper outranks
+    Properties (tested in tests/papers/test_ranking.py): with equal votes a fresher paper outranks
     an older one; at equal age more votes rank higher; a paper with no votes scores 0; the
     score never increases as time passes without new votes; one vote today outweighs one
     vote cast a half-life ago by exactly 2×.

@@ -1,4 +1,4 @@
-"""Properties of the daily order and the trending score (ranking.py)."""
+"""Properties of the daily order and the trending score (papers/ranking.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperfeed import ranking
+from paperfeed.papers import ranking
 
 NOW = dt.datetime(2025, 3, 10, 12, 0)
 HALF_LIFE = 36.0

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from paperfeed.sources.arxiv_ids import parse_arxiv_id
+from paperfeed.papers.ids import ID_PATTERN, id_hint, parse_arxiv_id, unversioned
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,90 @@ def test_error_message_is_clear() -> None:
         parse_arxiv_id("foo")
     with pytest.raises(ValueError, match=r"only arxiv\.org"):
         parse_arxiv_id("https://example.org/abs/2401.01234")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2501.01234v2", "2501.01234"),
+        ("2501.01234", "2501.01234"),
+        ("hep-th/9901001v1", "hep-th/9901001"),
+        ("math.GT/0309136v3", "math.GT/0309136"),
+        ("nonsense-v2", "nonsense-v2"),
+    ],
+)
+def test_unversioned(given: str, expected: str) -> None:
+    assert unversioned(given) == expected
+
+
+SHAPE = re.compile(ID_PATTERN)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2401.01234",
+        "2401.01234v2",
+        "0704.0001",
+        "hep-th/9901001",
+        "hep-th/9901001v3",
+        "math.GT/0309136v1",
+        "2503.0000",
+        "HEP-TH/9901001",
+        "2503.00002v0",
+    ],
+)
+def test_route_shape_takes_ids_and_near_ids(text: str) -> None:
+    # Near ids reach the paper routes, which answer their own 404.
+    assert SHAPE.fullmatch(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "search",
+        "trending",
+        "nonsense",
+        "date/2025-03-07",
+        "week/2025-W10",
+        "2503.00001/similar",
+        "2503.00001/upvote",
+        "hep-th/9901001/comments",
+        "2503.00001.md",
+        "hep-th/9901001.md",
+        "arXiv:2503.00001",
+        "https://arxiv.org/abs/2503.00001",
+        "2503.00001%00",
+        "٢٤٠١.٠١٢٣٤",
+        "",
+    ],
+)
+def test_route_shape_leaves_other_paths_to_their_routes(text: str) -> None:
+    assert not SHAPE.fullmatch(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["2401.01234", "0704.0001v3", "hep-th/9901001v2", "math.GT/0309136", "cs/0112001"]
+)
+def test_every_canonical_id_has_the_route_shape(text: str) -> None:
+    arxiv_id, version = parse_arxiv_id(text)
+    assert SHAPE.fullmatch(arxiv_id)
+    assert SHAPE.fullmatch(f"{arxiv_id}v{version or 1}")
+    assert unversioned(f"{arxiv_id}v{version or 1}") == arxiv_id
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"),
+    [
+        ("2401.01234", "2401.01234"),
+        ("2401.1234", "2401.01234"),  # a digit dropped
+        ("arXiv:2401.01234v2", "2401.01234"),
+        ("hep-th/9901001", "hep-th/9901001"),
+        ("https://arxiv.org/abs/2401.01234", "2401.01234"),
+        ("9999.99999", "9999.99999"),  # looks like one, is none: the word itself
+        ("planners", None),
+        ("2401", None),
+    ],
+)
+def test_id_hint(word: str, hint: str | None) -> None:
+    assert id_hint(word) == hint

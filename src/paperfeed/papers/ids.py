@@ -1,6 +1,14 @@
-"""The arXiv identifier grammar, strictly.
+"""The arXiv identifier grammar: the one place that knows what an arXiv id looks like.
 
-Accepted forms (https://info.arxiv.org/help/arxiv_identifier.html):
+- :func:`parse_arxiv_id` / :func:`is_arxiv_id`: the strict grammar (ingest, submissions,
+  votes, the search box);
+- :data:`ID_PATTERN`: the shape of an id in a URL path, for the web's ``{name:arxiv}`` route
+  convertor (pages and API); a path of this shape reaches its route, which then looks the
+  paper up, so a well-shaped id that names no paper is the route's own 404;
+- :func:`unversioned`: an id without its ``vN``;
+- :func:`id_hint`: the id an id-like word inside a search query most likely means.
+
+Accepted forms of the strict grammar (https://info.arxiv.org/help/arxiv_identifier.html):
 
 - new style ``YYMM.NNNN`` (0704 to 1412) and ``YYMM.NNNNN`` (from 1501), optional ``vN``;
 - old style ``archive/YYMMNNN`` or ``archive.SC/YYMMNNN`` (1991 to 2007-03), optional ``vN``;
@@ -137,6 +145,23 @@ def _parse_bare(candidate: str, original: str) -> tuple[str, int | None]:
     raise ValueError(f"malformed arXiv id {original!r} ({_HINT})")
 
 
+# The shape of an id in a route's path: new style, or old style (archive[.SC]/YYMMNNN, so one
+# slash), each with an optional version. Looser than the grammar on purpose: the page of an id
+# of this shape that names no paper is a 404 of the paper route (with its message).
+_NEW_SHAPE = r"[0-9]{4}\.[0-9]{4,5}"
+_OLD_SHAPE = r"[a-zA-Z][a-zA-Z\-]*(?:\.[a-zA-Z\-]+)?/[0-9]{7}"
+ID_PATTERN = rf"(?:{_NEW_SHAPE}|{_OLD_SHAPE})(?:v[0-9]+)?"
+_VERSIONED = re.compile(rf"({_NEW_SHAPE}|{_OLD_SHAPE})v[0-9]+")
+
+# Looks like an arXiv id but may not be one (``2401.1234``, ``hep-th/99010``): worth a hint.
+_ID_LIKE = re.compile(
+    r"(?:arxiv:)?(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"
+    r"|https?://(?:www\.|export\.)?arxiv\.org/\S+",
+    re.IGNORECASE,
+)
+_SHORT_NUMBER = re.compile(r"^(\d{4})\.(\d{4})(v\d+)?$")
+
+
 @lru_cache(maxsize=4096)  # votes ask it for the same few papers, twice a vote
 def is_arxiv_id(text: str) -> bool:
     try:
@@ -149,3 +174,24 @@ def is_arxiv_id(text: str) -> bool:
 def abs_url(arxiv_id: str, version: int | None = None) -> str:
     suffix = f"v{version}" if version else ""
     return f"https://arxiv.org/abs/{arxiv_id}{suffix}"
+
+
+def unversioned(arxiv_id: str) -> str:
+    """``2501.01234v2`` → ``2501.01234``; ``hep-th/9901001v1`` → ``hep-th/9901001``; anything
+    not of the id shape with a version is returned as it is."""
+    m = _VERSIONED.fullmatch(arxiv_id)
+    return m[1] if m else arxiv_id
+
+
+def id_hint(word: str) -> str | None:
+    """The id an id-like word most likely means (``2501.0001`` → ``2501.00001``), or None when
+    the word does not look like an arXiv id."""
+    if not _ID_LIKE.fullmatch(word):
+        return None
+    bare = re.sub(r"^arxiv:", "", word, flags=re.IGNORECASE)
+    for candidate in (bare, _SHORT_NUMBER.sub(r"\1.0\2", bare)):
+        try:
+            return parse_arxiv_id(candidate)[0]
+        except ValueError:
+            continue
+    return bare
