@@ -18,8 +18,12 @@ from typing import NoReturn
 import click
 from tqdm import tqdm
 
+from paperfeed.cli.index import echo_report
 from paperfeed.config import get_settings
+from paperfeed.search.indexing import catch_up
+from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.pipeline import IngestStats, ingest_records
+from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, read_jsonl
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
@@ -50,15 +54,15 @@ _no_index = click.option(
 )
 
 
-@click.group()
-def ingest() -> None:
+@click.group("ingest")
+def ingest_group() -> None:
     """Load papers into the store."""
 
 
 def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
     """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
     database = get_database()
-    show_bar = sys.stderr.isatty()
+    show_bar = _tty()
     bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
 
     def on_error(location: str, reason: str) -> None:
@@ -81,6 +85,10 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
     return stats
 
 
+def _tty() -> bool:
+    return sys.stderr.isatty()
+
+
 def _exit_disk_full(stats: IngestStats) -> NoReturn:
     """One line instead of a traceback: what is kept, and what to do."""
     committed = stats.inserted + stats.updated + stats.unchanged
@@ -95,16 +103,12 @@ def _exit_disk_full(stats: IngestStats) -> NoReturn:
 
 
 def _finish(stats: IngestStats) -> None:
+    """Ingest, then index: the search indexes are derived data, brought up to what was just
+    committed (or what an interrupted ingest committed before); then the summary line."""
     if not click.get_current_context().meta.get("paperfeed.no_index"):
-        # The search indexes are derived data: bring them up to what was just committed, or
-        # to what an interrupted ingest committed before (this one then changes nothing).
-        from paperfeed.search.commands import indexes_behind, update_indexes
-
-        changed = stats.inserted or stats.updated
         try:
-            if changed or indexes_behind(get_database(), get_settings()):
-                # Reported before the summary, which stays the last line of stdout.
-                update_indexes(get_database(), get_settings())
+            changed = bool(stats.inserted or stats.updated)
+            done = catch_up(get_database(), get_settings(), changed=changed, progress=_tty())
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -115,34 +119,32 @@ def _finish(stats: IngestStats) -> None:
                 err=True,
             )
             sys.exit(EXIT_DISK_FULL)
+        if done is not None:  # reported before the summary, which stays the last line of stdout
+            echo_report(done)
     click.echo(stats.summary_line())
     if stats.rejected:
         sys.exit(EXIT_REJECTED)
 
 
-@ingest.command("arxiv-snapshot")
+@ingest_group.command("arxiv-snapshot")
 @_files
 @_strict
 @_no_index
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
-    from paperfeed.sources.readers import read_arxiv_snapshot
-
     _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
 
 
-@ingest.command("jsonl")
+@ingest_group.command("jsonl")
 @_files
 @_strict
 @_no_index
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
-    from paperfeed.sources.readers import read_jsonl
-
     _finish(run_ingest(read_jsonl(files), strict=strict))
 
 
-@ingest.command("daily-papers")
+@ingest_group.command("daily-papers")
 @_files
 @_strict
 @_no_index
@@ -150,11 +152,10 @@ def jsonl(files: tuple[Path, ...], strict: bool) -> None:
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int) -> None:
     """Daily Papers listings: the API's JSON array, or JSON lines of (day, paper)."""
-    from paperfeed.sources.readers import read_daily_papers
-
     if remote == bool(files):
         raise click.UsageError("give FILE arguments or --remote, not both or neither")
     if remote:
+        # lazy: httpx loads only for the commands that fetch
         from paperfeed.sources.remote import DailyPapersFetchError, fetch_daily_papers
 
         try:
@@ -166,7 +167,7 @@ def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int)
     _finish(run_ingest(read_daily_papers(files), strict=strict))
 
 
-@ingest.command("arxiv")
+@ingest_group.command("arxiv")
 @click.option("--id", "ids", multiple=True, help="arXiv id or arxiv.org URL (repeatable).")
 @click.option("--category", help="arXiv category, e.g. cs.CL.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Oldest submission day.")
@@ -181,7 +182,7 @@ def arxiv(
     strict: bool,
 ) -> None:
     """Fetch papers from the arXiv API: by id, or a category's submissions since a day."""
-    from paperfeed.sources.arxiv_ids import parse_arxiv_id
+    # lazy: httpx loads only for the commands that fetch
     from paperfeed.sources.atom import ArxivAPIError, fetch_arxiv_items, search_category
 
     settings = get_settings()
