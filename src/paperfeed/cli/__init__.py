@@ -64,7 +64,3 @@ for _command in (
 
 def main() -> None:
     cli(prog_name="paperfeed")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -20,6 +20,7 @@ import hmac
 import io
 import logging
 import secrets
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -118,8 +119,6 @@ def _lookup_form(raw: str) -> str:
 
 @cache
 def _zones() -> frozenset[str]:
-    import zoneinfo
-
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
