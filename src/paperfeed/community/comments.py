@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING
 
 import nh3
 from markdown_it import MarkdownIt
@@ -24,11 +23,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
+from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, Paper, User, utcnow
-
-if TYPE_CHECKING:  # users deletes a removed account's comments through this module
-    from paperfeed.community.users import Account
 
 MAX_BODY = 10_000
 TAGS = {

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError
 from paperfeed.community import passwords as pw
-from paperfeed.community.comments import delete_comment_rows
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
 from paperfeed.params import BadValue, signed_token
@@ -337,6 +336,9 @@ def _remove_votes(session: Session, user_id: int) -> None:
 
 
 def _remove_comments(session: Session, user_id: int) -> None:
+    # lazy: comments imports this module (Account); markdown-it need not load for the CLI
+    from paperfeed.community.comments import delete_comment_rows
+
     own = list(
         session.scalars(
             select(Comment.id).where(Comment.user_id == user_id).order_by(Comment.id.desc())
