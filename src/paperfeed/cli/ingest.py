@@ -62,7 +62,7 @@ def ingest_group() -> None:
 def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
     """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
     database = get_database()
-    show_bar = _tty()
+    show_bar = sys.stderr.isatty()
     bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
 
     def on_error(location: str, reason: str) -> None:
@@ -85,10 +85,6 @@ def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> Inge
     return stats
 
 
-def _tty() -> bool:
-    return sys.stderr.isatty()
-
-
 def _exit_disk_full(stats: IngestStats) -> NoReturn:
     """One line instead of a traceback: what is kept, and what to do."""
     committed = stats.inserted + stats.updated + stats.unchanged
@@ -108,7 +104,8 @@ def _finish(stats: IngestStats) -> None:
     if not click.get_current_context().meta.get("paperfeed.no_index"):
         try:
             changed = bool(stats.inserted or stats.updated)
-            done = catch_up(get_database(), get_settings(), changed=changed, progress=_tty())
+            progress = sys.stderr.isatty()
+            done = catch_up(get_database(), get_settings(), changed=changed, progress=progress)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
