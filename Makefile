@@ -1,6 +1,7 @@
 # paperfeed — two commands on a fresh machine:
 #   make run    set everything up and serve http://127.0.0.1:8000 on SQLite, with data in it
-#   make test   set up, then lint, type-check and run all tests (SQLite, then PostgreSQL)
+#   make test   set up, then lint (with the layers contract), type-check and run all tests
+#               (SQLite, then PostgreSQL)
 # and for the inner loop:
 #   make check  lint, type-check and the fast tier (not marked slow) on SQLite, in parallel
 
@@ -39,9 +40,11 @@ run: install
 demo: install
 	$(BIN)/paperfeed demo --reset
 
+# Style, then the layers contract (pyproject's [tool.importlinter]; README: Layout).
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 types: install-dev
 	$(BIN)/mypy

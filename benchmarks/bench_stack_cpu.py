@@ -101,7 +101,7 @@ def main() -> None:
 
     from paperfeed.community import tokens, users
     from paperfeed.config import get_settings
-    from paperfeed.demo import load_generated
+    from paperfeed.sources.demo import load_generated
     from paperfeed.store.db import get_database
     from paperfeed.store.models import DailyEntry, Paper
     from paperfeed.web.app import create_app

@@ -62,7 +62,7 @@ def test_serve_gives_uvicorn_the_worker_health_check_and_shutdown_times(
 ) -> None:
     import uvicorn
 
-    from paperfeed.cli import uvicorn_options
+    from paperfeed.cli.serve import uvicorn_options
 
     monkeypatch.setenv("PAPERFEED_WORKER_HEALTHCHECK_SECONDS", "90")
     get_settings.cache_clear()

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from paperfeed.cli import cli
 from paperfeed.config import Settings
-from paperfeed.demo import is_demo, load_demo, paper_count
-from paperfeed.demo_corpus import generate_listings
+from paperfeed.sources.demo import is_demo, load_demo, paper_count
+from paperfeed.sources.demo_corpus import generate_listings
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry
 from paperfeed.web.app import create_app

@@ -9,7 +9,7 @@ import os
 import httpx
 import pytest
 
-from paperfeed.cli import proxy_options
+from paperfeed.cli.serve import proxy_options
 from paperfeed.config import Settings
 from tests.community.conftest import csrf_of
 from tests.community.test_limits_and_mail import FAST, _serve, _stop

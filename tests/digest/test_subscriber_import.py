@@ -67,7 +67,7 @@ def test_list_neutralises_formulas(
 
 
 def test_spreadsheet_cell() -> None:
-    from paperfeed.digest.commands import spreadsheet_cell
+    from paperfeed.cli.subscribers import spreadsheet_cell
 
     assert spreadsheet_cell("=1+1") == "'=1+1"
     assert spreadsheet_cell("\t=1") == "'\t=1"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from paperfeed.cli.worker import run_worker
 from paperfeed.config import Settings
 from paperfeed.digest import deliver
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.clock import FakeClock
 from paperfeed.digest.compose import next_send_time
-from paperfeed.digest.worker import run_worker
 from paperfeed.store.db import Database
 from tests.digest.conftest import SmtpSink
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from paperfeed.cli.worker import ingest_if_due
 from paperfeed.config import Settings, get_settings
-from paperfeed.digest.worker import ingest_if_due
 from paperfeed.search.keyword import get_keyword_index
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from paperfeed import papers
 from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
@@ -95,8 +96,6 @@ def get(db: Database, collection_id: int, viewer: Account | None) -> CollectionV
 
 
 def _owned(session: object, account: Account, collection_id: int) -> Collection:
-    from sqlalchemy.orm import Session
-
     assert isinstance(session, Session)
     c = session.get(Collection, collection_id)
     if c is None or (not c.is_public and c.user_id != account.id):

@@ -110,6 +110,7 @@ class DatabaseStorage(Storage):
 
 def _redis_storage(url: str) -> RedisStorage:
     """Redis with short timeouts and no retries inside redis-py: the fallback decides."""
+    # lazy: redis-py loads only where PAPERFEED_REDIS_URL is set
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 

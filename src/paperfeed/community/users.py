@@ -336,6 +336,7 @@ def _remove_votes(session: Session, user_id: int) -> None:
 
 
 def _remove_comments(session: Session, user_id: int) -> None:
+    # lazy: comments imports this module (Account); markdown-it need not load for the CLI
     from paperfeed.community.comments import delete_comment_rows
 
     own = list(

@@ -5,8 +5,8 @@ Modules: ``subscriptions/`` (preferences, signed links, the subscriber store, CS
 ``compose`` (which papers each recipient gets), ``render`` (Jinja2 → multipart mail),
 ``smtp`` (the digest's SMTP session over ``mail.transport``: many messages on one
 connection, each recipient's outcome), ``deliver/`` (runs, the ledger, senders, recovery,
-status), ``throttle`` (site-wide rate limits), ``commands`` (CLI) and ``worker`` (the
-scheduler).
+status), ``throttle`` (site-wide rate limits) and ``preview``. The commands and the
+scheduler that call them are in ``paperfeed.cli``.
 """
 
 from __future__ import annotations

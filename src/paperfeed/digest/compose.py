@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session
 
 from paperfeed import papers
 from paperfeed.config import Settings
+from paperfeed.search.hybrid import ensure_fresh
+from paperfeed.search.keyword import get_keyword_index
+from paperfeed.search.query import parse_query
 from paperfeed.store.db import Database
 from paperfeed.store.models import (
     DailyEntry,
@@ -301,9 +304,6 @@ def keyword_matches(
     if not phrase:
         return set()
     try:
-        from paperfeed.search.keyword import get_keyword_index
-        from paperfeed.search.query import parse_query
-
         index = get_keyword_index(settings)
         # Every word of the keyword (BM25, stemmed as the search page does), then only the
         # papers of this period.
@@ -319,9 +319,6 @@ def prepare_search(db: Database, settings: Settings) -> None:
     """Bring the keyword index up to date; call it outside any write transaction (the
     index records its watermark with a write of its own)."""
     try:
-        from paperfeed.search.hybrid import ensure_fresh
-        from paperfeed.search.keyword import get_keyword_index
-
         ensure_fresh(get_keyword_index(settings), db, settings)
     except Exception:
         log.warning("keyword index unavailable; keywords will be matched by plain text")

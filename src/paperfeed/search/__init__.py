@@ -4,5 +4,5 @@ their fusion.
 - ``query.py``: the query language → :class:`~paperfeed.search.query.ParsedQuery`;
 - ``keyword.py``: the per-node keyword index, derived from the database;
 - ``hybrid.py``: the search service the web pages and the API call;
-- ``commands.py``: ``paperfeed index update|rebuild|status``.
+- ``indexing.py``: catching the indexes up (``paperfeed index``, ingest and the worker).
 """

@@ -47,6 +47,7 @@ def _usearch_index() -> Any:
     """usearch's ``Index`` class. ONNX Runtime (the embedder) is imported first when it is
     installed: importing it after usearch's extension crashes the process (a segfault in
     libstdc++'s codecvt while onnxruntime 1.32 initialises, with usearch 2.26 loaded)."""
+    # lazy: the order of these two imports matters (above), and both load with the index
     with contextlib.suppress(ImportError):
         import onnxruntime  # noqa: F401
     from usearch.index import Index

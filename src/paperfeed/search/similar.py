@@ -50,6 +50,7 @@ def similar_items(
 
 
 def similar_to_id(db: Database, settings: Settings, paper_id: int, k: int) -> list[FeedItem]:
+    # lazy: numpy and the ANN library load at the first similar-papers request, not at start
     from paperfeed.search.vectors import get_vector_search
 
     k = max(1, min(k, MAX_K))
@@ -77,6 +78,7 @@ def similar_to_id(db: Database, settings: Settings, paper_id: int, k: int) -> li
 def _similar_unembedded(
     db: Database, vectors: VectorSearch, paper_id: int, k: int
 ) -> list[tuple[int, float]]:
+    # lazy: as above (the embedder's module loads numpy)
     from paperfeed.search.embedder import paper_text
 
     with db.read() as session:

@@ -24,6 +24,8 @@ class BackupResult:
 def backup_sqlite(db: Database, target: Path) -> BackupResult:
     """Copy with SQLite's online backup API (readers and the writer keep going), then run
     ``PRAGMA integrity_check`` on the copy. A failed check removes the copy."""
+    if not db.is_sqlite:
+        raise BackupError("db backup copies SQLite databases; for PostgreSQL use pg_dump")
     source_path = db.url.split("///", 1)[1]
     target = target.resolve()
     if target == Path(source_path).resolve():

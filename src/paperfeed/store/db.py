@@ -250,6 +250,7 @@ class Database:
         stack.callback(fcntl.flock, fd, fcntl.LOCK_UN)
 
     def upgrade(self) -> None:
+        # lazy: alembic loads only when the schema is upgraded (pages and --help never do)
         from paperfeed.store.migrate import upgrade
 
         upgrade(self)
@@ -309,7 +310,7 @@ def lost_connection(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return bool(exc.connection_invalidated)
     try:
-        import psycopg
+        import psycopg  # lazy: psycopg loads only where PostgreSQL is in use
     except ImportError:  # pragma: no cover - SQLite only
         return False
     if not isinstance(exc, psycopg.OperationalError):

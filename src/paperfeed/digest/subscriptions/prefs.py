@@ -3,6 +3,7 @@ checked before they are stored."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,8 +35,6 @@ class Prefs:
 
 @cache
 def _zones() -> frozenset[str]:
-    import zoneinfo
-
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from sqlalchemy import delete, func, select
 
 from paperfeed.config import Settings
-from paperfeed.demo_corpus import generate_listings
+from paperfeed.sources.demo_corpus import generate_listings
 from paperfeed.sources.pipeline import IngestStats, ingest_records
 from paperfeed.sources.readers import iter_daily_papers_array
+from paperfeed.sources.remote import fetch_arxiv_recent_as_daily, fetch_daily_papers
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry, Paper, SiteMeta
 
@@ -85,8 +86,6 @@ def load_generated(db: Database, today: dt.date) -> IngestStats:
 
 
 def _from_daily_papers(db: Database, settings: Settings) -> IngestStats:
-    from paperfeed.sources.remote import fetch_daily_papers
-
     today = dt.datetime.now(dt.UTC).date()
     days = [today - dt.timedelta(days=i) for i in range(REMOTE_DAYS)]
     items = fetch_daily_papers(settings, days, deadline=settings.demo_fetch_timeout)
@@ -94,8 +93,6 @@ def _from_daily_papers(db: Database, settings: Settings) -> IngestStats:
 
 
 def _from_arxiv(db: Database, settings: Settings) -> IngestStats:
-    from paperfeed.sources.remote import fetch_arxiv_recent_as_daily
-
     items = fetch_arxiv_recent_as_daily(
         settings, ARXIV_CATEGORIES, deadline=settings.demo_fetch_timeout
     )

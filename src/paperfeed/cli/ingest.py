@@ -18,8 +18,12 @@ from typing import NoReturn
 import click
 from tqdm import tqdm
 
+from paperfeed.cli.index import echo_report
 from paperfeed.config import get_settings
+from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.search.indexing import catch_up
 from paperfeed.sources.pipeline import IngestStats, ingest_records
+from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, read_jsonl
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
@@ -50,8 +54,8 @@ _no_index = click.option(
 )
 
 
-@click.group()
-def ingest() -> None:
+@click.group("ingest")
+def ingest_group() -> None:
     """Load papers into the store."""
 
 
@@ -95,16 +99,13 @@ def _exit_disk_full(stats: IngestStats) -> NoReturn:
 
 
 def _finish(stats: IngestStats) -> None:
+    """Ingest, then index: the search indexes are derived data, brought up to what was just
+    committed (or what an interrupted ingest committed before); then the summary line."""
     if not click.get_current_context().meta.get("paperfeed.no_index"):
-        # The search indexes are derived data: bring them up to what was just committed, or
-        # to what an interrupted ingest committed before (this one then changes nothing).
-        from paperfeed.search.commands import indexes_behind, update_indexes
-
-        changed = stats.inserted or stats.updated
         try:
-            if changed or indexes_behind(get_database(), get_settings()):
-                # Reported before the summary, which stays the last line of stdout.
-                update_indexes(get_database(), get_settings())
+            changed = bool(stats.inserted or stats.updated)
+            progress = sys.stderr.isatty()
+            done = catch_up(get_database(), get_settings(), changed=changed, progress=progress)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -115,34 +116,32 @@ def _finish(stats: IngestStats) -> None:
                 err=True,
             )
             sys.exit(EXIT_DISK_FULL)
+        if done is not None:  # reported before the summary, which stays the last line of stdout
+            echo_report(done)
     click.echo(stats.summary_line())
     if stats.rejected:
         sys.exit(EXIT_REJECTED)
 
 
-@ingest.command("arxiv-snapshot")
+@ingest_group.command("arxiv-snapshot")
 @_files
 @_strict
 @_no_index
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
-    from paperfeed.sources.readers import read_arxiv_snapshot
-
     _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
 
 
-@ingest.command("jsonl")
+@ingest_group.command("jsonl")
 @_files
 @_strict
 @_no_index
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
-    from paperfeed.sources.readers import read_jsonl
-
     _finish(run_ingest(read_jsonl(files), strict=strict))
 
 
-@ingest.command("daily-papers")
+@ingest_group.command("daily-papers")
 @_files
 @_strict
 @_no_index
@@ -150,11 +149,10 @@ def jsonl(files: tuple[Path, ...], strict: bool) -> None:
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int) -> None:
     """Daily Papers listings: the API's JSON array, or JSON lines of (day, paper)."""
-    from paperfeed.sources.readers import read_daily_papers
-
     if remote == bool(files):
         raise click.UsageError("give FILE arguments or --remote, not both or neither")
     if remote:
+        # lazy: httpx loads only for the commands that fetch
         from paperfeed.sources.remote import DailyPapersFetchError, fetch_daily_papers
 
         try:
@@ -166,7 +164,7 @@ def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int)
     _finish(run_ingest(read_daily_papers(files), strict=strict))
 
 
-@ingest.command("arxiv")
+@ingest_group.command("arxiv")
 @click.option("--id", "ids", multiple=True, help="arXiv id or arxiv.org URL (repeatable).")
 @click.option("--category", help="arXiv category, e.g. cs.CL.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Oldest submission day.")
@@ -181,7 +179,7 @@ def arxiv(
     strict: bool,
 ) -> None:
     """Fetch papers from the arXiv API: by id, or a category's submissions since a day."""
-    from paperfeed.papers.ids import parse_arxiv_id
+    # lazy: httpx loads only for the commands that fetch
     from paperfeed.sources.atom import ArxivAPIError, fetch_arxiv_items, search_category
 
     settings = get_settings()

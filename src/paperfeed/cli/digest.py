@@ -1,4 +1,4 @@
-"""``paperfeed subscribers …``, ``paperfeed digest …`` and ``paperfeed worker``."""
+"""``paperfeed digest send|status|resolve|preview``: trending-paper digests by mail."""
 
 from __future__ import annotations
 
@@ -7,110 +7,20 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
+from paperfeed import papers
 from paperfeed.config import get_settings
 from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.clock import Clock
+from paperfeed.digest.compose import period_for
 from paperfeed.params import ID_MAX, BadPeriod, is_whole_number, parse_day
 from paperfeed.store.db import get_database
 
 PERIOD = click.Choice(["daily", "weekly"])
 
 
-@click.group("subscribers")
-def subscribers_group() -> None:
-    """Digest subscribers (admin)."""
-
-
-@subscribers_group.command("add")
-@click.argument("email")
-@click.option("--period", type=PERIOD, default="daily", show_default=True)
-@click.option(
-    "--confirmed",
-    is_flag=True,
-    help="Consent was given elsewhere (moving an existing list): no confirmation mail. Logged.",
-)
-def add(email: str, period: str, confirmed: bool) -> None:
-    """Add an address: pending (a confirmation mail goes out) unless --confirmed."""
-    settings = get_settings()
-    db = get_database(settings)
-    db.upgrade()
-    try:
-        view, token = subs.add(db, settings, email, period=period, confirmed=confirmed)
-    except DigestError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if token:
-        sent = subs.send_confirmation(settings, view.email, token)
-        note = "confirmation mail sent" if sent else "confirmation mail NOT sent (no SMTP)"
-        click.echo(f"{view.email}: {view.status} ({note})")
-    else:
-        click.echo(f"{view.email}: {view.status} ({view.consent_source or 'no change'})")
-
-
-@subscribers_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--confirmed", is_flag=True, help="Consent was given elsewhere. Logged.")
-def import_(file: Path, confirmed: bool) -> None:
-    """Import a CSV: email[,period[,topics]] (topics ;-separated: cat:cs.CL, author:Name,
-    or keywords). Bad rows are reported with their line number; good rows are kept."""
-    settings = get_settings()
-    db = get_database(settings)
-    db.upgrade()
-    report, to_mail = subs.import_csv(
-        db, settings, subs.decode_csv(file.read_bytes()), confirmed=confirmed
-    )
-    for email, token in to_mail:
-        subs.send_confirmation(settings, email, token)
-    for line, reason in report.errors:
-        click.echo(f"{file}:{line}: {reason}", err=True)
-    how = "confirmed (consent given elsewhere)" if confirmed else "pending confirmation"
-    click.echo(f"imported {report.added} ({how}), rejected {len(report.errors)}")
-    if report.errors:
-        sys.exit(3)
-
-
-# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: str) -> str:
-    """``value`` made inert for a spreadsheet: a leading formula character gets a ``'``
-    before it (OWASP's advice). The lone ``-`` this command prints for "none" is left as is."""
-    if value.startswith(FORMULA_START) and value != "-":
-        return "'" + value
-    return value
-
-
-@subscribers_group.command("list")
-def list_() -> None:
-    """Every subscriber: email, status, period, topics, consent; tab-separated, one a line,
-    each cell neutralised so that opening the output in a spreadsheet runs no formula."""
-    for s in subs.list_all(get_database()):
-        p = s.prefs
-        topics = ";".join(
-            [f"cat:{c}" for c in p.categories] + [f"author:{a}" for a in p.authors] + p.keywords
-        )
-        consent = f"{s.consent_at:%Y-%m-%d %H:%M} {s.consent_source}" if s.consent_at else "-"
-        cells = (s.email, s.status, p.period, topics or "-", consent)
-        click.echo("\t".join(spreadsheet_cell(c) for c in cells))
-
-
-@subscribers_group.command("remove")
-@click.argument("email")
-def remove(email: str) -> None:
-    """Forget an address entirely (with its delivery history)."""
-    if not subs.remove(get_database(), email):
-        raise click.ClickException(f"no subscriber {email}")
-    click.echo(f"removed {email.strip().lower()}")
-
-
-# --- digest ---------------------------------------------------------------------------------
-
-
-def _default_day(kind: str, date: str | None) -> dt.date:
-    from paperfeed import papers
-
+def _default_day(date: str | None) -> dt.date:
     if date:
         try:
             return parse_day(date)
@@ -136,14 +46,14 @@ def digest_group() -> None:
 def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
     """Freeze the run's recipients (once per period) and send to them. Safe to run again,
     and in several processes at once: nothing is sent twice."""
+    # lazy: the mail renderer (jinja2, CSS inlining) loads only for the digest commands
     from paperfeed.digest import deliver
-    from paperfeed.digest.clock import Clock
 
     settings = get_settings()
     db = get_database(settings)
     db.upgrade()
     clock = Clock()
-    run = deliver.create_run(db, settings, kind, _default_day(kind, date), clock)
+    run = deliver.create_run(db, settings, kind, _default_day(date), clock)
     how = "frozen now" if run.created else "already frozen"
     click.echo(f"run {run.id} {kind} {run.period.key}: {run.recipients} recipients ({how})")
     if resume:
@@ -178,8 +88,8 @@ def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
 def status(run: str | None) -> None:
     """Runs and their deliveries; RUN (an id) also lists uncertain and failed addresses.
     Deliveries left in sending by dead senders are marked uncertain first."""
+    # lazy: the mail renderer (jinja2, CSS inlining) loads only for the digest commands
     from paperfeed.digest import deliver
-    from paperfeed.digest.clock import Clock
 
     settings = get_settings()
     db = get_database(settings)
@@ -227,8 +137,8 @@ def status(run: str | None) -> None:
 def resolve(run: int, as_: str | None, retry: bool, emails: tuple[str, ...]) -> None:
     """Settle RUN's uncertain deliveries (left mid-send by a crash or a lost connection),
     once you have checked your SMTP relay's log. Exit 3 if an --email was not uncertain."""
+    # lazy: the mail renderer (jinja2, CSS inlining) loads only for the digest commands
     from paperfeed.digest import deliver
-    from paperfeed.digest.clock import Clock
 
     if (as_ is None) == (not retry):
         raise click.UsageError("give exactly one of --as sent, --as failed or --retry")
@@ -267,54 +177,20 @@ def resolve(run: int, as_: str | None, retry: bool, emails: tuple[str, ...]) -> 
 )
 def preview(email: str, kind: str | None, date: str | None, output: Path | None, fmt: str) -> None:
     """Render the digest EMAIL would get now (nothing is sent or recorded)."""
-    from paperfeed.digest.clock import Clock
-    from paperfeed.digest.compose import Composer, period_for
-    from paperfeed.digest.render import Recipient, Renderer
+    # lazy: the mail renderer (jinja2, CSS inlining) loads only for the digest commands
+    from paperfeed.digest.preview import preview as render_preview
 
     settings = get_settings()
     db = get_database(settings)
     sub = subs.get_by_email(db, email)
     if sub is None:
         raise click.ClickException(f"no subscriber {email}")
-    period = period_for(kind or sub.prefs.period, _default_day(kind or sub.prefs.period, date))
-    clock = Clock()
-    from paperfeed.digest.compose import SUBSCRIBER_COLUMNS, subscriber_row
-    from paperfeed.store.models import Subscriber
-
-    with db.read() as session:
-        composer = Composer(session, db, settings, period, clock.now())
-        row = subscriber_row(
-            session.execute(select(*SUBSCRIBER_COLUMNS).where(Subscriber.id == sub.id)).one()
-        )
-        sent = composer.already_sent(composer.candidate_ids([row])).get(sub.id, frozenset())
-        papers = list(composer.papers_for(row, sent))
-    if not papers:
+    period = period_for(kind or sub.prefs.period, _default_day(date))
+    shown = render_preview(db, settings, sub, period, fmt)
+    if shown is None:
         raise click.ClickException("the digest would be empty: nothing would be sent")
-    renderer = Renderer(db, settings)
-    content = renderer.render_content(period, papers)
-    data = renderer.message(content, Recipient(sub.id, sub.email), 0, period, clock.now())
-    if fmt != "eml":
-        import email as email_lib
-        from email import policy
-        from email.message import EmailMessage
-
-        message = email_lib.message_from_bytes(data, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        part = message.get_body(("html",) if fmt == "html" else ("plain",))
-        assert part is not None
-        data = part.get_content().encode()
     if output:
-        output.write_bytes(data)
-        click.echo(f"{len(papers)} papers written to {output}")
+        output.write_bytes(shown.data)
+        click.echo(f"{shown.papers} papers written to {output}")
     else:
-        sys.stdout.buffer.write(data)
-
-
-@click.command("worker")
-@click.option("--once", is_flag=True, help="One pass (ingest if due, freeze due runs, send).")
-def worker(once: bool) -> None:
-    """Long-running scheduler: ingests new arXiv papers daily and sends each digest at the
-    subscriber's chosen hour. Restart-safe: everything it does is in the ledger."""
-    from paperfeed.digest.worker import run_worker
-
-    run_worker(get_settings(), once=once)
+        sys.stdout.buffer.write(shown.data)

@@ -1,4 +1,5 @@
-"""``paperfeed worker``: a simple loop, restart-safe because every decision is in the database.
+"""``paperfeed worker``: the scheduler, a simple loop, restart-safe because every decision is
+in the database. It calls the services of ``sources``, ``search`` and ``digest``.
 
 Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
 
@@ -19,43 +20,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import sys
 from typing import Any
-
-from sqlalchemy import select
 
 from paperfeed.config import Settings
 from paperfeed.digest import deliver
 from paperfeed.digest.clock import Clock
+from paperfeed.search.indexing import catch_up
+from paperfeed.sources.atom import search_category
+from paperfeed.sources.pipeline import ingest_records
 from paperfeed.store.db import Database, get_database
-from paperfeed.store.models import SiteMeta
+from paperfeed.store.meta import get_meta, set_meta
 
 log = logging.getLogger(__name__)
 INGEST_KEY = "worker_last_ingest"
 
 
-def _meta(db: Database, key: str) -> str | None:
-    with db.read() as session:
-        return session.scalar(select(SiteMeta.value).where(SiteMeta.key == key))
-
-
-def _set_meta(db: Database, key: str, value: str) -> None:
-    with db.write() as session:
-        row = session.get(SiteMeta, key)
-        if row is None:
-            session.add(SiteMeta(key=key, value=value))
-        else:
-            row.value = value
-
-
 def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
     cats = [c.strip() for c in settings.worker_ingest_categories.split(",") if c.strip()]
     today = now.date().isoformat()
-    if not cats or now.hour < settings.worker_ingest_hour or _meta(db, INGEST_KEY) == today:
+    if not cats or now.hour < settings.worker_ingest_hour or get_meta(db, INGEST_KEY) == today:
         return False
-    from paperfeed.search.commands import indexes_behind, update_indexes
-    from paperfeed.sources.atom import search_category
-    from paperfeed.sources.pipeline import ingest_records
-
     since = now.date() - dt.timedelta(days=2)
     changed = False
     for cat in cats:
@@ -74,11 +59,10 @@ def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
         changed = changed or bool(stats.inserted or stats.updated)
     # The search indexes are derived data: catch them up, as `paperfeed ingest` does.
     try:
-        if changed or indexes_behind(db, settings):
-            update_indexes(db, settings, echo=False)
+        catch_up(db, settings, changed=changed, progress=sys.stderr.isatty())
     except Exception:  # searches catch up in the web workers too; the mail goes on
         log.exception("worker: the search indexes could not be updated")
-    _set_meta(db, INGEST_KEY, today)
+    set_meta(db, INGEST_KEY, today)
     return True
 
 
