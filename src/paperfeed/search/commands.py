@@ -81,7 +81,7 @@ def update_indexes(
         if vectors is None:
             out["semantic"] = {"skipped": "embedder unavailable"}
         else:
-            from paperfeed.search.vectors import UpdateBusy
+            from paperfeed.search.vector_updates import UpdateBusy
 
             started = time.perf_counter()
             options = {} if wait else {"wait": False}
@@ -142,7 +142,7 @@ def rebuild(keyword_only: bool, no_wait: bool) -> None:
     if vectors is None:
         click.echo("index semantic: skipped, embedder unavailable")
         return
-    from paperfeed.search.vectors import UpdateBusy
+    from paperfeed.search.vector_updates import UpdateBusy
 
     started = time.perf_counter()
     try:
