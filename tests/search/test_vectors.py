@@ -61,7 +61,7 @@ def test_onnx_agrees_with_the_reference_model(embedder: Embedder) -> None:
         pytest.skip("ONNX only: the torch backend is the reference itself")
     from sentence_transformers import SentenceTransformer
 
-    from paperfeed.search.embedder import model_path
+    from paperfeed.search.minilm import model_path
 
     reference = SentenceTransformer(str(model_path()), device="cpu")
     texts = [paper_text(t, a) for papers in TOPICS.values() for _, t, a in papers]

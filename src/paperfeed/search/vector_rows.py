@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paperfeed.search.embedder import Vectors
+from paperfeed.search.minilm import Vectors
 from paperfeed.store.models import PaperEmbedding
 
 # Papers loaded from the table per query while (re)building the in-memory index.

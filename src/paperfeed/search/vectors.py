@@ -44,7 +44,8 @@ from paperfeed.search.ann import (
     read_pointer,
     remove_stale_temps,
 )
-from paperfeed.search.embedder import Embedder, EmbedderUnavailable, Vectors, get_embedder
+from paperfeed.search.embedder import Embedder, get_embedder
+from paperfeed.search.minilm import EmbedderUnavailable, Vectors
 from paperfeed.search.vector_rows import (
     LOAD_CHUNK,
     from_blob,
