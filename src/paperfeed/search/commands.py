@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from paperfeed.config import Settings, get_settings
-from paperfeed.search.keyword import IndexBusy, get_keyword_index
+from paperfeed.search.keyword import get_keyword_index
+from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.store.db import Database, get_database
 from paperfeed.store.faults import is_disk_full
 

@@ -41,7 +41,8 @@ from sqlalchemy.orm import Session
 from paperfeed import feed
 from paperfeed.config import Settings
 from paperfeed.feed import FeedItem
-from paperfeed.search.keyword import IndexBusy, KeywordIndex, get_keyword_index
+from paperfeed.search.keyword import KeywordIndex, get_keyword_index
+from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
