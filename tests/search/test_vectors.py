@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from paperfeed.config import Settings
 from paperfeed.search import vectors as vectors_module
-from paperfeed.search.ann import LayeredStore
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
 from paperfeed.search.vectors import VectorSearch, get_vector_search
 from paperfeed.store.db import Database

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.search import hybrid
-from paperfeed.search.ann import LayeredStore
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder
 from paperfeed.search.vector_updates import UpdateBusy, UpdateLock
 from paperfeed.search.vectors import VectorSearch

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from paperfeed.search.ann import HnswStore, LayeredStore, publish_base, remove_bases
+from paperfeed.search.ann import HnswStore
+from paperfeed.search.ann_files import publish_base, remove_bases
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import content_hash, paper_text
 from paperfeed.search.vector_rows import stored_chunks, table_state, to_blob
 from paperfeed.store.db import Database

@@ -37,13 +37,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
-from paperfeed.search.ann import (
-    ExactStore,
-    HnswStore,
-    LayeredStore,
-    read_pointer,
-    remove_stale_temps,
-)
+from paperfeed.search.ann import ExactStore, HnswStore
+from paperfeed.search.ann_files import read_pointer, remove_stale_temps
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, get_embedder
 from paperfeed.search.minilm import EmbedderUnavailable, Vectors
 from paperfeed.search.vector_rows import (
