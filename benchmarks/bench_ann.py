@@ -11,11 +11,11 @@ one query at a time), recall@10 against an exact numpy scan. Then the chosen one
 ``--shared DIR`` measures what the serving workers hold: the graph is built once (or reused
 from ``DIR``) and saved; then fresh processes open it either loaded into private memory
 (``Index.restore(view=False)``, how every worker held it before) or memory-mapped read-only
-(``view=True``, through ``paperfeed.search.ann.LayeredStore`` as the workers do now), run the
-queries, and report their memory from /proc (VmRSS, RssAnon = private, RssFile = pages of the
-mapped file, Pss = their share of the pages); two mapped processes run at once to show the
-sharing. The cost of a delta (2,000 and 20,000 vectors newer than the file, exact scan) on
-query latency is measured too.
+(``view=True``, through ``paperfeed.search.ann_layered.LayeredStore`` as the workers do
+now), run the queries, and report their memory from /proc (VmRSS, RssAnon = private, RssFile
+= pages of the mapped file, Pss = their share of the pages); two mapped processes run at once
+to show the sharing. The cost of a delta (2,000 and 20,000 vectors newer than the file,
+exact scan) on query latency is measured too.
 
     .venv/bin/python benchmarks/bench_ann.py --n 200000 --shared var/bench-ann-200k
 
@@ -188,7 +188,8 @@ def proc_memory(pid: int | str = "self") -> dict[str, float]:
 def shared_child(mode: str, folder: str) -> None:
     """One serving process: open the saved graph (``load`` or ``view``), answer the queries,
     print what it measured as JSON, then wait on stdin so the parent can read /proc."""
-    from paperfeed.search.ann import HnswStore, LayeredStore, _usearch_index
+    from paperfeed.search.ann import HnswStore, _usearch_index
+    from paperfeed.search.ann_layered import LayeredStore
 
     _usearch_index()  # its libraries loaded before the baseline
     base = Path(folder)

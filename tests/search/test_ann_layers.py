@@ -10,13 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperfeed.search.ann import (
-    HnswStore,
-    LayeredStore,
-    publish_base,
-    read_pointer,
-    remove_bases,
-)
+from paperfeed.search.ann import HnswStore
+from paperfeed.search.ann_files import publish_base, read_pointer, remove_bases
+from paperfeed.search.ann_layered import LayeredStore
 
 DIM = 32
 N = 300

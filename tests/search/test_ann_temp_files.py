@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from paperfeed.config import Settings
-from paperfeed.search.ann import STALE_TEMP_SECONDS, HnswStore, publish_base
+from paperfeed.search.ann import HnswStore
+from paperfeed.search.ann_files import STALE_TEMP_SECONDS, publish_base
 from paperfeed.search.vectors import VectorSearch
 from paperfeed.store.db import Database
 

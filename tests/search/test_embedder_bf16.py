@@ -15,7 +15,9 @@ import pytest
 
 from paperfeed.config import Settings
 from paperfeed.search import embedder as embedder_module
-from paperfeed.search.embedder import DIM, MODEL_NAME, Embedder, get_embedder, model_path
+from paperfeed.search.embedder import Embedder, get_embedder
+from paperfeed.search.minilm import DIM, MODEL_NAME, model_path
+from paperfeed.search.torch_bert import bf16_supported
 
 LONG = " ".join(
     [
@@ -73,7 +75,7 @@ def test_unit_vectors_close_to_the_reference(bf16: Embedder, reference_vectors: 
 
 
 def test_model_string_names_what_runs(bf16: Embedder) -> None:
-    precision = "bf16" if embedder_module.bf16_supported() else "fp32"
+    precision = "bf16" if bf16_supported() else "fp32"
     assert bf16.model == f"{MODEL_NAME}:torch-{precision}"
     others = {f"{MODEL_NAME}:{name}" for name in ("torch", "onnx", "onnx-int8")}
     assert bf16.model not in others

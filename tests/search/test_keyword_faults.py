@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from paperfeed.config import Settings
-from paperfeed.search import keyword
+from paperfeed.search import keyword_schema, keyword_sync
 from paperfeed.search.keyword import KeywordIndex, keyword_index_path
 from paperfeed.search.query import parse_query
 from paperfeed.store.db import Database
@@ -36,7 +36,7 @@ def test_a_crash_before_the_watermark_write_adds_nothing_twice(
     def crash() -> None:
         raise Crash("killed between the index commit and state.json")
 
-    monkeypatch.setattr(keyword, "_before_state_write", crash)
+    monkeypatch.setattr(keyword_sync, "_before_state_write", crash)
     with pytest.raises(Crash):
         fresh(settings).update(database)
     monkeypatch.undo()
@@ -57,8 +57,8 @@ def test_an_index_holding_papers_twice_is_repaired(
     # What an older version left after such a crash: every paper added a second time.
     writer = index.index.writer(50_000_000, 1)
     with database.read() as session:
-        for row in session.execute(select(*keyword._COLUMNS)):
-            writer.add_document(keyword._document(row))
+        for row in session.execute(select(*keyword_schema.COLUMNS)):
+            writer.add_document(keyword_schema.document(row))
     writer.commit()
     writer.wait_merging_threads()
     assert fresh(settings).num_docs() == 2 * len(corpus)
@@ -83,7 +83,7 @@ def test_the_same_process_updating_again_after_the_crash_adds_nothing_twice(
     def crash() -> None:
         raise Crash("failed between the index commit and state.json")
 
-    monkeypatch.setattr(keyword, "_before_state_write", crash)
+    monkeypatch.setattr(keyword_sync, "_before_state_write", crash)
     with pytest.raises(Crash):
         index.update(database)
     monkeypatch.undo()
@@ -109,7 +109,7 @@ def test_a_killed_rebuild_leaves_nothing_behind_after_the_next(
     for folder in (dead_new, dead_old, live_new):
         folder.mkdir()
         (folder / "segment").write_bytes(b"x" * 100)
-    hour_ago = time.time() - keyword.STALE_REBUILD_SECONDS - 60
+    hour_ago = time.time() - keyword_sync.STALE_REBUILD_SECONDS - 60
     for item in (dead_new, dead_new / "segment"):
         os.utime(item, (hour_ago, hour_ago))
 

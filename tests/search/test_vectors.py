@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from paperfeed.config import Settings
 from paperfeed.search import vectors as vectors_module
-from paperfeed.search.ann import LayeredStore
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
 from paperfeed.search.vectors import VectorSearch, get_vector_search
 from paperfeed.store.db import Database
@@ -61,7 +61,7 @@ def test_onnx_agrees_with_the_reference_model(embedder: Embedder) -> None:
         pytest.skip("ONNX only: the torch backend is the reference itself")
     from sentence_transformers import SentenceTransformer
 
-    from paperfeed.search.embedder import model_path
+    from paperfeed.search.minilm import model_path
 
     reference = SentenceTransformer(str(model_path()), device="cpu")
     texts = [paper_text(t, a) for papers in TOPICS.values() for _, t, a in papers]

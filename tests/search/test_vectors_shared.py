@@ -18,9 +18,10 @@ from sqlalchemy import update
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.search import hybrid
-from paperfeed.search.ann import LayeredStore
+from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder
-from paperfeed.search.vectors import UpdateBusy, UpdateLock, VectorSearch
+from paperfeed.search.vector_updates import UpdateBusy, UpdateLock
+from paperfeed.search.vectors import VectorSearch
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper, utcnow
 from tests.conftest import REPO
@@ -53,7 +54,7 @@ def found(vs: VectorSearch, query: str, k: int = 10) -> list[int]:
 def embed_only(vs: VectorSearch, db: Database) -> None:
     """What another node's updater does: embeddings into the table, no file on this node."""
     with vs.update_lock.hold(db):
-        vs._embed_pending(db, progress=False, everything=False)
+        vs.updates.embed_pending(db, progress=False, everything=False)
 
 
 def test_workers_map_the_base_file_and_follow_the_table_with_a_delta(
@@ -133,8 +134,8 @@ def test_a_worker_writes_a_new_base_file_past_ann_delta_max(
     ]
     embed_only(updater, database)
     assert set(new) <= set(found(worker, MOLECULES))  # past the limit: a background write
-    assert worker._compactor is not None
-    worker._compactor.join(30)
+    assert worker.updates._compactor is not None
+    worker.updates._compactor.join(30)
     assert set(new) <= set(found(worker, MOLECULES))
     assert layered(worker).version != first and layered(worker).changes == 0
     assert len(layered(worker).base) == 10
@@ -146,7 +147,7 @@ def test_a_worker_writes_a_new_base_file_past_ann_delta_max(
 _OTHER_PROCESS = """
 import sys
 from pathlib import Path
-from paperfeed.search.vectors import UpdateBusy, UpdateLock
+from paperfeed.search.vector_updates import UpdateBusy, UpdateLock
 from paperfeed.store.db import Database
 db = Database(sys.argv[1])
 try:

@@ -19,7 +19,8 @@ import click
 
 from paperfeed.config import get_settings
 from paperfeed.search.indexing import Report, semantic_index, update_indexes
-from paperfeed.search.keyword import IndexBusy, get_keyword_index
+from paperfeed.search.keyword import get_keyword_index
+from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
 
@@ -97,7 +98,7 @@ def rebuild(keyword_only: bool, no_wait: bool) -> None:
         click.echo("index semantic: skipped, embedder unavailable")
         return
     # lazy: the vector module (numpy, the ANN library) loads only for the semantic index
-    from paperfeed.search.vectors import UpdateBusy
+    from paperfeed.search.vector_updates import UpdateBusy
 
     started = time.perf_counter()
     try:

@@ -1,5 +1,7 @@
-"""Nearest-neighbour stores over unit vectors: exact (numpy), approximate (usearch HNSW), and
-a memory-mapped HNSW base file with an in-memory delta over it.
+"""Nearest-neighbour stores over unit vectors: exact (numpy) and approximate (usearch HNSW).
+A memory-mapped HNSW base file with an in-memory delta over it is
+:class:`~paperfeed.search.ann_layered.LayeredStore`; the files on disk are handled by
+:mod:`paperfeed.search.ann_files`.
 
 All answer ``search(vector, k, allowed)`` with ``(keys, cosines)``, best first, and take
 upserts and removals by key (the paper id). Choice of library, from
@@ -14,18 +16,14 @@ written under its own name (``<stem>.<version>.usearch``) and then named in a sm
 file (``<stem>.json``: file, version, model, dim, watermark), each step an atomic rename, so a
 reader always finds a complete file with its own metadata. Serving workers open it with
 ``view=True``: the graph is memory-mapped read-only and shared by every process of the node
-through the page cache (:class:`LayeredStore`), instead of each worker holding a private copy.
+through the page cache (``LayeredStore``), instead of each worker holding a private copy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
-import re
-import secrets
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,14 +31,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.search.ann_files import remove_stale_temps, temp_name, write_json
+
 Keys = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
 Scores = npt.NDArray[np.float32]
 
 # With a filter, the ANN is asked for this many times k, then more, before an exact scan.
 OVERSAMPLE = 8
-# A vector within this of the base file's (half-precision) copy is the same embedding.
-SAME_VECTOR_TOLERANCE = 2e-3
 
 
 def _usearch_index() -> Any:
@@ -65,7 +63,7 @@ def _dot(matrix: Vectors, vector: Vectors) -> Scores:
     return scores.astype(np.float32, copy=False)
 
 
-def _top(scores: Scores, k: int) -> npt.NDArray[np.intp]:
+def top(scores: Scores, k: int) -> npt.NDArray[np.intp]:
     if k >= len(scores):
         return np.argsort(-scores, kind="stable")
     part = np.argpartition(-scores, k - 1)[:k]
@@ -141,7 +139,7 @@ class ExactStore:
             rows = [p for p in (self._pos.get(int(a)) for a in allowed) if p is not None]
             keys = self._keys[rows]
             scores = _dot(self._matrix[rows], vector)
-        best = _top(scores, k)
+        best = top(scores, k)
         return keys[best], scores[best].astype(np.float32)
 
 
@@ -265,7 +263,7 @@ class HnswStore:
         if not len(keys):
             return keys, np.zeros(0, dtype=np.float32)
         scores = _dot(self.vectors(keys), vector)
-        best = _top(scores, k)
+        best = top(scores, k)
         return keys[best], scores[best]
 
     def _ann(self, vector: Vectors, count: int) -> tuple[Keys, Scores]:
@@ -281,7 +279,7 @@ class HnswStore:
         delete what crashed writers left (:func:`remove_stale_temps`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path.parent)
-        tmp = _temp_name(path)
+        tmp = temp_name(path)
         try:
             self._index.save(str(tmp))
             os.replace(tmp, path)
@@ -292,7 +290,7 @@ class HnswStore:
         """Write the graph and its metadata (``path`` with ``.json``) next to each other,
         each atomically."""
         self.save_file(path)
-        _write_json(path.with_suffix(".json"), meta)
+        write_json(path.with_suffix(".json"), meta)
 
     @classmethod
     def open(
@@ -332,233 +330,3 @@ class HnswStore:
             return None
         store = cls.open(path, view=view, expansion_search=expansion_search)
         return None if store is None else (store, meta)
-
-
-def _merge(first: tuple[Keys, Scores], second: tuple[Keys, Scores], k: int) -> tuple[Keys, Scores]:
-    """The best ``k`` of two disjoint result lists."""
-    if not len(second[0]):
-        return first[0][:k], first[1][:k]
-    if not len(first[0]):
-        return second[0][:k], second[1][:k]
-    keys = np.concatenate([first[0], second[0]])
-    scores = np.concatenate([first[1], second[1]]).astype(np.float32)
-    best = _top(scores, k)
-    return keys[best], scores[best]
-
-
-class LayeredStore:
-    """A read-only base graph plus what changed since it was written.
-
-    - ``base``: the HNSW file, memory-mapped (``view=True``): its pages live in the page
-      cache, shared by every worker of the node, not in any one process.
-    - ``delta``: an exact in-memory store of the embeddings newer than the file (new papers,
-      and new embeddings of changed papers).
-    - ``tombstones``: base keys that are hidden, because the paper's embedding was removed or
-      replaced by one in the delta.
-
-    A search asks both and merges by score; base and delta never answer for the same key."""
-
-    kind = "hnsw"
-
-    def __init__(self, base: HnswStore, *, version: str = "", path: Path | None = None) -> None:
-        self.dim = base.dim
-        self.base = base
-        self.version = version
-        self.path = path
-        self.delta = ExactStore(base.dim)
-        self.tombstones: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self.base) - len(self.tombstones) + len(self.delta)
-
-    @property
-    def changes(self) -> int:
-        """Entries held beside the base file (delta vectors and tombstones)."""
-        return len(self.delta) + len(self.tombstones)
-
-    @property
-    def nbytes(self) -> int:
-        """This process's own memory: the delta, the tombstones and usearch's bookkeeping of
-        the mapped file (whose pages are shared, and not counted)."""
-        return self.base.nbytes + self.delta.nbytes + 64 * len(self.tombstones)
-
-    @property
-    def file_bytes(self) -> int:
-        try:
-            return self.path.stat().st_size if self.path is not None else 0
-        except OSError:
-            return 0
-
-    def keys(self) -> Keys:
-        base = self.base.keys()
-        if self.tombstones:
-            hidden = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
-            base = base[~np.isin(base, hidden)]
-        return np.concatenate([base, self.delta.keys()])
-
-    def _live_in_base(self, keys: Keys) -> npt.NDArray[np.bool_]:
-        live = self.base.contains(keys)
-        if self.tombstones and live.any():
-            live &= np.fromiter(
-                (int(k) not in self.tombstones for k in keys), dtype=bool, count=len(keys)
-            )
-        return live
-
-    def upsert(self, keys: Sequence[int], vectors: Vectors) -> None:
-        if not len(keys):
-            return
-        key_array = np.asarray(keys, dtype=np.int64)
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(key_array), self.dim)
-        take = np.ones(len(key_array), dtype=bool)
-        live = np.flatnonzero(self._live_in_base(key_array))
-        if len(live):
-            old = self.base.vectors(key_array[live])
-            same = np.abs(old - matrix[live]).max(axis=1) <= SAME_VECTOR_TOLERANCE
-            # An embedding the file already holds (re-read through the sync overlap) stays
-            # there; a new one hides the file's and goes to the delta.
-            take[live[same]] = False
-            self.tombstones.update(int(k) for k in key_array[live[~same]])
-        if take.any():
-            self.delta.upsert([int(k) for k in key_array[take]], matrix[take])
-
-    def remove(self, keys: Sequence[int]) -> None:
-        if not len(keys):
-            return
-        key_array = np.asarray(keys, dtype=np.int64)
-        self.delta.remove([int(k) for k in key_array])
-        live = self._live_in_base(key_array)
-        self.tombstones.update(int(k) for k in key_array[live])
-
-    def get(self, key: int) -> Vectors | None:
-        found = self.delta.get(key)
-        if found is not None or int(key) in self.tombstones:
-            return found
-        return self.base.get(key)
-
-    def search(
-        self, vector: Vectors, k: int, allowed: Sequence[int] | None = None
-    ) -> tuple[Keys, Scores]:
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if allowed is None:
-            base = self.base.search_excluding(vector, k, self.tombstones)
-        else:
-            base = self.base.search(vector, k, self._not_hidden(allowed))
-        return _merge(base, self.delta.search(vector, k, allowed), k)
-
-    def exact(self, vector: Vectors, k: int, allowed: Sequence[int]) -> tuple[Keys, Scores]:
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        base = self.base.exact(vector, k, self._not_hidden(allowed))
-        return _merge(base, self.delta.search(vector, k, allowed), k)
-
-    def _not_hidden(self, allowed: Sequence[int]) -> list[int]:
-        if not self.tombstones:
-            return list(allowed)
-        return [int(a) for a in allowed if int(a) not in self.tombstones]
-
-    def snapshot(self) -> tuple[Keys, Keys, Vectors]:
-        """(tombstones, delta keys, delta vectors), copied: what a new base file must apply
-        to this one."""
-        hidden = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
-        keys, matrix = self.delta.items()
-        return hidden, keys, matrix
-
-
-# --- base files: versioned graph files named by a pointer file --------------------------------
-
-
-# A temporary file is ".<name>.<pid of its writer>.tmp". A writer killed mid-write leaves it
-# (a base file's is up to ~1 GB); the next write removes it once its writer is gone, or when
-# it has not grown for STALE_TEMP_SECONDS (its pid may have been reused by another process).
-STALE_TEMP_SECONDS = 3600.0
-_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def remove_stale_temps(directory: Path) -> list[Path]:
-    """Delete temporary files in ``directory`` whose writer is gone or that went stale;
-    the ones removed. A live writer's file (its pid alive, written to lately) is kept."""
-    removed: list[Path] = []
-    try:
-        entries = list(directory.iterdir())
-    except FileNotFoundError:
-        return removed
-    now = time.time()
-    for entry in entries:
-        match = _TEMP.match(entry.name)
-        if match is None or int(match.group(1)) == os.getpid():
-            continue
-        try:
-            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
-            if stale or not _alive(int(match.group(1))):
-                entry.unlink()
-                removed.append(entry)
-        except FileNotFoundError:  # its writer renamed or removed it meanwhile
-            continue
-    return removed
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(path)
-    try:
-        tmp.write_text(json.dumps(data, default=str))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_pointer(path: Path) -> dict[str, Any] | None:
-    """The pointer file's metadata with ``file`` and ``version`` (a pointer written before
-    versioned files names ``<stem>.usearch``), or None when absent or unreadable."""
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict):
-        return None
-    if "file" not in meta:  # the layout before versioned files: one fixed name
-        meta["file"] = path.with_suffix(".usearch").name
-        meta["version"] = f"unversioned-{meta.get('saved_at', '')}"
-    return meta
-
-
-def publish_base(
-    store: HnswStore, directory: Path, stem: str, meta: dict[str, Any]
-) -> dict[str, Any]:
-    """Save ``store`` as a new version of the base file ``<stem>``, name it in the pointer
-    ``<stem>.json`` and delete the older versions (workers that mapped one keep reading it
-    until they map the new one: an unlinked file lives on while it is mapped). Returns the
-    pointer's metadata. The caller keeps other writers out (the update lock)."""
-    version = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
-    name = f"{stem}.{version}.usearch"
-    store.save_file(directory / name)
-    pointer = {**meta, "file": name, "version": version, "count": len(store)}
-    _write_json(directory / f"{stem}.json", pointer)
-    remove_bases(directory, stem, keep=name)
-    return pointer
-
-
-def remove_bases(directory: Path, stem: str, keep: str | None = None) -> None:
-    """Delete base files of ``<stem>`` other than ``keep`` (all, and the pointer, when None)."""
-    for found in glob.glob(
-        os.path.join(glob.escape(str(directory)), f"{glob.escape(stem)}.*usearch")
-    ):
-        if os.path.basename(found) != keep:
-            Path(found).unlink(missing_ok=True)
-    if keep is None:
-        (directory / f"{stem}.json").unlink(missing_ok=True)

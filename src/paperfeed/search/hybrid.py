@@ -35,13 +35,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, String, any_, bindparam, select, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import String, select, type_coerce
+from sqlalchemy.orm import Session
 
 from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
-from paperfeed.search.keyword import IndexBusy, KeywordIndex, get_keyword_index
+from paperfeed.search.keyword import KeywordIndex, get_keyword_index
+from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.search.query import ParsedQuery, parse_query
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
@@ -214,6 +215,27 @@ def rrf(rankings: Sequence[dict[int, int]], k: float) -> dict[int, float]:
     return scores
 
 
+def _fuse(
+    keyword_hits: list[tuple[int, float]],
+    semantic_hits: list[tuple[int, float]],
+    k: float,
+    by_score: bool,
+) -> tuple[list[int], dict[int, float]]:
+    """The candidates, best first (``by_score``; else in the keyword index's order), and
+    their scores: reciprocal rank fusion of both sides, or the BM25 scores alone."""
+    rankings = [_keyword_ranks(keyword_hits)]
+    if semantic_hits:
+        rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
+    fused = rrf(rankings, k) if len(rankings) > 1 else None
+    candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
+    scores = fused if fused is not None else dict(keyword_hits)
+
+    def score(pid: int) -> float:
+        return round(scores.get(pid, 0.0), 9)
+
+    return (sorted(candidates, key=score, reverse=True) if by_score else candidates), scores
+
+
 # --- the service ---------------------------------------------------------------------------
 
 
@@ -239,63 +261,123 @@ def search(
     parsed = parse_query(query) if isinstance(query, str) else query
     result = SearchResult(query=parsed, page=page, page_size=page_size)
     if parsed.arxiv_id:
-        with db.read() as session:
-            detail = papers.get_paper(session, parsed.arxiv_id)
-        result.mode = "id"
-        if detail is not None:
-            result.items, result.total = [detail.item], 1
-        else:
-            result.notice = f"No paper with id {parsed.arxiv_id} on this site."
-        return result
+        return _by_id(db, parsed.arxiv_id, result)
     if parsed.is_empty:
         return result
 
     vectors = vector_search(settings) if semantic and parsed.words else None
-    text = parsed.semantic_text
     index = get_keyword_index(settings)
     ensure_fresh(index, db, settings)
     depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
     # The semantic side (embed the query, then its nearest papers that meet the filters)
     # runs while the keyword index answers.
-    semantic_side = (
-        _in_background(lambda: _semantic(index, vectors, parsed, depth, vectors.embed_query(text)))
-        if vectors is not None and text.strip()
-        else None
-    )
+    semantic_side = _start_semantic(index, vectors, parsed, depth)
     keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
     result.indexing = is_indexing(index)
-    rankings = [_keyword_ranks(keyword.hits)]
-
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
-        if vectors is None:
-            result.notice = SEMANTIC_UNAVAILABLE
-        else:
-            try:
-                if semantic_side is not None:
-                    semantic_hits = semantic_side()
-                result.mode = "hybrid"
-            except Exception:
-                log.exception("semantic search failed; keyword results only")
-                result.notice = SEMANTIC_UNAVAILABLE
-        if semantic_hits:
-            rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
+        semantic_hits = _finish_semantic(result, vectors, semantic_side)
+    ranked, scores = _fuse(keyword.hits, semantic_hits, settings.search_rrf_k, bool(parsed.words))
+    start = (page - 1) * page_size
+    with db.quick_read() as session:
+        found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
+        if parsed.id_hint:
+            detail = papers.get_paper(session, parsed.id_hint)
+            result.did_you_mean = detail.item if detail else None
+    for pid in found.shown:
+        item = found.by_id.get(pid)
+        if item is not None:
+            item.score = scores.get(pid)
+            result.items.append(item)
+    result.total = max(keyword.total, len(ranked) - found.missing)
+    result.has_more = found.has_more
+    if result.indexing:
+        result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING
+    return result
 
-    fused = rrf(rankings, settings.search_rrf_k) if len(rankings) > 1 else None
-    candidates = list(fused) if fused is not None else [pid for pid, _ in keyword.hits]
-    scores = fused if fused is not None else dict(keyword.hits)
+
+def _by_id(db: Database, arxiv_id: str, result: SearchResult) -> SearchResult:
+    """The answer to a query that is an arXiv id: that paper, or a notice."""
+    with db.read() as session:
+        detail = papers.get_paper(session, arxiv_id)
+    result.mode = "id"
+    if detail is not None:
+        result.items, result.total = [detail.item], 1
+    else:
+        result.notice = f"No paper with id {arxiv_id} on this site."
+    return result
+
+
+# --- the semantic side -----------------------------------------------------------------------
+
+
+def _start_semantic(
+    index: KeywordIndex, vectors: VectorSearchLike | None, parsed: ParsedQuery, depth: int
+) -> Callable[[], list[tuple[int, float]]] | None:
+    """Start the semantic side (in the embedding pool); the returned call gives its hits.
+    None when there is no vector search or no text to embed."""
+    text = parsed.semantic_text
+    if vectors is None or not text.strip():
+        return None
+    return _in_background(
+        lambda: _semantic(index, vectors, parsed, depth, vectors.embed_query(text))
+    )
+
+
+def _finish_semantic(
+    result: SearchResult,
+    vectors: VectorSearchLike | None,
+    side: Callable[[], list[tuple[int, float]]] | None,
+) -> list[tuple[int, float]]:
+    """The semantic side's hits, with ``result``'s mode or notice set: hybrid, or keyword
+    only when the vector search is missing or failed."""
+    if vectors is None:
+        result.notice = SEMANTIC_UNAVAILABLE
+        return []
+    hits: list[tuple[int, float]] = []
+    try:
+        if side is not None:
+            hits = side()
+        result.mode = "hybrid"
+    except Exception:
+        log.exception("semantic search failed; keyword results only")
+        result.notice = SEMANTIC_UNAVAILABLE
+    return hits
+
+
+# --- join-back -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Joined:
+    shown: list[int]  # the page's paper ids, in order
+    by_id: dict[int, FeedItem]  # their items (a paper deleted meanwhile is absent)
+    missing: int  # candidates looked at that the database does not have
+    has_more: bool
+
+
+def _join_back(
+    session: Session,
+    db: Database,
+    ranked: list[int],
+    scores: dict[int, float],
+    by_score: bool,
+    start: int,
+    page_size: int,
+) -> _Joined:
+    """The page of ``ranked`` from the database: only committed papers are shown, ties
+    broken by upvotes and date.
+
+    Best score first (filters only: newest first, as the index returned them). Only as
+    many candidates as the page needs are joined back to the database, in windows that
+    never split a tie (ties are broken by upvotes and date, which the database has).
+    Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search. For the
+    first pages the window's rows carry the whole papers, so the page needs no second
+    statement (on PostgreSQL each statement is a round trip to a server on the same cores)."""
 
     def score(pid: int) -> float:
         return round(scores.get(pid, 0.0), 9)
 
-    # Best score first (filters only: newest first, as the index returned them). Only as
-    # many candidates as the page needs are joined back to the database, in windows that
-    # never split a tie (ties are broken by upvotes and date, which the database has).
-    # Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search. For the
-    # first pages the window's rows carry the whole papers, so the page needs no second
-    # statement (on PostgreSQL each statement is a round trip to a server on the same cores).
-    ranked = sorted(candidates, key=score, reverse=True) if parsed.words else candidates
-    start = (page - 1) * page_size
     need = start + page_size + 1  # one more tells whether there is a next page
     whole = need <= WHOLE_ROWS_MAX
     columns = (
@@ -307,58 +389,35 @@ def search(
     )
     rows: list[Any] = []
     taken = 0
-    with db.quick_read() as session:
-        while taken < len(ranked) and len(rows) < need:
-            end = min(len(ranked), taken + need - len(rows))
-            if parsed.words:
-                while end < len(ranked) and score(ranked[end]) == score(ranked[end - 1]):
-                    end += 1
-            # Joined back to the database: only committed papers are shown.
-            rows += session.execute(select(*columns).where(_among(db, ranked[taken:end])))
-            taken = end
-        missing = taken - len(rows)  # candidates the database does not have
-        if parsed.words:
-            # Ties: more upvotes, then newer, then lower id (stable sorts, least significant
-            # key first).
-            rows.sort(key=lambda row: row[0])
-            rows.sort(key=lambda row: _sortable_time(row[2]), reverse=True)
-            rows.sort(key=lambda row: (score(row[0]), row[1]), reverse=True)
-        else:
-            position = {pid: i for i, pid in enumerate(ranked[:taken])}
-            rows.sort(key=lambda row: position[row[0]])
-        ordered = [row[0] for row in rows]
-        shown = ordered[start : start + page_size]
-        if whole:
-            by_id = {row[0]: papers.item_from_row(tuple(row)[3:]) for row in rows[start:]}
-        else:
-            by_id = papers.items_by_paper_ids(session, shown)
-        if parsed.id_hint:
-            detail = papers.get_paper(session, parsed.id_hint)
-            result.did_you_mean = detail.item if detail else None
-    for pid in shown:
-        item = by_id.get(pid)
-        if item is not None:
-            item.score = scores.get(pid)
-            result.items.append(item)
-    result.total = max(keyword.total, len(candidates) - missing)
-    result.has_more = len(ordered) > start + page_size
-    if result.indexing:
-        result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING
-    return result
+    while taken < len(ranked) and len(rows) < need:
+        end = min(len(ranked), taken + need - len(rows))
+        if by_score:
+            while end < len(ranked) and score(ranked[end]) == score(ranked[end - 1]):
+                end += 1
+        rows += session.execute(select(*columns).where(db.ops.among(Paper.id, ranked[taken:end])))
+        taken = end
+    if by_score:
+        # Ties: more upvotes, then newer, then lower id (stable sorts, least significant
+        # key first).
+        rows.sort(key=lambda row: row[0])
+        rows.sort(key=lambda row: _sortable_time(row[2]), reverse=True)
+        rows.sort(key=lambda row: (score(row[0]), row[1]), reverse=True)
+    else:
+        position = {pid: i for i, pid in enumerate(ranked[:taken])}
+        rows.sort(key=lambda row: position[row[0]])
+    ordered = [row[0] for row in rows]
+    shown = ordered[start : start + page_size]
+    if whole:
+        by_id = {row[0]: papers.item_from_row(tuple(row)[3:]) for row in rows[start:]}
+    else:
+        by_id = papers.items_by_paper_ids(session, shown)
+    return _Joined(shown, by_id, taken - len(rows), len(ordered) > start + page_size)
 
 
 def _sortable_time(value: str | dt.datetime | None) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else value.isoformat(" ")
-
-
-def _among(db: Database, ids: list[int]) -> ColumnElement[bool]:
-    """``papers.id`` is one of ``ids``: one array parameter on PostgreSQL (3× faster than
-    200 bound parameters there), an IN list on SQLite."""
-    if db.is_sqlite:
-        return Paper.id.in_(ids)
-    return Paper.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(Integer)))
 
 
 def _semantic(

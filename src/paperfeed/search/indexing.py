@@ -15,7 +15,8 @@ from typing import Any
 
 from paperfeed.config import Settings
 from paperfeed.search import hybrid
-from paperfeed.search.keyword import IndexBusy, get_keyword_index
+from paperfeed.search.keyword import get_keyword_index
+from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.store.db import Database
 
 Report = dict[str, dict[str, Any]]
@@ -69,7 +70,7 @@ def _update_semantic(
     vectors: Any, database: Database, *, wait: bool, progress: bool
 ) -> dict[str, Any]:
     # lazy: the vector module (numpy, the ANN library) loads only where one is in use
-    from paperfeed.search.vectors import UpdateBusy
+    from paperfeed.search.vector_updates import UpdateBusy
 
     started = time.perf_counter()
     options = {} if wait else {"wait": False}

@@ -11,16 +11,30 @@ the rest of ``src``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Integer, any_, bindparam, text
+from sqlalchemy import Engine, Integer, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process lock on SQLite
+    fcntl = None  # type: ignore[assignment]
+
+
+class LockBusy(Exception):
+    """``Ops.exclusive_lock(wait=False)``: someone else holds the lock right now."""
+
 
 # Any SELECT, whatever its columns: skip_locked gives back the type it was given.
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -73,6 +87,24 @@ class Ops:
         """A naive UTC datetime as the driver stores it in a DateTime column."""
         return value
 
+    def exclusive_lock(
+        self,
+        engine: Engine,
+        *,
+        key: int,
+        suffix: str,
+        fallback: Path,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold, for the block, a lock that one holder at a time has among every thread,
+        process and host sharing the database (long work: an index update). PostgreSQL: the
+        session advisory lock ``key`` on a dedicated connection; SQLite: an ``flock`` on the
+        file ``<database><suffix>``, or ``fallback`` when the database has no file. Each hold
+        is a holder of its own (not re-entrant). Without ``wait`` it raises :class:`LockBusy`
+        when taken; else ``on_wait`` is called once before it blocks."""
+        raise NotImplementedError
+
 
 class SQLiteOps(Ops):
     name = "sqlite"
@@ -85,6 +117,40 @@ class SQLiteOps(Ops):
         # SQLAlchemy's SQLite DateTime stores text in this form; a row written through the
         # driver must read back the same through the ORM (and sort with the others).
         return None if value is None else value.isoformat(" ", "microseconds")
+
+    @contextmanager
+    def exclusive_lock(
+        self,
+        engine: Engine,
+        *,
+        key: int,
+        suffix: str,
+        fallback: Path,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        file = sqlite_file(engine.url.render_as_string(hide_password=False))
+        path = Path(file + suffix) if file else fallback
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                if not wait:
+                    raise LockBusy(str(path)) from exc
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
 
 class PostgresOps(Ops):
@@ -108,6 +174,49 @@ class PostgresOps(Ops):
 
     def driver_sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    @contextmanager
+    def exclusive_lock(
+        self,
+        engine: Engine,
+        *,
+        key: int,
+        suffix: str,
+        fallback: Path,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
+        # Session-level, on a connection of its own in autocommit: held across the
+        # transactions the work commits, released by unlock or by the session's end.
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        params = {"key": key}
+        try:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), params).scalar():
+                if not wait:
+                    raise LockBusy(f"advisory lock {key}")
+                if on_wait is not None:
+                    on_wait()
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), params)
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), params)
+            except Exception:
+                conn.invalidate()  # its session ends, and the lock with it
+            finally:
+                conn.close()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL; None for one in memory or named by a URI."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path.split("?", 1)[0]
 
 
 def ops_for(url: str) -> Ops:

@@ -1,0 +1,218 @@
+"""Questions to the keyword index: a parsed query as tantivy queries (BM25 text, filters that
+score nothing), and the searches that answer with paper ids.
+
+Text is matched in the title (weighted highest), authors and abstract. A query of more than
+``LONG_QUERY_TERMS`` words (a pasted paragraph) is searched for its informative words only:
+those in at most ``COMMON_SHARE`` of the abstracts, or at least the ``LONG_QUERY_TERMS``
+rarest. A word in one abstract of ten adds little to BM25 (low IDF) but costs the most: every
+paper that has it is scored (benchmarks/RESULTS.md has the latency it saved).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tantivy
+
+from paperfeed.search.keyword_schema import day_number
+from paperfeed.search.query import ParsedQuery
+
+TEXT_FIELDS = ("title", "abstract", "authors")
+FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
+CONJUNCTIVE_MAX_TERMS = 8
+LONG_QUERY_TERMS = 8
+COMMON_SHARE = 0.05
+
+# The abstract field's analyzer (tantivy's "en_stem"), to look a word's stems up.
+_EN_STEM = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+
+Clause = tuple[tantivy.Occur, tantivy.Query]
+
+
+@dataclass(slots=True)
+class KeywordHits:
+    hits: list[tuple[int, float]]  # (papers.id, BM25 score), best first
+    total: int  # papers that match (0 when not counted)
+    conjunctive: bool  # every word had to match
+
+
+def informative(index: tantivy.Index, terms: Sequence[str]) -> list[str]:
+    """``terms`` without the common words of a long query (``LONG_QUERY_TERMS``)."""
+    if len(terms) <= LONG_QUERY_TERMS:
+        return list(terms)
+    searcher = index.searcher()
+    common = COMMON_SHARE * max(1, searcher.num_docs)
+
+    def frequency(term: str) -> int:
+        stems = _EN_STEM.analyze(term)
+        return min((searcher.doc_freq("abstract", s) for s in stems), default=0)
+
+    freq = {term: frequency(term) for term in terms}
+    keep = {term for term in terms if freq[term] <= common}
+    if len(keep) < LONG_QUERY_TERMS:
+        keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
+    return [term for term in terms if term in keep]
+
+
+def text_query(
+    index: tantivy.Index, parsed: ParsedQuery, conjunctive: bool
+) -> tantivy.Query | None:
+    """The query's words and phrases, scored by BM25 (every word must match when
+    ``conjunctive``); None when it has none."""
+    parts = list(parsed.terms) if conjunctive else informative(index, parsed.terms)
+    parts += ['+"' + " ".join(p) + '"' for p in parsed.phrases]
+    if not parts:
+        return None
+    return index.parse_query(
+        " ".join(parts),
+        list(TEXT_FIELDS),
+        field_boosts=FIELD_BOOSTS,
+        conjunction_by_default=conjunctive,
+    )
+
+
+def _any_of(queries: list[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
+
+
+def _date_range(schema: tantivy.Schema, parsed: ParsedQuery) -> tantivy.Query:
+    lo = day_number(parsed.date_from) if parsed.date_from else None
+    hi = day_number(parsed.date_to) if parsed.date_to else None
+    return tantivy.Query.range_query(
+        schema,
+        "day",
+        tantivy.FieldType.Integer,
+        lo,
+        hi,
+        include_lower=True,
+        include_upper=hi is None,
+    )
+
+
+def filter_query(
+    schema: tantivy.Schema, parsed: ParsedQuery, *, phrases: bool = False
+) -> tantivy.Query | None:
+    """The conditions every result must meet, as a query that scores nothing (with
+    ``phrases``, the query's phrases too); None when there are none."""
+    must: list[Clause] = []
+    if parsed.categories:
+        cats = [tantivy.Query.term_query(schema, "category", c) for c in parsed.categories]
+        must.append((tantivy.Occur.Must, _any_of(cats)))
+    for name in parsed.authors:
+        q = (
+            tantivy.Query.term_query(schema, "authors", name[0])
+            if len(name) == 1
+            else tantivy.Query.phrase_query(schema, "authors", list(name))
+        )
+        must.append((tantivy.Occur.Must, q))
+    if parsed.date_from or parsed.date_to:
+        must.append((tantivy.Occur.Must, _date_range(schema, parsed)))
+    if parsed.has_code:
+        must.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "has_code", 1)))
+    if phrases:
+        for phrase in parsed.phrases:
+            fields = [tantivy.Query.phrase_query(schema, f, list(phrase)) for f in TEXT_FIELDS]
+            must.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.boolean_query([(tantivy.Occur.Should, f) for f in fields]),
+                )
+            )
+    if not must:
+        return None
+    query = must[0][1] if len(must) == 1 else tantivy.Query.boolean_query(must)
+    return tantivy.Query.const_score_query(query, 0.0)
+
+
+def search(
+    index: tantivy.Index,
+    schema: tantivy.Schema,
+    parsed: ParsedQuery,
+    k: int,
+    *,
+    conjunctive: bool,
+    count: bool,
+    newest_first: bool,
+) -> KeywordHits:
+    """The ``k`` best papers for ``parsed``, filters applied inside the index (before
+    ranking); by publication day with ``newest_first`` or when there are only filters."""
+    text = text_query(index, parsed, conjunctive)
+    filters = filter_query(schema, parsed)
+    if text is None and filters is None:
+        return KeywordHits([], 0, conjunctive)
+    if text is None:
+        assert filters is not None
+        query, by_day = filters, True
+    elif filters is None:
+        query, by_day = text, newest_first
+    else:
+        query = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, text), (tantivy.Occur.Must, filters)]
+        )
+        by_day = newest_first
+    searcher = index.searcher()
+    if by_day:
+        result = searcher.search(query, k, count=count, order_by_field="day")
+    else:
+        result = searcher.search(query, k, count=count)
+    addresses = [addr for _, addr in result.hits]
+    ids = searcher.fast_field_values("id", addresses) if addresses else []
+    hits = [
+        (int(pid), float(score) if not by_day else 0.0)
+        for (score, _), pid in zip(result.hits, ids, strict=True)
+        if pid is not None
+    ]
+    total = int(getattr(result, "count", 0) or 0) if count else 0
+    return KeywordHits(hits, total, conjunctive)
+
+
+def filter_ids(
+    index: tantivy.Index, schema: tantivy.Schema, parsed: ParsedQuery, cap: int
+) -> list[int] | None:
+    """Ids of every paper meeting the query's filters and phrases; None when there are
+    more than ``cap`` (the caller then checks candidates one by one instead)."""
+    query = filter_query(schema, parsed, phrases=True)
+    if query is None:
+        return None
+    searcher = index.searcher()
+    result = searcher.search(query, cap + 1, count=False)
+    if len(result.hits) > cap:
+        return None
+    ids = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
+    return [int(i) for i in ids if i is not None]
+
+
+def ids_passing(
+    index: tantivy.Index, schema: tantivy.Schema, parsed: ParsedQuery, ids: Sequence[int]
+) -> set[int]:
+    """Which of ``ids`` meet the query's filters and phrases."""
+    query = filter_query(schema, parsed, phrases=True)
+    if query is None or not ids:
+        return set(ids)
+    among = tantivy.Query.term_set_query(schema, "id", list(ids))
+    both = tantivy.Query.boolean_query([(tantivy.Occur.Must, among), (tantivy.Occur.Must, query)])
+    searcher = index.searcher()
+    result = searcher.search(both, len(ids), count=False)
+    found = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
+    return {int(i) for i in found if i is not None}
+
+
+def id_counts(index: tantivy.Index) -> dict[int, int]:
+    """How many live documents hold each paper id (1, unless duplicated)."""
+    searcher = index.searcher()
+    n = int(searcher.num_docs)
+    if not n:
+        return {}
+    result = searcher.search(tantivy.Query.all_query(), n, count=False)
+    ids = searcher.fast_field_values("id", [a for _, a in result.hits])
+    return dict(Counter(int(i) for i in ids if i is not None))

@@ -1,0 +1,86 @@
+"""The durable copy of the embeddings (``paper_embeddings``) as the vector index reads it:
+vectors as float32 blobs, the table's state for one model, and its rows a chunk at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paperfeed.search.minilm import Vectors
+from paperfeed.store.models import PaperEmbedding
+
+# Papers loaded from the table per query while (re)building the in-memory index.
+LOAD_CHUNK = 5_000
+# Embeddings this much older than the watermark are read again on every catch-up.
+SYNC_OVERLAP = dt.timedelta(seconds=60)
+
+
+def to_blob(vector: Vectors) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(data: bytes, dim: int) -> Vectors:
+    return np.frombuffer(data, dtype="<f4", count=dim).astype(np.float32)
+
+
+def table_state(session: Session, model: str) -> tuple[int, dt.datetime | None]:
+    """How many embeddings ``model`` made, and the newest ``embedded_at``."""
+    count, newest = session.execute(
+        select(func.count(), func.max(PaperEmbedding.embedded_at)).where(
+            PaperEmbedding.model == model
+        )
+    ).one()
+    return int(count), newest
+
+
+def stored_chunks(
+    session: Session, model: str, since: dt.datetime | None
+) -> Iterator[tuple[list[int], Vectors, dt.datetime]]:
+    """``model``'s stored embeddings (those made at or after ``since``; all when None) in
+    paper-id order, ``LOAD_CHUNK`` at a time: (ids, vectors, newest ``embedded_at``)."""
+    last_id = 0
+    while True:
+        query = (
+            select(
+                PaperEmbedding.paper_id,
+                PaperEmbedding.vector,
+                PaperEmbedding.dim,
+                PaperEmbedding.embedded_at,
+            )
+            .where(PaperEmbedding.model == model, PaperEmbedding.paper_id > last_id)
+            .order_by(PaperEmbedding.paper_id)
+            .limit(LOAD_CHUNK)
+        )
+        if since is not None:
+            # An overlap catches writes that committed after a later one was seen.
+            query = query.where(PaperEmbedding.embedded_at >= since - SYNC_OVERLAP)
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        ids = [int(r[0]) for r in rows]
+        yield ids, np.stack([from_blob(r[1], r[2]) for r in rows]), max(r[3] for r in rows)
+        last_id = ids[-1]
+
+
+def stored_ids(session: Session, model: str) -> Iterator[int]:
+    """Every paper id ``model`` embedded."""
+    query = select(PaperEmbedding.paper_id).where(PaperEmbedding.model == model)
+    return iter(session.scalars(query))
+
+
+def vectors_of(
+    session: Session, model: str, ids: Sequence[int]
+) -> tuple[list[int], Vectors] | None:
+    """The stored vectors of those of ``ids`` that ``model`` embedded (None when none)."""
+    rows = session.execute(
+        select(PaperEmbedding.paper_id, PaperEmbedding.vector, PaperEmbedding.dim).where(
+            PaperEmbedding.paper_id.in_(list(ids)), PaperEmbedding.model == model
+        )
+    ).all()
+    if not rows:
+        return None
+    return [int(r[0]) for r in rows], np.stack([from_blob(r[1], r[2]) for r in rows])
