@@ -1,17 +1,18 @@
 """Routes of the JSON API (``/api/...``) and the markdown paper pages (``/papers/{id}.md``).
 
 Speed: a route validates its parameters, builds a normalised cache key and looks the rendered
-bytes up in ``app.state.cache`` without leaving the event loop (an entry past its time is served
-while one refresh runs: ``TTLCache.compute``). Only on a miss does it query
-the database, in the thread pool, with at most one computation per key in flight per worker
-(concurrent misses wait for it). Bodies are orjson bytes returned as a ``Response``, so FastAPI
-skips ``jsonable_encoder``; ``response_model`` only documents the shape in ``/openapi.json``.
+bytes up in the worker's cache (``CacheDep``) without leaving the event loop. Only on a miss
+does it query the database, where ``web/deps.py``'s rule puts the work (``deps.cached``): a
+short read on the loop on SQLite, else in the thread pool with at most one computation per key
+in flight per worker (concurrent misses wait for it; an entry past its time is served while
+one refresh runs); search and similar papers always in the thread pool. Bodies are orjson
+bytes returned as a ``Response``, so FastAPI skips ``jsonable_encoder``; ``response_model``
+only documents the shape in ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -29,7 +30,7 @@ from paperfeed.web.api.schemas import (
     ErrorBody,
     Paper,
 )
-from paperfeed.web.cache import TTLCache
+from paperfeed.web.deps import CacheDep, DatabaseDep, QueryKeysDep, SettingsDep, cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
 markdown_router = APIRouter(tags=["papers"])
@@ -85,7 +86,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     summary="Daily papers (Hugging Face Daily Papers API)",
     openapi_extra={"parameters": _query_parameters(DailyPapersQuery)},
 )
-async def daily_papers(request: Request) -> Response:
+async def daily_papers(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
+    keys: QueryKeysDep,
+) -> Response:
     """Papers put on the daily lists, as a bare JSON array of daily items.
 
     At most one of ``date``, ``week`` (ISO) and ``month`` selects a period (more → 400; an
@@ -110,20 +117,16 @@ async def daily_papers(request: Request) -> Response:
     string maps to its validated, normalised cache key (``DailyPapersQuery`` checks it once),
     and the key to the cached bytes.
     """
-    state = request.app.state
-    keys: dict[bytes, DailyKey] | None = getattr(state, "api_daily_keys", None)
-    if keys is None:
-        keys = state.api_daily_keys = {}
     raw: bytes = request.scope["query_string"]
-    key = keys.get(raw)
+    key: DailyKey | None = keys.get(raw)
     if key is None:
         key = _daily_key(request)
         if len(keys) >= MAX_REMEMBERED_QUERIES:
             keys.clear()
         keys[raw] = key
     _, period, sort, who, p, limit = key
-    body = await _cached(
-        state, key, lambda: _daily_body(state.db, state.settings, period, sort, who, p, limit)
+    body = await cached(
+        cache, db, key, lambda: _daily_body(db, settings, period, sort, who, p, limit)
     )
     return Response(body, media_type=JSON)
 
@@ -160,7 +163,9 @@ def _problems(exc: ValidationError) -> str:
     summary="Search papers",
 )
 async def search_papers(
-    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
     q: Annotated[
         str | None,
         Query(
@@ -187,11 +192,12 @@ async def search_papers(
     query = " ".join((q or "").split())
     if not query:
         return Response(b"[]", media_type=JSON)
-    state = request.app.state
-    body = await _cached(
-        state,
+    body = await cached(
+        cache,
+        db,
         ("search", query, limit),
-        lambda: _search_body(state.db, state.settings, query, limit),
+        lambda: _search_body(db, settings, query, limit),
+        long=True,  # the embedder
     )
     if body.startswith(b"!"):
         raise HTTPException(400, body[1:].decode())
@@ -211,7 +217,9 @@ async def search_papers(
     summary="Similar papers",
 )
 async def similar_papers(
-    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
     arxiv_id: str,
     limit: Annotated[int, Query(ge=1, le=50, description="Most papers returned.")] = 10,
 ) -> Response:
@@ -221,13 +229,11 @@ async def similar_papers(
     Declared before ``/papers/{arxiv_id:path}``, which would otherwise match it."""
     from paperfeed.search.similar import similar_items
 
-    state = request.app.state
-
     def compute() -> bytes:
-        items = similar_items(state.db, state.settings, arxiv_id, limit)
+        items = similar_items(db, settings, arxiv_id, limit)
         return b"" if items is None else serialize.paper_list_bytes(items)
 
-    body = await _cached(state, ("similar", arxiv_id, limit), compute)
+    body = await cached(cache, db, ("similar", arxiv_id, limit), compute, long=True)
     if not body:
         raise HTTPException(404, f"paper {arxiv_id[:64]!r} not found")
     return Response(body, media_type=JSON)
@@ -239,11 +245,10 @@ async def similar_papers(
     responses=NOT_FOUND_RESPONSES,
     summary="One paper",
 )
-async def paper_info(request: Request, arxiv_id: str) -> Response:
+async def paper_info(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Response:
     """One paper by arXiv id (``2501.01234`` or old-style ``hep-th/9901001``). A versioned
     id (``2501.01234v2``) serves the paper. Unknown → 404 ``{"error": ...}``."""
-    state = request.app.state
-    body = await _cached(state, ("paper", arxiv_id), lambda: _paper_body(state.db, arxiv_id))
+    body = await cached(cache, db, ("paper", arxiv_id), lambda: _paper_body(db, arxiv_id))
     if not body:
         raise HTTPException(404, f"paper {arxiv_id[:64]!r} not found")
     return Response(body, media_type=JSON)
@@ -258,14 +263,13 @@ async def paper_info(request: Request, arxiv_id: str) -> Response:
     },
     summary="One paper as markdown",
 )
-async def paper_markdown(request: Request, arxiv_id: str) -> Response:
+async def paper_markdown(
+    settings: SettingsDep, db: DatabaseDep, cache: CacheDep, arxiv_id: str
+) -> Response:
     """The paper page as markdown: title, authors, dates, upvotes, links, abstract (what
     ``HfApi.read_paper`` returns). Unknown → 404."""
-    state = request.app.state
-    body = await _cached(
-        state,
-        ("markdown", arxiv_id),
-        lambda: _markdown_body(state.db, state.settings, arxiv_id),
+    body = await cached(
+        cache, db, ("markdown", arxiv_id), lambda: _markdown_body(db, settings, arxiv_id)
     )
     if not body:
         return Response(
@@ -348,10 +352,3 @@ def _markdown_body(db: Database, settings: Settings, arxiv_id: str) -> bytes:
     with db.read() as session:
         detail = feed.get_paper(session, arxiv_id)
     return serialize.paper_markdown(detail, settings.base_url).encode() if detail else b""
-
-
-async def _cached(state: Any, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-    """Cached bytes for ``key``, else ``compute()`` in the thread pool, once per key at a time
-    (``TTLCache.compute``). ``b""`` is a cacheable "not found"."""
-    cache: TTLCache[bytes] = state.cache
-    return await cache.compute(key, compute)

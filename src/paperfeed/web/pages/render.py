@@ -17,7 +17,6 @@ from fastapi import Request
 from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from paperfeed import __version__
 from paperfeed.config import Settings
@@ -140,7 +139,7 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted among
     those on the page. Anonymous: none of them, so the page can be cached and shared."""
     from paperfeed.community.votes import voted_ids
-    from paperfeed.web.auth import csrf_token, viewer
+    from paperfeed.web.deps import csrf_token, viewer
 
     try:
         account = viewer(request)
@@ -166,19 +165,17 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
 
 
 async def cached_page(request: Request, compute: Callable[[], bytes]) -> bytes:
-    """Bytes for this request's path and query: from ``app.state.cache`` (fresh, or stale
-    while a refresh runs), else ``compute()``: on PostgreSQL in the thread pool, so that its
-    database round trips never stall the worker's event loop; on SQLite on the loop
-    (``TTLCache.compute`` says why). The response is always ``html_response(bytes)``:
+    """Bytes for this request's path and query: from the worker's cache (fresh, or stale
+    while a refresh runs), else ``compute()``, a short read where ``web/deps.py``'s rule puts
+    it (the caller's lookup too). The response is always ``html_response(bytes)``:
     ``web/cached_pages.py`` answers a fresh hit the same way without routing."""
-    from paperfeed.web.auth import viewer
+    from paperfeed.web import deps
 
-    db: Database = request.app.state.db
-    if viewer(request) is not None:
+    db = deps.database_of(request)
+    if (await deps.get_caller(request))[0] is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return compute() if db.is_sqlite else await run_in_threadpool(compute)
-    cache_: TTLCache[bytes] = request.app.state.cache
-    return await cache_.compute(page_key(request.scope), compute, in_thread=not db.is_sqlite)
+        return await deps.short_read(db, compute)
+    return await deps.cached(deps.cache_of(request), db, page_key(request.scope), compute)
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
