@@ -121,7 +121,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     from paperfeed.web.input_guard import InputGuard
 
     # Inside SecurityMiddleware (added later = outer): bearer votes and anonymous hits of
-    # cached pages skip FastAPI's routing.
+    # cached pages skip FastAPI's routing. The rule for any such shortcut: a parity test shows
+    # its answer equals the route's (tests/web/test_cached_pages.py,
+    # tests/community/test_bearer_votes.py).
     app.add_middleware(BearerVotes)
     app.add_middleware(CachedPages, cache=app.state.cache, settings=settings)
     app.add_middleware(InputGuard)  # before anything reads a value (CachedPages, votes)
