@@ -153,7 +153,7 @@ async def _outbox(request: Request) -> MailQueue:
         return found
 
 
-async def _query_keys(request: Request) -> dict[bytes, Any]:
+def query_keys_of(request: HTTPConnection) -> dict[bytes, Any]:
     """This app's memo of raw query strings → validated cache keys (``api/routes.py``)."""
     state = request.app.state
     with _lock:
@@ -297,4 +297,3 @@ FetcherDep = Annotated[SubmissionFetcher, Depends(_fetcher)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 OutboxDep = Annotated[MailQueue, Depends(_outbox)]
 ClientIpDep = Annotated[str, Depends(_client_ip)]
-QueryKeysDep = Annotated[dict[bytes, Any], Depends(_query_keys)]

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from paperfeed import feed
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
+from paperfeed.web import deps
 from paperfeed.web.api import serialize
 from paperfeed.web.api.schemas import (
     ERROR_RESPONSES,
@@ -30,7 +31,7 @@ from paperfeed.web.api.schemas import (
     ErrorBody,
     Paper,
 )
-from paperfeed.web.deps import CacheDep, DatabaseDep, QueryKeysDep, SettingsDep, cached
+from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
 markdown_router = APIRouter(tags=["papers"])
@@ -86,13 +87,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     summary="Daily papers (Hugging Face Daily Papers API)",
     openapi_extra={"parameters": _query_parameters(DailyPapersQuery)},
 )
-async def daily_papers(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    cache: CacheDep,
-    keys: QueryKeysDep,
-) -> Response:
+async def daily_papers(request: Request) -> Response:
     """Papers put on the daily lists, as a bare JSON array of daily items.
 
     At most one of ``date``, ``week`` (ISO) and ``month`` selects a period (more → 400; an
@@ -115,8 +110,11 @@ async def daily_papers(
 
     This is the hottest route, so it skips FastAPI's per-parameter validation: the raw query
     string maps to its validated, normalised cache key (``DailyPapersQuery`` checks it once),
-    and the key to the cached bytes.
+    and the key to the cached bytes. For the same reason it reads its services through the
+    accessors of ``web/deps.py`` rather than as dependencies (FastAPI's solver costs each
+    dependency some microseconds on every request; measured with bench_http.py).
     """
+    keys = deps.query_keys_of(request)
     raw: bytes = request.scope["query_string"]
     key: DailyKey | None = keys.get(raw)
     if key is None:
@@ -125,8 +123,12 @@ async def daily_papers(
             keys.clear()
         keys[raw] = key
     _, period, sort, who, p, limit = key
-    body = await cached(
-        cache, db, key, lambda: _daily_body(db, settings, period, sort, who, p, limit)
+    settings, db = deps.settings_of(request), deps.database_of(request)
+    body = await deps.cached(
+        deps.cache_of(request),
+        db,
+        key,
+        lambda: _daily_body(db, settings, period, sort, who, p, limit),
     )
     return Response(body, media_type=JSON)
 
