@@ -1,7 +1,8 @@
 """App factory. ``create_app()`` wires settings, the database, the API, pages and feeds.
 
-Every request reads through ``request.app.state``: ``settings``, ``db`` and ``cache``; nothing
-global is mutated, so tests can build several apps with different settings side by side.
+The per-app services live in ``app.state`` and routes get them as dependencies
+(``web/deps.py``); nothing global is mutated, so tests can build several apps with different
+settings side by side. How errors are answered: ``web/errors.py``.
 """
 
 from __future__ import annotations
@@ -73,24 +74,28 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # Who may call which route: one table, checked before every route (web/access.py).
         dependencies=[Depends(enforce)],
     )
-    app.state.settings = settings
-    app.state.db = db or get_database(settings)
-    app.state.cache = PageCache(settings.cache_seconds)
-    app.state.votes = VoteWriter(app.state.db)
-    app.state.submission_fetcher = SubmissionFetcher(
-        app.state.db, settings, on_added=app.state.cache.clear
-    )
-
+    _add_services(app, settings, db or get_database(settings))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    _include_routers(app)
+    _add_middleware(app, settings)
+    install_error_handlers(app)
+    return app
 
+
+def _add_services(app: FastAPI, settings: Settings, db: Database) -> None:
+    """The per-app services that routes get through ``web/deps.py``."""
+    app.state.settings = settings
+    app.state.db = db
+    app.state.cache = PageCache(settings.cache_seconds)
+    app.state.votes = VoteWriter(db)
+    app.state.submission_fetcher = SubmissionFetcher(db, settings, on_added=app.state.cache.clear)
+
+
+def _include_routers(app: FastAPI) -> None:
     from paperfeed.web.api import markdown_router
     from paperfeed.web.api import router as api_router
-    from paperfeed.web.api.bearer_votes import BearerVotes
     from paperfeed.web.api.community import router as community_api_router
-    from paperfeed.web.auth import SecurityMiddleware
-    from paperfeed.web.cached_pages import CachedPages
     from paperfeed.web.feeds import router as feeds_router
-    from paperfeed.web.input_guard import InputGuard
     from paperfeed.web.pages import router as pages_router
     from paperfeed.web.pages.account import router as account_router
     from paperfeed.web.pages.community import router as community_router
@@ -106,12 +111,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(community_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    from paperfeed.web.api.bearer_votes import BearerVotes
+    from paperfeed.web.auth import SecurityMiddleware
+    from paperfeed.web.cached_pages import CachedPages
+    from paperfeed.web.input_guard import InputGuard
+
     # Inside SecurityMiddleware (added later = outer): bearer votes and anonymous hits of
-    # cached pages skip FastAPI's routing.
+    # cached pages skip FastAPI's routing. The rule for any such shortcut: a parity test shows
+    # its answer equals the route's (tests/web/test_cached_pages.py,
+    # tests/community/test_bearer_votes.py).
     app.add_middleware(BearerVotes)
     app.add_middleware(CachedPages, cache=app.state.cache, settings=settings)
     app.add_middleware(InputGuard)  # before anything reads a value (CachedPages, votes)
     app.add_middleware(SecurityMiddleware, settings=settings, db=app.state.db)
-
-    install_error_handlers(app)
-    return app

@@ -1,11 +1,10 @@
 """Who is asking, and may they: sessions, API tokens, cookies, CSRF, security headers.
 
 Identity
-    ``Authorization: Bearer pf_…`` → that token's user (cookies are then ignored; a revoked or
-    unknown token is a 401 on any route). Otherwise the session cookie → its user. Otherwise
-    anonymous. Resolved once per request, lazily (anonymous requests without cookies never
-    touch the database). What each route lets each kind of caller do is decided in one
-    place: the table of ``web/access.py``.
+    The credentials a request may carry: ``Authorization: Bearer pf_…`` (:func:`bearer`) or
+    the session cookie (:func:`session_cookie`). Who they name is resolved once per request by
+    ``web/deps.py`` (``caller``, ``ViewerDep``, ``UserDep``, ...); what each kind of caller may
+    do is decided in one place, the table of ``web/access.py``.
 
 Cookies
     Parsed by one parser, Starlette's (what ``request.cookies`` uses), here as in the routes.
@@ -37,13 +36,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import HTTPException, Request
 from fastapi.responses import Response
-from starlette.requests import cookie_parser
+from starlette.requests import HTTPConnection, cookie_parser
 
-from paperfeed.community import sessions, tokens
 from paperfeed.community.keys import digest, secret_key, sign
-from paperfeed.community.users import Account
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.web.early import BodyTooLarge, read_body, refuse
@@ -72,7 +68,8 @@ DOCS_CSP = (
 
 
 class LoginRequired(Exception):
-    """Raised by :func:`require_user`: pages redirect to /login, the API answers 401."""
+    """Raised when a route needs a logged-in caller (``web/deps.py``): pages redirect to
+    /login, the API answers 401."""
 
 
 def cookie_name(settings: Settings, base: str) -> str:
@@ -94,66 +91,6 @@ def bearer(header: str | None) -> str | None:
     return None
 
 
-def caller(request: Request) -> tuple[Account | None, str]:
-    """The caller's account and how it came: ``"session"``, ``"read"`` or ``"write"`` (a
-    token's scope), or ``(None, "anonymous")``. A bad token raises a 401."""
-    state = request.state
-    cached = getattr(state, "pf_viewer", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    app_state = request.app.state
-    db: Database = app_state.db
-    settings: Settings = app_state.settings
-    result: tuple[Account | None, str] = (None, "anonymous")
-    header = request.headers.get("authorization")
-    if header is not None:
-        token = bearer(header)
-        found = tokens.token_account(db, token) if token else None
-        if found is None:
-            raise HTTPException(401, tokens.TOKEN_REFUSED, headers={"WWW-Authenticate": "Bearer"})
-        result = (found[0], found[1])
-    else:
-        raw = request.cookies.get(session_cookie(settings))
-        if raw:
-            account = sessions.session_account(db, raw)
-            if account is not None:
-                result = (account, "session")
-    state.pf_viewer = result
-    return result
-
-
-def viewer(request: Request) -> Account | None:
-    """The logged-in user (session or token), or None."""
-    return caller(request)[0]
-
-
-def require_user(request: Request) -> Account:
-    account = viewer(request)
-    if account is None:
-        raise LoginRequired()
-    return account
-
-
-def require_write(request: Request) -> Account:
-    """A user allowed to change things: a browser session or a ``write`` token."""
-    account, via = caller(request)
-    if account is None:
-        raise LoginRequired()
-    if via == "read":
-        raise HTTPException(403, tokens.READ_ONLY)
-    return account
-
-
-def require_admin(request: Request) -> Account:
-    """An admin in a browser session (``access`` refuses tokens on admin routes first)."""
-    account, via = caller(request)
-    if account is None:
-        raise LoginRequired()
-    if via != "session" or not account.is_admin:
-        raise HTTPException(403, "admins only")
-    return account
-
-
 # --- CSRF ----------------------------------------------------------------------------------
 
 
@@ -167,11 +104,10 @@ def _expected_token(key: bytes, settings: Settings, cookies: dict[str, str]) -> 
     return None
 
 
-def csrf_token(request: Request) -> str:
+def csrf_token_for(request: HTTPConnection, settings: Settings, db: Database) -> str:
     """The token forms of this page must carry. Before login, a ``pf_csrf`` cookie is made
     (and set on the response by the middleware) if the browser has none."""
-    settings: Settings = request.app.state.settings
-    key = secret_key(request.app.state.db, settings)
+    key = secret_key(db, settings)
     cookies = dict(request.cookies)
     if not cookies.get(session_cookie(settings)) and not cookies.get(csrf_cookie(settings)):
         fresh = getattr(request.state, "pf_new_csrf", None) or secrets.token_urlsafe(24)

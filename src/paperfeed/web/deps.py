@@ -1,23 +1,139 @@
-"""Per-process services a request needs, made once per app and found through the request.
+"""What a route needs, as FastAPI dependencies (in the style of the FastAPI full-stack
+template's ``api/deps.py``): a route names them as parameters, ``settings: SettingsDep``,
+``db: DatabaseDep``, ``account: UserDep``, ``votes: VotesDep``, and stays thin.
 
-Pages and the API both take them from here (the API used to import them from a page
-module). Each is created lazily on first use and kept in ``app.state``; creation is locked
-because sync handlers run in the thread pool, several at once.
+Services
+    ``create_app`` puts the per-app services in ``app.state`` (settings, the database, the
+    response cache, the vote writer, the submission fetcher); the rate limiter and the mail
+    queue are made here on first use (under a lock: sync routes run in the thread pool,
+    several at once). This module is the one that reads ``app.state``: routes take the
+    ``...Dep`` parameters, and helpers that only hold the request (rendering, error pages)
+    use the accessors ``settings_of``, ``database_of`` and ``cache_of``. The pure-ASGI fast
+    paths (``cached_pages.py``, ``api/bearer_votes.py``) are handed theirs by ``create_app``.
+
+Who is asking
+    ``Authorization: Bearer pf_…`` → that token's user (cookies are then ignored; a revoked
+    or unknown token is a 401 on any route). Otherwise the session cookie → its user.
+    Otherwise anonymous. Resolved once per request and kept on ``request.state``; a request
+    with neither a token nor a session cookie never touches the database. What each kind of
+    caller may do is decided in one place, the table of ``web/access.py``.
+
+Where work runs: THE rule (its one input is ``db.ops.features.in_process``)
+    1. No database work, or a cache hit: on the event loop.
+    2. A short read (the caller's lookup, a page or list rendered around a few indexed
+       queries): on the loop when the database runs in this process (SQLite: no round trip,
+       and a thread trading the GIL with a busy loop delayed the other requests more,
+       benchmarks/RESULTS.md), in the thread pool otherwise (PostgreSQL: a round trip never
+       stalls the worker). :func:`short_read` and :func:`cached` apply it, and so does the
+       caller's dependency: call sites do not choose.
+    3. Work that may wait longer (writes, which may wait for SQLite's lock; password hashing;
+       search with its embedder; mail; arXiv): in the thread pool, always. Such a route is a
+       plain ``def`` (FastAPI runs it in its thread pool), or awaits :func:`slow`. Votes are
+       written by the ``VoteWriter``'s own thread.
+    The dependencies here are ``async def`` because they only hand out a service or apply
+    rule 2 themselves: a plain ``def`` dependency costs a trip to the thread pool on every
+    request.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
+from paperfeed.community import sessions, tokens
 from paperfeed.community.ratelimit import RateLimiter
+from paperfeed.community.submissions import SubmissionFetcher
+from paperfeed.community.users import Account
+from paperfeed.community.votes import VoteWriter
+from paperfeed.config import Settings
 from paperfeed.mail import Mailer, MailQueue
+from paperfeed.store.db import Database
+from paperfeed.web.auth import LoginRequired, bearer, csrf_token_for, session_cookie
+from paperfeed.web.cache import PageCache, TTLCache
 
+P = ParamSpec("P")
+T = TypeVar("T")
+Caller = tuple[Account | None, str]  # the account, and "session", "read", "write" or "anonymous"
+ANONYMOUS: Caller = (None, "anonymous")
 _lock = threading.Lock()
 
 
-def limiter(request: Request) -> RateLimiter:
+# --- where work runs (the rule above) ------------------------------------------------------
+
+
+def reads_on_loop(db: Database) -> bool:
+    """Rule 2: whether a short read of ``db`` runs on the event loop."""
+    return db.ops.features.in_process
+
+
+async def short_read(db: Database, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)``, a short read of ``db``, where rule 2 puts it."""
+    if reads_on_loop(db):
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def slow(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` in the thread pool (rule 3), from an async route."""
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def cached(
+    cache: TTLCache[T], db: Database, key: Hashable, compute: Callable[[], T], *, long: bool = False
+) -> T:
+    """The value of ``key`` in ``cache``, else ``compute()``: a short read of ``db`` where rule
+    2 puts it, or ``long`` work (rule 3) in the thread pool (``TTLCache.compute``)."""
+    return await cache.compute(key, compute, in_thread=long or not reads_on_loop(db))
+
+
+# --- the app's services ----------------------------------------------------------------------
+
+
+def settings_of(request: HTTPConnection) -> Settings:
+    """This app's settings (read per request: a test may swap them on a running app)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def database_of(request: HTTPConnection) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def cache_of(request: HTTPConnection) -> PageCache:
+    """The worker's cache of rendered answers (pages, feeds, API bodies)."""
+    cache: PageCache = request.app.state.cache
+    return cache
+
+
+async def _settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def _database(request: Request) -> Database:
+    return database_of(request)
+
+
+async def _cache(request: Request) -> PageCache:
+    return cache_of(request)
+
+
+async def _votes(request: Request) -> VoteWriter:
+    votes: VoteWriter = request.app.state.votes
+    return votes
+
+
+async def _fetcher(request: Request) -> SubmissionFetcher:
+    fetcher: SubmissionFetcher = request.app.state.submission_fetcher
+    return fetcher
+
+
+async def _limiter(request: Request) -> RateLimiter:
     """The rate limiter of this worker (its counters are shared by all workers)."""
     state = request.app.state
     with _lock:
@@ -27,9 +143,8 @@ def limiter(request: Request) -> RateLimiter:
         return found
 
 
-def outbox(request: Request) -> MailQueue:
-    """The worker process's mail queue (pages never wait for SMTP): one queue, one sending
-    thread."""
+async def _outbox(request: Request) -> MailQueue:
+    """The worker's mail queue (pages never wait for SMTP): one queue, one sending thread."""
     state = request.app.state
     with _lock:
         found: MailQueue | None = getattr(state, "mail_queue", None)
@@ -38,7 +153,147 @@ def outbox(request: Request) -> MailQueue:
         return found
 
 
-def client_ip(request: Request) -> str:
+def query_keys_of(request: HTTPConnection) -> dict[bytes, Any]:
+    """This app's memo of raw query strings → validated cache keys (``api/routes.py``)."""
+    state = request.app.state
+    with _lock:
+        found: dict[bytes, Any] | None = getattr(state, "query_keys", None)
+        if found is None:
+            found = state.query_keys = {}
+        return found
+
+
+def client_ip(request: HTTPConnection) -> str:
     """The client's address: the socket's peer, or what a trusted proxy says
     (``PAPERFEED_FORWARDED_ALLOW_IPS``, applied by uvicorn before the app sees it)."""
     return request.client.host if request.client else "unknown"
+
+
+async def _client_ip(request: Request) -> str:
+    return client_ip(request)
+
+
+# --- who is asking -------------------------------------------------------------------------
+
+
+def _known_caller(request: HTTPConnection) -> Caller | None:
+    """The caller when no lookup is needed (already resolved, or no credential sent)."""
+    cached_caller: Caller | None = getattr(request.state, "pf_viewer", None)
+    if cached_caller is not None:
+        return cached_caller
+    if "authorization" in request.headers:
+        return None
+    return None if request.cookies.get(session_cookie(settings_of(request))) else ANONYMOUS
+
+
+def caller(request: HTTPConnection) -> Caller:
+    """The caller's account and how it came: ``"session"``, ``"read"`` or ``"write"`` (a
+    token's scope), or ``(None, "anonymous")``. A bad token raises a 401. May query the
+    database: from async code, await :func:`get_caller`."""
+    known = _known_caller(request)
+    if known is not None:
+        return known
+    db = database_of(request)
+    result = ANONYMOUS
+    header = request.headers.get("authorization")
+    if header is not None:
+        token = bearer(header)
+        found = tokens.token_account(db, token) if token else None
+        if found is None:
+            raise HTTPException(401, tokens.TOKEN_REFUSED, headers={"WWW-Authenticate": "Bearer"})
+        result = (found[0], found[1])
+    else:
+        raw = request.cookies[session_cookie(settings_of(request))]
+        account = sessions.session_account(db, raw)
+        if account is not None:
+            result = (account, "session")
+    request.state.pf_viewer = result
+    return result
+
+
+async def get_caller(request: Request) -> Caller:
+    """:func:`caller`, its lookup where rule 2 puts it."""
+    known = _known_caller(request)
+    if known is not None:
+        return known
+    return await short_read(database_of(request), caller, request)
+
+
+def viewer(request: HTTPConnection) -> Account | None:
+    """The logged-in user (session or token), or None."""
+    return caller(request)[0]
+
+
+def require_user(request: HTTPConnection) -> Account:
+    """The logged-in user (session or any token), else :class:`LoginRequired`."""
+    return _user(caller(request))
+
+
+def require_write(request: HTTPConnection) -> Account:
+    """A user allowed to change things: a browser session or a ``write`` token."""
+    return _writer(caller(request))
+
+
+def require_admin(request: HTTPConnection) -> Account:
+    """An admin in a browser session (``access`` refuses tokens on admin routes first)."""
+    return _admin(caller(request))
+
+
+def _user(who: Caller) -> Account:
+    if who[0] is None:
+        raise LoginRequired()
+    return who[0]
+
+
+def _writer(who: Caller) -> Account:
+    account = _user(who)
+    if who[1] == "read":
+        raise HTTPException(403, tokens.READ_ONLY)
+    return account
+
+
+def _admin(who: Caller) -> Account:
+    account = _user(who)
+    if who[1] != "session" or not account.is_admin:
+        raise HTTPException(403, "admins only")
+    return account
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def _viewer(who: CallerDep) -> Account | None:
+    return who[0]
+
+
+async def _current_user(who: CallerDep) -> Account:
+    return _user(who)
+
+
+async def _current_writer(who: CallerDep) -> Account:
+    return _writer(who)
+
+
+async def _current_admin(who: CallerDep) -> Account:
+    return _admin(who)
+
+
+def csrf_token(request: HTTPConnection) -> str:
+    """The token this page's forms must carry (``auth.csrf_token_for``)."""
+    return csrf_token_for(request, settings_of(request), database_of(request))
+
+
+# --- what routes name -------------------------------------------------------------------------
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+CacheDep = Annotated[PageCache, Depends(_cache)]
+ViewerDep = Annotated[Account | None, Depends(_viewer)]  # anyone; None when anonymous
+UserDep = Annotated[Account, Depends(_current_user)]  # a session or any token
+WriterDep = Annotated[Account, Depends(_current_writer)]  # a session or a write token
+AdminDep = Annotated[Account, Depends(_current_admin)]  # an admin's session
+VotesDep = Annotated[VoteWriter, Depends(_votes)]
+FetcherDep = Annotated[SubmissionFetcher, Depends(_fetcher)]
+LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
+OutboxDep = Annotated[MailQueue, Depends(_outbox)]
+ClientIpDep = Annotated[str, Depends(_client_ip)]

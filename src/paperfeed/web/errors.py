@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.community import CommunityError, http_status
 from paperfeed.params import BadValue
 from paperfeed.web.auth import LoginRequired
+from paperfeed.web.deps import database_of, short_read
 from paperfeed.web.early import wants_json
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class AnswerErrors:
             log.exception("%s %s failed (answered 500)", scope["method"], scope["path"][:200])
 
 
-def _answer(
+async def _answer(
     request: Request,
     status: int,
     message: str,
@@ -66,17 +67,19 @@ def _answer(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """``message`` as JSON for the API, the error page (with ``page_message`` when given)
-    for HTML. ``headers`` go on the JSON answer only."""
+    for HTML, rendered where a short read goes (it may look the viewer up). ``headers`` go on
+    the JSON answer only."""
     if wants_json(request.url.path):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     # Imported here: the pages package pulls in every page module and the templates.
     from paperfeed.web.pages.errors import error_page
 
-    return error_page(request, status, message if page_message is None else page_message)
+    detail = message if page_message is None else page_message
+    return await short_read(database_of(request), error_page, request, status, detail)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    return _answer(request, exc.status_code, str(exc.detail), headers=exc.headers)
+    return await _answer(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -84,22 +87,22 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
         f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
         for e in exc.errors()
     )
-    return _answer(request, 400, problems or "bad request")
+    return await _answer(request, 400, problems or "bad request")
 
 
 async def _bad_value(request: Request, exc: BadValue) -> Response:
     # A value outside its grammar (params.py), wherever it was read.
-    return _answer(request, 400, str(exc))
+    return await _answer(request, 400, str(exc))
 
 
 async def _community_error(request: Request, exc: CommunityError) -> Response:
     # Domain refusals (not found, not yours, not allowed) carry a message for the user.
-    return _answer(request, http_status(exc), str(exc))
+    return await _answer(request, http_status(exc), str(exc))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     # The client gets a clean 500 in its own format; AnswerErrors logs the traceback.
-    return _answer(
+    return await _answer(
         request, 500, "internal server error", page_message="Something went wrong on our side."
     )
 

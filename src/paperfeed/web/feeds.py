@@ -16,7 +16,8 @@ Documents are built with ``xml.etree`` (so text is always escaped); characters X
 are dropped first. RSS readers take ``<title>`` and ``<description>`` as HTML, so those texts are
 HTML-escaped before ``xml.etree`` escapes them for XML (an abstract's ``<EOS>`` then shows as
 ``<EOS>``, an ingested ``<img onerror>`` as text); Atom marks its texts ``type="text"`` instead.
-Rendered answers are kept in ``app.state.cache`` like the HTML pages.
+Rendered answers are kept in the worker's cache (``CacheDep``) like the HTML pages; a miss is
+rendered where ``web/deps.py``'s rule puts a short read.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -39,6 +41,7 @@ from paperfeed.params import BadPeriod, BadValue, parse_day, whole_number
 from paperfeed.store.db import Database
 from paperfeed.store.models import utcnow
 from paperfeed.web.cache import CachedPage, PageCache
+from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, short_read
 
 LATEST_DAYS = 3
 MAX_LATEST_DAYS = 14
@@ -194,8 +197,7 @@ def _summary(item: FeedItem) -> str:
 # --- data --------------------------------------------------------------------------------------
 
 
-def _latest_doc(request: Request) -> FeedDoc:
-    settings, db = _state(request)
+def _latest_doc(request: Request, settings: Settings, db: Database) -> FeedDoc:
     raw = request.query_params.get("days", str(LATEST_DAYS))
     try:
         days = whole_number(raw, 1, MAX_LATEST_DAYS, "days")
@@ -214,8 +216,7 @@ def _latest_doc(request: Request) -> FeedDoc:
     )
 
 
-def _trending_doc(request: Request) -> FeedDoc:
-    settings, db = _state(request)
+def _trending_doc(settings: Settings, db: Database) -> FeedDoc:
     with db.read() as session:
         items = papers.trending_items(
             session,
@@ -231,8 +232,7 @@ def _trending_doc(request: Request) -> FeedDoc:
     )
 
 
-def _day_doc(request: Request, day: str) -> FeedDoc:
-    settings, db = _state(request)
+def _day_doc(settings: Settings, db: Database, day: str) -> FeedDoc:
     try:
         parsed = parse_day(day)
     except BadPeriod as exc:
@@ -248,51 +248,71 @@ def _day_doc(request: Request, day: str) -> FeedDoc:
     )
 
 
-def _state(request: Request) -> tuple[Settings, Database]:
-    return request.app.state.settings, request.app.state.db
-
-
-def _feed_response(request: Request, fmt: str, doc_of: Callable[[], FeedDoc]) -> Response:
-    settings: Settings = request.app.state.settings
-    cache_: PageCache = request.app.state.cache
-
+async def _feed_response(
+    request: Request,
+    settings: Settings,
+    db: Database,
+    cache_: PageCache,
+    fmt: str,
+    doc_of: Callable[[], FeedDoc],
+) -> Response:
     def compute() -> CachedPage:
         doc = doc_of()
         if fmt == "rss":
             return CachedPage(200, RSS_TYPE, render_rss(doc, settings))
         return CachedPage(200, ATOM_TYPE, render_atom(doc, settings))
 
-    return cache_.get_or_set(("feed", request.url.path, request.url.query), compute).response()
+    key = ("feed", request.url.path, request.url.query)
+    page = await short_read(db, cache_.get_or_set, key, compute)
+    return page.response()
 
 
 # --- routes ------------------------------------------------------------------------------------
 
 
 @router.api_route("/latest.xml", methods=GET_HEAD)
-async def latest_rss(request: Request) -> Response:
-    return _feed_response(request, "rss", lambda: _latest_doc(request))
+async def latest_rss(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
+    doc = partial(_latest_doc, request, settings, db)
+    return await _feed_response(request, settings, db, cache, "rss", doc)
 
 
 @router.api_route("/latest.atom", methods=GET_HEAD)
-async def latest_atom(request: Request) -> Response:
-    return _feed_response(request, "atom", lambda: _latest_doc(request))
+async def latest_atom(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
+    doc = partial(_latest_doc, request, settings, db)
+    return await _feed_response(request, settings, db, cache, "atom", doc)
 
 
 @router.api_route("/trending.xml", methods=GET_HEAD)
-async def trending_rss(request: Request) -> Response:
-    return _feed_response(request, "rss", lambda: _trending_doc(request))
+async def trending_rss(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
+    doc = partial(_trending_doc, settings, db)
+    return await _feed_response(request, settings, db, cache, "rss", doc)
 
 
 @router.api_route("/trending.atom", methods=GET_HEAD)
-async def trending_atom(request: Request) -> Response:
-    return _feed_response(request, "atom", lambda: _trending_doc(request))
+async def trending_atom(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
+    doc = partial(_trending_doc, settings, db)
+    return await _feed_response(request, settings, db, cache, "atom", doc)
 
 
 @router.api_route("/day/{day}.xml", methods=GET_HEAD)
-async def day_rss(request: Request, day: str) -> Response:
-    return _feed_response(request, "rss", lambda: _day_doc(request, day))
+async def day_rss(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
+) -> Response:
+    doc = partial(_day_doc, settings, db, day)
+    return await _feed_response(request, settings, db, cache, "rss", doc)
 
 
 @router.api_route("/day/{day}.atom", methods=GET_HEAD)
-async def day_atom(request: Request, day: str) -> Response:
-    return _feed_response(request, "atom", lambda: _day_doc(request, day))
+async def day_atom(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
+) -> Response:
+    doc = partial(_day_doc, settings, db, day)
+    return await _feed_response(request, settings, db, cache, "atom", doc)

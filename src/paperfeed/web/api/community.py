@@ -12,20 +12,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paperfeed.community import collections as colls
-from paperfeed.community import comments, submissions, votes
+from paperfeed.community import comments, submissions
 from paperfeed.community.comments import CommentView
-from paperfeed.community.users import Account
-from paperfeed.store.db import Database
 from paperfeed.web.api.schemas import ErrorBody
 from paperfeed.web.api.serialize import daily_list_bytes, iso_z
-from paperfeed.web.auth import require_user, require_write, viewer
-from paperfeed.web.deps import limiter
+from paperfeed.web.deps import (
+    CacheDep,
+    DatabaseDep,
+    FetcherDep,
+    LimiterDep,
+    SettingsDep,
+    UserDep,
+    ViewerDep,
+    VotesDep,
+    WriterDep,
+)
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/api", tags=["community"])
@@ -127,11 +134,6 @@ class CollectionPaperIn(_Body):
     paperId: str = Field(min_length=1, max_length=64, description="arXiv id.")
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 def _comment(c: CommentView) -> dict[str, Any]:
     return {
         "id": c.id,
@@ -160,21 +162,18 @@ def _collection(c: colls.CollectionView) -> dict[str, Any]:
 
 
 @router.get("/me", response_model=Me, responses=_errors(401), summary="Who the token is")
-def me(request: Request) -> dict[str, Any]:
-    account = require_user(request)
+async def me(account: UserDep) -> dict[str, Any]:
     return {"user": account.username, "isAdmin": account.is_admin}
 
 
 # --- votes ---------------------------------------------------------------------------------
 
 
-async def _vote(request: Request, arxiv_id: str, up: bool) -> Response:
-    # On the event loop, not the thread pool: the token check is one indexed read, and the
-    # write itself is batched with other requests' votes by the app's VoteWriter thread.
-    # The body (two fields, the VoteState schema) is written here rather than validated
-    # through the response model: votes are the hottest write.
-    account = require_write(request)
-    writer: votes.VoteWriter = request.app.state.votes
+async def _vote(writer: VotesDep, account: WriterDep, arxiv_id: str, up: bool) -> Response:
+    # On the event loop: the caller was looked up by access.enforce (where web/deps.py's rule
+    # puts it), and the write itself is batched with other requests' votes by the app's
+    # VoteWriter thread. The body (two fields, the VoteState schema) is written here rather
+    # than validated through the response model: votes are the hottest write.
     total, voted = await writer.set_vote(account.id, arxiv_id, up)
     body = b'{"upvotes":%d,"voted":%s}' % (total, b"true" if voted else b"false")
     return Response(body, media_type="application/json")
@@ -186,9 +185,9 @@ async def _vote(request: Request, arxiv_id: str, up: bool) -> Response:
     responses=WRITE_ERRORS,
     summary="Upvote a paper",
 )
-async def upvote(request: Request, arxiv_id: str) -> Response:
+async def upvote(writer: VotesDep, account: WriterDep, arxiv_id: str) -> Response:
     """One vote per user per paper; voting again changes nothing."""
-    return await _vote(request, arxiv_id, True)
+    return await _vote(writer, account, arxiv_id, True)
 
 
 @router.delete(
@@ -197,8 +196,8 @@ async def upvote(request: Request, arxiv_id: str) -> Response:
     responses=WRITE_ERRORS,
     summary="Take an upvote back",
 )
-async def unvote(request: Request, arxiv_id: str) -> Response:
-    return await _vote(request, arxiv_id, False)
+async def unvote(writer: VotesDep, account: WriterDep, arxiv_id: str) -> Response:
+    return await _vote(writer, account, arxiv_id, False)
 
 
 # --- submissions ---------------------------------------------------------------------------
@@ -214,23 +213,28 @@ async def unvote(request: Request, arxiv_id: str) -> Response:
     },
     summary="Submit a paper to today's list",
 )
-def submit(request: Request, body: SubmissionIn) -> Any:
+def submit(
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
+    fetcher: FetcherDep,
+    account: WriterDep,
+    body: SubmissionIn,
+) -> Any:
     """A paper already on the site is added at once: 201 with the entry. An unknown one is
     fetched from arXiv in the background: 202 with ``status: fetching`` and the URL to poll
     (``GET /api/submissions/{attempt}``). Either counts toward the daily limit; 429 when too
     many fetches run (this user's or the site's)."""
-    account = require_write(request)
-    state = request.app.state
     try:
-        outcome = submissions.start(state.db, state.settings, account, body.arxiv)
+        outcome = submissions.start(db, settings, account, body.arxiv)
     except submissions.SubmissionsBusy as exc:
         raise HTTPException(429, str(exc)) from exc
     if isinstance(outcome, submissions.Pending):
-        state.submission_fetcher.start(outcome)
-        pending = submissions.attempt(state.db, state.settings, account.id, outcome.attempt_id)
+        fetcher.start(outcome)
+        pending = submissions.attempt(db, settings, account.id, outcome.attempt_id)
         assert pending is not None  # just recorded, by this user
         return JSONResponse(jsonable_encoder(_attempt(pending)), status_code=202)
-    state.cache.clear()
+    cache.clear()
     return {"id": outcome.arxiv_id, "day": outcome.day, "title": outcome.title}
 
 
@@ -240,10 +244,10 @@ def submit(request: Request, body: SubmissionIn) -> Any:
     responses=READ_ERRORS,
     summary="A submission of yours: fetching, added or failed (with why)",
 )
-def submission_status(request: Request, attempt_id: Id) -> dict[str, Any]:
-    account = require_user(request)
-    state = request.app.state
-    found = submissions.attempt(state.db, state.settings, account.id, attempt_id)
+def submission_status(
+    settings: SettingsDep, db: DatabaseDep, account: UserDep, attempt_id: Id
+) -> dict[str, Any]:
+    found = submissions.attempt(db, settings, account.id, attempt_id)
     if found is None:
         raise HTTPException(404, "No such submission of yours.")
     return _attempt(found)
@@ -269,9 +273,8 @@ def _attempt(a: submissions.AttemptView) -> dict[str, Any]:
     responses=READ_ERRORS,
     summary="A paper's comments, with their replies",
 )
-def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
-    account = viewer(request)
-    with _db(request).read() as session:
+def list_comments(db: DatabaseDep, account: ViewerDep, arxiv_id: str) -> list[dict[str, Any]]:
+    with db.read() as session:
         comments.paper_id_of(session, arxiv_id)
         thread = comments.thread(
             session, arxiv_id, include_hidden=bool(account and account.is_admin)
@@ -286,12 +289,17 @@ def list_comments(request: Request, arxiv_id: str) -> list[dict[str, Any]]:
     responses=WRITE_ERRORS,
     summary="Comment on a paper, or reply to a comment",
 )
-def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, Any]:
-    account = require_write(request)
-    settings = request.app.state.settings
-    if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
+def add_comment(
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    account: WriterDep,
+    arxiv_id: str,
+    body: CommentIn,
+) -> dict[str, Any]:
+    if not limiter.hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "commenting too fast; wait a minute")
-    made = comments.add_comment(_db(request), account, arxiv_id, body.body, body.parentId)
+    made = comments.add_comment(db, account, arxiv_id, body.body, body.parentId)
     return _comment(made)
 
 
@@ -301,9 +309,10 @@ def add_comment(request: Request, arxiv_id: str, body: CommentIn) -> dict[str, A
     responses=WRITE_ERRORS,
     summary="Edit your comment",
 )
-def edit_comment(request: Request, comment_id: Id, body: CommentEdit) -> dict[str, Any]:
-    account = require_write(request)
-    return _comment(comments.edit_comment(_db(request), account, comment_id, body.body))
+def edit_comment(
+    db: DatabaseDep, account: WriterDep, comment_id: Id, body: CommentEdit
+) -> dict[str, Any]:
+    return _comment(comments.edit_comment(db, account, comment_id, body.body))
 
 
 @router.delete(
@@ -313,17 +322,12 @@ def edit_comment(request: Request, comment_id: Id, body: CommentEdit) -> dict[st
     responses=WRITE_ERRORS,
     summary="Delete your comment (and its replies)",
 )
-def delete_comment(request: Request, comment_id: Id) -> Response:
-    account = require_write(request)
-    comments.delete_comment(_db(request), account, comment_id)
+def delete_comment(db: DatabaseDep, account: WriterDep, comment_id: Id) -> Response:
+    comments.delete_comment(db, account, comment_id)
     return Response(status_code=204)
 
 
 # --- collections ---------------------------------------------------------------------------
-
-
-def _visible(request: Request, collection_id: Id) -> colls.CollectionView:
-    return colls.get(_db(request), collection_id, viewer(request))
 
 
 @router.get(
@@ -332,10 +336,9 @@ def _visible(request: Request, collection_id: Id) -> colls.CollectionView:
     responses=READ_ERRORS,
     summary="A user's collections (public ones; all of them for their owner)",
 )
-def user_collections(request: Request, username: str) -> list[dict[str, Any]]:
-    account: Account | None = viewer(request)
+def user_collections(db: DatabaseDep, account: ViewerDep, username: str) -> list[dict[str, Any]]:
     own = account is not None and account.username == username
-    return [_collection(c) for c in colls.for_user(_db(request), username, include_private=own)]
+    return [_collection(c) for c in colls.for_user(db, username, include_private=own)]
 
 
 @router.get(
@@ -344,8 +347,8 @@ def user_collections(request: Request, username: str) -> list[dict[str, Any]]:
     responses=READ_ERRORS,
     summary="A collection",
 )
-def get_collection(request: Request, collection_id: Id) -> dict[str, Any]:
-    return _collection(_visible(request, collection_id))
+def get_collection(db: DatabaseDep, account: ViewerDep, collection_id: Id) -> dict[str, Any]:
+    return _collection(colls.get(db, collection_id, account))
 
 
 @router.get(
@@ -353,9 +356,9 @@ def get_collection(request: Request, collection_id: Id) -> dict[str, Any]:
     responses=READ_ERRORS,
     summary="A collection's papers, as daily items (newest added first)",
 )
-def collection_papers(request: Request, collection_id: Id) -> Response:
-    _visible(request, collection_id)
-    items = colls.items(_db(request), collection_id)
+def collection_papers(db: DatabaseDep, account: ViewerDep, collection_id: Id) -> Response:
+    colls.get(db, collection_id, account)  # refused unless this caller may see it
+    items = colls.items(db, collection_id)
     return Response(daily_list_bytes(items), media_type="application/json")
 
 
@@ -366,9 +369,8 @@ def collection_papers(request: Request, collection_id: Id) -> Response:
     responses=WRITE_ERRORS,
     summary="Create a collection",
 )
-def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
-    account = require_write(request)
-    made = colls.create(_db(request), account, body.name, body.description, body.public)
+def create_collection(db: DatabaseDep, account: WriterDep, body: CollectionIn) -> dict[str, Any]:
+    made = colls.create(db, account, body.name, body.description, body.public)
     return _collection(made)
 
 
@@ -378,17 +380,18 @@ def create_collection(request: Request, body: CollectionIn) -> dict[str, Any]:
     responses=WRITE_ERRORS,
     summary="Rename, describe, publish or hide your collection",
 )
-def patch_collection(request: Request, collection_id: Id, body: CollectionPatch) -> dict[str, Any]:
-    account = require_write(request)
+def patch_collection(
+    db: DatabaseDep, account: WriterDep, collection_id: Id, body: CollectionPatch
+) -> dict[str, Any]:
     colls.update(
-        _db(request),
+        db,
         account,
         collection_id,
         name=body.name,
         description=body.description,
         is_public=body.public,
     )
-    return _collection(colls.get(_db(request), collection_id, account))
+    return _collection(colls.get(db, collection_id, account))
 
 
 @router.delete(
@@ -398,9 +401,8 @@ def patch_collection(request: Request, collection_id: Id, body: CollectionPatch)
     responses=WRITE_ERRORS,
     summary="Delete your collection",
 )
-def delete_collection(request: Request, collection_id: Id) -> Response:
-    account = require_write(request)
-    colls.remove(_db(request), account, collection_id)
+def delete_collection(db: DatabaseDep, account: WriterDep, collection_id: Id) -> Response:
+    colls.remove(db, account, collection_id)
     return Response(status_code=204)
 
 
@@ -411,11 +413,10 @@ def delete_collection(request: Request, collection_id: Id) -> Response:
     summary="Add a paper to your collection",
 )
 def add_to_collection(
-    request: Request, collection_id: Id, body: CollectionPaperIn
+    db: DatabaseDep, account: WriterDep, collection_id: Id, body: CollectionPaperIn
 ) -> dict[str, Any]:
-    account = require_write(request)
-    colls.add_paper(_db(request), account, collection_id, body.paperId)
-    return _collection(colls.get(_db(request), collection_id, account))
+    colls.add_paper(db, account, collection_id, body.paperId)
+    return _collection(colls.get(db, collection_id, account))
 
 
 @router.delete(
@@ -424,7 +425,8 @@ def add_to_collection(
     responses=WRITE_ERRORS,
     summary="Remove a paper from your collection",
 )
-def remove_from_collection(request: Request, collection_id: Id, arxiv_id: str) -> dict[str, Any]:
-    account = require_write(request)
-    colls.remove_paper(_db(request), account, collection_id, arxiv_id)
-    return _collection(colls.get(_db(request), collection_id, account))
+def remove_from_collection(
+    db: DatabaseDep, account: WriterDep, collection_id: Id, arxiv_id: str
+) -> dict[str, Any]:
+    colls.remove_paper(db, account, collection_id, arxiv_id)
+    return _collection(colls.get(db, collection_id, account))

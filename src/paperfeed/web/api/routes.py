@@ -1,18 +1,17 @@
 """Routes of the JSON API (``/api/...``) and the markdown paper pages (``/papers/{id}.md``).
 
 Speed: a route validates its parameters, builds a normalised cache key and looks the rendered
-answer (a ``CachedPage``) up in ``app.state.cache`` without leaving the event loop (an entry
-past its time is served while one refresh runs: ``TTLCache.compute``). Only on a miss does it
-query the database, in the thread pool, with at most one computation per key in flight per
-worker (concurrent misses wait for it). Bodies are orjson bytes returned as a ``Response``, so
-FastAPI skips ``jsonable_encoder``; ``response_model`` only documents the shape in
-``/openapi.json``.
-"""
+answer (a ``CachedPage``) up in the worker's cache (``CacheDep``) without leaving the event
+loop. Only on a miss does it query the database, where ``web/deps.py``'s rule puts the work
+(``deps.cached``): a short read on the loop on SQLite, else in the thread pool with at most one
+computation per key in flight per worker (concurrent misses wait for it; an entry past its time
+is served while one refresh runs); search and similar papers always in the thread pool. Bodies
+are orjson bytes returned as a ``Response``, so FastAPI skips ``jsonable_encoder``;
+``response_model`` only documents the shape in ``/openapi.json``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -23,6 +22,7 @@ from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.params import BadPeriod, parse_day, parse_month, parse_week
 from paperfeed.store.db import Database
+from paperfeed.web import deps
 from paperfeed.web.api import serialize
 from paperfeed.web.api.schemas import (
     ERROR_RESPONSES,
@@ -31,7 +31,8 @@ from paperfeed.web.api.schemas import (
     ErrorBody,
     Paper,
 )
-from paperfeed.web.cache import CachedPage, PageCache
+from paperfeed.web.cache import CachedPage
+from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
 markdown_router = APIRouter(tags=["papers"])
@@ -110,23 +111,25 @@ async def daily_papers(request: Request) -> Response:
 
     This is the hottest route, so it skips FastAPI's per-parameter validation: the raw query
     string maps to its validated, normalised cache key (``DailyPapersQuery`` checks it once),
-    and the key to the cached answer.
+    and the key to the cached answer. For the same reason it reads its services through the
+    accessors of ``web/deps.py`` rather than as dependencies (FastAPI's solver costs each
+    dependency some microseconds on every request; measured with bench_http.py).
     """
-    state = request.app.state
-    keys: dict[bytes, DailyKey] | None = getattr(state, "api_daily_keys", None)
-    if keys is None:
-        keys = state.api_daily_keys = {}
+    keys = deps.query_keys_of(request)
     raw: bytes = request.scope["query_string"]
-    key = keys.get(raw)
+    key: DailyKey | None = keys.get(raw)
     if key is None:
         key = _daily_key(request)
         if len(keys) >= MAX_REMEMBERED_QUERIES:
             keys.clear()
         keys[raw] = key
     _, period, sort, who, p, limit = key
-    settings = state.settings
-    page = await _cached(
-        state, key, lambda: _json(_daily_body(state.db, settings, period, sort, who, p, limit))
+    settings, db = deps.settings_of(request), deps.database_of(request)
+    page = await deps.cached(
+        deps.cache_of(request),
+        db,
+        key,
+        lambda: _json(_daily_body(db, settings, period, sort, who, p, limit)),
     )
     return page.response()
 
@@ -163,7 +166,9 @@ def _problems(exc: ValidationError) -> str:
     summary="Search papers",
 )
 async def search_papers(
-    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
     q: Annotated[
         str | None,
         Query(
@@ -190,11 +195,12 @@ async def search_papers(
     query = " ".join((q or "").split())
     if not query:
         return Response(b"[]", media_type=JSON)
-    state = request.app.state
-    page = await _cached(
-        state,
+    page = await cached(
+        cache,
+        db,
         ("search", query, limit),
-        lambda: _search_page(state.db, state.settings, query, limit),
+        lambda: _search_page(db, settings, query, limit),
+        long=True,  # the embedder
     )
     return _answer(page)
 
@@ -206,7 +212,9 @@ async def search_papers(
     summary="Similar papers",
 )
 async def similar_papers(
-    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
     arxiv_id: str,
     limit: Annotated[int, Query(ge=1, le=50, description="Most papers returned.")] = 10,
 ) -> Response:
@@ -215,13 +223,11 @@ async def similar_papers(
     objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``."""
     from paperfeed.search.similar import similar_items
 
-    state = request.app.state
-
     def compute() -> CachedPage:
-        items = similar_items(state.db, state.settings, arxiv_id, limit)
+        items = similar_items(db, settings, arxiv_id, limit)
         return _not_found(arxiv_id) if items is None else _json(serialize.paper_list_bytes(items))
 
-    return _answer(await _cached(state, ("similar", arxiv_id, limit), compute))
+    return _answer(await cached(cache, db, ("similar", arxiv_id, limit), compute, long=True))
 
 
 @router.get(
@@ -230,13 +236,10 @@ async def similar_papers(
     responses=NOT_FOUND_RESPONSES,
     summary="One paper",
 )
-async def paper_info(request: Request, arxiv_id: str) -> Response:
+async def paper_info(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Response:
     """One paper by arXiv id (``2501.01234`` or old-style ``hep-th/9901001``). A versioned
     id (``2501.01234v2``) serves the paper. Unknown → 404 ``{"error": ...}``."""
-    state = request.app.state
-    return _answer(
-        await _cached(state, ("paper", arxiv_id), lambda: _paper_page(state.db, arxiv_id))
-    )
+    return _answer(await cached(cache, db, ("paper", arxiv_id), lambda: _paper_page(db, arxiv_id)))
 
 
 @markdown_router.get(
@@ -248,14 +251,13 @@ async def paper_info(request: Request, arxiv_id: str) -> Response:
     },
     summary="One paper as markdown",
 )
-async def paper_markdown(request: Request, arxiv_id: str) -> Response:
+async def paper_markdown(
+    settings: SettingsDep, db: DatabaseDep, cache: CacheDep, arxiv_id: str
+) -> Response:
     """The paper page as markdown: title, authors, dates, upvotes, links, abstract (what
     ``HfApi.read_paper`` returns). Unknown → 404."""
-    state = request.app.state
-    page = await _cached(
-        state,
-        ("markdown", arxiv_id),
-        lambda: _markdown_page(state.db, state.settings, arxiv_id),
+    page = await cached(
+        cache, db, ("markdown", arxiv_id), lambda: _markdown_page(db, settings, arxiv_id)
     )
     return page.response()  # a 404 too: as markdown, not the API's JSON error
 
@@ -353,10 +355,3 @@ def _answer(page: CachedPage) -> Response:
     if page.status >= 400:
         raise HTTPException(page.status, page.message)
     return page.response()
-
-
-async def _cached(state: Any, key: Hashable, compute: Callable[[], CachedPage]) -> CachedPage:
-    """The cached answer for ``key``, else ``compute()`` in the thread pool, once per key at a
-    time (``TTLCache.compute``). Errors (a 404, a malformed query) are kept too."""
-    cache: PageCache = state.cache
-    return await cache.compute(key, compute)

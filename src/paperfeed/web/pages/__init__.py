@@ -16,7 +16,8 @@ The paper route only matches arXiv-id shapes (the ``arxiv`` convertor, ``web/con
 so ``/papers/{id}.md`` (the API's markdown route) and any other path under ``/papers/`` are never
 shadowed by it.
 
-Each page renders to an answer kept in ``app.state.cache`` under its path and query.
+Each page renders to an answer kept in the worker's cache (``CacheDep``) under its path and
+query, where ``web/deps.py``'s rule puts the work (``render.cached_page``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
 from paperfeed.params import BadPeriod, BadValue, parse_day, parse_month, parse_week, whole_number
 from paperfeed.store.db import Database
+from paperfeed.web.cache import PageCache
+from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
 from paperfeed.web.pages.render import cached_page, render, site_is_demo
 
 SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
@@ -57,10 +60,6 @@ class FeedLink:
 
 RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
-
-
-def _state(request: Request) -> tuple[Settings, Database]:
-    return request.app.state.settings, request.app.state.db
 
 
 def _bad_request(exc: Exception) -> HTTPException:
@@ -117,9 +116,11 @@ def _pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
 
 
 @router.api_route("/", methods=GET_HEAD)
-async def home(request: Request) -> Response:
+async def home(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
     def compute() -> bytes:
-        settings, db = _state(request)
+        is_demo = site_is_demo(db, cache)
         with db.read() as session:
             day = papers.latest_day(session)
             if day is None:
@@ -127,13 +128,13 @@ async def home(request: Request) -> Response:
                     request,
                     "empty_site.html",
                     {
-                        "is_demo": site_is_demo(db, request.app.state.cache),
+                        "is_demo": is_demo,
                         "feeds": _site_feeds(settings),
                         "nav": "daily",
                         "period_nav": _period_nav(None),
                     },
                 )
-            return _render_day(request, session, day, is_home=True)
+            return _render_day(request, settings, session, day, is_home=True, is_demo=is_demo)
 
     return await cached_page(request, compute)
 
@@ -157,21 +158,31 @@ async def date_form(request: Request) -> Response:
 
 
 @router.api_route("/papers/date/{day}", methods=GET_HEAD)
-async def day_page(request: Request, day: str) -> Response:
+async def day_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
+) -> Response:
     try:
         parsed = parse_day(day)
     except BadPeriod as exc:
         raise _bad_request(exc) from exc
 
     def compute() -> bytes:
-        with request.app.state.db.read() as session:
-            return _render_day(request, session, parsed, is_home=False)
+        is_demo = site_is_demo(db, cache)
+        with db.read() as session:
+            return _render_day(request, settings, session, parsed, is_home=False, is_demo=is_demo)
 
     return await cached_page(request, compute)
 
 
-def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bool) -> bytes:
-    settings, db = _state(request)
+def _render_day(
+    request: Request,
+    settings: Settings,
+    session: Session,
+    day: dt.date,
+    *,
+    is_home: bool,
+    is_demo: bool,
+) -> bytes:
     items = papers.day_items(session, day)
     prev_day, next_day = papers.adjacent_days(session, day)
     latest = papers.latest_day(session) if not items else None
@@ -205,7 +216,7 @@ def _render_day(request: Request, session: Session, day: dt.date, *, is_home: bo
             "prev_day": prev_day,
             "next_day": next_day,
             "latest_day": latest,
-            "is_demo": site_is_demo(db, request.app.state.cache),
+            "is_demo": is_demo,
             "feeds": feeds,
             "nav": "daily",
             "period_nav": _period_nav(day),
@@ -226,7 +237,9 @@ class _Period:
 
 
 @router.api_route("/papers/week/{week}", methods=GET_HEAD)
-async def week_page(request: Request, week: str) -> Response:
+async def week_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, week: str
+) -> Response:
     try:
         start, end = parse_week(week)
     except BadPeriod as exc:
@@ -241,11 +254,13 @@ async def week_page(request: Request, week: str) -> Response:
         title=f"Papers of week {week}",
         slug=papers.iso_week,
     )
-    return await _period_page(request, start, end, period)
+    return await _period_page(request, settings, db, cache, start, end, period)
 
 
 @router.api_route("/papers/month/{month}", methods=GET_HEAD)
-async def month_page(request: Request, month: str) -> Response:
+async def month_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, month: str
+) -> Response:
     try:
         start, end = parse_month(month)
     except BadPeriod as exc:
@@ -258,16 +273,23 @@ async def month_page(request: Request, month: str) -> Response:
         title=f"Papers of {start:%B} {start.year}",
         slug=lambda day: f"{day:%Y-%m}",
     )
-    return await _period_page(request, start, end, period)
+    return await _period_page(request, settings, db, cache, start, end, period)
 
 
-async def _period_page(request: Request, start: dt.date, end: dt.date, period: _Period) -> Response:
+async def _period_page(
+    request: Request,
+    settings: Settings,
+    db: Database,
+    cache: PageCache,
+    start: dt.date,
+    end: dt.date,
+    period: _Period,
+) -> Response:
     """A week or month: its papers best first, paged, with links to the nearest periods
     that have papers."""
     page = _page_number(request)
 
     def compute() -> bytes:
-        settings, db = _state(request)
         with db.read() as session:
             items = papers.period_items(session, start, end)
             before, _ = papers.adjacent_days(session, start)
@@ -291,7 +313,7 @@ async def _period_page(request: Request, start: dt.date, end: dt.date, period: _
                 if after
                 else None,
                 "empty_text": f"No papers were featured this {period.unit}.",
-                "is_demo": site_is_demo(db, request.app.state.cache),
+                "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": period.nav,
                 "period_nav": _period_nav(start),
@@ -303,11 +325,12 @@ async def _period_page(request: Request, start: dt.date, end: dt.date, period: _
 
 
 @router.api_route("/papers/trending", methods=GET_HEAD)
-async def trending_page(request: Request) -> Response:
+async def trending_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
     page = _page_number(request)
 
     def compute() -> bytes:
-        settings, db = _state(request)
         with db.read() as session:
             items = papers.trending_items(
                 session,
@@ -332,7 +355,7 @@ async def trending_page(request: Request) -> Response:
                 "prev": None,
                 "next": None,
                 "empty_text": "Nothing is trending yet.",
-                "is_demo": site_is_demo(db, request.app.state.cache),
+                "is_demo": site_is_demo(db, cache),
                 "feeds": [
                     FeedLink(
                         RSS, f"{settings.site_name}: trending papers (RSS)", "/feeds/trending.xml"
@@ -354,13 +377,14 @@ async def trending_page(request: Request) -> Response:
 
 
 @router.api_route("/papers/{arxiv_id:arxiv}", methods=GET_HEAD)
-async def paper_page(request: Request, arxiv_id: str) -> Response:
+async def paper_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, arxiv_id: str
+) -> Response:
     unversioned = ids.unversioned(arxiv_id)
     if unversioned != arxiv_id:
         return RedirectResponse(f"/papers/{unversioned}", status_code=301)
 
     def compute() -> bytes:
-        settings, db = _state(request)
         with db.read() as session:
             detail = papers.get_paper(session, arxiv_id)
         if detail is None:
@@ -376,7 +400,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
                 "similar": _similar_papers(db, settings, item.arxiv_id),
                 "featured_days": list(reversed(detail.featured_days)),
                 "last_day": last_day,
-                "is_demo": site_is_demo(db, request.app.state.cache),
+                "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": "",
                 "period_nav": _period_nav(last_day),
@@ -397,9 +421,8 @@ def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[Fee
 def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[str, Any]:
     """The paper page's discussion, and the viewer's collections."""
     from paperfeed.community import collections, comments
-    from paperfeed.web.auth import viewer
 
-    account = viewer(request)
+    account = viewer(request)  # looked up already, by cached_page
     with db.read() as session:
         thread = comments.thread(
             session, arxiv_id, include_hidden=bool(account and account.is_admin)

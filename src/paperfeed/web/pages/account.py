@@ -28,16 +28,17 @@ from paperfeed.community.users import Account
 from paperfeed.config import Settings
 from paperfeed.mail import Mail
 from paperfeed.store.db import Database
-from paperfeed.web.auth import (
-    clear_session,
-    cookie_name,
+from paperfeed.web.auth import clear_session, cookie_name, session_cookie, set_session
+from paperfeed.web.deps import (
+    ClientIpDep,
+    DatabaseDep,
+    LimiterDep,
+    OutboxDep,
+    SettingsDep,
+    UserDep,
+    ViewerDep,
     csrf_token,
-    require_user,
-    session_cookie,
-    set_session,
-    viewer,
 )
-from paperfeed.web.deps import client_ip, limiter, outbox
 from paperfeed.web.pages.render import html_response, render
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,6 @@ SIGNED_UP = (
 )
 
 Text = Annotated[str, Form(max_length=10_000)]
-
-
-def _state(request: Request) -> tuple[Settings, Database]:
-    return request.app.state.settings, request.app.state.db
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -80,8 +77,9 @@ def redirect(path: str) -> Response:
     return RedirectResponse(path, status_code=303)
 
 
-def _login_response(request: Request, account: Account, next_path: str) -> Response:
-    settings, db = _state(request)
+def _login_response(
+    request: Request, settings: Settings, db: Database, account: Account, next_path: str
+) -> Response:
     old = request.cookies.get(session_cookie(settings))
     if old:
         sessions.end_session(db, old)  # rotate: the pre-login session id never lives on
@@ -95,18 +93,25 @@ def _login_response(request: Request, account: Account, next_path: str) -> Respo
 
 
 @router.get("/signup")
-def signup_form(request: Request) -> Response:
-    if viewer(request):
+def signup_form(request: Request, account: ViewerDep) -> Response:
+    if account:
         return redirect("/")
     return page(request, "signup.html", username="", email="", error=None)
 
 
 @router.post("/signup")
 def signup(
-    request: Request, username: Text = "", email: Text = "", password: Text = ""
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    outbox: OutboxDep,
+    ip: ClientIpDep,
+    username: Text = "",
+    email: Text = "",
+    password: Text = "",
 ) -> Response:
-    settings, db = _state(request)
-    if not limiter(request).hit("signup-ip", settings.rate_limit_signup_ip, client_ip(request)):
+    if not limiter.hit("signup-ip", settings.rate_limit_signup_ip, ip):
         return page(request, "signup.html", 429, username=username, email=email, error=TOO_MANY)
     try:
         account = users.create_user(db, settings, username, email, password)
@@ -114,12 +119,12 @@ def signup(
         # Answered like a sign-up that worked; the address's owner hears of it instead (a
         # few times an hour at most: the form must not become a way to flood them).
         address = users.normalize_email(email)
-        if limiter(request).hit("signup-taken", settings.rate_limit_reset, address):
-            outbox(request).put(_address_taken_mail(settings, address))
+        if limiter.hit("signup-taken", settings.rate_limit_reset, address):
+            outbox.put(_address_taken_mail(settings, address))
         return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
     except CommunityError as exc:
         return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
-    outbox(request).put(verification_mail(db, settings, account))
+    outbox.put(verification_mail(db, settings, account))
     return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
 
 
@@ -151,9 +156,8 @@ BAD_VERIFY_LINK = "This link is invalid, expired or already used. Log in to get 
 
 
 @router.get("/verify/{token}")
-def verify_page(request: Request, token: str) -> Response:
+def verify_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     """A button, not the verification itself: mail scanners that open links change nothing."""
-    settings, db = _state(request)
     found = users.check_verify_token(db, settings, token)
     if found is None:
         return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
@@ -161,8 +165,7 @@ def verify_page(request: Request, token: str) -> Response:
 
 
 @router.post("/verify/{token}")
-def verify(request: Request, token: str) -> Response:
-    settings, db = _state(request)
+def verify(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     found = users.verify_email(db, settings, token)
     if found is None:
         return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
@@ -170,15 +173,19 @@ def verify(request: Request, token: str) -> Response:
 
 
 @router.post("/account/verify")
-def resend_verification(request: Request) -> Response:
+def resend_verification(
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    outbox: OutboxDep,
+    account: UserDep,
+) -> Response:
     """Mail a fresh verification link to the signed-in account's address."""
-    account = require_user(request)
-    settings, db = _state(request)
     if users.email_verified(db, account):
         return redirect("/account/digest")
-    if not limiter(request).hit("verify", settings.rate_limit_reset, str(account.id)):
+    if not limiter.hit("verify", settings.rate_limit_reset, str(account.id)):
         return redirect("/account/digest?sent=0")
-    outbox(request).put(verification_mail(db, settings, account))
+    outbox.put(verification_mail(db, settings, account))
     return redirect("/account/digest?sent=1")
 
 
@@ -191,9 +198,8 @@ def _device_cookie(settings: Settings) -> str:
     return cookie_name(settings, "pf_device")
 
 
-def _throttle_key(request: Request, key: str) -> str:
+def _throttle_key(request: Request, settings: Settings, db: Database, key: str) -> str:
     """``key``, or (account, device) when this browser logged in to that account before."""
-    settings, db = _state(request)
     uid, _, rest = request.cookies.get(_device_cookie(settings), "").partition(".")
     device, _, mac = rest.partition(".")
     if not device or key != f"account:{uid}" or len(rest) > 200:
@@ -202,8 +208,9 @@ def _throttle_key(request: Request, key: str) -> str:
     return f"{key}/device:{device}" if hmac.compare_digest(expected, mac) else key
 
 
-def _remember_device(response: Response, request: Request, account: Account) -> None:
-    settings, db = _state(request)
+def _remember_device(
+    response: Response, settings: Settings, db: Database, account: Account
+) -> None:
     device = secrets.token_urlsafe(16)
     mac = sign(secret_key(db, settings), "login-device", str(account.id), device)
     response.set_cookie(
@@ -226,13 +233,20 @@ def _waiting(request: Request, seconds: float) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, login: Text = "", password: Text = "", next: Text = "/") -> Response:
-    settings, db = _state(request)
-    rl = limiter(request)
-    if not rl.hit("login-ip", settings.rate_limit_login_ip, client_ip(request)):
+def login(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    ip: ClientIpDep,
+    login: Text = "",
+    password: Text = "",
+    next: Text = "/",
+) -> Response:
+    if not limiter.hit("login-ip", settings.rate_limit_login_ip, ip):
         return page(request, "login.html", 429, next="/", error=TOO_MANY, notice=None)
-    delay = LoginDelay(rl, settings)
-    key = _throttle_key(request, users.login_key(db, login))
+    delay = LoginDelay(limiter, settings)
+    key = _throttle_key(request, settings, db, users.login_key(db, login))
     wait = delay.claim(key)
     if wait:
         return _waiting(request, wait)
@@ -241,14 +255,13 @@ def login(request: Request, login: Text = "", password: Text = "", next: Text = 
         delay.failed(key)
         return page(request, "login.html", 400, next="/", error=LOGIN_FAILED, notice=None)
     delay.succeeded(key)
-    response = _login_response(request, account, next)
-    _remember_device(response, request, account)
+    response = _login_response(request, settings, db, account, next)
+    _remember_device(response, settings, db, account)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    settings, db = _state(request)
+def logout(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
     token = request.cookies.get(session_cookie(settings))
     if token:
         sessions.end_session(db, token)
@@ -262,14 +275,14 @@ def logout(request: Request) -> Response:
 
 def _account_page(
     request: Request,
+    db: Database,
+    account: Account,
     status: int = 200,
     *,
     error: str | None = None,
     notice: str | None = None,
     new_token: str | None = None,
 ) -> Response:
-    account = require_user(request)
-    _, db = _state(request)
     return page(
         request,
         "account.html",
@@ -283,8 +296,8 @@ def _account_page(
 
 
 @router.get("/account")
-def account_page(request: Request) -> Response:
-    return _account_page(request)
+def account_page(request: Request, db: DatabaseDep, account: UserDep) -> Response:
+    return _account_page(request, db, account)
 
 
 # The forms that end sessions (password change, reset, log out everywhere) carry this
@@ -298,23 +311,27 @@ def _revoke_tokens_if_asked(db: Database, account: Account, revoke_tokens: str) 
 
 @router.post("/account/password")
 def change_password(
-    request: Request, current: Text = "", new: Text = "", revoke_tokens: RevokeTokens = ""
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    account: UserDep,
+    current: Text = "",
+    new: Text = "",
+    revoke_tokens: RevokeTokens = "",
 ) -> Response:
-    account = require_user(request)
-    settings, db = _state(request)
     try:
         users.change_password(db, settings, account, current, new)
     except CommunityError as exc:
-        return _account_page(request, 400, error=str(exc))
+        return _account_page(request, db, account, 400, error=str(exc))
     _revoke_tokens_if_asked(db, account, revoke_tokens)
     # Every session ended with the change; this browser gets a fresh one.
-    return _login_response(request, account, "/account")
+    return _login_response(request, settings, db, account, "/account")
 
 
 @router.post("/account/logout-everywhere")
-def logout_everywhere(request: Request, revoke_tokens: RevokeTokens = "") -> Response:
-    account = require_user(request)
-    settings, db = _state(request)
+def logout_everywhere(
+    settings: SettingsDep, db: DatabaseDep, account: UserDep, revoke_tokens: RevokeTokens = ""
+) -> Response:
     sessions.end_all_sessions(db, account.id)
     _revoke_tokens_if_asked(db, account, revoke_tokens)
     response = redirect("/login")
@@ -323,11 +340,15 @@ def logout_everywhere(request: Request, revoke_tokens: RevokeTokens = "") -> Res
 
 
 @router.post("/account/delete")
-def delete_account(request: Request, password: Text = "") -> Response:
-    account = require_user(request)
-    settings, db = _state(request)
+def delete_account(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    account: UserDep,
+    password: Text = "",
+) -> Response:
     if users.authenticate(db, settings, account.username, password) is None:
-        return _account_page(request, 400, error="The password is wrong.")
+        return _account_page(request, db, account, 400, error="The password is wrong.")
     users.delete_account(db, account)
     response = redirect("/")
     clear_session(response, settings)
@@ -335,24 +356,22 @@ def delete_account(request: Request, password: Text = "") -> Response:
 
 
 @router.post("/account/tokens")
-def create_token(request: Request, name: Text = "", scope: Text = "read") -> Response:
-    account = require_user(request)
-    _, db = _state(request)
+def create_token(
+    request: Request, db: DatabaseDep, account: UserDep, name: Text = "", scope: Text = "read"
+) -> Response:
     try:
         plain, _info = tokens.create_token(db, account, name, scope)
     except CommunityError as exc:
-        return _account_page(request, 400, error=str(exc))
-    return _account_page(request, new_token=plain)
+        return _account_page(request, db, account, 400, error=str(exc))
+    return _account_page(request, db, account, new_token=plain)
 
 
 @router.post("/account/tokens/{token_id:int}/revoke")
-def revoke_token(request: Request, token_id: Id) -> Response:
-    account = require_user(request)
-    _, db = _state(request)
+def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: Id) -> Response:
     try:
         tokens.revoke_token(db, account, token_id)
     except NotFound as exc:
-        return _account_page(request, 404, error=str(exc))
+        return _account_page(request, db, account, 404, error=str(exc))
     return redirect("/account")
 
 
@@ -365,18 +384,24 @@ def reset_form(request: Request) -> Response:
 
 
 @router.post("/reset")
-def reset_request(request: Request, email: Text = "") -> Response:
-    settings, db = _state(request)
+def reset_request(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    outbox: OutboxDep,
+    ip: ClientIpDep,
+    email: Text = "",
+) -> Response:
     try:
         address = users.normalize_email(email)
     except CommunityError as exc:
         return page(
             request, "reset.html", 400, error=str(exc), notice=None, token=None, invalid=False
         )
-    rl = limiter(request)
     if not (
-        rl.hit("reset-ip", settings.rate_limit_reset_ip, client_ip(request))
-        and rl.hit("reset", settings.rate_limit_reset, address)
+        limiter.hit("reset-ip", settings.rate_limit_reset_ip, ip)
+        and limiter.hit("reset", settings.rate_limit_reset, address)
     ):
         return page(
             request, "reset.html", 429, error=TOO_MANY, notice=None, token=None, invalid=False
@@ -390,13 +415,12 @@ def reset_request(request: Request, email: Text = "") -> Response:
             f"{settings.reset_link_minutes} minutes, once):\n\n{link}\n\n"
             "If it was not you, ignore this mail; your password stays as it is.\n"
         )
-        outbox(request).put(Mail(account.email, f"{settings.site_name}: reset your password", text))
+        outbox.put(Mail(account.email, f"{settings.site_name}: reset your password", text))
     return page(request, "reset.html", error=None, notice=RESET_SENT, token=None, invalid=False)
 
 
 @router.get("/reset/{token}")
-def reset_link(request: Request, token: str) -> Response:
-    settings, db = _state(request)
+def reset_link(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     if users.check_reset_token(db, settings, token) is None:
         return page(
             request,
@@ -412,9 +436,13 @@ def reset_link(request: Request, token: str) -> Response:
 
 @router.post("/reset/{token}")
 def reset_password(
-    request: Request, token: str, password: Text = "", revoke_tokens: RevokeTokens = ""
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    token: str,
+    password: Text = "",
+    revoke_tokens: RevokeTokens = "",
 ) -> Response:
-    settings, db = _state(request)
     account = users.check_reset_token(db, settings, token)
     if account is None:
         return page(

@@ -21,9 +21,20 @@ from paperfeed.community import (
 )
 from paperfeed.community import collections as colls
 from paperfeed.community.users import Account
+from paperfeed.config import Settings
 from paperfeed.params import is_whole_number, optional_id, parse_day
-from paperfeed.web.auth import require_admin, require_user, viewer
-from paperfeed.web.deps import client_ip, limiter
+from paperfeed.store.db import Database
+from paperfeed.web.deps import (
+    AdminDep,
+    CacheDep,
+    DatabaseDep,
+    FetcherDep,
+    LimiterDep,
+    SettingsDep,
+    UserDep,
+    ViewerDep,
+    client_ip,
+)
 from paperfeed.web.pages.account import page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
@@ -41,12 +52,16 @@ def _fail(exc: CommunityError) -> HTTPException:
 
 
 @router.post("/papers/{arxiv_id:arxiv}/upvote")
-def upvote_form(request: Request, arxiv_id: str, action: Text = "add", next: Text = "") -> Response:
-    account = require_user(request)
+def upvote_form(
+    request: Request,
+    db: DatabaseDep,
+    account: UserDep,
+    arxiv_id: str,
+    action: Text = "add",
+    next: Text = "",
+) -> Response:
     try:
-        total, voted = votes.set_vote(
-            request.app.state.db, account.id, arxiv_id, action != "remove"
-        )
+        total, voted = votes.set_vote(db, account.id, arxiv_id, action != "remove")
     except CommunityError as exc:
         raise _fail(exc) from exc
     if "application/json" in request.headers.get("accept", ""):
@@ -63,64 +78,66 @@ def upvote_form(request: Request, arxiv_id: str, action: Text = "add", next: Tex
 
 @router.post("/papers/{arxiv_id:arxiv}/comments")
 def comment_form(
-    request: Request, arxiv_id: str, body: Text = "", parent_id: Text = ""
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    account: UserDep,
+    arxiv_id: str,
+    body: Text = "",
+    parent_id: Text = "",
 ) -> Response:
-    account = require_user(request)
-    settings = request.app.state.settings
-    if not limiter(request).hit("comment", settings.rate_limit_comments, str(account.id)):
+    if not limiter.hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "You are commenting too fast; wait a minute.")
     parent = optional_id(parent_id, "parent_id")
     try:
-        made = comments.add_comment(request.app.state.db, account, arxiv_id, body, parent)
+        made = comments.add_comment(db, account, arxiv_id, body, parent)
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/papers/{arxiv_id}#comment-{made.id}")
 
 
-def _comment_or_404(request: Request, comment_id: Id) -> tuple[comments.CommentView, str]:
-    found = comments.get_comment(request.app.state.db, comment_id)
+def _comment_or_404(db: Database, comment_id: Id) -> tuple[comments.CommentView, str]:
+    found = comments.get_comment(db, comment_id)
     if found is None:
         raise HTTPException(404, "No such comment.")
     return found
 
 
 @router.get("/comments/{comment_id:int}/edit")
-def comment_edit_form(request: Request, comment_id: Id) -> Response:
-    account = require_user(request)
-    comment, arxiv_id = _comment_or_404(request, comment_id)
+def comment_edit_form(
+    request: Request, db: DatabaseDep, account: UserDep, comment_id: Id
+) -> Response:
+    comment, arxiv_id = _comment_or_404(db, comment_id)
     if comment.author != account.username:
         raise HTTPException(403, "Only its author can edit this comment.")
     return page(request, "comment_edit.html", comment=comment, arxiv_id=arxiv_id, error=None)
 
 
 @router.post("/comments/{comment_id:int}/edit")
-def comment_edit(request: Request, comment_id: Id, body: Text = "") -> Response:
-    account = require_user(request)
-    _, arxiv_id = _comment_or_404(request, comment_id)
+def comment_edit(db: DatabaseDep, account: UserDep, comment_id: Id, body: Text = "") -> Response:
+    _, arxiv_id = _comment_or_404(db, comment_id)
     try:
-        comments.edit_comment(request.app.state.db, account, comment_id, body)
+        comments.edit_comment(db, account, comment_id, body)
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/papers/{arxiv_id}#comment-{comment_id}")
 
 
 @router.post("/comments/{comment_id:int}/delete")
-def comment_delete(request: Request, comment_id: Id) -> Response:
-    account = require_user(request)
-    _, arxiv_id = _comment_or_404(request, comment_id)
+def comment_delete(db: DatabaseDep, account: UserDep, comment_id: Id) -> Response:
+    _, arxiv_id = _comment_or_404(db, comment_id)
     try:
-        comments.delete_comment(request.app.state.db, account, comment_id)
+        comments.delete_comment(db, account, comment_id)
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/papers/{arxiv_id}#comments-h")
 
 
 @router.post("/comments/{comment_id:int}/hide")
-def comment_hide(request: Request, comment_id: Id, hidden: Text = "1") -> Response:
-    admin = require_admin(request)
-    _, arxiv_id = _comment_or_404(request, comment_id)
+def comment_hide(db: DatabaseDep, admin: AdminDep, comment_id: Id, hidden: Text = "1") -> Response:
+    _, arxiv_id = _comment_or_404(db, comment_id)
     try:
-        comments.set_hidden(request.app.state.db, admin, comment_id, hidden != "0")
+        comments.set_hidden(db, admin, comment_id, hidden != "0")
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/papers/{arxiv_id}#comment-{comment_id}")
@@ -129,9 +146,14 @@ def comment_hide(request: Request, comment_id: Id, hidden: Text = "1") -> Respon
 # --- submissions and claims ----------------------------------------------------------------
 
 
-def _submit_page(request: Request, status: int = 200, **context: Any) -> Response:
-    settings = request.app.state.settings
-    account = require_user(request)
+def _submit_page(
+    request: Request,
+    settings: Settings,
+    db: Database,
+    account: Account,
+    status: int = 200,
+    **context: Any,
+) -> Response:
     context.setdefault("value", "")
     context.setdefault("error", None)
     context.setdefault("notice", None)
@@ -141,64 +163,81 @@ def _submit_page(request: Request, status: int = 200, **context: Any) -> Respons
         status,
         window=settings.submission_window_days,
         limit=settings.submission_daily_limit,
-        attempts=submissions.attempts(
-            request.app.state.db, settings, account.id, users.utc_today()
-        ),
+        attempts=submissions.attempts(db, settings, account.id, users.utc_today()),
         **context,
     )
 
 
 @router.get("/submit")
-def submit_form(request: Request) -> Response:
-    require_user(request)
-    return _submit_page(request)
+def submit_form(
+    request: Request, settings: SettingsDep, db: DatabaseDep, account: UserDep
+) -> Response:
+    return _submit_page(request, settings, db, account)
 
 
 @router.post("/submit")
-def submit(request: Request, arxiv: Text = "") -> Response:
+def submit(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    cache: CacheDep,
+    fetcher: FetcherDep,
+    account: UserDep,
+    arxiv: Text = "",
+) -> Response:
     """A known paper is added and the day's list shown; an unknown one is fetched from arXiv
     in the background (never on this request) and this page says so."""
-    account = require_user(request)
-    state = request.app.state
     try:
-        outcome = submissions.start(state.db, state.settings, account, arxiv)
+        outcome = submissions.start(db, settings, account, arxiv)
     except CommunityError as exc:
         status = 429 if isinstance(exc, submissions.SubmissionsBusy) else 400
-        return _submit_page(request, status, value=arxiv[:200], error=str(exc))
+        return _submit_page(
+            request, settings, db, account, status, value=arxiv[:200], error=str(exc)
+        )
     if isinstance(outcome, submissions.Pending):
-        state.submission_fetcher.start(outcome)
+        fetcher.start(outcome)
         notice = (
             f"Fetching {outcome.arxiv_id} from arXiv; it will appear on today's list when "
             "found. Its progress is listed below."
         )
-        return _submit_page(request, notice=notice)
-    state.cache.clear()  # the day page and lists change now, not in cache_seconds
+        return _submit_page(request, settings, db, account, notice=notice)
+    cache.clear()  # the day page and lists change now, not in cache_seconds
     return redirect(f"/papers/date/{outcome.day.isoformat()}")
 
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")
-def claim(request: Request, arxiv_id: str, author_name: Text = "") -> Response:
-    account = require_user(request)
-    settings = request.app.state.settings
-    if not limiter(request).hit("claim", settings.rate_limit_claims, str(account.id)):
+def claim(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    account: UserDep,
+    arxiv_id: str,
+    author_name: Text = "",
+) -> Response:
+    if not limiter.hit("claim", settings.rate_limit_claims, str(account.id)):
         raise HTTPException(429, "You are claiming papers too fast; try again later.")
     try:
-        claims.claim(request.app.state.db, account, arxiv_id, author_name)
+        claims.claim(db, account, arxiv_id, author_name)
     except CommunityError as exc:
         raise _fail(exc) from exc
-    return _submit_page(request, notice=f"Your claim on {arxiv_id} waits for an admin's approval.")
+    return _submit_page(
+        request,
+        settings,
+        db,
+        account,
+        notice=f"Your claim on {arxiv_id} waits for an admin's approval.",
+    )
 
 
 # --- profiles ------------------------------------------------------------------------------
 
 
 @router.get("/u/{username}")
-def profile(request: Request, username: str) -> Response:
-    db = request.app.state.db
+def profile(request: Request, db: DatabaseDep, me: ViewerDep, username: str) -> Response:
     account = users.get_account(db, username)
     if account is None:
         raise HTTPException(404, "No such user.")
-    me = viewer(request)
     authored_ids = [c.arxiv_id for c in claims.claims(db, status="approved", user_id=account.id)]
     with db.read() as session:
         authored = papers.items_of(session, authored_ids)
@@ -224,28 +263,32 @@ def _checkbox(value: str) -> bool:
 
 @router.post("/collections")
 def collection_create(
-    request: Request, name: Text = "", description: Text = "", public: Text = ""
+    db: DatabaseDep,
+    account: UserDep,
+    name: Text = "",
+    description: Text = "",
+    public: Text = "",
 ) -> Response:
-    account = require_user(request)
     try:
-        made = colls.create(request.app.state.db, account, name, description, _checkbox(public))
+        made = colls.create(db, account, name, description, _checkbox(public))
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/collections/{made.id}")
 
 
-def _collection(request: Request, collection_id: Id) -> tuple[colls.CollectionView, Account | None]:
-    me = viewer(request)
+def _collection(db: Database, collection_id: Id, me: Account | None) -> colls.CollectionView:
     try:
-        return colls.get(request.app.state.db, collection_id, me), me
+        return colls.get(db, collection_id, me)
     except CommunityError as exc:
         raise _fail(exc) from exc
 
 
 @router.get("/collections/{collection_id:int}")
-def collection_page(request: Request, collection_id: Id) -> Response:
-    collection, me = _collection(request, collection_id)
-    items = colls.items(request.app.state.db, collection_id)
+def collection_page(
+    request: Request, db: DatabaseDep, me: ViewerDep, collection_id: Id
+) -> Response:
+    collection = _collection(db, collection_id, me)
+    items = colls.items(db, collection_id)
     return page(
         request,
         "collection.html",
@@ -257,14 +300,19 @@ def collection_page(request: Request, collection_id: Id) -> Response:
 
 @router.get("/collections/{collection_id:int}.atom")
 @router.get("/collections/{collection_id:int}.xml")
-def collection_feed(request: Request, collection_id: Id) -> Response:
+def collection_feed(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    me: ViewerDep,
+    collection_id: Id,
+) -> Response:
     from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 
-    collection, _ = _collection(request, collection_id)
+    collection = _collection(db, collection_id, me)
     if not collection.is_public:
         raise HTTPException(404, "No such collection.")
-    settings = request.app.state.settings
-    items = colls.items(request.app.state.db, collection_id)
+    items = colls.items(db, collection_id)
     doc = FeedDoc(
         title=f"{settings.site_name}: {collection.name} (collection by {collection.owner})",
         description=collection.description or f"Papers collected by {collection.owner}.",
@@ -279,12 +327,16 @@ def collection_feed(request: Request, collection_id: Id) -> Response:
 
 @router.post("/collections/{collection_id:int}/edit")
 def collection_edit(
-    request: Request, collection_id: Id, name: Text = "", description: Text = "", public: Text = ""
+    db: DatabaseDep,
+    account: UserDep,
+    collection_id: Id,
+    name: Text = "",
+    description: Text = "",
+    public: Text = "",
 ) -> Response:
-    account = require_user(request)
     try:
         colls.update(
-            request.app.state.db,
+            db,
             account,
             collection_id,
             name=name,
@@ -297,22 +349,22 @@ def collection_edit(
 
 
 @router.post("/collections/{collection_id:int}/delete")
-def collection_delete(request: Request, collection_id: Id) -> Response:
-    account = require_user(request)
+def collection_delete(db: DatabaseDep, account: UserDep, collection_id: Id) -> Response:
     try:
-        colls.remove(request.app.state.db, account, collection_id)
+        colls.remove(db, account, collection_id)
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect("/account")
 
 
 @router.post("/collections/add")
-def collection_add(request: Request, collection_id: Text = "", arxiv_id: Text = "") -> Response:
-    account = require_user(request)
+def collection_add(
+    db: DatabaseDep, account: UserDep, collection_id: Text = "", arxiv_id: Text = ""
+) -> Response:
     if optional_id(collection_id, "collection_id") is None:
         raise HTTPException(400, "Choose a collection.")
     try:
-        colls.add_paper(request.app.state.db, account, int(collection_id), arxiv_id)
+        colls.add_paper(db, account, int(collection_id), arxiv_id)
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect(f"/collections/{collection_id}")
@@ -325,9 +377,9 @@ ADMIN_PAGE_SIZE = 50  # pending claims listed per /admin page
 MAX_ADMIN_PAGE = 100_000
 
 
-def _admin_page(request: Request, status: int = 200, number: int = 1, **context: Any) -> Response:
-    require_admin(request)
-    db = request.app.state.db
+def _admin_page(
+    request: Request, db: Database, status: int = 200, number: int = 1, **context: Any
+) -> Response:
     context.setdefault("error", None)
     context.setdefault("notice", None)
     pending = claims.count(db, status="pending")
@@ -355,56 +407,59 @@ def _page_number(raw: str) -> int | None:
 
 
 @router.get("/admin")
-def admin_page(request: Request) -> Response:
-    require_admin(request)
+def admin_page(request: Request, db: DatabaseDep, admin: AdminDep) -> Response:
     number = _page_number(request.query_params.get("page", "1"))
     if number is None:
         error = f"The page is a whole number from 1 to {MAX_ADMIN_PAGE}."
-        return _admin_page(request, 400, error=error)
-    return _admin_page(request, number=number)
+        return _admin_page(request, db, 400, error=error)
+    return _admin_page(request, db, number=number)
 
 
 @router.post("/admin/entries")
 def admin_entries(
-    request: Request, arxiv_id: Text = "", day: Text = "", action: Text = "feature"
+    request: Request,
+    db: DatabaseDep,
+    cache: CacheDep,
+    admin: AdminDep,
+    arxiv_id: Text = "",
+    day: Text = "",
+    action: Text = "feature",
 ) -> Response:
-    admin = require_admin(request)
-    db = request.app.state.db
     try:
         when = parse_day(day)
     except ValueError:
-        return _admin_page(request, 400, error="The day is YYYY-MM-DD.")
+        return _admin_page(request, db, 400, error="The day is YYYY-MM-DD.")
     try:
         if action == "remove":
             submissions.remove_entry(db, arxiv_id.strip(), when)
         else:
             submissions.feature(db, arxiv_id.strip(), when, by=admin.username)
     except CommunityError as exc:
-        return _admin_page(request, 400, error=str(exc))
-    request.app.state.cache.clear()
-    return _admin_page(request, notice=f"{action}: {arxiv_id.strip()} on {when}.")
+        return _admin_page(request, db, 400, error=str(exc))
+    cache.clear()
+    return _admin_page(request, db, notice=f"{action}: {arxiv_id.strip()} on {when}.")
 
 
 @router.post("/admin/claims/{claim_id:int}")
-def admin_claim(request: Request, claim_id: Id, decision: Text = "") -> Response:
-    admin = require_admin(request)
+def admin_claim(db: DatabaseDep, admin: AdminDep, claim_id: Id, decision: Text = "") -> Response:
     try:
-        claims.decide(request.app.state.db, admin, claim_id, decision == "approve")
+        claims.decide(db, admin, claim_id, decision == "approve")
     except CommunityError as exc:
         raise _fail(exc) from exc
     return redirect("/admin")
 
 
 @router.post("/admin/users")
-def admin_users(request: Request, username: Text = "", action: Text = "ban") -> Response:
-    admin = require_admin(request)
+def admin_users(
+    request: Request, db: DatabaseDep, admin: AdminDep, username: Text = "", action: Text = "ban"
+) -> Response:
     if username.strip().lower() == admin.username:
-        return _admin_page(request, 400, error="You cannot ban yourself.")
+        return _admin_page(request, db, 400, error="You cannot ban yourself.")
     try:
-        users.set_banned(request.app.state.db, username, action == "ban")
+        users.set_banned(db, username, action == "ban")
     except CommunityError as exc:
-        return _admin_page(request, 400, error=str(exc))
-    return _admin_page(request, notice=f"{action}: {username.strip()}.")
+        return _admin_page(request, db, 400, error=str(exc))
+    return _admin_page(request, db, notice=f"{action}: {username.strip()}.")
 
 
 __all__ = ["client_ip", "html_response", "render", "router"]

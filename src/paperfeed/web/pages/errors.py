@@ -1,7 +1,8 @@
 """Error pages (400, 404, 500, ...) in the site layout.
 
-``web/errors.py`` calls :func:`error_page` for every HTTP error outside ``/api``. It never fails:
-when the templates themselves cannot render, it falls back to a minimal page.
+``web/errors.py`` calls :func:`error_page` for every HTTP error outside ``/api`` (where
+``web/deps.py``'s rule puts a short read: it may look the viewer up). It never fails: when
+the templates themselves cannot render, it falls back to a minimal page.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from fastapi import Request
 from fastapi.responses import Response
 
+from paperfeed.web.deps import cache_of, database_of
 from paperfeed.web.pages.render import html_response, render, site_is_demo
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def error_page(request: Request, status: int, detail: str) -> Response:
         is_demo = False
         if status < 500:
             try:
-                is_demo = site_is_demo(request.app.state.db, request.app.state.cache)
+                is_demo = site_is_demo(database_of(request), cache_of(request))
             except Exception:  # the database may be what failed; the page must still render
                 is_demo = False
         body = render(

@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader
-from starlette.concurrency import run_in_threadpool
 
 from paperfeed import __version__, papers
 from paperfeed.config import Settings
@@ -138,7 +137,7 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted among
     those on the page. Anonymous: none of them, so the page can be cached and shared."""
     from paperfeed.community.votes import voted_ids
-    from paperfeed.web.auth import csrf_token, viewer
+    from paperfeed.web.deps import csrf_token, viewer
 
     try:
         account = viewer(request)
@@ -164,22 +163,18 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
 
 
 async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:
-    """The page of this request's path and query, ``compute()`` rendering its HTML: from
-    ``app.state.cache`` (fresh, or stale while a refresh runs), else computed: on PostgreSQL
-    in the thread pool, so that its database round trips never stall the worker's event
-    loop; on SQLite on the loop (``TTLCache.compute`` says why). ``web/cached_pages.py``
-    answers a fresh hit with the same ``CachedPage.response()`` without routing."""
-    from paperfeed.web.auth import viewer
+    """The page of this request's path and query, ``compute()`` rendering its HTML: from the
+    worker's cache (fresh, or stale while a refresh runs), else computed, a short read where
+    ``web/deps.py``'s rule puts it (the caller's lookup too). ``web/cached_pages.py`` answers
+    a fresh hit with the same ``CachedPage.response()`` without routing."""
+    from paperfeed.web import deps  # lazy: deps imports auth, which imports this module
 
-    db: Database = request.app.state.db
-    if viewer(request) is not None:
+    db = deps.database_of(request)
+    if (await deps.get_caller(request))[0] is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        body = compute() if db.is_sqlite else await run_in_threadpool(compute)
-        return html_response(body)
-    cache_: PageCache = request.app.state.cache
-    page = await cache_.compute(
-        page_key(request.scope), lambda: html_page(compute()), in_thread=not db.is_sqlite
-    )
+        return html_response(await deps.short_read(db, compute))
+    cache_ = deps.cache_of(request)
+    page = await deps.cached(cache_, db, page_key(request.scope), lambda: html_page(compute()))
     return page.response()
 
 

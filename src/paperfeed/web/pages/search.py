@@ -22,7 +22,6 @@ from xml.sax.saxutils import escape as xml_escape
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
-from starlette.concurrency import run_in_threadpool
 
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
@@ -30,6 +29,7 @@ from paperfeed.params import BadValue, whole_number
 from paperfeed.search import hybrid
 from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query
 from paperfeed.store.db import Database
+from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, slow
 from paperfeed.web.feeds import FeedDoc, render_atom, render_rss
 from paperfeed.web.pages.render import html_response, render, site_is_demo
 
@@ -138,9 +138,11 @@ def _url(path: str, form: dict[str, str], **extra: object) -> str:
 
 
 @router.api_route("/search", methods=GET_HEAD)
-async def search_page(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
+def search_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
+) -> Response:
+    """A plain ``def``: the search (its embedder) and the page around it run in the thread
+    pool (``web/deps.py``'s rule 3)."""
     form = _form(request)
     page = _page(request)
     try:
@@ -149,13 +151,11 @@ async def search_page(request: Request) -> Response:
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc
     if parsed.arxiv_id and not (form["cat"] or form["from"] or form["to"] or form["code"]):
-        result = await run_in_threadpool(hybrid.search, db, settings, parsed)
+        result = hybrid.search(db, settings, parsed)
         if result.items:
             return RedirectResponse(f"/papers/{result.items[0].arxiv_id}", status_code=303)
     else:
-        result = await run_in_threadpool(
-            hybrid.search, db, settings, parsed, page=page, page_size=PAGE_SIZE, count=True
-        )
+        result = hybrid.search(db, settings, parsed, page=page, page_size=PAGE_SIZE, count=True)
     pattern = _pattern(parsed.words)
     hits = [
         Hit(item, highlight(item.title, pattern), snippet(item.abstract or "", pattern))
@@ -187,7 +187,7 @@ async def search_page(request: Request) -> Response:
             }
             if (page > 1 or result.has_more)
             else None,
-            "is_demo": site_is_demo(db, request.app.state.cache),
+            "is_demo": site_is_demo(db, cache),
             "feeds": feeds,
             "nav": "search",
             "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
@@ -207,16 +207,14 @@ def _feed_link(
     }
 
 
-async def _search_feed(request: Request, fmt: str) -> Response:
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
+async def _search_feed(request: Request, settings: Settings, db: Database, fmt: str) -> Response:
     form = _form(request)
     try:
         text = _query_text(form)
         parse_query(text)
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc
-    items = await run_in_threadpool(hybrid.feed_items, db, settings, text, FEED_SIZE)
+    items = await slow(hybrid.feed_items, db, settings, text, FEED_SIZE)
     doc = FeedDoc(
         title=f"{settings.site_name}: search “{text[:100]}”",
         description=f"Newest papers matching {text[:200]!r}.",
@@ -233,10 +231,10 @@ async def _search_feed(request: Request, fmt: str) -> Response:
 
 
 @router.api_route("/search.xml", methods=GET_HEAD)
-async def search_rss(request: Request) -> Response:
-    return await _search_feed(request, "rss")
+async def search_rss(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
+    return await _search_feed(request, settings, db, "rss")
 
 
 @router.api_route("/search.atom", methods=GET_HEAD)
-async def search_atom(request: Request) -> Response:
-    return await _search_feed(request, "atom")
+async def search_atom(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
+    return await _search_feed(request, settings, db, "atom")

@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from paperfeed.community import users
@@ -30,8 +29,15 @@ from paperfeed.config import Settings
 from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
 from paperfeed.store.db import Database
-from paperfeed.web.auth import require_user, viewer
-from paperfeed.web.deps import client_ip, limiter, outbox
+from paperfeed.web.deps import (
+    ClientIpDep,
+    DatabaseDep,
+    LimiterDep,
+    OutboxDep,
+    SettingsDep,
+    UserDep,
+    ViewerDep,
+)
 from paperfeed.web.pages.account import page
 
 log = logging.getLogger(__name__)
@@ -49,10 +55,6 @@ RESEND_REFUSED = "Several links were mailed already. Use the latest, or try agai
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-def _state(request: Request) -> tuple[Settings, Database]:
-    return request.app.state.settings, request.app.state.db
-
-
 def _form_page(request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
     ctx.setdefault("weekdays", WEEKDAYS)
     ctx.setdefault("error", None)
@@ -61,8 +63,8 @@ def _form_page(request: Request, template: str, status: int = 200, **ctx: Any) -
     return page(request, template, status, **ctx)
 
 
-def _unverified(request: Request, account: Account | None) -> bool:
-    return account is not None and not users.email_verified(request.app.state.db, account)
+def _unverified(db: Database, account: Account | None) -> bool:
+    return account is not None and not users.email_verified(db, account)
 
 
 def _prefs_from_form(settings: Settings, form: dict[str, str], topics: bool) -> subs.Prefs:
@@ -80,13 +82,16 @@ def _prefs_from_form(settings: Settings, form: dict[str, str], topics: bool) -> 
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """The form's text fields, read on the loop so that the route can be a plain ``def``."""
     data = await request.form()
     return {k: str(v)[:2000] for k, v in data.items() if isinstance(v, str)}
 
 
+FormFields = Annotated[dict[str, str], Depends(_form)]
+
+
 @router.get("/subscribe")
-def subscribe_form(request: Request) -> Response:
-    account = viewer(request)
+def subscribe_form(request: Request, db: DatabaseDep, account: ViewerDep) -> Response:
     # The footer box (on cached, shared pages, so without a CSRF token) GETs here with the
     # address filled in; this page's button makes the POST.
     email = account.email if account else request.query_params.get("email", "")[:254]
@@ -97,17 +102,23 @@ def subscribe_form(request: Request) -> Response:
         "subscribe.html",
         prefs=prefs,
         email=email,
-        unverified=_unverified(request, account),
+        unverified=_unverified(db, account),
     )
 
 
 @router.post("/subscribe")
-async def subscribe(request: Request) -> Response:
-    settings, db = _state(request)
-    form = await _form(request)
-    account = viewer(request)
+def subscribe(
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    outbox: OutboxDep,
+    ip: ClientIpDep,
+    account: ViewerDep,
+    form: FormFields,
+) -> Response:
     email = account.email if account else form.get("email", "")
-    if _unverified(request, account):
+    if _unverified(db, account):
         return _form_page(
             request,
             "subscribe.html",
@@ -117,7 +128,6 @@ async def subscribe(request: Request) -> Response:
             unverified=True,
             error=VERIFY_FIRST,
         )
-    rl = limiter(request)
     try:
         prefs = _prefs_from_form(settings, form, topics=account is not None)
         address = subs.normalize_email(email)
@@ -125,7 +135,7 @@ async def subscribe(request: Request) -> Response:
         return _form_page(
             request, "subscribe.html", 400, prefs=subs.Prefs(), email=email, error=str(exc)
         )
-    if not rl.hit("subscribe-ip", settings.rate_limit_subscribe_ip, client_ip(request)):
+    if not limiter.hit("subscribe-ip", settings.rate_limit_subscribe_ip, ip):
         return _form_page(
             request,
             "subscribe.html",
@@ -134,24 +144,17 @@ async def subscribe(request: Request) -> Response:
             email=email,
             error="Too many requests. Try again later.",
         )
-    if rl.hit("subscribe", settings.rate_limit_subscribe, address):
-        token = await run_in_threadpool(
-            subs.request_subscription,
-            db,
-            settings,
-            address,
-            prefs,
-            user_id=account.id if account else None,
-        )
+    if limiter.hit("subscribe", settings.rate_limit_subscribe, address):
+        user_id = account.id if account else None
+        token = subs.request_subscription(db, settings, address, prefs, user_id=user_id)
         if token:  # sent after the answer, which must not tell whether one went out
-            outbox(request).put(subs.confirmation_mail(settings, address, token))
+            outbox.put(subs.confirmation_mail(settings, address, token))
     # Same answer whatever happened: the page never tells whether an address is known.
     return _form_page(request, "subscribe_done.html", notice=CHECK_INBOX)
 
 
 @router.get("/subscribe/confirm/{token}")
-def confirm_page(request: Request, token: str) -> Response:
-    settings, db = _state(request)
+def confirm_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     found = subs.check_confirm_token(db, settings, token)
     return _form_page(
         request,
@@ -164,8 +167,7 @@ def confirm_page(request: Request, token: str) -> Response:
 
 
 @router.post("/subscribe/confirm/{token}")
-def confirm(request: Request, token: str) -> Response:
-    settings, db = _state(request)
+def confirm(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     found = subs.confirm(db, settings, token)
     if found is None:
         return _form_page(request, "subscribe_confirm.html", 400, token=None, email="", done=False)
@@ -176,8 +178,9 @@ def confirm(request: Request, token: str) -> Response:
 
 
 @router.get("/unsubscribe/{token}")
-def unsubscribe_page(request: Request, token: str) -> Response:
-    settings, db = _state(request)
+def unsubscribe_page(
+    request: Request, settings: SettingsDep, db: DatabaseDep, token: str
+) -> Response:
     sid = subs.check_link_token(db, settings, "unsubscribe", token)
     sub = subs.get(db, sid) if sid else None
     return _form_page(
@@ -191,10 +194,9 @@ def unsubscribe_page(request: Request, token: str) -> Response:
 
 
 @router.post("/unsubscribe/{token}")
-def unsubscribe(request: Request, token: str) -> Response:
+def unsubscribe(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     """RFC 8058 one-click: the body (``List-Unsubscribe=One-Click``) is not needed, the token
     is. Repeating it changes nothing and answers 200 again."""
-    settings, db = _state(request)
     sid = subs.check_link_token(db, settings, "unsubscribe", token)
     if sid is None or not subs.unsubscribe_id(db, sid):
         return _form_page(request, "unsubscribe.html", 400, token=None, sub=None, done=False)
@@ -208,27 +210,26 @@ def unsubscribe(request: Request, token: str) -> Response:
     )
 
 
-def _manage(request: Request, token: str) -> subs.SubscriberView | None:
-    settings, db = _state(request)
+def _manage(settings: Settings, db: Database, token: str) -> subs.SubscriberView | None:
     sid = subs.check_link_token(db, settings, "manage", token)
     return subs.get(db, sid) if sid else None
 
 
 @router.get("/subscriptions/{token}")
-def manage_page(request: Request, token: str) -> Response:
-    sub = _manage(request, token)
+def manage_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
+    sub = _manage(settings, db, token)
     if sub is None:
         return _form_page(request, "subscription_manage.html", 400, sub=None, token=None)
     return _form_page(request, "subscription_manage.html", sub=sub, prefs=sub.prefs, token=token)
 
 
 @router.post("/subscriptions/{token}")
-async def manage(request: Request, token: str) -> Response:
-    settings, db = _state(request)
-    sub = _manage(request, token)
+def manage(
+    request: Request, settings: SettingsDep, db: DatabaseDep, form: FormFields, token: str
+) -> Response:
+    sub = _manage(settings, db, token)
     if sub is None:
         return _form_page(request, "subscription_manage.html", 400, sub=None, token=None)
-    form = await _form(request)
     action = form.get("action", "save")
     if action == "unsubscribe":
         subs.unsubscribe_id(db, sub.id)
@@ -263,10 +264,10 @@ async def manage(request: Request, token: str) -> Response:
 
 
 @router.get("/account/digest")
-def account_digest(request: Request) -> Response:
-    settings, db = _state(request)
-    account = require_user(request)
-    if _unverified(request, account):
+def account_digest(
+    request: Request, settings: SettingsDep, db: DatabaseDep, account: UserDep
+) -> Response:
+    if _unverified(db, account):
         sent = request.query_params.get("sent")
         return _form_page(
             request,
