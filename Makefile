@@ -13,21 +13,32 @@ PYTEST_ARGS ?=
 # Workers for make check's fast tier; loadfile keeps each test module on one worker.
 CHECK_WORKERS ?= auto
 
-.PHONY: run test check lint types pytest pytest-pg pytest-fast install install-dev demo bench clean
+.PHONY: run test check lint types pytest pytest-pg pytest-fast install install-dev lock demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# Installs come from the lock files (exact versions, made by `make lock` from pyproject.toml),
+# then the project itself without resolving again. torch first: the CPU build (see README).
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml requirements-dev.lock
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed
+
+# Pin every dependency again from pyproject.toml (after changing it; commit both files).
+LOCK_FLAGS := --quiet --strip-extras --allow-unsafe --no-header
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements-dev.lock pyproject.toml
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
