@@ -287,21 +287,20 @@ def test_postgres_votes_queued_close_together_share_one_statement(
     votes a millisecond apart go to the database as one statement (one round trip)."""
     if site_db.is_sqlite:
         pytest.skip("PostgreSQL only: SQLite applies a vote within its request's turn of the loop")
-    from paperfeed.community import votes
+    from paperfeed.community.votes import apply
 
     sizes: list[int] = []
-    real = votes.set_votes_async
+    real = apply.set_votes_async
 
-    async def spy(connection: Any, batch: list[Any]) -> Any:
+    async def spy(connection: Any, ops: Any, batch: list[Any]) -> Any:
         sizes.append(len(batch))
-        return await real(connection, batch)
+        return await real(connection, ops, batch)
 
-    monkeypatch.setattr(votes, "set_votes_async", spy)
+    monkeypatch.setattr(apply, "set_votes_async", spy)
     ann, ben = make_user("ann").id, make_user("ben").id
     base = live_count(site_db, "2503.00001")
-    writer = VoteWriter(site_db)
     # Wider than the 5 ms default, so a slow CI machine still fits the second vote in.
-    writer.GATHER_SECONDS = 0.2
+    writer = VoteWriter(site_db, gather_seconds=0.2)
 
     async def two_votes() -> list[tuple[int, bool]]:
         first = asyncio.ensure_future(writer.set_vote(ann, "2503.00001", True))

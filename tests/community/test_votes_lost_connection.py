@@ -27,8 +27,8 @@ def test_a_vote_batch_survives_a_terminated_backend(
 ) -> None:
     voters = [make_user(f"voter{i}").id for i in range(5)]
     base = live_count(pg_db, "2503.00001")
-    writer = VoteWriter(pg_db)
-    writer.PG_CONNECTIONS = 1  # one connection: the batch below surely meets the dead one
+    # One connection: the batch below surely meets the dead one.
+    writer = VoteWriter(pg_db, connections=1)
 
     async def votes() -> list[tuple[int, bool]]:
         first = await writer.set_vote(voters[0], "2503.00001", True)

@@ -29,6 +29,7 @@ class Names:
 TABLES = {str(model.__tablename__): Names(model) for model in (ApiToken, Paper, Upvote, User)}
 
 
-def sql(template: str) -> str:
-    """``template`` with its ``{table}`` and ``{table.column}`` names filled in."""
-    return template.format(**TABLES)
+def sql(template: str, **values: object) -> str:
+    """``template`` with its ``{table}`` and ``{table.column}`` names filled in (and any
+    other ``{name}`` from ``values``: constants the statement shares with Python code)."""
+    return template.format(**TABLES, **values)
