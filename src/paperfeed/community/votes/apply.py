@@ -89,17 +89,19 @@ def set_votes(
     return retry_if_disconnected(apply, "votes")
 
 
-async def set_votes_async(connection: Any, ops: Ops, batch: Sequence[Vote]) -> list[VoteResult]:
+async def set_votes_async(
+    connection: Any, ops: Ops, batch: Sequence[Vote], *, using: VoteBackend | None = None
+) -> list[VoteResult]:
     """``set_votes`` on an autocommit connection of ``ops.connect_async`` (a database with
     writable CTEs): the whole batch is one statement, its own transaction, so one round
     trip, awaited while the event loop serves other requests."""
     bad = impossible(batch)
     if bad:
         good = [vote for i, vote in enumerate(batch) if i not in bad]
-        return merge(batch, bad, await set_votes_async(connection, ops, good))
+        return merge(batch, bad, await set_votes_async(connection, ops, good, using=using))
     if not batch:
         return []
-    backend = chosen(ops).of(batch)
+    backend = using or chosen(ops).of(batch)
     assert backend.one_statement, "autocommit: only a one-statement batch is one transaction"
     cursor = connection.cursor()
     try:

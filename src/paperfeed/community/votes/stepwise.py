@@ -77,10 +77,10 @@ class StepwiseBatch:
         totals = yield from self._count(wanted, delta)
         answers = []
         for (verdict, _), (_, arxiv_id, up) in zip(voters, batch, strict=True):
-            paper_id = paper_ids.get(arxiv_id)
-            answers.append(
-                answer(arxiv_id, up, verdict, None if paper_id is None else totals[paper_id])
-            )
+            # None for an unknown paper, and for one only refused voters voted on (not
+            # counted): ``answer`` tells the refusal first.
+            total = totals.get(paper_ids[arxiv_id]) if arxiv_id in paper_ids else None
+            answers.append(answer(arxiv_id, up, verdict, total))
         return answers
 
     def _change(self, wanted: dict[tuple[int, int], bool]) -> Rounds[Counter[int]]:
