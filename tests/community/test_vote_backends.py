@@ -163,12 +163,9 @@ def test_every_backend_applies_the_rule_alike(
 def _check(db: Database, voters: dict[str, Voter], case: Case) -> None:
     runs: dict[str, Callable[[list[Vote]], list[VoteResult]]] = {}
     for backend in available(db.ops):
-        if backend.one_vote and any(len(_possible(step)) > 1 for step in case.steps):
-            continue  # it takes only a batch of one vote
         runs[backend.name] = _in_transaction(db, backend)
         if backend.one_statement and not db.ops.features.serial_writes:
             runs[f"{backend.name}, awaited"] = _awaited(db, backend)
-    assert runs, "no backend took this case"
     outcomes = {name: _outcome(db, voters, case, run) for name, run in runs.items()}
     expected = (case.answers, case.rows)
     assert {name: _kinds(outcome) for name, outcome in outcomes.items()} == dict.fromkeys(
@@ -176,10 +173,6 @@ def _check(db: Database, voters: dict[str, Voter], case: Case) -> None:
     )
     # The same messages too (the refusals' texts are what a client is shown).
     assert len({repr(outcome) for outcome in outcomes.values()}) == 1, outcomes
-
-
-def _possible(step: Step) -> Step:
-    return [vote for vote in step if vote[1] != IMPOSSIBLE]
 
 
 def _in_transaction(db: Database, backend: VoteBackend) -> Callable[[list[Vote]], Any]:

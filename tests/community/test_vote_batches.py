@@ -245,8 +245,8 @@ def test_two_workers_batches_on_the_same_papers_never_deadlock(
 def test_votes_one_at_a_time_answer_as_in_a_batch(
     site_db: Database, make_user: Callable[..., Any]
 ) -> None:
-    """A batch of one vote has its own statement on PostgreSQL (``_PG_ONE``): every kind of
-    voter, refusal and change, each alone, gets the answer a batch gives it."""
+    """Every kind of voter, refusal and change, each alone in its batch (how votes arrive
+    outside bursts), gets the answer it gets in a batch with others."""
     from paperfeed.community import Forbidden, tokens, users
     from paperfeed.community.keys import digest
     from paperfeed.community.votes import ByToken, TokenRefused

@@ -3,7 +3,7 @@
 - ``rule.py``: the rule and its types (what a vote does, what each voter and paper is told);
 - ``backend.py``: the one protocol of the backends that apply it, and how one is run;
 - ``stepwise.py``: a batch as a few plain statements in one transaction (any database; the
-  choice where writes are serialised in process, SQLite);
+  choice where there are no writable CTEs, SQLite, whose statements cost no round trip);
 - ``cte.py``: a batch as one statement (databases with writable CTEs, PostgreSQL);
 - ``apply.py``: ``set_votes`` and the backends a database gets (``db.ops.features``);
 - ``writer.py``, ``schedulers.py``, ``task.py``: ``VoteWriter``, which gathers the votes of a

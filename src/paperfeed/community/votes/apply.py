@@ -5,7 +5,6 @@ connection)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -13,46 +12,25 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import CommunityError
 from paperfeed.community.votes.backend import VoteBackend, run, run_async
-from paperfeed.community.votes.cte import CteBatch, CteOne
+from paperfeed.community.votes.cte import CteBackend
 from paperfeed.community.votes.rule import Vote, VoteResult, impossible, merge
-from paperfeed.community.votes.stepwise import StepwiseBatch, StepwiseOne
+from paperfeed.community.votes.stepwise import StepwiseBackend
 from paperfeed.store.db import Database, retry_if_disconnected
 from paperfeed.store.dialect import Ops
 from paperfeed.store.models import Paper, Upvote
 
 
-@dataclass(frozen=True)
-class Backends:
-    """The backends a database applies its votes with: one for batches, one for a single vote."""
-
-    batch: VoteBackend
-    one: VoteBackend
-
-    def of(self, batch: Sequence[Vote]) -> VoteBackend:
-        return self.one if len(batch) == 1 else self.batch
-
-
-_chosen: dict[type[Ops], Backends] = {}
-
-
-def chosen(ops: Ops) -> Backends:
+def chosen(ops: Ops) -> VoteBackend:
     """One statement per batch where the database has writable CTEs (one round trip), else
     a few plain statements (where a statement costs no round trip)."""
-    backends = _chosen.get(type(ops))
-    if backends is None:
-        if ops.features.writable_cte:
-            backends = Backends(CteBatch(ops), CteOne(ops))
-        else:
-            backends = Backends(StepwiseBatch(ops), StepwiseOne(ops))
-        _chosen[type(ops)] = backends
-    return backends
+    return CteBackend(ops) if ops.features.writable_cte else StepwiseBackend(ops)
 
 
 def available(ops: Ops) -> list[VoteBackend]:
     """Every backend this database can run (the stepwise statements run on any)."""
-    backends: list[VoteBackend] = [StepwiseBatch(ops), StepwiseOne(ops)]
+    backends: list[VoteBackend] = [StepwiseBackend(ops)]
     if ops.features.writable_cte:
-        backends += [CteBatch(ops), CteOne(ops)]
+        backends.append(CteBackend(ops))
     return backends
 
 
@@ -79,7 +57,7 @@ def set_votes(
         return merge(batch, bad, set_votes(db, good, wait=wait, using=using))
     if not batch:
         return []
-    backend = using or chosen(db.ops).of(batch)
+    backend = using or chosen(db.ops)
 
     def apply() -> list[VoteResult]:
         with db.raw_write(wait=wait) as cursor:
@@ -101,7 +79,7 @@ async def set_votes_async(
         return merge(batch, bad, await set_votes_async(connection, ops, good, using=using))
     if not batch:
         return []
-    backend = using or chosen(ops).of(batch)
+    backend = using or chosen(ops)
     assert backend.one_statement, "autocommit: only a one-statement batch is one transaction"
     cursor = connection.cursor()
     try:

@@ -30,8 +30,6 @@ class VoteBackend(Protocol):
     """One implementation of the vote rule."""
 
     name: str
-    # Takes only a batch of one vote: a shortcut for the usual case outside bursts.
-    one_vote: bool
     # The whole batch is one statement, so in autocommit it is its own transaction (the
     # only kind ``run_async`` may run).
     one_statement: bool

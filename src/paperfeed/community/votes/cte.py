@@ -2,6 +2,7 @@
 writable CTEs (PostgreSQL). Run in autocommit, a batch is one round trip and its own
 transaction: under a read flood each round trip waits for a turn of the worker's busy
 event loop, so two rounds and a COMMIT made every vote slower (see benchmarks/RESULTS.md).
+A batch of one vote takes the same statement (a shortcut for it was measured and not kept).
 
 The statement:
 - locks the batch's papers first, in id order (``locked``: its sort reads every row, and so
@@ -99,11 +100,10 @@ ORDER BY r.n
 )
 
 
-class CteBatch:
+class CteBackend:
     """A batch as one statement with arrays for parameters."""
 
     name = "cte"
-    one_vote = False
     one_statement = True
 
     def __init__(self, ops: Ops) -> None:
@@ -125,75 +125,6 @@ class CteBatch:
             self._ops.driver_datetime(utcnow()),
         ]
         (rows,) = yield [(self._sql, params)]
-        return _answers(batch, rows)
-
-
-# A batch of one vote (the usual case outside bursts): the same work without arrays, sorts
-# or hash joins, so less CPU in psycopg (array parameters are dumped in Python) and a
-# shorter round trip (see benchmarks/RESULTS.md). It locks its one paper.
-_ONE = sql(
-    """
-WITH args AS (
-    SELECT ?::text AS token, ?::int AS user_id, ?::text AS arxiv_id, ?::boolean AS up,
-        ?::timestamp AS at
-),
-voter AS (
-    SELECT CASE WHEN a.token IS NULL THEN {ALLOWED}
-                WHEN t.{api_tokens.user_id} IS NULL OR u.{users.is_banned} THEN {REFUSED}
-                WHEN t.{api_tokens.scope} = 'read' THEN {READ_ONLY_TOKEN}
-                ELSE {ALLOWED} END AS refused,
-           CASE WHEN a.token IS NULL THEN a.user_id ELSE t.{api_tokens.user_id} END AS user_id
-    FROM args a
-    LEFT JOIN {api_tokens} t
-        ON t.{api_tokens.token_hash} = a.token AND t.{api_tokens.revoked_at} IS NULL
-    LEFT JOIN {users} u ON u.{users.id} = t.{api_tokens.user_id}
-),
-paper AS (
-    SELECT {papers.id} AS id, {papers.imported_upvotes} + {papers.user_upvotes} AS total
-    FROM {papers} WHERE {papers.arxiv_id} = (SELECT arxiv_id FROM args) FOR UPDATE
-),
-ins AS (
-    INSERT INTO {upvotes} ({upvotes.user_id}, {upvotes.paper_id}, {upvotes.created_at})
-    SELECT v.user_id, p.id, a.at FROM args a, voter v, paper p
-    WHERE a.up AND v.refused = {ALLOWED}
-    ON CONFLICT DO NOTHING RETURNING {upvotes.paper_id} AS paper_id
-),
-del AS (
-    DELETE FROM {upvotes} x USING args a, voter v, paper p
-    WHERE NOT a.up AND v.refused = {ALLOWED}
-        AND x.{upvotes.user_id} = v.user_id AND x.{upvotes.paper_id} = p.id
-    RETURNING x.{upvotes.paper_id} AS paper_id
-),
-upd AS (
-    UPDATE {papers} SET {papers.user_upvotes} = {papers.user_upvotes}
-        + CASE WHEN (SELECT up FROM args) THEN 1 ELSE -1 END
-    WHERE {papers.id} IN (SELECT paper_id FROM ins UNION ALL SELECT paper_id FROM del)
-    RETURNING {papers.imported_upvotes} + {papers.user_upvotes} AS total
-)
-SELECT 0, v.refused, p.id, COALESCE((SELECT total FROM upd), p.total)
-FROM voter v LEFT JOIN paper p ON true
-""",
-    **_VERDICTS,
-)
-
-
-class CteOne:
-    """A batch of one vote as one statement with plain parameters."""
-
-    name = "cte-one"
-    one_vote = True
-    one_statement = True
-
-    def __init__(self, ops: Ops) -> None:
-        self._ops = ops
-        self._sql = ops.driver_sql(_ONE)
-
-    def plan(self, batch: Sequence[Vote]) -> Plan:
-        ((voter, arxiv_id, up),) = batch
-        token = voter.token_hash if isinstance(voter, ByToken) else None
-        user = None if isinstance(voter, ByToken) else voter
-        at = self._ops.driver_datetime(utcnow())
-        (rows,) = yield [(self._sql, (token, user, arxiv_id, up, at))]
         return _answers(batch, rows)
 
 

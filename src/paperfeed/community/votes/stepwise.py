@@ -1,7 +1,9 @@
 """The vote rule as a few plain statements in one write transaction: SQL that SQLite and
-PostgreSQL both run, the backend of databases that serialise their writes (SQLite, where a
+PostgreSQL both run, the backend of databases without writable CTEs (SQLite, in process: a
 statement costs no round trip). Every statement takes a whole batch, so a batch costs a fixed
-handful of statements (plus one per changed paper) whatever its size."""
+handful of statements (plus one per changed paper) whatever its size; a batch of one vote
+(the usual case outside bursts) takes the same path (a shortcut for it was measured and not
+kept: see benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -44,11 +46,10 @@ def _marks(n: int, width: int = 1) -> str:
     return ", ".join([row] * n)
 
 
-class StepwiseBatch:
+class StepwiseBackend:
     """A batch in three rounds: lookups (papers, tokens), vote rows, counters."""
 
     name = "stepwise"
-    one_vote = False
     one_statement = False
 
     def __init__(self, ops: Ops) -> None:
@@ -132,56 +133,3 @@ def _token_users(hashes: Iterable[str], rows: Rows) -> dict[str, tuple[int, int 
         user_id, banned, scope = found.get(token_hash, (None, None, None))
         users[token_hash] = (token_verdict(user_id, banned, scope), user_id)
     return users
-
-
-# A batch of one vote (how votes arrive outside bursts): the voter and the paper in one
-# lookup, then the row and, only if it changed, the counter. Two or three statements and no
-# planning, instead of the batch's four in three rounds (see benchmarks/RESULTS.md).
-_ONE_LOOKUP = sql(
-    "SELECT p.{papers.id}, p.{papers.imported_upvotes} + p.{papers.user_upvotes}, "
-    "t.{api_tokens.user_id}, u.{users.is_banned}, t.{api_tokens.scope} "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN {papers} p ON p.{papers.arxiv_id} = ? "
-    "LEFT JOIN {api_tokens} t "
-    "ON t.{api_tokens.token_hash} = ? AND t.{api_tokens.revoked_at} IS NULL "
-    "LEFT JOIN {users} u ON u.{users.id} = t.{api_tokens.user_id}"
-)
-_ONE_ADD = _ADD + "(?, ?, ?)" + _ADDED
-_ONE_REMOVE = sql(
-    "DELETE FROM {upvotes} WHERE {upvotes.user_id} = ? AND {upvotes.paper_id} = ? RETURNING "
-    "{upvotes.paper_id}"
-)
-
-
-class StepwiseOne:
-    """A batch of one vote in two or three statements."""
-
-    name = "stepwise-one"
-    one_vote = True
-    one_statement = False
-
-    def __init__(self, ops: Ops) -> None:
-        self._ops = ops
-        self._lookup, self._add, self._remove, self._count = (
-            ops.driver_sql(s) for s in (_ONE_LOOKUP, _ONE_ADD, _ONE_REMOVE, _COUNT)
-        )
-
-    def plan(self, batch: Sequence[Vote]) -> Plan:
-        ((voter, arxiv_id, up),) = batch
-        token = voter.token_hash if isinstance(voter, ByToken) else None
-        ((row,),) = yield [(self._lookup, (arxiv_id, token))]
-        paper_id, total, token_user, is_banned, scope = row
-        verdict = ALLOWED if token is None else token_verdict(token_user, is_banned, scope)
-        if verdict != ALLOWED or paper_id is None:
-            return [answer(arxiv_id, up, verdict, None)]
-        user_id = voter if token is None else token_user
-        if up:
-            at = self._ops.driver_datetime(utcnow())
-            change: Statement = (self._add, (user_id, paper_id, at))
-        else:
-            change = (self._remove, (user_id, paper_id))
-        (changed,) = yield [change]
-        if changed:
-            ((counted,),) = yield [(self._count, (1 if up else -1, paper_id))]
-            total = counted[1]
-        return [answer(arxiv_id, up, verdict, total)]
