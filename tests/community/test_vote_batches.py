@@ -108,7 +108,7 @@ def test_unknown_paper_fails_only_its_own_request(
 
 
 def test_sqlite_write_without_waiting_reports_a_busy_lock(site_db: Database) -> None:
-    if not site_db.is_sqlite:
+    if not site_db.ops.features.serial_writes:
         pytest.skip("SQLite only: its write lock; PostgreSQL writers never wait for it")
     held, release = threading.Event(), threading.Event()
 
@@ -285,7 +285,7 @@ def test_postgres_votes_queued_close_together_share_one_statement(
 ) -> None:
     """On PostgreSQL a batch waits until its oldest vote is ``GATHER_SECONDS`` old, so two
     votes a millisecond apart go to the database as one statement (one round trip)."""
-    if site_db.is_sqlite:
+    if site_db.ops.features.serial_writes:
         pytest.skip("PostgreSQL only: SQLite applies a vote within its request's turn of the loop")
     from paperfeed.community.votes import apply
 

@@ -17,7 +17,7 @@ from tests.digest.test_lost_connection import terminate_other_backends
 
 @pytest.fixture
 def pg_db(site_db: Database) -> Database:
-    if site_db.is_sqlite:
+    if site_db.ops.features.in_process:
         pytest.skip("PostgreSQL only: its backends can be terminated")
     return site_db
 
