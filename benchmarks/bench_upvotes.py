@@ -48,31 +48,10 @@ SECTION = "## Upvotes under load"
 
 NOTES = [
     "Goal: ≥ 500 upvotes/s at p99 < 100 ms while the day page keeps ≥ 80 % of its read-only",
-    "throughput. **Not met on this machine as measured**: the first run had a 1-minute load",
-    "of 9–14 on 2 cores (other engineers' test suites and servers), so every process got a",
-    "fraction of a core and latency is mostly time spent waiting to be scheduled; the",
-    "achieved rate stays under the ~600/s offered and the tails are in the hundreds of ms.",
-    "The read ratio is not meaningful at this load either (reads alone and mixed ran ~20 s",
-    "apart, under changing contention: ratios above 100 %). Runs of the same",
-    "command minutes apart varied by 1.5–3× (day page alone 1,400–6,500 req/s).",
-    "",
-    "What the load cannot blur is the server's CPU per upvote (the CPU time of the whole",
-    "`serve` process group over the write step, divided by the requests): 1.14 ms on",
-    "SQLite. Two idle cores would give the server alone ~1,700 upvotes/s of CPU, so 500/s",
-    "would take ~0.6 core, leaving the rest to the day page. On PostgreSQL it is 1.94 ms",
-    "(psycopg round trips; the PostgreSQL server's own CPU is not counted).",
-    "",
-    "Profiled and improved (same command, server CPU per upvote, SQLite): 1.92 ms → 1.16 ms.",
-    "In process, a token lookup + vote cost 1.08 ms of CPU, half of it SQLAlchemy building",
-    "and ORM-compiling the same statements on every call; `votes.set_vote` and",
-    "`tokens.token_account` now run statements built once at import (bind parameters) on the",
-    "session's connection: 0.30 ms. SQLite writers of different worker processes now queue",
-    "on an `flock` of `<db>-writelock` (woken as soon as it is released) instead of SQLite's",
-    "busy handler, which sleeps 1–100 ms between retries; on this loaded box its effect was",
-    "inside the noise. Tried and not kept: `sys.setswitchinterval(0.0005)` (the reads on the",
-    "event loop thread and the writes in the thread pool compete for the GIL; one A/B pair",
-    "showed mixed writes 195 → 359/s, the next ones were inside the noise).",
-    "`papers.user_upvotes` matched the vote rows after every run (no lost updates).",
+    "throughput. On a shared machine the read ratio and the tails follow the other jobs (the",
+    "load column); what the load cannot blur is the server's CPU per upvote (the CPU time of",
+    "the whole `serve` process group over the write step, divided by the requests; the",
+    "PostgreSQL server's own CPU is not counted).",
 ]
 
 LUA = """
@@ -326,38 +305,45 @@ def measure(backend: str, url: str, data_dir: Path, args: argparse.Namespace) ->
         cpu_ms = (server_cpu_seconds(process.pid) - cpu_before) * 1000 / writes_alone.requests
         print(f"[{backend}] writes alone: {writes_alone}")
         loads["mixed"] = os.getloadavg()[0]
-        # Mixed steps alternate with reads-alone steps, and each mixed step's reads are
-        # compared with the reads alone just before and after it: the VM's speed drifts by
-        # tens of per cent within a minute, which one reads-alone step 20 s earlier mistook
-        # for the writes' cost.
-        rounds: list[Round] = []
-        step = args.step_seconds
-        before = run_wrk(read_url, step, 32)
-        for n in range(args.rounds):
-            writer = subprocess.Popen(
-                wrk_command(write_url, step, args.users, script),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            reads_mixed = run_wrk(read_url, step, 32)
-            out, err = writer.communicate(timeout=step + 60)
-            _no_script_error(err)
-            writes_mixed = parse_wrk(out)
-            after = run_wrk(read_url, step, 32)
-            rounds.append(Round(writes_mixed, reads_mixed, before, after))
-            print(
-                f"[{backend}] round {n + 1}: writes {writes_mixed.ok_per_s:.0f}/s "
-                f"p99 {writes_mixed.p99_ms:.1f} ms; reads {reads_mixed.rps:,.0f}/s, alone "
-                f"{before.rps:,.0f} before and {after.rps:,.0f} after "
-                f"(ratio {rounds[-1].ratio:.0%})"
-            )
-            before = after
+        rounds = mixed_rounds(backend, read_url, write_url, script, args)
     finally:
         stop(process)
     ok = consistent(url)
     print(f"[{backend}] user_upvotes == vote rows for every paper: {ok}")
     return Result(backend, reads_alone, writes_alone, rounds, loads, ok, cpu_ms)
+
+
+def mixed_rounds(
+    backend: str, read_url: str, write_url: str, script: Path, args: argparse.Namespace
+) -> list[Round]:
+    """Mixed steps alternating with reads-alone steps; each mixed step's reads are compared
+    with the reads alone just before and after it: the VM's speed drifts by tens of per
+    cent within a minute, which one reads-alone step 20 s earlier mistook for the writes'
+    cost."""
+    rounds: list[Round] = []
+    step = args.step_seconds
+    before = run_wrk(read_url, step, 32)
+    for n in range(args.rounds):
+        writer = subprocess.Popen(
+            wrk_command(write_url, step, args.users, script),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        reads_mixed = run_wrk(read_url, step, 32)
+        out, err = writer.communicate(timeout=step + 60)
+        _no_script_error(err)
+        writes_mixed = parse_wrk(out)
+        after = run_wrk(read_url, step, 32)
+        rounds.append(Round(writes_mixed, reads_mixed, before, after))
+        print(
+            f"[{backend}] round {n + 1}: writes {writes_mixed.ok_per_s:.0f}/s "
+            f"p99 {writes_mixed.p99_ms:.1f} ms; reads {reads_mixed.rps:,.0f}/s, alone "
+            f"{before.rps:,.0f} before and {after.rps:,.0f} after "
+            f"(ratio {rounds[-1].ratio:.0%})"
+        )
+        before = after
+    return rounds
 
 
 def run_sqlite(args: argparse.Namespace) -> Result:
@@ -464,12 +450,20 @@ def _middle_half(values: list[float]) -> str:
     return f"{q1:.0%}-{q3:.0%}"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), for the record of where a figure was measured."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "an unknown CPU"
+
+
 def write_results(results: list[Result], args: argparse.Namespace) -> None:
     lines = [
         SECTION,
         "",
-        "Date: 2026-11-29. Machine: 2 cores, 24 GiB RAM, no GPU, shared with other engineers'",
-        "jobs (the load column). wrk, the server and the database all run on it.",
+        f"Date: {dt.date.today()}. Machine: {os.cpu_count()} cores of {cpu_model()}; wrk,",
+        "the server and the database all run on it (the load column: 1-minute load average).",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_upvotes.py --postgres --write` — "
         f"{args.users} users with write tokens, `paperfeed serve --workers 2`, "

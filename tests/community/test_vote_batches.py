@@ -108,7 +108,7 @@ def test_unknown_paper_fails_only_its_own_request(
 
 
 def test_sqlite_write_without_waiting_reports_a_busy_lock(site_db: Database) -> None:
-    if not site_db.is_sqlite:
+    if not site_db.ops.features.serial_writes:
         pytest.skip("SQLite only: its write lock; PostgreSQL writers never wait for it")
     held, release = threading.Event(), threading.Event()
 
@@ -245,8 +245,8 @@ def test_two_workers_batches_on_the_same_papers_never_deadlock(
 def test_votes_one_at_a_time_answer_as_in_a_batch(
     site_db: Database, make_user: Callable[..., Any]
 ) -> None:
-    """A batch of one vote has its own statement on PostgreSQL (``_PG_ONE``): every kind of
-    voter, refusal and change, each alone, gets the answer a batch gives it."""
+    """Every kind of voter, refusal and change, each alone in its batch (how votes arrive
+    outside bursts), gets the answer it gets in a batch with others."""
     from paperfeed.community import Forbidden, tokens, users
     from paperfeed.community.keys import digest
     from paperfeed.community.votes import ByToken, TokenRefused
@@ -285,23 +285,22 @@ def test_postgres_votes_queued_close_together_share_one_statement(
 ) -> None:
     """On PostgreSQL a batch waits until its oldest vote is ``GATHER_SECONDS`` old, so two
     votes a millisecond apart go to the database as one statement (one round trip)."""
-    if site_db.is_sqlite:
+    if site_db.ops.features.serial_writes:
         pytest.skip("PostgreSQL only: SQLite applies a vote within its request's turn of the loop")
-    from paperfeed.community import votes
+    from paperfeed.community.votes import apply
 
     sizes: list[int] = []
-    real = votes.set_votes_async
+    real = apply.set_votes_async
 
-    async def spy(connection: Any, batch: list[Any]) -> Any:
+    async def spy(connection: Any, ops: Any, batch: list[Any]) -> Any:
         sizes.append(len(batch))
-        return await real(connection, batch)
+        return await real(connection, ops, batch)
 
-    monkeypatch.setattr(votes, "set_votes_async", spy)
+    monkeypatch.setattr(apply, "set_votes_async", spy)
     ann, ben = make_user("ann").id, make_user("ben").id
     base = live_count(site_db, "2503.00001")
-    writer = VoteWriter(site_db)
     # Wider than the 5 ms default, so a slow CI machine still fits the second vote in.
-    writer.GATHER_SECONDS = 0.2
+    writer = VoteWriter(site_db, gather_seconds=0.2)
 
     async def two_votes() -> list[tuple[int, bool]]:
         first = asyncio.ensure_future(writer.set_vote(ann, "2503.00001", True))

@@ -17,7 +17,7 @@ from tests.digest.test_lost_connection import terminate_other_backends
 
 @pytest.fixture
 def pg_db(site_db: Database) -> Database:
-    if site_db.is_sqlite:
+    if site_db.ops.features.in_process:
         pytest.skip("PostgreSQL only: its backends can be terminated")
     return site_db
 
@@ -27,8 +27,8 @@ def test_a_vote_batch_survives_a_terminated_backend(
 ) -> None:
     voters = [make_user(f"voter{i}").id for i in range(5)]
     base = live_count(pg_db, "2503.00001")
-    writer = VoteWriter(pg_db)
-    writer.PG_CONNECTIONS = 1  # one connection: the batch below surely meets the dead one
+    # One connection: the batch below surely meets the dead one.
+    writer = VoteWriter(pg_db, connections=1)
 
     async def votes() -> list[tuple[int, bool]]:
         first = await writer.set_vote(voters[0], "2503.00001", True)

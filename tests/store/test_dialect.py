@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -86,3 +87,26 @@ def test_skip_locked_claimers_never_share_a_row(database: Database) -> None:
         assert first.scalar(claim) == "a"
         assert second.scalar(claim) == "b"  # "a" is locked by the first claimer: skipped
         assert second.scalar(first_free) == "a"  # a plain read is not held up by the lock
+
+
+def test_connect_async_gives_an_autocommit_connection_where_writes_are_not_serial(
+    database: Database,
+) -> None:
+    ops = database.ops
+    if ops.features.serial_writes:
+        with pytest.raises(NotImplementedError):
+            asyncio.run(ops.connect_async(database.engine.url))
+        return
+
+    async def settings() -> tuple[bool, str, str]:
+        connection = await ops.connect_async(database.engine.url, wait_for_flush=False)
+        plain = await ops.connect_async(database.engine.url)
+        try:
+            lazy = await (await connection.execute("SHOW synchronous_commit")).fetchone()
+            default = await (await plain.execute("SHOW synchronous_commit")).fetchone()
+            return connection.autocommit, lazy[0], default[0]
+        finally:
+            await connection.close()
+            await plain.close()
+
+    assert asyncio.run(settings()) == (True, "off", "on")

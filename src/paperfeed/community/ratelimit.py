@@ -25,7 +25,6 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import CursorResult, Table, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.config import Settings
@@ -56,10 +55,9 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
         table = cast(Table, RateLimitCounter.__table__)
-        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
         expired = table.c.expires_at <= now
         stmt = (
-            dialect_insert(table)
+            self.db.ops.insert(table)
             .values(key=key, count=amount, expires_at=now + expiry)
             .on_conflict_do_update(
                 index_elements=[table.c.key],

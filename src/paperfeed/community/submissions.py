@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ Fetch = Callable[[Sequence[str], Settings], list[PaperRecord]]
 FETCHING, ADDED, FAILED = "fetching", "added", "failed"
 # A fetch still "fetching" this long after its deadline died with its process: not counted.
 STALE_AFTER_DEADLINE = dt.timedelta(seconds=60)
-_ADVISORY_LOCK = 0x5355424D  # "SUBM": PostgreSQL serialises the counting of attempts on it
+_SERIALISE_KEY = 0x5355424D  # "SUBM": the counting of attempts serialises on it
 
 
 class SubmissionsBusy(CommunityError):
@@ -208,10 +208,8 @@ def _parse(text: str) -> str:
 
 def _serialise_counting(db: Database, session: Session) -> None:
     """Counting attempts and adding one must not interleave between workers (else two could
-    both pass a cap). SQLite write transactions are serial already; PostgreSQL takes a
-    transaction-scoped advisory lock, held for the few statements of :func:`start`."""
-    if not db.is_sqlite:
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+    both pass a cap); held for the few statements of :func:`start`."""
+    db.ops.serialise(session, _SERIALISE_KEY)
 
 
 def _check_daily_limit(

@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, func, select, update
 
 from paperfeed.community import CommunityError, NotFound, clean_text
 from paperfeed.community.keys import digest
+from paperfeed.community.sql import sql
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import ApiToken, utcnow
@@ -115,10 +116,11 @@ TOKEN_REFUSED = "invalid or revoked API token"
 READ_ONLY = "this API token is read-only"
 
 # Every API write looks its token up, so this is the driver's own SQL (Database.fetch_one).
-_TOKEN_ACCOUNT = (
-    "SELECT u.id, u.username, u.email, u.is_admin, u.is_banned, t.scope "
-    "FROM users u JOIN api_tokens t ON t.user_id = u.id "
-    "WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+_TOKEN_ACCOUNT = sql(
+    "SELECT u.{users.id}, u.{users.username}, u.{users.email}, u.{users.is_admin}, "
+    "u.{users.is_banned}, t.{api_tokens.scope} "
+    "FROM {users} u JOIN {api_tokens} t ON t.{api_tokens.user_id} = u.{users.id} "
+    "WHERE t.{api_tokens.token_hash} = ? AND t.{api_tokens.revoked_at} IS NULL"
 )
 
 

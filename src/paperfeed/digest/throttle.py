@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.store.db import Database
 from paperfeed.store.models import DigestSendSlot, DigestThrottle
@@ -59,7 +58,7 @@ class Throttle:
         self.per_second, self.per_hour = per_second, per_hour
         self.gap = dt.timedelta(seconds=1.0 / per_second) if per_second > 0 else None
         t, s = DigestThrottle, DigestSendSlot
-        self._is_sqlite = db.is_sqlite
+        self._ops = db.ops
         self._lock = select(t.seq, t.last_at).where(t.name == NAME).with_for_update()
         self._slot_at = select(s.at).where(s.seq == bindparam("b_seq"))
 
@@ -100,9 +99,8 @@ class Throttle:
 
     def _create(self, conn: Any) -> None:
         start = conn.scalar(select(func.coalesce(func.max(DigestSendSlot.seq), 0)))
-        dialect_insert = sqlite.insert if self._is_sqlite else postgresql.insert
         conn.execute(
-            dialect_insert(DigestThrottle)
+            self._ops.insert(DigestThrottle)
             .values(name=NAME, seq=int(start or 0), last_at=None)
             .on_conflict_do_nothing(index_elements=["name"])
         )

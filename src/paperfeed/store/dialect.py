@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Integer, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select
@@ -104,6 +105,13 @@ class Ops:
         is a holder of its own (not re-entrant). Without ``wait`` it raises :class:`LockBusy`
         when taken; else ``on_wait`` is called once before it blocks."""
         raise NotImplementedError
+
+    async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
+        """A driver connection of its own for an event loop, in autocommit (each statement
+        its own transaction). ``wait_for_flush=False``: a COMMIT returns before the log
+        reaches the disk (a crash of the server may lose the last moment's transactions,
+        never half of one). Only where writes are not serialised in process."""
+        raise NotImplementedError("no event-loop driver: serial writes run on the loop itself")
 
 
 class SQLiteOps(Ops):
@@ -217,6 +225,15 @@ def sqlite_file(url: str) -> str | None:
     if not path or path == ":memory:" or path.startswith("file:"):
         return None
     return path.split("?", 1)[0]
+
+    async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
+        import psycopg  # here: a SQLite site never pays for importing it
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        if not wait_for_flush:
+            await connection.execute("SET synchronous_commit = off")
+        return connection
 
 
 def ops_for(url: str) -> Ops:

@@ -199,7 +199,7 @@ class ApiToken(Base):
 
 class Upvote(Base):
     """One user's vote for a paper. ``papers.user_upvotes`` counts these rows; both change in
-    the same transaction (community/votes.py)."""
+    the same transaction (community/votes/)."""
 
     __tablename__ = "upvotes"
 
