@@ -90,7 +90,9 @@ def server(settings: Settings, database: Database, request: pytest.FixtureReques
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is the
+# running loop of the main thread, and a later test's asyncio.run() would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
