@@ -100,8 +100,8 @@ def browser() -> Iterator[Any]:
         pytest.skip(f"{CHROMIUM} is not executable")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if "browser" in _SHARED:
-        # This fixture imported into another test module is a second session fixture; a
-        # second sync_playwright() beside the first would fail: share the one Chromium.
+        # A second instance of this fixture while the first is alive (another module's
+        # copy): a second sync_playwright() beside the first would fail, so share it.
         yield _SHARED["browser"]
         return
     with sync_api.sync_playwright() as pw:
