@@ -218,6 +218,15 @@ class PostgresOps(Ops):
             finally:
                 conn.close()
 
+    async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
+        import psycopg  # lazy: a SQLite site never pays for importing it
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        if not wait_for_flush:
+            await connection.execute("SET synchronous_commit = off")
+        return connection
+
 
 def sqlite_file(url: str) -> str | None:
     """The file of a SQLite database URL; None for one in memory or named by a URI."""
@@ -225,15 +234,6 @@ def sqlite_file(url: str) -> str | None:
     if not path or path == ":memory:" or path.startswith("file:"):
         return None
     return path.split("?", 1)[0]
-
-    async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
-        import psycopg  # here: a SQLite site never pays for importing it
-
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-        if not wait_for_flush:
-            await connection.execute("SET synchronous_commit = off")
-        return connection
 
 
 def ops_for(url: str) -> Ops:
