@@ -218,14 +218,6 @@ class PostgresOps(Ops):
             finally:
                 conn.close()
 
-
-def sqlite_file(url: str) -> str | None:
-    """The file of a SQLite database URL; None for one in memory or named by a URI."""
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return path.split("?", 1)[0]
-
     async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
         import psycopg  # here: a SQLite site never pays for importing it
 
@@ -234,6 +226,14 @@ def sqlite_file(url: str) -> str | None:
         if not wait_for_flush:
             await connection.execute("SET synchronous_commit = off")
         return connection
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL; None for one in memory or named by a URI."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path.split("?", 1)[0]
 
 
 def ops_for(url: str) -> Ops:
