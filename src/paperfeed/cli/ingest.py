@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from tqdm import tqdm
@@ -27,6 +27,8 @@ from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, re
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_REJECTED = 3
 # The disk or the database filled up: what was committed is kept, the rest was not written.
@@ -52,6 +54,11 @@ _no_index = click.option(
     callback=_remember_no_index,
     help="Do not update this node's search indexes after the ingest.",
 )
+
+
+def _file_reader(command: F) -> F:
+    """The parameters of an ingest that reads files: the files, --strict and --no-index."""
+    return _files(_strict(_no_index(command)))
 
 
 @click.group("ingest")
@@ -124,27 +131,21 @@ def _finish(stats: IngestStats) -> None:
 
 
 @ingest_group.command("arxiv-snapshot")
-@_files
-@_strict
-@_no_index
+@_file_reader
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
     _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
 
 
 @ingest_group.command("jsonl")
-@_files
-@_strict
-@_no_index
+@_file_reader
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
     _finish(run_ingest(read_jsonl(files), strict=strict))
 
 
 @ingest_group.command("daily-papers")
-@_files
-@_strict
-@_no_index
+@_file_reader
 @click.option("--remote", is_flag=True, help="Fetch the lists from the Daily Papers API.")
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int) -> None:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
 from paperfeed.community import CommunityError, users
 from paperfeed.config import get_settings
 from paperfeed.store.db import get_database
+
+
+@contextmanager
+def _refusal_as_error() -> Iterator[None]:
+    """What the community refuses is the command's error (its message, exit status 1)."""
+    try:
+        yield
+    except CommunityError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group("users")
@@ -36,13 +47,11 @@ def create(email: str, username: str | None, admin: bool, password_stdin: bool) 
     name = (
         username or "".join(c for c in email.split("@")[0].lower() if c.isalnum() or c in "_-")[:32]
     )
-    try:
+    with _refusal_as_error():
         # The operator vouches for the address: the account counts as verified.
         account = users.create_user(
             database, settings, name, email, password, is_admin=admin, verified=True
         )
-    except CommunityError as exc:
-        raise click.ClickException(str(exc)) from exc
     role = "admin" if account.is_admin else "user"
     click.echo(f"created {role} {account.username} <{account.email}>")
     if shown:
@@ -62,10 +71,8 @@ def list_users() -> None:
 @click.option("--undo", is_flag=True, help="Lift the ban.")
 def ban(username: str, undo: bool) -> None:
     """Ban a user (ends their sessions, refuses their logins and tokens)."""
-    try:
+    with _refusal_as_error():
         account = users.set_banned(get_database(), username, not undo)
-    except CommunityError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"{account.username}: {'banned' if account.is_banned else 'not banned'}")
 
 
@@ -74,8 +81,6 @@ def ban(username: str, undo: bool) -> None:
 @click.option("--undo", is_flag=True, help="Take admin rights away.")
 def set_admin(username: str, undo: bool) -> None:
     """Give a user admin rights."""
-    try:
+    with _refusal_as_error():
         account = users.set_admin(get_database(), username, not undo)
-    except CommunityError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"{account.username}: {'admin' if account.is_admin else 'user'}")

@@ -9,6 +9,9 @@ subclass) whose message is shown to them as is.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # C0 control characters but tab and newline, DEL, and NUL (which PostgreSQL text refuses).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -34,3 +37,10 @@ class Forbidden(CommunityError):
 def http_status(exc: CommunityError) -> int:
     """The HTTP status a refused request gets (app.py maps every uncaught CommunityError)."""
     return 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+
+
+def found(row: T | None, message: str) -> T:
+    """``row``; NotFound with ``message`` when there is none."""
+    if row is None:
+        raise NotFound(message)
+    return row

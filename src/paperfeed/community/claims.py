@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError, Forbidden, NotFound
+from paperfeed.community import CommunityError, Forbidden, found
 from paperfeed.community.comments import paper_id_of
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
@@ -67,9 +67,7 @@ def decide(db: Database, admin: Account, claim_id: int, approve: bool) -> None:
     if not admin.is_admin:
         raise Forbidden("Only admins decide claims.")
     with db.write() as session:
-        row = session.get(AuthorshipClaim, claim_id)
-        if row is None:
-            raise NotFound("No such claim.")
+        row = found(session.get(AuthorshipClaim, claim_id), "No such claim.")
         row.status = "approved" if approve else "rejected"
         row.decided_at = utcnow()
 

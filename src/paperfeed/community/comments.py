@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text
+from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text, found
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, Paper, User, utcnow
@@ -142,9 +142,7 @@ def edit_comment(db: Database, account: Account, comment_id: int, body: str) -> 
 def delete_comment(db: Database, account: Account, comment_id: int) -> None:
     """The author deletes their comment (with the replies under it); admins may delete any."""
     with db.write() as session:
-        row = session.get(Comment, comment_id)
-        if row is None:
-            raise NotFound("No such comment.")
+        row = found(session.get(Comment, comment_id), "No such comment.")
         if row.user_id != account.id and not account.is_admin:
             raise Forbidden("Only its author can delete this comment.")
         delete_comment_rows(session, [comment_id])
@@ -175,9 +173,7 @@ def set_hidden(db: Database, admin: Account, comment_id: int, hidden: bool) -> N
     if not admin.is_admin:
         raise Forbidden("Only admins hide comments.")
     with db.write() as session:
-        row = session.get(Comment, comment_id)
-        if row is None:
-            raise NotFound("No such comment.")
+        row = found(session.get(Comment, comment_id), "No such comment.")
         if row.hidden == hidden:
             return
         row.hidden = hidden

@@ -350,9 +350,7 @@ def _remove_comments(session: Session, user_id: int) -> None:
 def set_banned(db: Database, username: str, banned: bool) -> Account:
     """Ban (ends every session, refuses logins and tokens) or unban a user."""
     with db.write() as session:
-        user = session.scalar(select(User).where(User.username == username.strip().lower()))
-        if user is None:
-            raise CommunityError(f"No user {username!r}.")
+        user = _user_named(session, username)
         user.is_banned = banned
         if banned:
             session.execute(delete(UserSession).where(UserSession.user_id == user.id))
@@ -361,11 +359,16 @@ def set_banned(db: Database, username: str, banned: bool) -> Account:
 
 def set_admin(db: Database, username: str, admin: bool) -> Account:
     with db.write() as session:
-        user = session.scalar(select(User).where(User.username == username.strip().lower()))
-        if user is None:
-            raise CommunityError(f"No user {username!r}.")
+        user = _user_named(session, username)
         user.is_admin = admin
         return _account(user)
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise CommunityError(f"No user {username!r}.")
+    return user
 
 
 def list_accounts(db: Database) -> list[Account]:

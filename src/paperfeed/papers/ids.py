@@ -84,6 +84,12 @@ _HINT = "expected e.g. 2401.01234, 2401.01234v2, hep-th/9901001 or https://arxiv
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     """Return ``(canonical id without version, version or None)``; ``ValueError`` otherwise."""
+    _check_text(text)
+    return _parse_bare(_strip_url(text), text)
+
+
+def _check_text(text: str) -> None:
+    """Refuse what no spelling of an id can be, before any pattern is tried."""
     if not isinstance(text, str):
         raise ValueError(f"arXiv id must be a string, got {type(text).__name__}")
     if not text:
@@ -94,55 +100,69 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
         raise ValueError(f"arXiv id contains whitespace: {text!r}")
     if len(text) > 200:
         raise ValueError("arXiv id too long")
-    candidate = text
-    lowered = text.lower()
-    if lowered.startswith(("http://", "https://")):
+
+
+def _strip_url(text: str) -> str:
+    """The bare id inside an arxiv.org URL or after an ``arXiv:`` prefix (else ``text``)."""
+    if text.lower().startswith(("http://", "https://")):
         url = _URL.fullmatch(text)
         if url is None:
             raise ValueError(f"only arxiv.org/abs/ or arxiv.org/pdf/ URLs are accepted: {text!r}")
-        candidate = url.group("rest")
         if url.group("pdf") and url.group("kind") != "pdf":
             raise ValueError(f"not an arXiv abstract URL: {text!r}")
-    elif "://" in text:
+        return url.group("rest")
+    if "://" in text:
         raise ValueError(f"only http(s) arxiv.org URLs are accepted: {text!r}")
-    elif _PREFIX.match(text):
-        candidate = text[6:]
-    return _parse_bare(candidate, text)
+    if _PREFIX.match(text):
+        return text[6:]
+    return text
 
 
 def _parse_bare(candidate: str, original: str) -> tuple[str, int | None]:
     m = _NEW.fullmatch(candidate)
     if m:
-        yymm = int(m.group("yy") + m.group("mm"))
-        month = int(m.group("mm"))
-        num = m.group("num")
-        if not 1 <= month <= 12:
-            raise ValueError(f"bad month in arXiv id {original!r}")
-        if yymm < 704:
-            raise ValueError(f"new-style arXiv ids start in 0704: {original!r}")
-        if yymm <= 1412 and len(num) != 4:
-            raise ValueError(f"arXiv ids before 1501 have a 4-digit number: {original!r}")
-        if yymm >= 1501 and len(num) != 5:
-            raise ValueError(f"arXiv ids from 1501 have a 5-digit number: {original!r}")
-        if int(num) == 0:
-            raise ValueError(f"bad sequence number in arXiv id {original!r}")
-        version = int(m.group("v")) if m.group("v") else None
-        return f"{m.group('yy')}{m.group('mm')}.{num}", version
+        return _parse_new(m, original)
     m = _OLD.fullmatch(candidate)
     if m:
-        archive = m.group("archive")
-        if archive not in OLD_ARCHIVES:
-            raise ValueError(f"unknown arXiv archive {archive!r} in {original!r}")
-        yy, month = int(m.group("yy")), int(m.group("mm"))
-        if not 1 <= month <= 12:
-            raise ValueError(f"bad month in arXiv id {original!r}")
-        if not (yy >= 91 or yy < 7 or (yy == 7 and month <= 3)):
-            raise ValueError(f"old-style arXiv ids run from 1991 to 2007-03: {original!r}")
-        if int(m.group("num")) == 0:
-            raise ValueError(f"bad sequence number in arXiv id {original!r}")
-        version = int(m.group("v")) if m.group("v") else None
-        return f"{archive}/{m.group('yy')}{m.group('mm')}{m.group('num')}", version
+        return _parse_old(m, original)
     raise ValueError(f"malformed arXiv id {original!r} ({_HINT})")
+
+
+def _parse_new(m: re.Match[str], original: str) -> tuple[str, int | None]:
+    """YYMM.NNNN(N): 4 digits up to 1412, 5 from 1501."""
+    yymm = int(m.group("yy") + m.group("mm"))
+    month = int(m.group("mm"))
+    num = m.group("num")
+    if not 1 <= month <= 12:
+        raise ValueError(f"bad month in arXiv id {original!r}")
+    if yymm < 704:
+        raise ValueError(f"new-style arXiv ids start in 0704: {original!r}")
+    if yymm <= 1412 and len(num) != 4:
+        raise ValueError(f"arXiv ids before 1501 have a 4-digit number: {original!r}")
+    if yymm >= 1501 and len(num) != 5:
+        raise ValueError(f"arXiv ids from 1501 have a 5-digit number: {original!r}")
+    if int(num) == 0:
+        raise ValueError(f"bad sequence number in arXiv id {original!r}")
+    return f"{m.group('yy')}{m.group('mm')}.{num}", _version(m)
+
+
+def _parse_old(m: re.Match[str], original: str) -> tuple[str, int | None]:
+    """archive[.SC]/YYMMNNN, from 1991 to 2007-03."""
+    archive = m.group("archive")
+    if archive not in OLD_ARCHIVES:
+        raise ValueError(f"unknown arXiv archive {archive!r} in {original!r}")
+    yy, month = int(m.group("yy")), int(m.group("mm"))
+    if not 1 <= month <= 12:
+        raise ValueError(f"bad month in arXiv id {original!r}")
+    if not (yy >= 91 or yy < 7 or (yy == 7 and month <= 3)):
+        raise ValueError(f"old-style arXiv ids run from 1991 to 2007-03: {original!r}")
+    if int(m.group("num")) == 0:
+        raise ValueError(f"bad sequence number in arXiv id {original!r}")
+    return f"{archive}/{m.group('yy')}{m.group('mm')}{m.group('num')}", _version(m)
+
+
+def _version(m: re.Match[str]) -> int | None:
+    return int(m.group("v")) if m.group("v") else None
 
 
 # The shape of an id in a route's path: new style, or old style (archive[.SC]/YYMMNNN, so one

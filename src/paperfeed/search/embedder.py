@@ -243,34 +243,41 @@ class Embedder:
             out[rows] = bert.embed(ids, mask)
 
         with self._lock:
-            workers = min(self.threads, len(batches))
-            if workers <= 1:
-                for rows in batches:
-                    run(rows)
+            _run_in_threads(run, batches, min(self.threads, len(batches)))
+
+
+def _run_in_threads(
+    run: Callable[[npt.NDArray[np.intp]], None], batches: list[npt.NDArray[np.intp]], workers: int
+) -> None:
+    """``run`` each batch on ``workers`` threads (here, when one is enough); the first error
+    is raised in the caller's thread."""
+    if workers <= 1:
+        for rows in batches:
+            run(rows)
+        return
+    pending = iter(batches)
+    pending_lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not errors:
+            with pending_lock:
+                rows = next(pending, None)
+            if rows is None:
                 return
-            pending = iter(batches)
-            pending_lock = threading.Lock()
-            errors: list[BaseException] = []
+            try:
+                run(rows)
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
 
-            def work() -> None:
-                while not errors:
-                    with pending_lock:
-                        rows = next(pending, None)
-                    if rows is None:
-                        return
-                    try:
-                        run(rows)
-                    except BaseException as exc:  # re-raised in the caller's thread
-                        errors.append(exc)
-
-            # Threads per call, not a pool: nothing to leak into a forked worker process.
-            threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if errors:
-                raise errors[0]
+    # Threads per call, not a pool: nothing to leak into a forked worker process.
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 # --- one embedder per process ----------------------------------------------------------------

@@ -302,31 +302,37 @@ def _take_filter(parsed: ParsedQuery, m: re.Match[str]) -> str:
         if name and len(parsed.authors) < MAX_FILTER_VALUES:
             parsed.authors.append(name)
     elif key in ("cat", "category"):
-        for cat in value.lower().split(","):
-            if not _CATEGORY.fullmatch(cat):
-                raise QueryError(f"category must look like cs.CL or cs, got {cat[:40]!r}")
-            if len(parsed.categories) < MAX_FILTER_VALUES:
-                parsed.categories.append(cat)
+        _take_categories(parsed, value)
     elif key == "has":
         if value.lower() != "code":
             raise QueryError(f"has: knows only has:code, got {value[:40]!r}")
         parsed.has_code = True
-    elif key == "year":
-        start, end = _year_range(value)
-        _narrow(parsed, start, end)
-    elif key == "date":
+    else:
+        _narrow(parsed, *_date_filter(key, value))
+    return " "
+
+
+def _take_categories(parsed: ParsedQuery, value: str) -> None:
+    for cat in value.lower().split(","):
+        if not _CATEGORY.fullmatch(cat):
+            raise QueryError(f"category must look like cs.CL or cs, got {cat[:40]!r}")
+        if len(parsed.categories) < MAX_FILTER_VALUES:
+            parsed.categories.append(cat)
+
+
+def _date_filter(key: str, value: str) -> tuple[dt.date | None, dt.date | None]:
+    """The [start, end) of a year/date/after/since/before/until filter (None: open)."""
+    if key == "year":
+        return _year_range(value)
+    if key == "date":
         if ".." in value:
             lo, hi = value.split("..", 1)
-            _narrow(parsed, _date(lo)[0] if lo else None, _date(hi)[1] if hi else None)
-        else:
-            _narrow(parsed, *_date(value))
-    elif key in ("after", "since"):
-        start, end = _date(value)
-        _narrow(parsed, start if key == "since" else end, None)
-    else:  # before, until
-        start, end = _date(value)
-        _narrow(parsed, None, start if key == "before" else end)
-    return " "
+            return _date(lo)[0] if lo else None, _date(hi)[1] if hi else None
+        return _date(value)
+    start, end = _date(value)
+    if key in ("after", "since"):
+        return start if key == "since" else end, None
+    return None, start if key == "before" else end  # before, until
 
 
 def _narrow(parsed: ParsedQuery, start: dt.date | None, end: dt.date | None) -> None:

@@ -24,6 +24,7 @@ from defusedxml import ElementTree as SafeET
 from paperfeed.config import Settings
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.params import is_whole_number
+from paperfeed.sources.capped import read_capped
 from paperfeed.sources.records import (
     MAX_CATEGORY,
     MAX_SHORT,
@@ -163,16 +164,9 @@ class ArxivClient:
                 raise ArxivAPIError(
                     f"arXiv API: response of {int(length)} bytes refused (limit {self.max_bytes})"
                 )
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise ArxivAPIError(
-                        f"arXiv API: response larger than {self.max_bytes} bytes refused"
-                    )
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            too_large = f"arXiv API: response larger than {self.max_bytes} bytes refused"
+            body = read_capped(response, self.max_bytes, ArxivAPIError(too_large))
+            return response.status_code, body
 
 
 # --------------------------------------------------------------------------- parsing

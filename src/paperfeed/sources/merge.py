@@ -66,33 +66,35 @@ def _is_newer(record: PaperRecord, row: dict[str, Any]) -> bool:
 
 def merge_paper(row: dict[str, Any], record: PaperRecord, community_newest: bool = True) -> bool:
     """Merge ``record`` into ``row`` in place; True when ``row`` changed."""
-    changed = False
     newer = _is_newer(record, row)
-    for name in VERSION_FIELDS:
-        new = getattr(record, name)
-        if _empty(new):
-            continue
-        old = row[name]
-        if (newer or _empty(old)) and old != new:
-            row[name] = new
-            changed = True
+    changed = _take_fields(row, record, VERSION_FIELDS, newer)
     if newer and row["version"] != record.version:
         row["version"] = record.version
         changed = True
-    for name in COMMUNITY_FIELDS:
-        new = getattr(record, name)
-        if _empty(new):
-            continue
-        old = row[name]
-        if (community_newest or _empty(old)) and old != new:
-            row[name] = new
-            changed = True
+    changed |= _take_fields(row, record, COMMUNITY_FIELDS, community_newest)
     if record.upvotes is not None and record.upvotes > (row["imported_upvotes"] or 0):
         row["imported_upvotes"] = record.upvotes
         changed = True
     if record.num_comments is not None and record.num_comments > (row["imported_comments"] or 0):
         row["imported_comments"] = record.num_comments
         changed = True
+    return changed
+
+
+def _take_fields(
+    row: dict[str, Any], record: PaperRecord, names: Iterable[str], overwrite: bool
+) -> bool:
+    """Copy each non-empty field of ``record`` into ``row`` where ``row``'s is empty, or
+    wherever it differs when ``overwrite``; True when ``row`` changed."""
+    changed = False
+    for name in names:
+        new = getattr(record, name)
+        if _empty(new):
+            continue
+        old = row[name]
+        if (overwrite or _empty(old)) and old != new:
+            row[name] = new
+            changed = True
     return changed
 
 

@@ -252,34 +252,35 @@ def parse_authors(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return []
-        if text[0] == "[" and text[-1] == "]":
-            try:
-                literal = ast.literal_eval(text)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                literal = None
-            if isinstance(literal, list):
-                return parse_authors(literal)
-        pieces = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*;\s*", text)
-        return [n for n in (collapse(p) for p in pieces) if n]
+        return _authors_from_text(value.strip())
     if isinstance(value, list | tuple):
-        names: list[str] = []
-        for item in value:
-            if isinstance(item, str):
-                name = collapse(item)
-            elif isinstance(item, dict):
-                name = collapse(item.get("name") or item.get("fullname"))
-            elif isinstance(item, list | tuple) and item:
-                # authors_parsed style: [last, first, suffix]
-                name = author_from_parsed(item)
-            else:
-                name = ""
-            if name:
-                names.append(name)
-        return names
+        return [name for name in (_author_name(item) for item in value) if name]
     raise RecordError(f"bad authors field (type {type(value).__name__})")
+
+
+def _authors_from_text(text: str) -> list[str]:
+    if not text:
+        return []
+    if text[0] == "[" and text[-1] == "]":
+        try:
+            literal = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            literal = None
+        if isinstance(literal, list):
+            return parse_authors(literal)
+    pieces = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*;\s*", text)
+    return [n for n in (collapse(p) for p in pieces) if n]
+
+
+def _author_name(item: Any) -> str:
+    """One author of a list: a string, a ``{name}`` object or ``[last, first, suffix]``."""
+    if isinstance(item, str):
+        return collapse(item)
+    if isinstance(item, dict):
+        return collapse(item.get("name") or item.get("fullname"))
+    if isinstance(item, list | tuple) and item:
+        return author_from_parsed(item)  # authors_parsed style: [last, first, suffix]
+    return ""
 
 
 def author_from_parsed(item: list[Any] | tuple[Any, ...]) -> str:
@@ -411,15 +412,10 @@ def check_record(record: PaperRecord) -> None:
     """RecordError unless every field of ``record`` fits the store: the one check every
     record passes before it joins a batch, whatever produced it."""
     for name, limit in _TEXT_LIMITS.items():
-        value = getattr(record, name)
-        problem = None if value is None else text_problem(value, limit)
-        if problem:
-            raise RecordError(f"{name}: {problem}")
+        _check_text(name, getattr(record, name), limit)
     for name in _LIST_FIELDS:
         for item in getattr(record, name) or ():
-            problem = text_problem(item)
-            if problem:
-                raise RecordError(f"{name}: {problem}")
+            _check_text(name, item, None)
     for name in _INT_FIELDS:
         number = getattr(record, name)
         if number is not None and not 0 <= number <= MAX_INT:
@@ -436,10 +432,11 @@ def _check_daily(daily: DailyInfo) -> None:
     check_day(daily.day, daily.day.isoformat())
     if daily.submitted_at is not None:
         check_day(daily.submitted_at.date(), daily.submitted_at.isoformat(" "))
-    for name, value, limit in (
-        ("submitted_by", daily.submitted_by, MAX_SUBMITTED_BY),
-        ("source", daily.source, MAX_SOURCE),
-    ):
-        problem = None if value is None else text_problem(value, limit)
-        if problem:
-            raise RecordError(f"{name}: {problem}")
+    _check_text("submitted_by", daily.submitted_by, MAX_SUBMITTED_BY)
+    _check_text("source", daily.source, MAX_SOURCE)
+
+
+def _check_text(name: str, value: str | None, limit: int | None) -> None:
+    problem = None if value is None else text_problem(value, limit)
+    if problem:
+        raise RecordError(f"{name}: {problem}")

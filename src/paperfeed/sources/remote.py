@@ -14,6 +14,7 @@ import httpx
 
 from paperfeed.config import Settings
 from paperfeed.sources.atom import ArxivAPIError, search_records, validate_category
+from paperfeed.sources.capped import read_capped
 from paperfeed.sources.readers import iter_daily_papers_array
 from paperfeed.sources.records import DailyInfo, ReadItem
 
@@ -76,21 +77,14 @@ def fetch_daily_papers(
                         raise DailyPapersFetchError(
                             f"Daily Papers API: HTTP {response.status_code} for {day}"
                         )
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > MAX_DAILY_BYTES:
-                            raise DailyPapersFetchError(
-                                f"Daily Papers API: answer for {day} over {MAX_DAILY_BYTES} bytes"
-                            )
-                        chunks.append(chunk)
+                    too_large = f"Daily Papers API: answer for {day} over {MAX_DAILY_BYTES} bytes"
+                    body = read_capped(response, MAX_DAILY_BYTES, DailyPapersFetchError(too_large))
             except httpx.HTTPError as exc:
                 raise DailyPapersFetchError(
                     f"Daily Papers API not reachable ({exc.__class__.__name__}: {exc})"
                 ) from exc
             try:
-                text = b"".join(chunks).decode("utf-8")
+                text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise DailyPapersFetchError(f"Daily Papers API: answer not UTF-8 ({exc})") from exc
             source = f"daily_papers?date={day.isoformat()}"

@@ -11,14 +11,13 @@ the rest of ``src``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Engine, Integer, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,6 +87,7 @@ class Ops:
         """A naive UTC datetime as the driver stores it in a DateTime column."""
         return value
 
+    @contextmanager
     def exclusive_lock(
         self,
         engine: Engine,
@@ -97,13 +97,31 @@ class Ops:
         fallback: Path,
         wait: bool = True,
         on_wait: Callable[[], None] | None = None,
-    ) -> contextlib.AbstractContextManager[None]:
+    ) -> Iterator[None]:
         """Hold, for the block, a lock that one holder at a time has among every thread,
         process and host sharing the database (long work: an index update). PostgreSQL: the
         session advisory lock ``key`` on a dedicated connection; SQLite: an ``flock`` on the
         file ``<database><suffix>``, or ``fallback`` when the database has no file. Each hold
         is a holder of its own (not re-entrant). Without ``wait`` it raises :class:`LockBusy`
         when taken; else ``on_wait`` is called once before it blocks."""
+        lock = self._lock(engine, key, suffix, fallback)
+        try:
+            if not lock.try_take():
+                if not wait:
+                    raise LockBusy(lock.name)
+                if on_wait is not None:
+                    on_wait()
+                lock.take()
+        except BaseException:
+            lock.close()
+            raise
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _lock(self, engine: Engine, key: int, suffix: str, fallback: Path) -> _Lock:
+        """The lock :meth:`exclusive_lock` holds, not yet taken."""
         raise NotImplementedError
 
     async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
@@ -126,39 +144,11 @@ class SQLiteOps(Ops):
         # driver must read back the same through the ORM (and sort with the others).
         return None if value is None else value.isoformat(" ", "microseconds")
 
-    @contextmanager
-    def exclusive_lock(
-        self,
-        engine: Engine,
-        *,
-        key: int,
-        suffix: str,
-        fallback: Path,
-        wait: bool = True,
-        on_wait: Callable[[], None] | None = None,
-    ) -> Iterator[None]:
+    def _lock(self, engine: Engine, key: int, suffix: str, fallback: Path) -> _Lock:
         if fcntl is None:  # pragma: no cover
-            yield
-            return
+            return _NoLock()
         file = sqlite_file(engine.url.render_as_string(hide_password=False))
-        path = Path(file + suffix) if file else fallback
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                if not wait:
-                    raise LockBusy(str(path)) from exc
-                if on_wait is not None:
-                    on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return _FileLock(Path(file + suffix) if file else fallback)
 
 
 class PostgresOps(Ops):
@@ -183,40 +173,8 @@ class PostgresOps(Ops):
     def driver_sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
 
-    @contextmanager
-    def exclusive_lock(
-        self,
-        engine: Engine,
-        *,
-        key: int,
-        suffix: str,
-        fallback: Path,
-        wait: bool = True,
-        on_wait: Callable[[], None] | None = None,
-    ) -> Iterator[None]:
-        # Session-level, on a connection of its own in autocommit: held across the
-        # transactions the work commits, released by unlock or by the session's end.
-        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        params = {"key": key}
-        try:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), params).scalar():
-                if not wait:
-                    raise LockBusy(f"advisory lock {key}")
-                if on_wait is not None:
-                    on_wait()
-                conn.execute(text("SELECT pg_advisory_lock(:key)"), params)
-        except BaseException:
-            conn.close()
-            raise
-        try:
-            yield
-        finally:
-            try:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), params)
-            except Exception:
-                conn.invalidate()  # its session ends, and the lock with it
-            finally:
-                conn.close()
+    def _lock(self, engine: Engine, key: int, suffix: str, fallback: Path) -> _Lock:
+        return _AdvisoryLock(engine, key)
 
     async def connect_async(self, url: URL, *, wait_for_flush: bool = True) -> Any:
         import psycopg  # lazy: a SQLite site never pays for importing it
@@ -226,6 +184,88 @@ class PostgresOps(Ops):
         if not wait_for_flush:
             await connection.execute("SET synchronous_commit = off")
         return connection
+
+
+class _Lock(Protocol):
+    name: str  # for LockBusy's message
+
+    def try_take(self) -> bool: ...
+    def take(self) -> None: ...
+    def release(self) -> None: ...  # and close
+    def close(self) -> None: ...
+
+
+class _NoLock:  # pragma: no cover - not POSIX
+    name = "no lock"
+
+    def try_take(self) -> bool:
+        return True
+
+    def take(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _FileLock:
+    """An ``flock`` on a file of its own (created if missing)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.name = str(path)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def try_take(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def take(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _AdvisoryLock:
+    """PostgreSQL's session advisory lock ``key``. Session-level, on a connection of its own
+    in autocommit: held across the transactions the work commits, released by unlock or by
+    the session's end."""
+
+    def __init__(self, engine: Engine, key: int) -> None:
+        self.name = f"advisory lock {key}"
+        self.params = {"key": key}
+        self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def try_take(self) -> bool:
+        taken = self.conn.execute(text("SELECT pg_try_advisory_lock(:key)"), self.params)
+        return bool(taken.scalar())
+
+    def take(self) -> None:
+        self.conn.execute(text("SELECT pg_advisory_lock(:key)"), self.params)
+
+    def release(self) -> None:
+        try:
+            self.conn.execute(text("SELECT pg_advisory_unlock(:key)"), self.params)
+        except Exception:
+            self.conn.invalidate()  # its session ends, and the lock with it
+        finally:
+            self.conn.close()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def sqlite_file(url: str) -> str | None:

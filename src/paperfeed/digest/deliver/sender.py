@@ -122,14 +122,10 @@ class Sender:
                         continue
                     break
                 connect_failures = 0
-                claim, until = self._finish(pending, ids)
+                claim, go_on = self._claim_or_wait(pending, ids, wait)
                 pending = None
-                if until is not None:
-                    if self._wait_for_slot(until, wait):
-                        continue
-                    break
                 if claim is None:
-                    if self._wait_for_retry(ids, wait):
+                    if go_on:
                         continue
                     break
                 if self.on_claim is not None:
@@ -139,6 +135,18 @@ class Sender:
             if pending is not None:
                 self._finish(pending, ids, claim_next=False)
         return self.stats
+
+    def _claim_or_wait(
+        self, pending: tuple[Claim, Result] | None, ids: list[int] | None, wait: bool
+    ) -> tuple[Claim | None, bool]:
+        """Finish ``pending`` and claim the next message: (claim, True); or nothing to send
+        now: (None, True) after waiting for a slot or a retry, (None, False) to stop."""
+        claim, until = self._finish(pending, ids)
+        if until is not None:
+            return None, self._wait_for_slot(until, wait)
+        if claim is None:
+            return None, self._wait_for_retry(ids, wait)
+        return claim, True
 
     def _connect_failed(self, exc: ConnectFailed, failures: int, wait: bool) -> bool:
         """After a failed connection: True to try again (after a pause), False to stop."""

@@ -176,12 +176,8 @@ def confirm(db: Database, settings: Settings, token: str) -> SubscriberView | No
         sub = _awaiting(session, db, settings, parsed)
         if sub is None:
             return None
-        sub.status = ELIGIBLE
         sub.confirm_nonce = None
-        sub.consent_at = now
-        sub.consent_source = "double opt-in"
-        sub.unsubscribed_at = None
-        sub.updated_at = now
+        _consent(sub, "double opt-in", now)
         session.flush()
         return _view(sub)
 
@@ -229,12 +225,17 @@ def resubscribe(db: Database, subscriber_id: int) -> bool:
         sub = session.get(Subscriber, subscriber_id)
         if sub is None or sub.status != "unsubscribed" or sub.consent_at is None:
             return False
-        sub.status = ELIGIBLE
-        sub.unsubscribed_at = None
-        sub.consent_at = now
-        sub.consent_source = "re-subscribed from the manage page"
-        sub.updated_at = now
+        _consent(sub, "re-subscribed from the manage page", now)
         return True
+
+
+def _consent(sub: Subscriber, source: str, now: dt.datetime) -> None:
+    """The address is confirmed (again) now: eligible, with the consent on record."""
+    sub.status = ELIGIBLE
+    sub.unsubscribed_at = None
+    sub.consent_at = now
+    sub.consent_source = source
+    sub.updated_at = now
 
 
 # --- admin ----------------------------------------------------------------------------------

@@ -121,6 +121,19 @@ def paper_markdown(detail: PaperDetail, base_url: str) -> str:
     if item.authors:
         names = ", ".join(md_text(_one_line(a)) for a in item.authors)
         lines += [f"**Authors:** {names}", ""]
+    lines += [_md_facts(detail), ""]
+    lines += ["## Links", "", *_md_links(item, base_url)]
+    lines += ["", "## Abstract", "", md_text(item.abstract.strip()) or "(no abstract)", ""]
+    if item.ai_summary:
+        lines += ["## AI summary", "", md_text(item.ai_summary.strip()), ""]
+    if item.ai_keywords:
+        keywords = ", ".join(md_text(_one_line(k)) for k in item.ai_keywords)
+        lines += [f"**AI keywords:** {keywords}", ""]
+    return "\n".join(lines)
+
+
+def _md_facts(detail: PaperDetail) -> str:
+    item = detail.item
     facts = []
     if item.published_at:
         facts.append(f"**Published:** {item.published_at:%Y-%m-%d}")
@@ -133,25 +146,23 @@ def paper_markdown(detail: PaperDetail, base_url: str) -> str:
     facts.append(f"**Comments:** {item.num_comments}")
     if item.organization:
         facts.append(f"**Organization:** {md_text(_one_line(item.organization))}")
-    lines += [" · ".join(facts), ""]
-    lines += ["## Links", ""]
-    lines.append(f"- Paper page: {base_url.rstrip('/')}/papers/{item.arxiv_id}")
-    lines.append(f"- arXiv: {item.arxiv_url}")
-    lines.append(f"- PDF: {item.pdf_url}")
+    return " · ".join(facts)
+
+
+def _md_links(item: FeedItem, base_url: str) -> list[str]:
+    links = [
+        f"- Paper page: {base_url.rstrip('/')}/papers/{item.arxiv_id}",
+        f"- arXiv: {item.arxiv_url}",
+        f"- PDF: {item.pdf_url}",
+    ]
     if item.github_repo:
         stars = f" ({item.github_stars} stars)" if item.github_stars is not None else ""
-        lines.append(f"- Code: {md_text(item.github_repo)}{stars}")
+        links.append(f"- Code: {md_text(item.github_repo)}{stars}")
     if item.project_page:
-        lines.append(f"- Project page: {md_text(item.project_page)}")
+        links.append(f"- Project page: {md_text(item.project_page)}")
     if item.doi:
-        lines.append(f"- DOI: https://doi.org/{md_text(item.doi)}")
-    lines += ["", "## Abstract", "", md_text(item.abstract.strip()) or "(no abstract)", ""]
-    if item.ai_summary:
-        lines += ["## AI summary", "", md_text(item.ai_summary.strip()), ""]
-    if item.ai_keywords:
-        keywords = ", ".join(md_text(_one_line(k)) for k in item.ai_keywords)
-        lines += [f"**AI keywords:** {keywords}", ""]
-    return "\n".join(lines)
+        links.append(f"- DOI: https://doi.org/{md_text(item.doi)}")
+    return links
 
 
 # Characters that start markup anywhere in a line: emphasis, code, links and images, raw HTML
