@@ -55,8 +55,9 @@ def _usearch_index() -> Any:
 
 def _dot(matrix: Vectors, vector: Vectors) -> Scores:
     """``matrix @ vector`` on this thread. A BLAS matrix-vector product wakes the BLAS
-    thread pool on every call: on two busy cores that made a 2,000 x 384 scan take 2-8 ms
-    instead of 0.15 ms (benchmarks/RESULTS.md); per-request scans stay single-threaded."""
+    thread pool on every call, which on two busy cores made a small scan many times slower
+    (benchmarks/RESULTS.md, "Approximate nearest neighbours"); per-request scans stay
+    single-threaded."""
     if not len(matrix):
         return np.zeros(0, dtype=np.float32)
     scores: Scores = np.einsum("ij,j->i", matrix, np.asarray(vector, dtype=np.float32))

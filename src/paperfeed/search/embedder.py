@@ -165,8 +165,8 @@ class Embedder:
         # Queries (``embed_one``) run on a session of one thread, in the caller's thread.
         # A search embeds its query while the keyword index answers on the other core;
         # with ONNX Runtime's worker threads spinning on both cores that overlap was lost
-        # (hybrid p50 at 1M papers 13.6 ms with all threads against 9.9 ms with one,
-        # benchmarks/RESULTS.md). About 90 MB more per process that serves searches.
+        # (benchmarks/RESULTS.md, "Hybrid at 1,000,000 papers"). It costs a second session's
+        # memory in each process that serves searches.
         self._make_query_session = lambda: session(1)
 
     # --- embedding -----------------------------------------------------------------------
@@ -232,7 +232,7 @@ class Embedder:
 
         def run(rows: npt.NDArray[np.intp]) -> None:
             # Widths rounded up to a multiple of 8: a few shapes, so oneDNN's primitive cache
-            # keeps hitting (a new shape costs ~10 ms per matrix product), at ~1% of padding.
+            # keeps hitting (a new shape is costly per matrix product), at little padding.
             width = min(self.max_length, -(-int(lengths[rows].max()) // 8) * 8)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=bool)

@@ -371,7 +371,8 @@ def _join_back(
     Best score first (filters only: newest first, as the index returned them). Only as
     many candidates as the page needs are joined back to the database, in windows that
     never split a tie (ties are broken by upvotes and date, which the database has).
-    Joining all ~400 candidates to order them cost ~2.5 ms of a 1M-paper search. For the
+    Joining every candidate to order them was a visible share of a 1M-paper search
+    (benchmarks/RESULTS.md). For the
     first pages the window's rows carry the whole papers, so the page needs no second
     statement (on PostgreSQL each statement is a round trip to a server on the same cores)."""
 

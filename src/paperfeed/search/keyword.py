@@ -227,8 +227,8 @@ def keyword_index_path(settings: Settings) -> Path:
 
 @lru_cache(maxsize=64)
 def _resolved(path: Path) -> Path:
-    # Once per path and process: resolving walks the path with an lstat per component, and
-    # even os.getcwd() took ~2 ms per call on this machine's file system, on every search.
+    # Once per path and process: resolving walks the path with an lstat per component, slow
+    # on some file systems, and a search would pay it every time.
     return path.resolve()
 
 

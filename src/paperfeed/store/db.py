@@ -6,8 +6,9 @@ the database lock instead of failing on a read-to-write upgrade) and, inside one
 takes a lock, so threads queue in order rather than spinning on the busy timeout. Across
 processes (``serve --workers N``, a CLI ingest beside the server) writers also queue on an
 ``flock`` of ``<database>-writelock``: a waiter wakes the moment the lock is released, where
-SQLite's busy handler polls with sleeps of up to 100 ms (that polling was the tail latency of
-concurrent upvotes with two workers). PostgreSQL needs none of this.
+SQLite's busy handler polls with sleeps (that polling was the tail latency of concurrent
+upvotes with two workers: benchmarks/RESULTS.md, "Upvotes under load"). PostgreSQL needs
+none of this.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def _ping_when_idle(engine: Engine) -> None:
     ``PING_AFTER_IDLE_SECONDS``; a dead one is replaced before use.
 
     Why not ``pool_pre_ping``: it pings at every checkout, one more round trip to a server
-    that shares the cores under load (0.5-0.8 ms of a 1M-paper search's 12 ms). A connection
+    that shares the cores under load (a visible share of a 1M-paper search,
+    benchmarks/RESULTS.md). A connection
     that served a request a moment ago is alive; after a server restart the pooled
     connections are idle by the time anyone uses them, unless requests were flowing through
     the restart, in which case that request fails and SQLAlchemy drops the pool's dead
@@ -262,11 +264,11 @@ class Database:
 
         Why: by default the commit that takes the WAL past 1,000 pages also copies it into
         the database and fsyncs, inside the write transaction's turn. With votes committed
-        on the event loop that was a 4-22 ms stall of every request of the worker about
-        once a second, while holding the write lock. A PASSIVE checkpoint waits for no one
-        and blocks no writer, and the thread releases the GIL while SQLite works. Other
-        processes (an ingest, the CLI) keep SQLite's automatic checkpoints, so the WAL
-        stays bounded even with no server running."""
+        on the event loop that was a stall of every request of the worker about once a
+        second, while holding the write lock (benchmarks/RESULTS.md, "Upvotes under load").
+        A PASSIVE checkpoint waits for no one and blocks no writer, and the thread releases
+        the GIL while SQLite works. Other processes (an ingest, the CLI) keep SQLite's
+        automatic checkpoints, so the WAL stays bounded even with no server running."""
         if not self.is_sqlite or self._lock_path is None:
             return lambda: None
 

@@ -159,7 +159,7 @@ class PostgresOps(Ops):
         return postgresql.insert(table)
 
     def among(self, column: Any, ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
-        # One array parameter: 3x faster than 200 bound parameters on PostgreSQL.
+        # One array parameter: faster than hundreds of bound parameters on PostgreSQL.
         bound = bindparam(name, list(ids), type_=postgresql.ARRAY(Integer))
         return cast(ColumnElement[bool], column == any_(bound))
 
