@@ -65,7 +65,7 @@ async def refuse(scope: Scope, receive: Receive, send: Send, status: int, reason
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return
-    # Lazy: the pages package imports the web layer's routers, which import this module.
+    # lazy: a cycle, early <- auth <- deps <- pages.errors (and the pages package's routers)
     from paperfeed.web.pages.errors import error_page
 
     anonymous = [(k, v) for k, v in scope["headers"] if k not in (b"cookie", b"authorization")]

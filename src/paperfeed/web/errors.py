@@ -23,6 +23,7 @@ from paperfeed.params import BadValue
 from paperfeed.web.auth import LoginRequired
 from paperfeed.web.deps import database_of, short_read
 from paperfeed.web.early import wants_json
+from paperfeed.web.pages.errors import error_page
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,6 @@ async def _answer(
     the JSON answer only."""
     if wants_json(request.url.path):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
-    # Imported here: the pages package pulls in every page module and the templates.
-    from paperfeed.web.pages.errors import error_page
-
     detail = message if page_message is None else page_message
     return await short_read(database_of(request), error_page, request, status, detail)
 

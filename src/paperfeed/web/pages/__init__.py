@@ -32,9 +32,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from paperfeed import papers
+from paperfeed.community import collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
 from paperfeed.params import BadPeriod, BadValue, parse_day, parse_month, parse_week, whole_number
+from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
 from paperfeed.web.cache import PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
@@ -413,15 +415,11 @@ async def paper_page(
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:
     """The paper page's "Similar papers" (semantic index; empty when it is off)."""
-    from paperfeed.search.similar import similar_items
-
     return similar_items(db, settings, arxiv_id, SIMILAR_ON_PAGE) or []
 
 
 def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[str, Any]:
     """The paper page's discussion, and the viewer's collections."""
-    from paperfeed.community import collections, comments
-
     account = viewer(request)  # looked up already, by cached_page
     with db.read() as session:
         thread = comments.thread(

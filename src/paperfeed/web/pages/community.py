@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
 
@@ -35,6 +36,7 @@ from paperfeed.web.deps import (
     ViewerDep,
     client_ip,
 )
+from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 from paperfeed.web.pages.account import page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
@@ -65,8 +67,6 @@ def upvote_form(
     except CommunityError as exc:
         raise _fail(exc) from exc
     if "application/json" in request.headers.get("accept", ""):
-        import orjson
-
         return Response(
             orjson.dumps({"upvotes": total, "voted": voted}), media_type="application/json"
         )
@@ -307,8 +307,6 @@ def collection_feed(
     me: ViewerDep,
     collection_id: Id,
 ) -> Response:
-    from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
-
     collection = _collection(db, collection_id, me)
     if not collection.is_public:
         raise HTTPException(404, "No such collection.")
