@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.params import BadPeriod, parse_day, parse_month, parse_week
+from paperfeed.params import parse_day, parse_month, parse_week
 from paperfeed.search import hybrid
 from paperfeed.search.query import QueryError
 from paperfeed.search.similar import similar_items
@@ -148,10 +148,7 @@ def _daily_key(request: Request) -> DailyKey:
     given = [(name, value) for name, value in periods if value]
     if len(given) > 1:
         raise HTTPException(400, "give at most one of date, week and month")
-    try:
-        period = _parse_period(*given[0]) if given else None
-    except BadPeriod as exc:
-        raise HTTPException(400, str(exc)) from exc
+    period = _parse_period(*given[0]) if given else None
     return ("daily_papers", period, query.sort, submitter or None, query.p, query.limit)
 
 

@@ -35,7 +35,7 @@ from paperfeed import papers
 from paperfeed.community import collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
-from paperfeed.params import BadPeriod, BadValue, parse_day, parse_month, parse_week, whole_number
+from paperfeed.params import parse_day, parse_month, parse_week, whole_number
 from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
 from paperfeed.web.cache import PageCache
@@ -64,16 +64,9 @@ RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 
 
-def _bad_request(exc: Exception) -> HTTPException:
-    return HTTPException(status_code=400, detail=str(exc))
-
-
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    try:
-        return whole_number(raw, 1, 10_000, "page")
-    except BadValue as exc:
-        raise _bad_request(exc) from exc
+    return whole_number(raw, 1, 10_000, "page")
 
 
 def _site_feeds(settings: Settings) -> list[FeedLink]:
@@ -152,10 +145,7 @@ async def date_form(request: Request) -> Response:
     raw = request.query_params.get("date", "").strip()
     if not raw:
         return RedirectResponse("/", status_code=303)
-    try:
-        day = parse_day(raw)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    day = parse_day(raw)
     return RedirectResponse(f"/papers/date/{day.isoformat()}", status_code=303)
 
 
@@ -163,10 +153,7 @@ async def date_form(request: Request) -> Response:
 async def day_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
 ) -> Response:
-    try:
-        parsed = parse_day(day)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    parsed = parse_day(day)
 
     def compute() -> bytes:
         is_demo = site_is_demo(db, cache)
@@ -242,10 +229,7 @@ class _Period:
 async def week_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, week: str
 ) -> Response:
-    try:
-        start, end = parse_week(week)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    start, end = parse_week(week)
     last = end - dt.timedelta(days=1)
     year, number, _ = start.isocalendar()
     period = _Period(
@@ -263,10 +247,7 @@ async def week_page(
 async def month_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, month: str
 ) -> Response:
-    try:
-        start, end = parse_month(month)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    start, end = parse_month(month)
     period = _Period(
         nav="monthly",
         unit="month",
