@@ -24,8 +24,22 @@ from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
+from paperfeed.web.api import markdown_router
+from paperfeed.web.api import router as api_router
+from paperfeed.web.api.bearer_votes import BearerVotes
+from paperfeed.web.api.community import router as community_api_router
+from paperfeed.web.api.schemas import document_bad_requests
+from paperfeed.web.auth import SecurityMiddleware
 from paperfeed.web.cache import PageCache
+from paperfeed.web.cached_pages import CachedPages
 from paperfeed.web.errors import AnswerErrors, install_error_handlers
+from paperfeed.web.feeds import router as feeds_router
+from paperfeed.web.input_guard import InputGuard
+from paperfeed.web.pages import router as pages_router
+from paperfeed.web.pages.account import router as account_router
+from paperfeed.web.pages.community import router as community_router
+from paperfeed.web.pages.search import router as search_router
+from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
 WEB_DIR = Path(__file__).parent
 
@@ -53,8 +67,6 @@ class PaperfeedApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            from paperfeed.web.api.schemas import document_bad_requests
-
             self.openapi_schema = document_bad_requests(super().openapi())
         return self.openapi_schema
 
@@ -92,16 +104,6 @@ def _add_services(app: FastAPI, settings: Settings, db: Database) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from paperfeed.web.api import markdown_router
-    from paperfeed.web.api import router as api_router
-    from paperfeed.web.api.community import router as community_api_router
-    from paperfeed.web.feeds import router as feeds_router
-    from paperfeed.web.pages import router as pages_router
-    from paperfeed.web.pages.account import router as account_router
-    from paperfeed.web.pages.community import router as community_router
-    from paperfeed.web.pages.search import router as search_router
-    from paperfeed.web.pages.subscriptions import router as subscriptions_router
-
     app.include_router(community_api_router)
     app.include_router(api_router)
     app.include_router(markdown_router)
@@ -114,11 +116,6 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    from paperfeed.web.api.bearer_votes import BearerVotes
-    from paperfeed.web.auth import SecurityMiddleware
-    from paperfeed.web.cached_pages import CachedPages
-    from paperfeed.web.input_guard import InputGuard
-
     # Inside SecurityMiddleware (added later = outer): bearer votes and anonymous hits of
     # cached pages skip FastAPI's routing. The rule for any such shortcut: a parity test shows
     # its answer equals the route's (tests/web/test_cached_pages.py,

@@ -42,7 +42,7 @@ from starlette.requests import HTTPConnection, cookie_parser
 from paperfeed.community.keys import digest, secret_key, sign
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
-from paperfeed.web.early import BodyTooLarge, read_body, refuse
+from paperfeed.web.early import BodyTooLarge, HttpMiddleware, read_body, refuse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -191,19 +191,16 @@ def _first_headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-class SecurityMiddleware:
+class SecurityMiddleware(HttpMiddleware):
     """Cookies, CSRF on unsafe methods and security headers on every response (pure ASGI)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, db: Database) -> None:
-        self.app = app
+        super().__init__(app)
         self.settings = settings
         self.db = db
         self.own_cookies = (session_cookie(settings), csrf_cookie(settings))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         try:
             cookies = read_cookies(scope, self.own_cookies)

@@ -199,7 +199,7 @@ class TTLCache(Generic[T]):
 
 
 class PageCache(TTLCache[CachedPage]):
-    """The app's cache of rendered answers (``app.state.cache``), with the few facts about the
+    """The app's cache of rendered answers (``deps.cache_of``), with the few facts about the
     site that every page shows beside them (``flags``: the demo banner), cleared together."""
 
     def __init__(self, ttl_seconds: float) -> None:

@@ -38,7 +38,7 @@ Where work runs: THE rule (its one input is ``db.ops.features.in_process``)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -111,56 +111,40 @@ def cache_of(request: HTTPConnection) -> PageCache:
     return cache
 
 
-async def _settings(request: Request) -> Settings:
-    return settings_of(request)
-
-
-async def _database(request: Request) -> Database:
-    return database_of(request)
-
-
-async def _cache(request: Request) -> PageCache:
-    return cache_of(request)
-
-
-async def _votes(request: Request) -> VoteWriter:
+def _votes_of(request: HTTPConnection) -> VoteWriter:
     votes: VoteWriter = request.app.state.votes
     return votes
 
 
-async def _fetcher(request: Request) -> SubmissionFetcher:
+def _fetcher_of(request: HTTPConnection) -> SubmissionFetcher:
     fetcher: SubmissionFetcher = request.app.state.submission_fetcher
     return fetcher
 
 
-async def _limiter(request: Request) -> RateLimiter:
+def _made_once(request: HTTPConnection, name: str, make: Callable[[Any], T]) -> T:
+    """``app.state.<name>``, made by ``make(app.state)`` on first use (under the lock)."""
+    state = request.app.state
+    with _lock:
+        found: T | None = getattr(state, name, None)
+        if found is None:
+            found = make(state)
+            setattr(state, name, found)
+        return found
+
+
+def _limiter_of(request: HTTPConnection) -> RateLimiter:
     """The rate limiter of this worker (its counters are shared by all workers)."""
-    state = request.app.state
-    with _lock:
-        found: RateLimiter | None = getattr(state, "rate_limiter", None)
-        if found is None:
-            found = state.rate_limiter = RateLimiter(state.db, state.settings)
-        return found
+    return _made_once(request, "rate_limiter", lambda state: RateLimiter(state.db, state.settings))
 
 
-async def _outbox(request: Request) -> MailQueue:
+def _outbox_of(request: HTTPConnection) -> MailQueue:
     """The worker's mail queue (pages never wait for SMTP): one queue, one sending thread."""
-    state = request.app.state
-    with _lock:
-        found: MailQueue | None = getattr(state, "mail_queue", None)
-        if found is None:
-            found = state.mail_queue = MailQueue(Mailer(state.settings))
-        return found
+    return _made_once(request, "mail_queue", lambda state: MailQueue(Mailer(state.settings)))
 
 
 def query_keys_of(request: HTTPConnection) -> dict[bytes, Any]:
     """This app's memo of raw query strings → validated cache keys (``api/routes.py``)."""
-    state = request.app.state
-    with _lock:
-        found: dict[bytes, Any] | None = getattr(state, "query_keys", None)
-        if found is None:
-            found = state.query_keys = {}
-        return found
+    return _made_once(request, "query_keys", lambda state: {})
 
 
 def client_ip(request: HTTPConnection) -> str:
@@ -169,8 +153,13 @@ def client_ip(request: HTTPConnection) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _client_ip(request: Request) -> str:
-    return client_ip(request)
+def _on_loop(of: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    """``of(request)`` as an async dependency: it only hands out a service (see the top)."""
+
+    async def dependency(request: Request) -> T:
+        return of(request)
+
+    return dependency
 
 
 # --- who is asking -------------------------------------------------------------------------
@@ -262,20 +251,17 @@ def _admin(who: Caller) -> Account:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def _viewer(who: CallerDep) -> Account | None:
+def _of_caller(check: Callable[[Caller], T]) -> Callable[[Caller], Awaitable[T]]:
+    """``check(caller)`` as an async dependency, the caller looked up where rule 2 puts it."""
+
+    async def dependency(who: CallerDep) -> T:
+        return check(who)
+
+    return dependency
+
+
+def _anyone(who: Caller) -> Account | None:
     return who[0]
-
-
-async def _current_user(who: CallerDep) -> Account:
-    return _user(who)
-
-
-async def _current_writer(who: CallerDep) -> Account:
-    return _writer(who)
-
-
-async def _current_admin(who: CallerDep) -> Account:
-    return _admin(who)
 
 
 def csrf_token(request: HTTPConnection) -> str:
@@ -285,15 +271,15 @@ def csrf_token(request: HTTPConnection) -> str:
 
 # --- what routes name -------------------------------------------------------------------------
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
-DatabaseDep = Annotated[Database, Depends(_database)]
-CacheDep = Annotated[PageCache, Depends(_cache)]
-ViewerDep = Annotated[Account | None, Depends(_viewer)]  # anyone; None when anonymous
-UserDep = Annotated[Account, Depends(_current_user)]  # a session or any token
-WriterDep = Annotated[Account, Depends(_current_writer)]  # a session or a write token
-AdminDep = Annotated[Account, Depends(_current_admin)]  # an admin's session
-VotesDep = Annotated[VoteWriter, Depends(_votes)]
-FetcherDep = Annotated[SubmissionFetcher, Depends(_fetcher)]
-LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
-OutboxDep = Annotated[MailQueue, Depends(_outbox)]
-ClientIpDep = Annotated[str, Depends(_client_ip)]
+SettingsDep = Annotated[Settings, Depends(_on_loop(settings_of))]
+DatabaseDep = Annotated[Database, Depends(_on_loop(database_of))]
+CacheDep = Annotated[PageCache, Depends(_on_loop(cache_of))]
+ViewerDep = Annotated[Account | None, Depends(_of_caller(_anyone))]  # None when anonymous
+UserDep = Annotated[Account, Depends(_of_caller(_user))]  # a session or any token
+WriterDep = Annotated[Account, Depends(_of_caller(_writer))]  # a session or a write token
+AdminDep = Annotated[Account, Depends(_of_caller(_admin))]  # an admin's session
+VotesDep = Annotated[VoteWriter, Depends(_on_loop(_votes_of))]
+FetcherDep = Annotated[SubmissionFetcher, Depends(_on_loop(_fetcher_of))]
+LimiterDep = Annotated[RateLimiter, Depends(_on_loop(_limiter_of))]
+OutboxDep = Annotated[MailQueue, Depends(_on_loop(_outbox_of))]
+ClientIpDep = Annotated[str, Depends(_on_loop(client_ip))]

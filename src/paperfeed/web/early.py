@@ -11,9 +11,26 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1 << 20  # no route takes a larger body (forms, JSON)
+
+
+class HttpMiddleware:
+    """A pure-ASGI middleware that acts on HTTP requests (:meth:`http`) and passes every other
+    scope (lifespan, websockets) straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
 
 
 class BodyTooLarge(Exception):
@@ -65,7 +82,7 @@ async def refuse(scope: Scope, receive: Receive, send: Send, status: int, reason
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return
-    # Lazy: the pages package imports the web layer's routers, which import this module.
+    # lazy: a cycle, early <- auth <- deps <- pages.errors (and the pages package's routers)
     from paperfeed.web.pages.errors import error_page
 
     anonymous = [(k, v) for k, v in scope["headers"] if k not in (b"cookie", b"authorization")]

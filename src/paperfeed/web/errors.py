@@ -16,18 +16,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from paperfeed.community import CommunityError, http_status
 from paperfeed.params import BadValue
 from paperfeed.web.auth import LoginRequired
 from paperfeed.web.deps import database_of, short_read
-from paperfeed.web.early import wants_json
+from paperfeed.web.early import HttpMiddleware, wants_json
+from paperfeed.web.pages.errors import error_page
 
 log = logging.getLogger(__name__)
 
 
-class AnswerErrors:
+class AnswerErrors(HttpMiddleware):
     """Outside Starlette's ``ServerErrorMiddleware``: once that has sent the 500 answer it
     re-raises, and uvicorn then closed the keep-alive connection without a ``Connection:
     close`` header, so a client's next, innocent request on it failed (190 reads during a
@@ -35,13 +36,7 @@ class AnswerErrors:
     and the connection stays usable. An exception in the middle of a body still reaches the
     server, which must close the connection: the answer is cut short."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False
 
         async def watch(message: Message) -> None:
@@ -71,9 +66,6 @@ async def _answer(
     the JSON answer only."""
     if wants_json(request.url.path):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
-    # Imported here: the pages package pulls in every page module and the templates.
-    from paperfeed.web.pages.errors import error_page
-
     detail = message if page_message is None else page_message
     return await short_read(database_of(request), error_page, request, status, detail)
 

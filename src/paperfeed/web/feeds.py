@@ -31,13 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from paperfeed import __version__, papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
-from paperfeed.params import BadPeriod, BadValue, parse_day, whole_number
+from paperfeed.params import parse_day, whole_number
 from paperfeed.store.db import Database
 from paperfeed.store.models import utcnow
 from paperfeed.web.cache import CachedPage, PageCache
@@ -199,10 +199,7 @@ def _summary(item: FeedItem) -> str:
 
 def _latest_doc(request: Request, settings: Settings, db: Database) -> FeedDoc:
     raw = request.query_params.get("days", str(LATEST_DAYS))
-    try:
-        days = whole_number(raw, 1, MAX_LATEST_DAYS, "days")
-    except BadValue as exc:
-        raise HTTPException(400, str(exc)) from exc
+    days = whole_number(raw, 1, MAX_LATEST_DAYS, "days")
     items: list[FeedItem] = []
     with db.read() as session:
         for day in papers.latest_days(session, days):
@@ -233,10 +230,7 @@ def _trending_doc(settings: Settings, db: Database) -> FeedDoc:
 
 
 def _day_doc(settings: Settings, db: Database, day: str) -> FeedDoc:
-    try:
-        parsed = parse_day(day)
-    except BadPeriod as exc:
-        raise HTTPException(400, str(exc)) from exc
+    parsed = parse_day(day)
     with db.read() as session:
         items = papers.day_items(session, parsed)
     return FeedDoc(
@@ -253,12 +247,14 @@ async def _feed_response(
     settings: Settings,
     db: Database,
     cache_: PageCache,
-    fmt: str,
     doc_of: Callable[[], FeedDoc],
 ) -> Response:
+    """The feed ``doc_of()``, as RSS when the path ends in ``.xml``, else as Atom."""
+    rss = request.url.path.endswith(".xml")
+
     def compute() -> CachedPage:
         doc = doc_of()
-        if fmt == "rss":
+        if rss:
             return CachedPage(200, RSS_TYPE, render_rss(doc, settings))
         return CachedPage(200, ATOM_TYPE, render_atom(doc, settings))
 
@@ -270,49 +266,29 @@ async def _feed_response(
 # --- routes ------------------------------------------------------------------------------------
 
 
+# Each feed in both formats: the path's ending says which (``.xml`` RSS, ``.atom`` Atom).
+
+
 @router.api_route("/latest.xml", methods=GET_HEAD)
-async def latest_rss(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
-) -> Response:
-    doc = partial(_latest_doc, request, settings, db)
-    return await _feed_response(request, settings, db, cache, "rss", doc)
-
-
 @router.api_route("/latest.atom", methods=GET_HEAD)
-async def latest_atom(
+async def latest_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
     doc = partial(_latest_doc, request, settings, db)
-    return await _feed_response(request, settings, db, cache, "atom", doc)
+    return await _feed_response(request, settings, db, cache, doc)
 
 
 @router.api_route("/trending.xml", methods=GET_HEAD)
-async def trending_rss(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
-) -> Response:
-    doc = partial(_trending_doc, settings, db)
-    return await _feed_response(request, settings, db, cache, "rss", doc)
-
-
 @router.api_route("/trending.atom", methods=GET_HEAD)
-async def trending_atom(
+async def trending_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
-    doc = partial(_trending_doc, settings, db)
-    return await _feed_response(request, settings, db, cache, "atom", doc)
+    return await _feed_response(request, settings, db, cache, partial(_trending_doc, settings, db))
 
 
 @router.api_route("/day/{day}.xml", methods=GET_HEAD)
-async def day_rss(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
-) -> Response:
-    doc = partial(_day_doc, settings, db, day)
-    return await _feed_response(request, settings, db, cache, "rss", doc)
-
-
 @router.api_route("/day/{day}.atom", methods=GET_HEAD)
-async def day_atom(
+async def day_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
 ) -> Response:
-    doc = partial(_day_doc, settings, db, day)
-    return await _feed_response(request, settings, db, cache, "atom", doc)
+    return await _feed_response(request, settings, db, cache, partial(_day_doc, settings, db, day))

@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from paperfeed.params import text_problem
-from paperfeed.web.early import BodyTooLarge, read_body, refuse
+from paperfeed.web.early import BodyTooLarge, HttpMiddleware, read_body, refuse
 
 MAX_PATH_CHARS = 2_000
 MAX_QUERY_VALUE_CHARS = 10_000  # the longest query value a route reads is 500 characters
@@ -37,14 +37,8 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 BODIES = (FORM, MULTIPART, JSON)
 
 
-class InputGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class InputGuard(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = _url_problem(scope)
         content_type = _content_type(scope)
         if problem is None and scope["method"] in BODY_METHODS and content_type in BODIES:

@@ -51,6 +51,23 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 WRITE_ERRORS = _errors(400, 401, 403, 404, 429)
 READ_ERRORS = _errors(400, 401, 404)
+DELETED: dict[str, Any] = {
+    "status_code": 204,
+    "response_class": Response,
+    "responses": WRITE_ERRORS,
+}
+
+
+def _read(model: Any = None) -> dict[str, Any]:
+    """A read route's decorator arguments: its answer's model (when it has one), its errors."""
+    return {"responses": READ_ERRORS} | ({"response_model": model} if model else {})
+
+
+def _write(model: Any, status: int | None = None) -> dict[str, Any]:
+    """A write route's decorator arguments: its answer's model and status (when not 200)."""
+    return {"response_model": model, "responses": WRITE_ERRORS} | (
+        {"status_code": status} if status else {}
+    )
 
 
 class _Body(BaseModel):
@@ -179,22 +196,14 @@ async def _vote(writer: VotesDep, account: WriterDep, arxiv_id: str, up: bool) -
     return Response(body, media_type="application/json")
 
 
-@router.post(
-    "/papers/{arxiv_id:arxiv}/upvote",
-    response_model=VoteState,
-    responses=WRITE_ERRORS,
-    summary="Upvote a paper",
-)
+@router.post("/papers/{arxiv_id:arxiv}/upvote", summary="Upvote a paper", **_write(VoteState))
 async def upvote(writer: VotesDep, account: WriterDep, arxiv_id: str) -> Response:
     """One vote per user per paper; voting again changes nothing."""
     return await _vote(writer, account, arxiv_id, True)
 
 
 @router.delete(
-    "/papers/{arxiv_id:arxiv}/upvote",
-    response_model=VoteState,
-    responses=WRITE_ERRORS,
-    summary="Take an upvote back",
+    "/papers/{arxiv_id:arxiv}/upvote", summary="Take an upvote back", **_write(VoteState)
 )
 async def unvote(writer: VotesDep, account: WriterDep, arxiv_id: str) -> Response:
     return await _vote(writer, account, arxiv_id, False)
@@ -240,9 +249,8 @@ def submit(
 
 @router.get(
     "/submissions/{attempt_id:int}",
-    response_model=SubmissionPending,
-    responses=READ_ERRORS,
     summary="A submission of yours: fetching, added or failed (with why)",
+    **_read(SubmissionPending),
 )
 def submission_status(
     settings: SettingsDep, db: DatabaseDep, account: UserDep, attempt_id: Id
@@ -269,9 +277,8 @@ def _attempt(a: submissions.AttemptView) -> dict[str, Any]:
 
 @router.get(
     "/papers/{arxiv_id:arxiv}/comments",
-    response_model=list[CommentOut],
-    responses=READ_ERRORS,
     summary="A paper's comments, with their replies",
+    **_read(list[CommentOut]),
 )
 def list_comments(db: DatabaseDep, account: ViewerDep, arxiv_id: str) -> list[dict[str, Any]]:
     with db.read() as session:
@@ -284,10 +291,8 @@ def list_comments(db: DatabaseDep, account: ViewerDep, arxiv_id: str) -> list[di
 
 @router.post(
     "/papers/{arxiv_id:arxiv}/comments",
-    status_code=201,
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
     summary="Comment on a paper, or reply to a comment",
+    **_write(CommentOut, 201),
 )
 def add_comment(
     settings: SettingsDep,
@@ -303,25 +308,14 @@ def add_comment(
     return _comment(made)
 
 
-@router.patch(
-    "/comments/{comment_id}",
-    response_model=CommentOut,
-    responses=WRITE_ERRORS,
-    summary="Edit your comment",
-)
+@router.patch("/comments/{comment_id}", summary="Edit your comment", **_write(CommentOut))
 def edit_comment(
     db: DatabaseDep, account: WriterDep, comment_id: Id, body: CommentEdit
 ) -> dict[str, Any]:
     return _comment(comments.edit_comment(db, account, comment_id, body.body))
 
 
-@router.delete(
-    "/comments/{comment_id}",
-    status_code=204,
-    response_class=Response,
-    responses=WRITE_ERRORS,
-    summary="Delete your comment (and its replies)",
-)
+@router.delete("/comments/{comment_id}", summary="Delete your comment (and its replies)", **DELETED)
 def delete_comment(db: DatabaseDep, account: WriterDep, comment_id: Id) -> Response:
     comments.delete_comment(db, account, comment_id)
     return Response(status_code=204)
@@ -332,29 +326,23 @@ def delete_comment(db: DatabaseDep, account: WriterDep, comment_id: Id) -> Respo
 
 @router.get(
     "/users/{username}/collections",
-    response_model=list[CollectionOut],
-    responses=READ_ERRORS,
     summary="A user's collections (public ones; all of them for their owner)",
+    **_read(list[CollectionOut]),
 )
 def user_collections(db: DatabaseDep, account: ViewerDep, username: str) -> list[dict[str, Any]]:
     own = account is not None and account.username == username
     return [_collection(c) for c in colls.for_user(db, username, include_private=own)]
 
 
-@router.get(
-    "/collections/{collection_id}",
-    response_model=CollectionOut,
-    responses=READ_ERRORS,
-    summary="A collection",
-)
+@router.get("/collections/{collection_id}", summary="A collection", **_read(CollectionOut))
 def get_collection(db: DatabaseDep, account: ViewerDep, collection_id: Id) -> dict[str, Any]:
     return _collection(colls.get(db, collection_id, account))
 
 
 @router.get(
     "/collections/{collection_id}/papers",
-    responses=READ_ERRORS,
     summary="A collection's papers, as daily items (newest added first)",
+    **_read(),
 )
 def collection_papers(db: DatabaseDep, account: ViewerDep, collection_id: Id) -> Response:
     colls.get(db, collection_id, account)  # refused unless this caller may see it
@@ -362,13 +350,7 @@ def collection_papers(db: DatabaseDep, account: ViewerDep, collection_id: Id) ->
     return Response(daily_list_bytes(items), media_type="application/json")
 
 
-@router.post(
-    "/collections",
-    status_code=201,
-    response_model=CollectionOut,
-    responses=WRITE_ERRORS,
-    summary="Create a collection",
-)
+@router.post("/collections", summary="Create a collection", **_write(CollectionOut, 201))
 def create_collection(db: DatabaseDep, account: WriterDep, body: CollectionIn) -> dict[str, Any]:
     made = colls.create(db, account, body.name, body.description, body.public)
     return _collection(made)
@@ -376,9 +358,8 @@ def create_collection(db: DatabaseDep, account: WriterDep, body: CollectionIn) -
 
 @router.patch(
     "/collections/{collection_id}",
-    response_model=CollectionOut,
-    responses=WRITE_ERRORS,
     summary="Rename, describe, publish or hide your collection",
+    **_write(CollectionOut),
 )
 def patch_collection(
     db: DatabaseDep, account: WriterDep, collection_id: Id, body: CollectionPatch
@@ -394,13 +375,7 @@ def patch_collection(
     return _collection(colls.get(db, collection_id, account))
 
 
-@router.delete(
-    "/collections/{collection_id}",
-    status_code=204,
-    response_class=Response,
-    responses=WRITE_ERRORS,
-    summary="Delete your collection",
-)
+@router.delete("/collections/{collection_id}", summary="Delete your collection", **DELETED)
 def delete_collection(db: DatabaseDep, account: WriterDep, collection_id: Id) -> Response:
     colls.remove(db, account, collection_id)
     return Response(status_code=204)
@@ -408,9 +383,8 @@ def delete_collection(db: DatabaseDep, account: WriterDep, collection_id: Id) ->
 
 @router.post(
     "/collections/{collection_id}/papers",
-    response_model=CollectionOut,
-    responses=WRITE_ERRORS,
     summary="Add a paper to your collection",
+    **_write(CollectionOut),
 )
 def add_to_collection(
     db: DatabaseDep, account: WriterDep, collection_id: Id, body: CollectionPaperIn
@@ -421,9 +395,8 @@ def add_to_collection(
 
 @router.delete(
     "/collections/{collection_id}/papers/{arxiv_id:arxiv}",
-    response_model=CollectionOut,
-    responses=WRITE_ERRORS,
     summary="Remove a paper from your collection",
+    **_write(CollectionOut),
 )
 def remove_from_collection(
     db: DatabaseDep, account: WriterDep, collection_id: Id, arxiv_id: str

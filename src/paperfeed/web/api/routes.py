@@ -20,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.params import BadPeriod, parse_day, parse_month, parse_week
+from paperfeed.params import parse_day, parse_month, parse_week
+from paperfeed.search import hybrid
+from paperfeed.search.query import QueryError
+from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
 from paperfeed.web import deps
 from paperfeed.web.api import serialize
@@ -145,10 +148,7 @@ def _daily_key(request: Request) -> DailyKey:
     given = [(name, value) for name, value in periods if value]
     if len(given) > 1:
         raise HTTPException(400, "give at most one of date, week and month")
-    try:
-        period = _parse_period(*given[0]) if given else None
-    except BadPeriod as exc:
-        raise HTTPException(400, str(exc)) from exc
+    period = _parse_period(*given[0]) if given else None
     return ("daily_papers", period, query.sort, submitter or None, query.p, query.limit)
 
 
@@ -221,7 +221,6 @@ async def similar_papers(
     """The papers nearest to this one in the semantic index (all-MiniLM-L6-v2 embeddings of
     title and abstract), most similar first, itself excluded, as a bare JSON array of paper
     objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``."""
-    from paperfeed.search.similar import similar_items
 
     def compute() -> CachedPage:
         items = similar_items(db, settings, arxiv_id, limit)
@@ -315,9 +314,6 @@ def _daily_body(
 def _search_page(db: Database, settings: Settings, query: str, limit: int) -> CachedPage:
     """The bare JSON array (the list_papers contract); how it was found is a header: hybrid,
     keyword (no embedder: keyword only) or id. A malformed query is a 400 (cached too)."""
-    from paperfeed.search import hybrid
-    from paperfeed.search.query import QueryError
-
     try:
         result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
     except QueryError as exc:

@@ -32,9 +32,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from paperfeed import papers
+from paperfeed.community import collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
-from paperfeed.params import BadPeriod, BadValue, parse_day, parse_month, parse_week, whole_number
+from paperfeed.params import parse_day, parse_month, parse_week, whole_number
+from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
 from paperfeed.web.cache import PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
@@ -62,16 +64,9 @@ RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 
 
-def _bad_request(exc: Exception) -> HTTPException:
-    return HTTPException(status_code=400, detail=str(exc))
-
-
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    try:
-        return whole_number(raw, 1, 10_000, "page")
-    except BadValue as exc:
-        raise _bad_request(exc) from exc
+    return whole_number(raw, 1, 10_000, "page")
 
 
 def _site_feeds(settings: Settings) -> list[FeedLink]:
@@ -150,10 +145,7 @@ async def date_form(request: Request) -> Response:
     raw = request.query_params.get("date", "").strip()
     if not raw:
         return RedirectResponse("/", status_code=303)
-    try:
-        day = parse_day(raw)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    day = parse_day(raw)
     return RedirectResponse(f"/papers/date/{day.isoformat()}", status_code=303)
 
 
@@ -161,10 +153,7 @@ async def date_form(request: Request) -> Response:
 async def day_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
 ) -> Response:
-    try:
-        parsed = parse_day(day)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    parsed = parse_day(day)
 
     def compute() -> bytes:
         is_demo = site_is_demo(db, cache)
@@ -240,10 +229,7 @@ class _Period:
 async def week_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, week: str
 ) -> Response:
-    try:
-        start, end = parse_week(week)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    start, end = parse_week(week)
     last = end - dt.timedelta(days=1)
     year, number, _ = start.isocalendar()
     period = _Period(
@@ -261,10 +247,7 @@ async def week_page(
 async def month_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, month: str
 ) -> Response:
-    try:
-        start, end = parse_month(month)
-    except BadPeriod as exc:
-        raise _bad_request(exc) from exc
+    start, end = parse_month(month)
     period = _Period(
         nav="monthly",
         unit="month",
@@ -413,15 +396,11 @@ async def paper_page(
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:
     """The paper page's "Similar papers" (semantic index; empty when it is off)."""
-    from paperfeed.search.similar import similar_items
-
     return similar_items(db, settings, arxiv_id, SIMILAR_ON_PAGE) or []
 
 
 def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[str, Any]:
     """The paper page's discussion, and the viewer's collections."""
-    from paperfeed.community import collections, comments
-
     account = viewer(request)  # looked up already, by cached_page
     with db.read() as session:
         thread = comments.thread(

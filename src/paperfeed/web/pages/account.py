@@ -159,17 +159,23 @@ BAD_VERIFY_LINK = "This link is invalid, expired or already used. Log in to get 
 def verify_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     """A button, not the verification itself: mail scanners that open links change nothing."""
     found = users.check_verify_token(db, settings, token)
-    if found is None:
-        return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
-    return page(request, "verify.html", error=None, token=token, email=found.email, done=False)
+    return _verify_answer(request, found, form_token=token, done=False)
 
 
 @router.post("/verify/{token}")
 def verify(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     found = users.verify_email(db, settings, token)
+    return _verify_answer(request, found, form_token=None, done=True)
+
+
+def _verify_answer(
+    request: Request, found: Account | None, *, form_token: str | None, done: bool
+) -> Response:
+    """The verify page: the bad-link error when ``found`` is None, else its account's address
+    (with the button's ``form_token`` before, ``done`` after)."""
     if found is None:
         return page(request, "verify.html", 400, error=BAD_VERIFY_LINK, token=None, done=False)
-    return page(request, "verify.html", error=None, token=None, email=found.email, done=True)
+    return page(request, "verify.html", error=None, token=form_token, email=found.email, done=done)
 
 
 @router.post("/account/verify")
@@ -265,7 +271,12 @@ def logout(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response
     token = request.cookies.get(session_cookie(settings))
     if token:
         sessions.end_session(db, token)
-    response = redirect("/")
+    return _logged_out(settings, "/")
+
+
+def _logged_out(settings: Settings, path: str) -> Response:
+    """A redirect to ``path`` that drops this browser's session cookie."""
+    response = redirect(path)
     clear_session(response, settings)
     return response
 
@@ -334,9 +345,7 @@ def logout_everywhere(
 ) -> Response:
     sessions.end_all_sessions(db, account.id)
     _revoke_tokens_if_asked(db, account, revoke_tokens)
-    response = redirect("/login")
-    clear_session(response, settings)
-    return response
+    return _logged_out(settings, "/login")
 
 
 @router.post("/account/delete")
@@ -350,9 +359,7 @@ def delete_account(
     if users.authenticate(db, settings, account.username, password) is None:
         return _account_page(request, db, account, 400, error="The password is wrong.")
     users.delete_account(db, account)
-    response = redirect("/")
-    clear_session(response, settings)
-    return response
+    return _logged_out(settings, "/")
 
 
 @router.post("/account/tokens")
@@ -377,10 +384,26 @@ def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: 
 
 # --- password reset ------------------------------------------------------------------------
 
+BAD_RESET_LINK = "This link is invalid, expired or already used. Ask for a new one."
+
+
+def _reset_page(
+    request: Request,
+    status: int = 200,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    token: str | None = None,
+) -> Response:
+    """The reset page: the form asking for the address, or (with ``token``) the new password."""
+    return page(
+        request, "reset.html", status, error=error, notice=notice, token=token, invalid=False
+    )
+
 
 @router.get("/reset")
 def reset_form(request: Request) -> Response:
-    return page(request, "reset.html", error=None, notice=None, token=None, invalid=False)
+    return _reset_page(request)
 
 
 @router.post("/reset")
@@ -396,16 +419,12 @@ def reset_request(
     try:
         address = users.normalize_email(email)
     except CommunityError as exc:
-        return page(
-            request, "reset.html", 400, error=str(exc), notice=None, token=None, invalid=False
-        )
+        return _reset_page(request, 400, error=str(exc))
     if not (
         limiter.hit("reset-ip", settings.rate_limit_reset_ip, ip)
         and limiter.hit("reset", settings.rate_limit_reset, address)
     ):
-        return page(
-            request, "reset.html", 429, error=TOO_MANY, notice=None, token=None, invalid=False
-        )
+        return _reset_page(request, 429, error=TOO_MANY)
     account = users.get_account_by_email(db, address)
     if account is not None and not account.is_banned:
         link = f"{settings.base_url.rstrip('/')}/reset/{users.reset_token(db, settings, account)}"
@@ -416,22 +435,14 @@ def reset_request(
             "If it was not you, ignore this mail; your password stays as it is.\n"
         )
         outbox.put(Mail(account.email, f"{settings.site_name}: reset your password", text))
-    return page(request, "reset.html", error=None, notice=RESET_SENT, token=None, invalid=False)
+    return _reset_page(request, notice=RESET_SENT)
 
 
 @router.get("/reset/{token}")
 def reset_link(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
     if users.check_reset_token(db, settings, token) is None:
-        return page(
-            request,
-            "reset.html",
-            400,
-            error="This link is invalid, expired or already used. Ask for a new one.",
-            notice=None,
-            token=None,
-            invalid=False,
-        )
-    return page(request, "reset.html", error=None, notice=None, token=token, invalid=False)
+        return _reset_page(request, 400, error=BAD_RESET_LINK)
+    return _reset_page(request, token=token)
 
 
 @router.post("/reset/{token}")
@@ -445,21 +456,11 @@ def reset_password(
 ) -> Response:
     account = users.check_reset_token(db, settings, token)
     if account is None:
-        return page(
-            request,
-            "reset.html",
-            400,
-            error="This link is invalid, expired or already used. Ask for a new one.",
-            notice=None,
-            token=None,
-            invalid=False,
-        )
+        return _reset_page(request, 400, error=BAD_RESET_LINK)
     try:
         users.set_password(db, settings, account, password)
     except CommunityError as exc:
-        return page(
-            request, "reset.html", 400, error=str(exc), notice=None, token=token, invalid=False
-        )
+        return _reset_page(request, 400, error=str(exc), token=token)
     revoked = _revoke_tokens_if_asked(db, account, revoke_tokens)
     return page(
         request,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
 
@@ -14,7 +15,6 @@ from paperfeed.community import (
     CommunityError,
     claims,
     comments,
-    http_status,
     submissions,
     users,
     votes,
@@ -35,6 +35,7 @@ from paperfeed.web.deps import (
     ViewerDep,
     client_ip,
 )
+from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 from paperfeed.web.pages.account import page, redirect, safe_next
 from paperfeed.web.pages.render import html_response, render
 
@@ -44,8 +45,8 @@ Text = Annotated[str, Form(max_length=20_000)]
 PROFILE_SUBMISSIONS = 100  # a profile lists at most this many of the user's submissions
 
 
-def _fail(exc: CommunityError) -> HTTPException:
-    return HTTPException(http_status(exc), str(exc))
+# A CommunityError a route lets through is answered by web/errors.py's handler: its
+# http_status and message, as the error page.
 
 
 # --- votes ---------------------------------------------------------------------------------
@@ -60,13 +61,8 @@ def upvote_form(
     action: Text = "add",
     next: Text = "",
 ) -> Response:
-    try:
-        total, voted = votes.set_vote(db, account.id, arxiv_id, action != "remove")
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    total, voted = votes.set_vote(db, account.id, arxiv_id, action != "remove")
     if "application/json" in request.headers.get("accept", ""):
-        import orjson
-
         return Response(
             orjson.dumps({"upvotes": total, "voted": voted}), media_type="application/json"
         )
@@ -89,10 +85,7 @@ def comment_form(
     if not limiter.hit("comment", settings.rate_limit_comments, str(account.id)):
         raise HTTPException(429, "You are commenting too fast; wait a minute.")
     parent = optional_id(parent_id, "parent_id")
-    try:
-        made = comments.add_comment(db, account, arxiv_id, body, parent)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    made = comments.add_comment(db, account, arxiv_id, body, parent)
     return redirect(f"/papers/{arxiv_id}#comment-{made.id}")
 
 
@@ -116,30 +109,21 @@ def comment_edit_form(
 @router.post("/comments/{comment_id:int}/edit")
 def comment_edit(db: DatabaseDep, account: UserDep, comment_id: Id, body: Text = "") -> Response:
     _, arxiv_id = _comment_or_404(db, comment_id)
-    try:
-        comments.edit_comment(db, account, comment_id, body)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    comments.edit_comment(db, account, comment_id, body)
     return redirect(f"/papers/{arxiv_id}#comment-{comment_id}")
 
 
 @router.post("/comments/{comment_id:int}/delete")
 def comment_delete(db: DatabaseDep, account: UserDep, comment_id: Id) -> Response:
     _, arxiv_id = _comment_or_404(db, comment_id)
-    try:
-        comments.delete_comment(db, account, comment_id)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    comments.delete_comment(db, account, comment_id)
     return redirect(f"/papers/{arxiv_id}#comments-h")
 
 
 @router.post("/comments/{comment_id:int}/hide")
 def comment_hide(db: DatabaseDep, admin: AdminDep, comment_id: Id, hidden: Text = "1") -> Response:
     _, arxiv_id = _comment_or_404(db, comment_id)
-    try:
-        comments.set_hidden(db, admin, comment_id, hidden != "0")
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    comments.set_hidden(db, admin, comment_id, hidden != "0")
     return redirect(f"/papers/{arxiv_id}#comment-{comment_id}")
 
 
@@ -217,10 +201,7 @@ def claim(
 ) -> Response:
     if not limiter.hit("claim", settings.rate_limit_claims, str(account.id)):
         raise HTTPException(429, "You are claiming papers too fast; try again later.")
-    try:
-        claims.claim(db, account, arxiv_id, author_name)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    claims.claim(db, account, arxiv_id, author_name)
     return _submit_page(
         request,
         settings,
@@ -269,18 +250,12 @@ def collection_create(
     description: Text = "",
     public: Text = "",
 ) -> Response:
-    try:
-        made = colls.create(db, account, name, description, _checkbox(public))
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    made = colls.create(db, account, name, description, _checkbox(public))
     return redirect(f"/collections/{made.id}")
 
 
 def _collection(db: Database, collection_id: Id, me: Account | None) -> colls.CollectionView:
-    try:
-        return colls.get(db, collection_id, me)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    return colls.get(db, collection_id, me)
 
 
 @router.get("/collections/{collection_id:int}")
@@ -307,8 +282,6 @@ def collection_feed(
     me: ViewerDep,
     collection_id: Id,
 ) -> Response:
-    from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
-
     collection = _collection(db, collection_id, me)
     if not collection.is_public:
         raise HTTPException(404, "No such collection.")
@@ -334,26 +307,20 @@ def collection_edit(
     description: Text = "",
     public: Text = "",
 ) -> Response:
-    try:
-        colls.update(
-            db,
-            account,
-            collection_id,
-            name=name,
-            description=description,
-            is_public=_checkbox(public),
-        )
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.update(
+        db,
+        account,
+        collection_id,
+        name=name,
+        description=description,
+        is_public=_checkbox(public),
+    )
     return redirect(f"/collections/{collection_id}")
 
 
 @router.post("/collections/{collection_id:int}/delete")
 def collection_delete(db: DatabaseDep, account: UserDep, collection_id: Id) -> Response:
-    try:
-        colls.remove(db, account, collection_id)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.remove(db, account, collection_id)
     return redirect("/account")
 
 
@@ -363,10 +330,7 @@ def collection_add(
 ) -> Response:
     if optional_id(collection_id, "collection_id") is None:
         raise HTTPException(400, "Choose a collection.")
-    try:
-        colls.add_paper(db, account, int(collection_id), arxiv_id)
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    colls.add_paper(db, account, int(collection_id), arxiv_id)
     return redirect(f"/collections/{collection_id}")
 
 
@@ -442,10 +406,7 @@ def admin_entries(
 
 @router.post("/admin/claims/{claim_id:int}")
 def admin_claim(db: DatabaseDep, admin: AdminDep, claim_id: Id, decision: Text = "") -> Response:
-    try:
-        claims.decide(db, admin, claim_id, decision == "approve")
-    except CommunityError as exc:
-        raise _fail(exc) from exc
+    claims.decide(db, admin, claim_id, decision == "approve")
     return redirect("/admin")
 
 

@@ -1,7 +1,7 @@
 """Rendering helpers shared by the HTML pages and the error pages.
 
 One Jinja2 environment per process, templates loaded from the package, autoescape on for every
-template. Pages render to bytes; ``app.state.cache`` keeps an anonymous page's answer (a
+template. Pages render to bytes; the app's ``PageCache`` keeps an anonymous page's answer (a
 ``CachedPage``) for ``settings.cache_seconds``.
 """
 
@@ -19,9 +19,10 @@ from fastapi.responses import Response
 from jinja2 import Environment, PackageLoader
 
 from paperfeed import __version__, papers
-from paperfeed.config import Settings
+from paperfeed.community.votes import voted_ids
 from paperfeed.store.db import Database
 from paperfeed.text import safe_url, truncate
+from paperfeed.web import deps
 from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -120,7 +121,7 @@ def site_is_demo(db: Database, cache_: PageCache) -> bool:
 
 def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes:
     """Render a page template (which extends base.html) with the site context to bytes."""
-    settings: Settings = request.app.state.settings
+    settings = deps.settings_of(request)
     full: dict[str, Any] = {
         "site_name": settings.site_name,
         "request_path": request.url.path,
@@ -136,11 +137,8 @@ def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes
 def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
     """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted among
     those on the page. Anonymous: none of them, so the page can be cached and shared."""
-    from paperfeed.community.votes import voted_ids
-    from paperfeed.web.deps import csrf_token, viewer
-
     try:
-        account = viewer(request)
+        account = deps.viewer(request)
     except Exception:  # a bad token on an error page: render it anonymous
         account = None
     if account is None:
@@ -151,9 +149,9 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
         ids.append(item.arxiv_id)
     voted: set[str] = set()
     if ids:
-        with request.app.state.db.read() as session:
+        with deps.database_of(request).read() as session:
             voted = voted_ids(session, account.id, ids)
-    return {"viewer": account, "csrf_token": csrf_token(request), "voted": voted}
+    return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
 
 
 def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
@@ -167,8 +165,6 @@ async def cached_page(request: Request, compute: Callable[[], bytes]) -> Respons
     worker's cache (fresh, or stale while a refresh runs), else computed, a short read where
     ``web/deps.py``'s rule puts it (the caller's lookup too). ``web/cached_pages.py`` answers
     a fresh hit with the same ``CachedPage.response()`` without routing."""
-    from paperfeed.web import deps  # lazy: deps imports auth, which imports this module
-
     db = deps.database_of(request)
     if (await deps.get_caller(request))[0] is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.

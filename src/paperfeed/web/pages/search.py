@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
-from paperfeed.params import BadValue, whole_number
+from paperfeed.params import whole_number
 from paperfeed.search import hybrid
 from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query
 from paperfeed.store.db import Database
@@ -125,10 +125,7 @@ def _query_text(form: dict[str, str]) -> str:
 
 
 def _page(request: Request) -> int:
-    try:
-        return whole_number(request.query_params.get("page", "1"), 1, MAX_PAGE, "page")
-    except BadValue as exc:
-        raise HTTPException(400, str(exc)) from exc
+    return whole_number(request.query_params.get("page", "1"), 1, MAX_PAGE, "page")
 
 
 def _url(path: str, form: dict[str, str], **extra: object) -> str:
