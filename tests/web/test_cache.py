@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+from starlette.types import Send
 
 from paperfeed.web import cache as cache_module
 from paperfeed.web.cache import CachedPage, PageCache, TTLCache
@@ -196,3 +197,33 @@ def test_compute_on_the_loop_recomputes_what_is_not_live(monkeypatch: pytest.Mon
 
     run(scenario())
     assert len(threads) == 2 and all(t.startswith("test-loop") for t in threads)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        CachedPage(200, "text/html; charset=utf-8", b"<p>day</p>"),
+        CachedPage(404, "text/markdown", b"paper 'x' not found\n"),
+        CachedPage(200, "application/json", b"[]", (("X-Search-Mode", "hybrid"),)),
+    ],
+)
+def test_a_page_sends_what_its_response_sends(page: CachedPage) -> None:
+    """The fast path's ``send`` and the route's ``response()`` put the same messages on the
+    wire, and a middleware adding a header to one answer leaves the next one alone."""
+
+    def messages(answer: Callable[[Send], Coroutine[Any, Any, None]]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-added", b"1"))  # as SecurityMiddleware does
+
+        asyncio.run(answer(send))
+        return sent
+
+    async def via_response(send: Send) -> None:
+        scope = {"type": "http", "method": "GET"}
+        await page.response()(scope, None, send)  # type: ignore[arg-type]
+
+    assert messages(page.send) == messages(via_response) == messages(page.send)

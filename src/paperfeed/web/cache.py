@@ -24,11 +24,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.types import Send
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,6 +51,12 @@ class CachedPage:
     media_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # The response's header lines, made once: a cache hit sends them without building a
+    # Response (``send``).
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw_headers", tuple(self.response().raw_headers))
 
     def response(self) -> Response:
         return Response(
@@ -58,6 +65,13 @@ class CachedPage:
             media_type=self.media_type,
             headers=dict(self.headers) if self.headers else None,
         )
+
+    async def send(self, send: Send) -> None:
+        """Answer on the ASGI channel exactly as ``response()`` does (a fresh list of header
+        lines each time: middlewares add theirs to it)."""
+        start = {"type": "http.response.start", "status": self.status}
+        await send({**start, "headers": list(self.raw_headers)})
+        await send({"type": "http.response.body", "body": self.body})
 
     @property
     def message(self) -> str:

@@ -10,11 +10,12 @@ Only a request the full app would answer from the same cache entry is answered h
 with no ``Authorization`` header and no session cookie (a logged-in page is never cached;
 the cookies are the ones ``SecurityMiddleware`` parsed, with the app's one parser),
 whose path and query string have a fresh entry, stored by the page itself under
-``render.page_key``. The answer is the page's own: the entry's ``CachedPage.response()``,
-which is what the page route answers too. Everything else, and every miss, goes on to
-FastAPI, which renders and stores the page. This sits inside ``SecurityMiddleware``, so the security
-headers are added as on every response. An entry exists only if an anonymous GET of its
-path passed ``access.enforce``, i.e. its route is ``PUBLIC`` in the access table.
+``render.page_key``. The answer is the page's own: ``CachedPage.send`` sends the bytes of
+``CachedPage.response()``, which is what the page route answers too. Everything else, and
+every miss, goes on to FastAPI, which renders and stores the page. This sits inside
+``SecurityMiddleware``, so the security headers are added as on every response. An entry
+exists only if an anonymous GET of its path passed ``access.enforce``, i.e. its route is
+``PUBLIC`` in the access table.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class CachedPages:
         if scope["type"] == "http" and scope["method"] == "GET":
             page = self._hit(scope)
             if page is not None:
-                await page.response()(scope, receive, send)
+                await page.send(send)
                 return
         await self.app(scope, receive, send)
 
