@@ -65,3 +65,51 @@ def test_exceptions_are_still_needed() -> None:
         if sizes.get(key, 0) <= (MAX_FUNCTION_LINES if ":" in key else MAX_MODULE_LINES)
     ]
     assert not stale, f"no longer over the limit (strike them): {stale}"
+
+
+def _unexplained_lazy_imports(path: Path) -> list[str]:
+    """Imports inside a function without a ``# lazy: <reason>`` (a comment may head a group
+    of imports)."""
+    text = path.read_text()
+    lines = text.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for inner in ast.walk(node):
+            if not isinstance(inner, ast.Import | ast.ImportFrom):
+                continue
+            if not _explained(lines, inner.lineno - 1):
+                found.append(f"{_name(path)}:{inner.lineno}")
+    return found
+
+
+def _explained(lines: list[str], index: int) -> bool:
+    """A ``# lazy:`` comment on the import's line, or above it within its group of imports
+    (and a ``try:`` or ``with`` around them)."""
+    while index >= 0:
+        line = lines[index].strip()
+        if "# lazy:" in line:
+            return True
+        if not line.startswith(("import ", "from ", "try:", "with ")) or index == 0:
+            return False
+        index -= 1
+    return False
+
+
+def test_lazy_imports_say_why() -> None:
+    """Imports live at the top of a module; one inside a function (start-up time, a cycle)
+    says why in a ``# lazy:`` comment."""
+    found = [where for path in _sources() for where in _unexplained_lazy_imports(path)]
+    assert not found, f"function-level imports without a '# lazy: <reason>': {found}"
+
+
+def test_the_lazy_import_check_can_fail(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    import json\n\n    return json\n")
+    global SRC
+    saved, SRC = SRC, tmp_path
+    try:
+        assert _unexplained_lazy_imports(sample) == ["sample.py:2"]
+    finally:
+        SRC = saved

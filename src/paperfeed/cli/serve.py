@@ -19,6 +19,7 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     # lazy: uvicorn, and numpy for the embedder, load only for serve
     import uvicorn
 
+    # lazy: the embedder (numpy, ONNX Runtime) loads only when serve starts
     from paperfeed.search.embedder import prepare
 
     settings = get_settings()

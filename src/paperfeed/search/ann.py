@@ -48,6 +48,7 @@ def _usearch_index() -> Any:
     # lazy: the order of these two imports matters (above), and both load with the index
     with contextlib.suppress(ImportError):
         import onnxruntime  # noqa: F401
+    # lazy: usearch loads only where an HNSW index is in use
     from usearch.index import Index
 
     return Index

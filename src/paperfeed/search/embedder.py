@@ -117,6 +117,7 @@ class Embedder:
     # --- loading -------------------------------------------------------------------------
 
     def _load_torch(self) -> None:
+        # lazy: each backend's runtime loads only when that backend is chosen
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -125,6 +126,7 @@ class Embedder:
         self._st.max_seq_length = self.max_length
 
     def _load_tokenizer(self) -> None:
+        # lazy: each backend's runtime loads only when that backend is chosen
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
@@ -133,6 +135,7 @@ class Embedder:
         self._tokenizer = tokenizer
 
     def _load_torch_bf16(self) -> None:
+        # lazy: each backend's runtime loads only when that backend is chosen
         import torch
 
         self._load_tokenizer()
@@ -149,6 +152,7 @@ class Embedder:
         self.model = f"{MODEL_NAME}:torch-{'bf16' if bf16 else 'fp32'}{suffix}"
 
     def _load_onnx(self, model_dir: Path) -> None:
+        # lazy: each backend's runtime loads only when that backend is chosen
         import onnxruntime as ort
 
         self._load_tokenizer()

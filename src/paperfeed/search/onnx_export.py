@@ -46,6 +46,7 @@ def _atomic_target(path: Path) -> Path:
 
 
 def _export_fused(path: Path) -> None:
+    # lazy: the export's libraries load only when a model is exported
     import torch
     from onnxruntime.transformers import optimizer
     from transformers import AutoModel
@@ -97,6 +98,7 @@ def _export_fused(path: Path) -> None:
 
 
 def _quantise(source: Path, path: Path) -> None:
+    # lazy: the export's libraries load only when a model is exported
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

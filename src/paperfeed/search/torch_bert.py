@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 def bf16_supported() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16) and PyTorch's
     oneDNN can use it. Without it bfloat16 is emulated, slower than float32."""
+    # lazy: torch loads only for the torch-bf16 backend
     try:
         import torch
     except ImportError:  # pragma: no cover - a dependency of the project
@@ -45,6 +46,7 @@ class TorchBert:
     """
 
     def __init__(self, path: Path, *, bf16: bool, batch_hint: int) -> None:
+        # lazy: torch loads only for the torch-bf16 backend
         import torch
         from safetensors.torch import load_file
 
@@ -109,6 +111,7 @@ class TorchBert:
         gelu: bool = False,
         add: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        # lazy: torch loads only for the torch-bf16 backend
         import torch
 
         weight, bias = weight_bias
@@ -129,6 +132,7 @@ class TorchBert:
 
     def embed(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> Vectors:
         """Unit vectors (float32) of a batch: token ids and their mask, ``(rows, width)``."""
+        # lazy: torch loads only for the torch-bf16 backend
         import torch
         import torch.nn.functional as F
 
@@ -160,6 +164,7 @@ class TorchBert:
     def _layer_norm(
         self, x: torch.Tensor, weight_bias: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
+        # lazy: torch loads only for the torch-bf16 backend
         import torch.nn.functional as F
 
         return F.layer_norm(x, (x.shape[-1],), *weight_bias, eps=self.eps)

@@ -395,6 +395,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
     if not enabled or total == 0:
         yield lambda n: None
         return
+    # lazy: progress bars only for long command-line runs
     from tqdm import tqdm
 
     with tqdm(total=total, unit="paper", desc="embedding", smoothing=0.1) as bar:
