@@ -34,7 +34,9 @@ def test_upvote_changes_count_and_order(user_client: Any) -> None:
         data={"action": "add", "csrf_token": page_csrf(voters[0]), "next": "/"},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    # Back to the voted card (#paper-ID), not the top of the list.
+    assert r.status_code == 303 and r.headers["location"] == "/#paper-2503.00001"
+    assert 'id="paper-2503.00001"' in voters[0].get("/papers/date/2025-03-07").text
     assert day_order(voters[0]) == ["2503.00002", "2503.00001", "2503.00003"]
     # Once per user: voting again changes nothing; un-voting goes back.
     token = page_csrf(voters[0])

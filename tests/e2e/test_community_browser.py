@@ -206,9 +206,26 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     assert before[1:] == ["Quiet Tokens and Loud Gradients", "Gradient Gardens for Sparse Mixtures"]
     gardens = page.locator(".card", has_text="Gradient Gardens")
     assert gardens.locator(".vote-n").inner_text() == "10"
+    # In place: no navigation, the scroll position kept, the vote posted to its own URL.
+    page.set_viewport_size({"width": 390, "height": 420})
+    gardens.scroll_into_view_if_needed()
+    # Where the page was when the vote went out (the click may scroll past the sticky
+    # header first): the vote must leave it there.
+    page.evaluate(
+        "document.addEventListener('submit', () => { window.scrollAtVote = window.scrollY }, true)"
+    )
+    navigations: list[str] = []
+    page.on("framenavigated", lambda f: navigations.append(f.url) if f == page.main_frame else None)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     gardens.locator("button.vote").click()
     page.locator(".card button.vote.voted").wait_for()
     assert gardens.locator(".vote-n").inner_text() == "11"
+    assert navigations == []  # the old script's 405 fell back to a full POST and reload
+    scrolled = page.evaluate("window.scrollAtVote")
+    assert scrolled > 0 and page.evaluate("window.scrollY") == scrolled
+    assert [p.removeprefix(server) for p in posts] == ["/papers/2503.00001/upvote"]
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.reload()
     assert titles(page)[1] == "Gradient Gardens for Sparse Mixtures"  # the order changed
     assert (

@@ -24,7 +24,7 @@ def card_ids(html: str) -> list[str]:
 def cards(html: str) -> dict[str, str]:
     """Each card's HTML by arXiv id."""
     out = {}
-    for chunk in html.split('<li class="card">')[1:]:
+    for chunk in re.split(r'<li class="card"[^>]*>', html)[1:]:
         out[card_ids(chunk)[0]] = chunk.split("</li>")[0]
     return out
 

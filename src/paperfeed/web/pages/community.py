@@ -66,7 +66,11 @@ def upvote_form(
         return Response(
             orjson.dumps({"upvotes": total, "voted": voted}), media_type="application/json"
         )
-    return redirect(safe_next(next or f"/papers/{arxiv_id}"))
+    if not next:
+        return redirect(f"/papers/{arxiv_id}")
+    # Back to the card that was voted on, not the top of the list (without JavaScript).
+    target = safe_next(next)
+    return redirect(target if "#" in target else f"{target}#paper-{arxiv_id}")
 
 
 # --- comments ------------------------------------------------------------------------------

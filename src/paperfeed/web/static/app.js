@@ -7,7 +7,8 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData(form);
   try {
-    const response = await fetch(form.action, {
+    // getAttribute, not form.action: the form's input named "action" shadows that property.
+    const response = await fetch(form.getAttribute("action"), {
       method: "POST",
       headers: { "Accept": "application/json", "X-CSRF-Token": String(data.get("csrf_token")) },
       body: new URLSearchParams(data),
