@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, func, select
 
 from paperfeed.config import Settings
+from paperfeed.papers.site import DEMO_KEY, is_demo_site
 from paperfeed.sources.demo_corpus import generate_listings
 from paperfeed.sources.pipeline import IngestStats, ingest_records
 from paperfeed.sources.readers import iter_daily_papers_array
@@ -24,7 +25,6 @@ from paperfeed.sources.remote import fetch_arxiv_recent_as_daily, fetch_daily_pa
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry, Paper, SiteMeta
 
-DEMO_KEY = "demo"
 REMOTE_DAYS = 7
 ARXIV_CATEGORIES = ("cs.AI", "cs.CL", "cs.CV", "cs.LG")
 
@@ -101,4 +101,4 @@ def _from_arxiv(db: Database, settings: Settings) -> IngestStats:
 
 def is_demo(db: Database) -> bool:
     with db.read() as s:
-        return s.get(SiteMeta, DEMO_KEY) is not None
+        return is_demo_site(s)

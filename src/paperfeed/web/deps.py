@@ -122,8 +122,12 @@ def _fetcher_of(request: HTTPConnection) -> SubmissionFetcher:
 
 
 def _made_once(request: HTTPConnection, name: str, make: Callable[[Any], T]) -> T:
-    """``app.state.<name>``, made by ``make(app.state)`` on first use (under the lock)."""
+    """``app.state.<name>``, made by ``make(app.state)`` on first use (under the lock; once
+    made, read without it: the day list asks on every request)."""
     state = request.app.state
+    made: T | None = getattr(state, name, None)
+    if made is not None:
+        return made
     with _lock:
         found: T | None = getattr(state, name, None)
         if found is None:
