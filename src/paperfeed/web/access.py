@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("GET", "/papers/trending"): PUBLIC,
     ("GET", "/papers/{arxiv_id}"): PUBLIC,
     ("GET", "/u/{username}"): PUBLIC,
+    ("GET", "/view/{mode}"): PUBLIC,  # this browser's list view (a preference cookie)
     ("GET", "/collections/{collection_id}"): PUBLIC,
     ("GET", "/collections/{collection_id}.xml"): PUBLIC,
     ("GET", "/collections/{collection_id}.atom"): PUBLIC,

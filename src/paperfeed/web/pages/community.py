@@ -330,12 +330,23 @@ def collection_delete(db: DatabaseDep, account: UserDep, collection_id: Id) -> R
 
 @router.post("/collections/add")
 def collection_add(
-    db: DatabaseDep, account: UserDep, collection_id: Text = "", arxiv_id: Text = ""
+    request: Request,
+    db: DatabaseDep,
+    account: UserDep,
+    collection_id: Text = "",
+    arxiv_id: Text = "",
 ) -> Response:
-    if optional_id(collection_id, "collection_id") is None:
+    cid = optional_id(collection_id, "collection_id")
+    if cid is None:
         raise HTTPException(400, "Choose a collection.")
-    colls.add_paper(db, account, int(collection_id), arxiv_id)
-    return redirect(f"/collections/{collection_id}")
+    colls.add_paper(db, account, cid, arxiv_id)
+    if "application/json" in request.headers.get("accept", ""):
+        # The page's script adds in place (app.js): no navigation, the reader's place kept.
+        return Response(
+            orjson.dumps({"added": True, "collection_id": cid}), media_type="application/json"
+        )
+    # Without JavaScript: back to the paper, its "Yours" section saying where it went.
+    return redirect(f"/papers/{arxiv_id}?added={cid}#yours")
 
 
 # --- admin ---------------------------------------------------------------------------------

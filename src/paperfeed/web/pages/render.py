@@ -23,11 +23,17 @@ from paperfeed.community.votes import voted_ids
 from paperfeed.store.db import Database
 from paperfeed.text import safe_url, truncate
 from paperfeed.web import deps
+from paperfeed.web.auth import COOKIES_STATE
 from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
 MAX_CARD_AUTHORS = 3
+# The list view a browser chose (``/view/{mode}``, app.js): a plain preference cookie, read
+# by the server so the choice works without JavaScript and the page comes right the first
+# time (no flash). It is part of an anonymous page's cache key: two variants at most.
+VIEW_COOKIE = "pf_view"
+LIST_VIEWS = ("cards", "compact")
 
 
 def format_day(day: dt.date) -> str:
@@ -119,12 +125,22 @@ def site_is_demo(db: Database, cache_: PageCache) -> bool:
     return cache_.flags.get_or_set(("site-meta", "demo"), compute)
 
 
+def list_view(scope: Mapping[str, Any]) -> str:
+    """``compact`` when the browser chose the compact list, else ``cards``: from the cookies
+    ``SecurityMiddleware`` parsed (the one parser; none parsed: the default)."""
+    cookies = scope.get("state", {}).get(COOKIES_STATE) or {}
+    return "compact" if cookies.get(VIEW_COOKIE) == "compact" else "cards"
+
+
 def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes:
     """Render a page template (which extends base.html) with the site context to bytes."""
     settings = deps.settings_of(request)
+    query = request.url.query
     full: dict[str, Any] = {
         "site_name": settings.site_name,
         "request_path": request.url.path,
+        "request_target": request.url.path + (f"?{query}" if query else ""),
+        "list_view": list_view(request.scope),
         "is_demo": context.get("is_demo", False),
         "feeds": [],
         "nav": "",
@@ -154,10 +170,11 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
 
 
-def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
+def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes, str]:
     """The cache key of an anonymous page: its path and raw query string, as the ASGI scope
-    has them (``web/cached_pages.py`` looks pages up by the same key before routing)."""
-    return ("html", scope["path"], scope.get("query_string", b""))
+    has them, and the list view the page was rendered for (``list_view``; the cookie changes
+    the HTML). ``web/cached_pages.py`` looks pages up by the same key before routing."""
+    return ("html", scope["path"], scope.get("query_string", b""), list_view(scope))
 
 
 async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:
