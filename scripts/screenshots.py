@@ -4,7 +4,8 @@ search (desktop, light) and a digest mail (light).
     make screenshots            # or: PYTHONPATH=src .venv/bin/python scripts/screenshots.py
 
 It builds a throw-away site in a temporary directory (SQLite, the generated demo corpus for a
-fixed day, the keyword index only: no network, no model download), serves it on a free
+fixed day, both search indexes with the packaged model, about a minute on two cores;
+``--keyword-only`` skips the semantic one: seconds), serves it on a free
 loopback port and photographs it in headless Chromium (Debian's /usr/bin/chromium, or
 PAPERFEED_CHROMIUM), at one device pixel per CSS pixel and the viewport only, so the PNGs stay
 small enough to commit. With Pillow installed they are also quantized to 256 colours.
@@ -33,12 +34,12 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 SEARCH = "speculative decoding"
 
 
-def build_site(data_dir: Path) -> tuple[Any, Any]:
-    """Settings and an upgraded database holding the demo corpus, keyword-indexed."""
+def build_site(data_dir: Path, semantic: bool) -> tuple[Any, Any]:
+    """Settings and an upgraded database holding the demo corpus, indexed."""
     os.environ.update(
         PAPERFEED_DATA_DIR=str(data_dir),
         PAPERFEED_DATABASE_URL=f"sqlite:///{data_dir / 'paperfeed.db'}",
-        PAPERFEED_EMBEDDING_BACKEND="off",
+        PAPERFEED_EMBEDDING_BACKEND="onnx" if semantic else "off",
         PAPERFEED_CACHE_SECONDS="0",
         PAPERFEED_BASE_URL="http://127.0.0.1:8000",
     )
@@ -51,7 +52,7 @@ def build_site(data_dir: Path) -> tuple[Any, Any]:
     db = get_database(settings)
     db.upgrade()
     load_generated(db, DAY)
-    update_indexes(db, settings, keyword_only=True)
+    update_indexes(db, settings, keyword_only=not semantic)
     return settings, db
 
 
@@ -133,6 +134,9 @@ def snap(page: Any, path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument(
+        "--keyword-only", action="store_true", help="no semantic index (faster; search says so)"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"no Chromium at {CHROMIUM} (apt-get install chromium, or PAPERFEED_CHROMIUM)")
@@ -140,7 +144,7 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        settings, db = build_site(Path(tmp))
+        settings, db = build_site(Path(tmp), semantic=not args.keyword_only)
         base, server = serve(settings, db)
         html = digest_html(settings, db)
         with sync_playwright() as pw:
@@ -150,8 +154,10 @@ def main() -> None:
         server.should_exit = True
         db.dispose()
     for path in made:
-        print(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: "
-              f"{path.stat().st_size // 1024} KiB")
+        print(
+            f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: "
+            f"{path.stat().st_size // 1024} KiB"
+        )
 
 
 if __name__ == "__main__":
