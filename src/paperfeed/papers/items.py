@@ -49,6 +49,7 @@ class FeedItem:
     journal_ref: str | None
     doi: str | None
     license: str | None
+    media_urls: list[str] | None
     day: dt.date | None = None
     submitted_at: dt.datetime | None = None
     submitted_by: str | None = None
@@ -93,6 +94,7 @@ PAPER_COLUMNS = (
     Paper.journal_ref,
     Paper.doi,
     Paper.license,
+    Paper.media_urls,
 )
 ENTRY_COLUMNS = (DailyEntry.day, DailyEntry.submitted_at, DailyEntry.submitted_by)
 

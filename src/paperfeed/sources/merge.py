@@ -35,6 +35,7 @@ COMMUNITY_FIELDS = (
     "project_page",
     "ai_summary",
     "ai_keywords",
+    "media_urls",
     "organization",
 )
 # The paper columns an ingest writes (besides ``arxiv_id`` and the timestamps).

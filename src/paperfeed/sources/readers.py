@@ -38,6 +38,7 @@ from paperfeed.sources.records import (
     parse_day,
     parse_id,
     parse_keywords,
+    parse_media_urls,
     parse_version,
     show,
 )
@@ -245,6 +246,7 @@ def generic_record(d: dict[str, Any]) -> PaperRecord:
         project_page=clean_url(_first(d, "project_page", "projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(d.get("ai_summary")),
         ai_keywords=parse_keywords(d.get("ai_keywords")),
+        media_urls=parse_media_urls(_first(d, "media_urls", "mediaUrls")),
         organization=_organization(d.get("organization")),
         upvotes=parse_count(d.get("upvotes"), "upvotes"),
         num_comments=parse_count(_first(d, "num_comments", "numComments"), "num_comments"),
@@ -306,6 +308,7 @@ def daily_api_record(item: dict[str, Any]) -> PaperRecord:
         project_page=clean_url(paper.get("projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(paper.get("ai_summary")),
         ai_keywords=parse_keywords(paper.get("ai_keywords")),
+        media_urls=parse_media_urls(paper.get("mediaUrls") or item.get("mediaUrls")),
         organization=_organization(item.get("organization") or paper.get("organization")),
         upvotes=parse_count(paper.get("upvotes"), "upvotes"),
         num_comments=parse_count(_first(item, "numComments", "num_comments"), "numComments"),

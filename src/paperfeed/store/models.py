@@ -62,6 +62,8 @@ class Paper(Base):
     project_page: Mapped[str | None] = mapped_column(String(1024))
     ai_summary: Mapped[str | None] = mapped_column(Text)
     ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    # Media a listing links (Daily Papers' ``mediaUrls``: videos, figures), http(s) URLs.
+    media_urls: Mapped[list[str] | None] = mapped_column(JSON)
     organization: Mapped[str | None] = mapped_column(String(255))
     imported_upvotes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     imported_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

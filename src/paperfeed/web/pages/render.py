@@ -74,6 +74,24 @@ def github_label(url: str | None) -> str:
     return url.split("://", 1)[-1].strip("/")
 
 
+_VIDEO = (".mp4", ".webm", ".mov", ".m4v", ".ogv")
+_IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif")
+
+
+def media_kind(url: str) -> str:
+    """``Video``, ``Image`` or ``Media``, from a media link's file extension. The page links
+    media and never embeds them: nothing is fetched from another host by a visitor's page."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    if path.endswith(_VIDEO):
+        return "Video"
+    return "Image" if path.endswith(_IMAGE) else "Media"
+
+
+def url_host(url: str) -> str:
+    """The host of an http(s) URL (``cdn.example.org``), for a link's label."""
+    return url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+
+
 def iso_z(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
@@ -106,6 +124,8 @@ def environment() -> Environment:
         github_label=github_label,
         iso_z=iso_z,
         safe_url=safe_url,
+        media_kind=media_kind,
+        url_host=url_host,
     )
     env.globals.update(
         categories_primary_first=categories_primary_first,
