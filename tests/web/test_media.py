@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -22,7 +23,7 @@ FIGURE = "https://cdn.example.org/uploads/figure.png?w=2"
 
 
 def test_reader_keeps_the_http_media_links() -> None:
-    item = {
+    item: dict[str, Any] = {
         "paper": {
             "id": "2503.00042",
             "title": "Invented Media Paper",
