@@ -284,7 +284,8 @@ class Settings(BaseSettings):
         default="10/hour", description="Authorship claims allowed per user."
     )
     smtp_host: str | None = Field(
-        default=None, description="SMTP server for outgoing mail. Unset: mail is not sent."
+        default=None,
+        description="SMTP server for outgoing mail. Unset: mail goes to the outbox on disk.",
     )
     smtp_port: int = Field(default=587, description="SMTP port.")
     smtp_user: str | None = Field(default=None, description="SMTP user name, if any.")
@@ -296,6 +297,14 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=10.0, description="Seconds before an SMTP call fails.")
     mail_from: str = Field(
         default="paperfeed@localhost", description="Sender address of outgoing mail."
+    )
+    outbox_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "With no SMTP relay, mail is written to `DATA_DIR/outbox/` for the admin to read at "
+            "`/admin/outbox`; beyond this many messages the oldest are deleted (logged)."
+        ),
     )
 
     # --- digests: subscriptions, delivery, worker

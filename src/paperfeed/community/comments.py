@@ -237,3 +237,41 @@ def thread(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> 
         if parent is not None:
             parent.replies.append(reply)
     return [t for t in tops.values() if not (t.hidden and not include_hidden and not t.replies)]
+
+
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RecentComment:
+    """A comment as the admin's list shows it: who, on which paper, the start of its text."""
+
+    id: int
+    author: str
+    arxiv_id: str
+    excerpt: str
+    hidden: bool
+    created_at: dt.datetime
+
+
+def recent(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[RecentComment]]:
+    """(how many comments there are, hidden ones too; ``limit`` of them newest first)."""
+    with db.read() as session:
+        total = session.scalar(select(func.count()).select_from(Comment)) or 0
+        rows = session.execute(
+            select(Comment, User.username, Paper.arxiv_id)
+            .join(User, User.id == Comment.user_id)
+            .join(Paper, Paper.id == Comment.paper_id)
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return total, [
+        RecentComment(c.id, name, arxiv_id, _excerpt(c.body), c.hidden, c.created_at)
+        for c, name, arxiv_id in rows
+    ]
+
+
+def _excerpt(body: str) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"

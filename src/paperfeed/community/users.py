@@ -376,5 +376,26 @@ def list_accounts(db: Database) -> list[Account]:
         return [_account(u) for u in session.scalars(select(User).order_by(User.id))]
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account as the admin's list shows it."""
+
+    account: Account
+    verified: bool
+    created_at: dt.datetime
+
+
+def accounts_page(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[AccountRow]]:
+    """(how many accounts there are, ``limit`` of them newest first from ``offset``)."""
+    with db.read() as session:
+        total = session.scalar(select(func.count()).select_from(User)) or 0
+        rows = session.scalars(
+            select(User).order_by(User.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return total, [
+            AccountRow(_account(u), u.email_verified_at is not None, u.created_at) for u in rows
+        ]
+
+
 def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()

@@ -35,6 +35,14 @@ def run_status(db: Database, run_ids: list[int] | None = None, limit: int = 20) 
         return [_status(session, run) for run in session.scalars(stmt).all()]
 
 
+def runs_page(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[RunStatus]]:
+    """(how many runs there are, ``limit`` of them newest first from ``offset``)."""
+    with db.read() as session:
+        total = session.scalar(select(func.count()).select_from(DigestRun)) or 0
+        stmt = select(DigestRun).order_by(DigestRun.id.desc()).limit(limit).offset(offset)
+        return total, [_status(session, run) for run in session.scalars(stmt).all()]
+
+
 def _status(session: Session, run: DigestRun) -> RunStatus:
     d = DigestDelivery
     counts = {
