@@ -59,7 +59,7 @@ def test_subscribe_confirm_through_the_outbox(
     admin = user_client("boss", admin=True)
     listing = admin.get("/admin/outbox")
     assert listing.status_code == 200
-    assert "1 messages" in listing.text and "reader@example.org" in listing.text
+    assert "1 message," in listing.text and "reader@example.org" in listing.text
     (href,) = re.findall(r'href="(/admin/outbox/[^"]+)"', listing.text)
     message = admin.get(href)
     assert message.status_code == 200
@@ -119,12 +119,12 @@ def test_admin_lists_show_rows_and_counts(
     assert "2 accounts" in page and "ann@example.org" in page and ">admin<" in page
     page = admin.get("/admin/comments").text
     assert (
-        "1 comments" in page and "A *first* look" in page and "/papers/2503.00001#comment-" in page
+        "1 comment" in page and "A *first* look" in page and "/papers/2503.00001#comment-" in page
     )
     page = admin.get("/admin/claims").text
-    assert "1 claims, 1 pending" in page and "Ann One" in page
+    assert "1 claim, 1 pending" in page and "Ann One" in page
     page = admin.get("/admin/subscribers").text
-    assert "1 addresses: 1 confirmed" in page and "list@example.org" in page
+    assert "1 address: 1 confirmed" in page and "list@example.org" in page
     page = admin.get("/admin/digests").text
     assert "0 runs" in page and "None." in page
 

@@ -55,6 +55,11 @@ def page_number(request: Request) -> int | None:
     return int(raw) if is_whole_number(raw, 1, MAX_PAGE) else None
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 account``, ``2 accounts``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def when(value: Any) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value is not None else ""
 
@@ -77,7 +82,7 @@ def _users(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = users.accounts_page(db, limit=PAGE_SIZE, offset=offset)
     return Table(
         total,
-        f"{total} accounts",
+        counted(total, "account"),
         ("user", "email", "role", "status", "joined"),
         [
             [
@@ -96,7 +101,7 @@ def _comments(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = comments.recent(db, limit=PAGE_SIZE, offset=offset)
     return Table(
         total,
-        f"{total} comments",
+        counted(total, "comment"),
         ("when", "by", "paper", "text"),
         [
             [
@@ -116,7 +121,7 @@ def _claims(db: Database, settings: Settings, offset: int) -> Table:
     rows = claims.claims(db, limit=PAGE_SIZE, offset=offset)
     return Table(
         total,
-        f"{total} claims, {pending} pending (decided on /admin)",
+        f"{counted(total, 'claim')}, {pending} pending (decided on /admin)",
         ("when", "by", "as author", "paper", "status"),
         [
             [
@@ -136,7 +141,8 @@ def _subscribers(db: Database, settings: Settings, offset: int) -> Table:
     by_status = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return Table(
         sum(counts.values()),
-        f"{sum(counts.values())} addresses" + (f": {by_status}" if by_status else ""),
+        counted(sum(counts.values()), "address", "addresses")
+        + (f": {by_status}" if by_status else ""),
         ("email", "status", "period", "consent"),
         [
             [
@@ -154,7 +160,7 @@ def _digests(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = deliver.runs_page(db, limit=PAGE_SIZE, offset=offset)
     return Table(
         total,
-        f"{total} runs",
+        counted(total, "run"),
         ("run", "period", "status", "deliveries"),
         [
             [
@@ -173,7 +179,8 @@ def _outbox(db: Database, settings: Settings, offset: int) -> Table:
     relay = "A relay is configured: new mail goes to it." if settings.smtp_host else ""
     return Table(
         total,
-        f"{total} messages, newest first (at most {settings.outbox_max_messages} kept). {relay}",
+        f"{counted(total, 'message')}, newest first (at most {settings.outbox_max_messages} "
+        f"kept). {relay}",
         ("date", "to", "subject"),
         [
             [
