@@ -4,6 +4,7 @@ message, atomically), listed newest first, read back, and kept bounded."""
 from __future__ import annotations
 
 import logging
+import re
 import os
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -40,6 +41,7 @@ def test_mail_without_relay_is_written_listed_and_read(tmp_path: Path) -> None:
     assert total == 2
     assert [e.subject for e in entries] == ["Confirm", "First"]  # newest first
     assert box.page(1, 10)[1][0].subject == "First"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", entries[0].when)
 
     shown = box.read(entries[0].name)
     assert shown is not None and shown.html_source is None

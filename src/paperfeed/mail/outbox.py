@@ -11,6 +11,7 @@ the oldest beyond that number, with a warning in the log saying how many went.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from paperfeed.config import Settings
@@ -158,7 +160,18 @@ def _entry_of(name: str, headers: Message) -> Entry:
     def header(key: str) -> str:
         return " ".join(str(headers.get(key, "") or "").split())
 
-    return Entry(name, header("Date"), header("From"), header("To"), header("Subject"))
+    return Entry(name, _when(header("Date")), header("From"), header("To"), header("Subject"))
+
+
+def _when(date: str) -> str:
+    """A Date header as ``2026-12-05 01:42 UTC`` (as written when it does not parse)."""
+    try:
+        parsed = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return date
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC)
+    return f"{parsed:%Y-%m-%d %H:%M} UTC"
 
 
 def _part(message: EmailMessage, subtype: str) -> str | None:
