@@ -4,8 +4,8 @@ message, atomically), listed newest first, read back, and kept bounded."""
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
