@@ -22,7 +22,14 @@ from markdown_it import MarkdownIt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text, found
+from paperfeed.community import (
+    CommunityError,
+    Forbidden,
+    NotFound,
+    clean_text,
+    found,
+    page_of,
+)
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, Paper, User, utcnow
@@ -197,10 +204,13 @@ def get_comment(db: Database, comment_id: int) -> tuple[CommentView, str] | None
     if row is None:
         return None
     c, username, arxiv_id = row
-    view = CommentView(
+    return _view(c, username), arxiv_id
+
+
+def _view(c: Comment, username: str) -> CommentView:
+    return CommentView(
         c.id, username, c.body, c.body_html, c.hidden, c.created_at, c.edited_at, c.parent_id
     )
-    return view, arxiv_id
 
 
 def thread(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> list[CommentView]:
@@ -239,39 +249,17 @@ def thread(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> 
     return [t for t in tops.values() if not (t.hidden and not include_hidden and not t.replies)]
 
 
-EXCERPT_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class RecentComment:
-    """A comment as the admin's list shows it: who, on which paper, the start of its text."""
-
-    id: int
-    author: str
-    arxiv_id: str
-    excerpt: str
-    hidden: bool
-    created_at: dt.datetime
-
-
-def recent(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[RecentComment]]:
-    """(how many comments there are, hidden ones too; ``limit`` of them newest first)."""
+def recent(
+    db: Database, *, limit: int, offset: int = 0
+) -> tuple[int, list[tuple[CommentView, str]]]:
+    """(how many comments there are, hidden ones too; ``limit`` of them newest first, each
+    with the arXiv id of its paper)."""
+    stmt = (
+        select(Comment, User.username, Paper.arxiv_id)
+        .join(User, User.id == Comment.user_id)
+        .join(Paper, Paper.id == Comment.paper_id)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
     with db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Comment)) or 0
-        rows = session.execute(
-            select(Comment, User.username, Paper.arxiv_id)
-            .join(User, User.id == Comment.user_id)
-            .join(Paper, Paper.id == Comment.paper_id)
-            .order_by(Comment.created_at.desc(), Comment.id.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
-    return total, [
-        RecentComment(c.id, name, arxiv_id, _excerpt(c.body), c.hidden, c.created_at)
-        for c, name, arxiv_id in rows
-    ]
-
-
-def _excerpt(body: str) -> str:
-    text = " ".join(body.split())
-    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+        total, rows = page_of(session, stmt, limit, offset)
+    return total, [(_view(c, username), arxiv_id) for c, username, arxiv_id in rows]

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError
+from paperfeed.community import CommunityError, page_of
 from paperfeed.community import passwords as pw
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
@@ -388,12 +388,9 @@ class AccountRow:
 def accounts_page(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[AccountRow]]:
     """(how many accounts there are, ``limit`` of them newest first from ``offset``)."""
     with db.read() as session:
-        total = session.scalar(select(func.count()).select_from(User)) or 0
-        rows = session.scalars(
-            select(User).order_by(User.id.desc()).limit(limit).offset(offset)
-        ).all()
+        total, rows = page_of(session, select(User).order_by(User.id.desc()), limit, offset)
         return total, [
-            AccountRow(_account(u), u.email_verified_at is not None, u.created_at) for u in rows
+            AccountRow(_account(u), u.email_verified_at is not None, u.created_at) for (u,) in rows
         ]
 
 

@@ -35,6 +35,7 @@ from paperfeed.web.pages.account import page
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+EXCERPT_CHARS = 200  # of a comment in the list
 MAX_PAGE = 100_000
 BAD_PAGE = f"The page is a whole number from 1 to {MAX_PAGE}."
 
@@ -78,119 +79,103 @@ def nav(db: Database, settings: Settings) -> list[tuple[str, str, str]]:
     ]
 
 
+Column = tuple[str, Callable[[Any], Cell]]  # a heading, and the cell it makes of a row
+
+
+def _table(total: int, summary: str, columns: Sequence[Column], rows: Sequence[Any]) -> Table:
+    return Table(
+        total, summary, [name for name, _ in columns], [[f(r) for _, f in columns] for r in rows]
+    )
+
+
+def _plain(text: str) -> Cell:
+    return text, None
+
+
+USER_COLUMNS: list[Column] = [
+    ("user", lambda r: (r.account.username, f"/u/{r.account.username}")),
+    ("email", lambda r: _plain(r.account.email + ("" if r.verified else " (unverified)"))),
+    ("role", lambda r: _plain("admin" if r.account.is_admin else "user")),
+    ("status", lambda r: _plain("banned" if r.account.is_banned else "active")),
+    ("joined", lambda r: _plain(when(r.created_at))),
+]
+COMMENT_COLUMNS: list[Column] = [
+    ("when", lambda r: _plain(when(r[0].created_at))),
+    ("by", lambda r: (r[0].author, f"/u/{r[0].author}")),
+    ("paper", lambda r: (r[1], f"/papers/{r[1]}#comment-{r[0].id}")),
+    ("text", lambda r: _plain(("[hidden] " if r[0].hidden else "") + excerpt(r[0].body))),
+]
+CLAIM_COLUMNS: list[Column] = [
+    ("when", lambda c: _plain(when(c.created_at))),
+    ("by", lambda c: (c.username, f"/u/{c.username}")),
+    ("as author", lambda c: _plain(c.author_name)),
+    ("paper", lambda c: (c.title or c.arxiv_id, f"/papers/{c.arxiv_id}")),
+    ("status", lambda c: _plain(c.status)),
+]
+SUBSCRIBER_COLUMNS: list[Column] = [
+    ("email", lambda s: _plain(s.email)),
+    ("status", lambda s: _plain(s.status)),
+    ("period", lambda s: _plain(s.prefs.period)),
+    ("consent", lambda s: _plain(f"{when(s.consent_at)} {s.consent_source or ''}".strip())),
+]
+RUN_COLUMNS: list[Column] = [
+    ("run", lambda r: _plain(str(r.id))),
+    ("period", lambda r: _plain(f"{r.kind} {r.period_key}")),
+    ("status", lambda r: _plain(r.status + (f" ({r.paused_reason})" if r.paused_reason else ""))),
+    ("deliveries", lambda r: _plain(by_state(r.counts))),
+]
+OUTBOX_COLUMNS: list[Column] = [
+    ("date", lambda e: _plain(e.when)),
+    ("to", lambda e: _plain(e.to)),
+    ("subject", lambda e: (e.subject or "(no subject)", f"/admin/outbox/{e.name}")),
+]
+
+
+def excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…"
+
+
+def by_state(counts: dict[str, int]) -> str:
+    """``3 confirmed, 1 pending``."""
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+
+
 def _users(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = users.accounts_page(db, limit=PAGE_SIZE, offset=offset)
-    return Table(
-        total,
-        counted(total, "account"),
-        ("user", "email", "role", "status", "joined"),
-        [
-            [
-                (r.account.username, f"/u/{r.account.username}"),
-                (r.account.email + ("" if r.verified else " (unverified)"), None),
-                ("admin" if r.account.is_admin else "user", None),
-                ("banned" if r.account.is_banned else "active", None),
-                (when(r.created_at), None),
-            ]
-            for r in rows
-        ],
-    )
+    return _table(total, counted(total, "account"), USER_COLUMNS, rows)
 
 
 def _comments(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = comments.recent(db, limit=PAGE_SIZE, offset=offset)
-    return Table(
-        total,
-        counted(total, "comment"),
-        ("when", "by", "paper", "text"),
-        [
-            [
-                (when(c.created_at), None),
-                (c.author, f"/u/{c.author}"),
-                (c.arxiv_id, f"/papers/{c.arxiv_id}#comment-{c.id}"),
-                (("[hidden] " if c.hidden else "") + c.excerpt, None),
-            ]
-            for c in rows
-        ],
-    )
+    return _table(total, counted(total, "comment"), COMMENT_COLUMNS, rows)
 
 
 def _claims(db: Database, settings: Settings, offset: int) -> Table:
-    total = claims.count(db)
-    pending = claims.count(db, status="pending")
+    total, pending = claims.count(db), claims.count(db, status="pending")
+    summary = f"{counted(total, 'claim')}, {pending} pending (decided on /admin)"
     rows = claims.claims(db, limit=PAGE_SIZE, offset=offset)
-    return Table(
-        total,
-        f"{counted(total, 'claim')}, {pending} pending (decided on /admin)",
-        ("when", "by", "as author", "paper", "status"),
-        [
-            [
-                (when(c.created_at), None),
-                (c.username, f"/u/{c.username}"),
-                (c.author_name, None),
-                (c.title or c.arxiv_id, f"/papers/{c.arxiv_id}"),
-                (c.status, None),
-            ]
-            for c in rows
-        ],
-    )
+    return _table(total, summary, CLAIM_COLUMNS, rows)
 
 
 def _subscribers(db: Database, settings: Settings, offset: int) -> Table:
     counts, rows = subs.page(db, limit=PAGE_SIZE, offset=offset)
-    by_status = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return Table(
-        sum(counts.values()),
-        counted(sum(counts.values()), "address", "addresses")
-        + (f": {by_status}" if by_status else ""),
-        ("email", "status", "period", "consent"),
-        [
-            [
-                (s.email, None),
-                (s.status, None),
-                (s.prefs.period, None),
-                (f"{when(s.consent_at)} {s.consent_source or ''}".strip(), None),
-            ]
-            for s in rows
-        ],
-    )
+    total = sum(counts.values())
+    summary = counted(total, "address", "addresses") + (f": {by_state(counts)}" if counts else "")
+    return _table(total, summary, SUBSCRIBER_COLUMNS, rows)
 
 
 def _digests(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = deliver.runs_page(db, limit=PAGE_SIZE, offset=offset)
-    return Table(
-        total,
-        counted(total, "run"),
-        ("run", "period", "status", "deliveries"),
-        [
-            [
-                (str(r.id), None),
-                (f"{r.kind} {r.period_key}", None),
-                (r.status + (f" ({r.paused_reason})" if r.paused_reason else ""), None),
-                (", ".join(f"{n} {state}" for state, n in sorted(r.counts.items())), None),
-            ]
-            for r in rows
-        ],
-    )
+    return _table(total, counted(total, "run"), RUN_COLUMNS, rows)
 
 
 def _outbox(db: Database, settings: Settings, offset: int) -> Table:
     total, rows = Outbox.of(settings).page(offset, PAGE_SIZE)
-    relay = "A relay is configured: new mail goes to it." if settings.smtp_host else ""
-    return Table(
-        total,
-        f"{counted(total, 'message')}, newest first (at most {settings.outbox_max_messages} "
-        f"kept). {relay}",
-        ("date", "to", "subject"),
-        [
-            [
-                (e.when, None),
-                (e.to, None),
-                (e.subject or "(no subject)", f"/admin/outbox/{e.name}"),
-            ]
-            for e in rows
-        ],
-    )
+    relay = " A relay is configured: new mail goes to it." if settings.smtp_host else ""
+    kept = f"at most {settings.outbox_max_messages} kept"
+    summary = f"{counted(total, 'message')}, newest first ({kept}).{relay}"
+    return _table(total, summary, OUTBOX_COLUMNS, rows)
 
 
 Lister = Callable[[Database, Settings, int], Table]
