@@ -38,7 +38,7 @@ def add(email: str, period: str, confirmed: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if token:
         sent = subs.send_confirmation(settings, view.email, token)
-        where = "sent" if settings.smtp_host else "in the outbox (no SMTP relay)"
+        where = "sent" if settings.smtp_host else "in the outbox, no SMTP relay"
         note = f"confirmation mail {where}" if sent else "confirmation mail NOT sent (see log)"
         click.echo(f"{view.email}: {view.status} ({note})")
     else:
