@@ -47,15 +47,26 @@ def create(email: str, username: str | None, admin: bool, password_stdin: bool) 
     name = (
         username or "".join(c for c in email.split("@")[0].lower() if c.isalnum() or c in "_-")[:32]
     )
-    with _refusal_as_error():
+    try:
         # The operator vouches for the address: the account counts as verified.
         account = users.create_user(
             database, settings, name, email, password, is_admin=admin, verified=True
         )
+    except CommunityError as exc:
+        raise click.ClickException(_with_username_hint(str(exc), name, username)) from exc
     role = "admin" if account.is_admin else "user"
     click.echo(f"created {role} {account.username} <{account.email}>")
     if shown:
         click.echo(f"password (shown once, change it at /account): {password}")
+
+
+def _with_username_hint(message: str, name: str, given: str | None) -> str:
+    """A refused username names the way out: the name was made from the address, or given."""
+    if "sername" not in message:
+        return message
+    if given:
+        return f"{message} Choose another with --username NAME."
+    return f"{message} ({name!r}, made from the address.) Choose one with --username NAME."
 
 
 @users_group.command("list")

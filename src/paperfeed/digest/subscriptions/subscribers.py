@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -286,6 +286,23 @@ def add(
 def list_all(db: Database) -> list[SubscriberView]:
     with db.read() as session:
         return [_view(s) for s in session.scalars(select(Subscriber).order_by(Subscriber.id))]
+
+
+def page(
+    db: Database, *, limit: int, offset: int = 0
+) -> tuple[dict[str, int], list[SubscriberView]]:
+    """(how many addresses there are per status, ``limit`` of them newest first)."""
+    with db.read() as session:
+        counts = {
+            status: n
+            for status, n in session.execute(
+                select(Subscriber.status, func.count()).group_by(Subscriber.status)
+            )
+        }
+        rows = session.scalars(
+            select(Subscriber).order_by(Subscriber.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return counts, [_view(s) for s in rows]
 
 
 def remove(db: Database, email: str) -> bool:

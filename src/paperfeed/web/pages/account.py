@@ -38,6 +38,7 @@ from paperfeed.web.deps import (
     UserDep,
     ViewerDep,
     csrf_token,
+    settings_of,
 )
 from paperfeed.web.pages.render import html_response, render
 
@@ -58,6 +59,8 @@ Text = Annotated[str, Form(max_length=10_000)]
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("form_csrf", csrf_token(request))
+    # No SMTP relay: pages that promise mail say it waits in the outbox (_mail_note.html).
+    context.setdefault("no_relay", not settings_of(request).smtp_host)
     context.setdefault("period_nav", {"daily": "/", "weekly": "/", "monthly": "/"})
     response = html_response(render(request, template, context), status)
     response.headers["Cache-Control"] = "no-store"
@@ -121,11 +124,13 @@ def signup(
         address = users.normalize_email(email)
         if limiter.hit("signup-taken", settings.rate_limit_reset, address):
             outbox.put(_address_taken_mail(settings, address))
-        return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
+        return page(
+            request, "login.html", next="/", error=None, notice=SIGNED_UP, mail_promised=True
+        )
     except CommunityError as exc:
         return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
     outbox.put(verification_mail(db, settings, account))
-    return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
+    return page(request, "login.html", next="/", error=None, notice=SIGNED_UP, mail_promised=True)
 
 
 def verification_mail(db: Database, settings: Settings, account: Account) -> Mail:

@@ -34,9 +34,11 @@ from paperfeed.web.deps import (
     UserDep,
     ViewerDep,
     client_ip,
+    settings_of,
 )
 from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 from paperfeed.web.pages.account import page, redirect, safe_next
+from paperfeed.web.pages.admin import nav as admin_nav
 from paperfeed.web.pages.render import html_response, render
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -350,6 +352,7 @@ def _admin_page(
 ) -> Response:
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    context.setdefault("admin_nav", admin_nav(db, settings_of(request)))
     pending = claims.count(db, status="pending")
     return page(
         request,
