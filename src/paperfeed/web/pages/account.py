@@ -30,11 +30,11 @@ from paperfeed.mail import Mail
 from paperfeed.store.db import Database
 from paperfeed.web.auth import clear_session, cookie_name, session_cookie, set_session
 from paperfeed.web.deps import (
-    ClientIpDep,
+    ContextDep,
     DatabaseDep,
     LimiterDep,
     OutboxDep,
-    SettingsDep,
+    ThrottleDep,
     UserDep,
     ViewerDep,
     csrf_token,
@@ -101,17 +101,15 @@ def signup_form(request: Request, account: ViewerDep) -> Response:
 
 @router.post("/signup")
 def signup(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
+    ctx: ContextDep,
+    throttle: ThrottleDep,
     outbox: OutboxDep,
-    ip: ClientIpDep,
     username: Text = "",
     email: Text = "",
     password: Text = "",
 ) -> Response:
-    if not limiter.hit("signup-ip", settings.rate_limit_signup_ip, ip):
+    request, settings, db = ctx.request, ctx.settings, ctx.db
+    if not throttle.per_ip("signup-ip", settings.rate_limit_signup_ip):
         return page(request, "signup.html", 429, username=username, email=email, error=TOO_MANY)
     try:
         account = users.create_user(db, settings, username, email, password)
@@ -119,7 +117,7 @@ def signup(
         # Answered like a sign-up that worked; the address's owner hears of it instead (a
         # few times an hour at most: the form must not become a way to flood them).
         address = users.normalize_email(email)
-        if limiter.hit("signup-taken", settings.rate_limit_reset, address):
+        if throttle.limiter.hit("signup-taken", settings.rate_limit_reset, address):
             outbox.put(_address_taken_mail(settings, address))
         return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
     except CommunityError as exc:
@@ -156,16 +154,16 @@ BAD_VERIFY_LINK = "This link is invalid, expired or already used. Log in to get 
 
 
 @router.get("/verify/{token}")
-def verify_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
+def verify_page(ctx: ContextDep, token: str) -> Response:
     """A button, not the verification itself: mail scanners that open links change nothing."""
-    found = users.check_verify_token(db, settings, token)
-    return _verify_answer(request, found, form_token=token, done=False)
+    found = users.check_verify_token(ctx.db, ctx.settings, token)
+    return _verify_answer(ctx.request, found, form_token=token, done=False)
 
 
 @router.post("/verify/{token}")
-def verify(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
-    found = users.verify_email(db, settings, token)
-    return _verify_answer(request, found, form_token=None, done=True)
+def verify(ctx: ContextDep, token: str) -> Response:
+    found = users.verify_email(ctx.db, ctx.settings, token)
+    return _verify_answer(ctx.request, found, form_token=None, done=True)
 
 
 def _verify_answer(
@@ -180,13 +178,10 @@ def _verify_answer(
 
 @router.post("/account/verify")
 def resend_verification(
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    outbox: OutboxDep,
-    account: UserDep,
+    ctx: ContextDep, limiter: LimiterDep, outbox: OutboxDep, account: UserDep
 ) -> Response:
     """Mail a fresh verification link to the signed-in account's address."""
+    settings, db = ctx.settings, ctx.db
     if users.email_verified(db, account):
         return redirect("/account/digest")
     if not limiter.hit("verify", settings.rate_limit_reset, str(account.id)):
@@ -240,18 +235,12 @@ def _waiting(request: Request, seconds: float) -> Response:
 
 @router.post("/login")
 def login(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    ip: ClientIpDep,
-    login: Text = "",
-    password: Text = "",
-    next: Text = "/",
+    ctx: ContextDep, throttle: ThrottleDep, login: Text = "", password: Text = "", next: Text = "/"
 ) -> Response:
-    if not limiter.hit("login-ip", settings.rate_limit_login_ip, ip):
+    request, settings, db = ctx.request, ctx.settings, ctx.db
+    if not throttle.per_ip("login-ip", settings.rate_limit_login_ip):
         return page(request, "login.html", 429, next="/", error=TOO_MANY, notice=None)
-    delay = LoginDelay(limiter, settings)
+    delay = LoginDelay(throttle.limiter, settings)
     key = _throttle_key(request, settings, db, users.login_key(db, login))
     wait = delay.claim(key)
     if wait:
@@ -267,11 +256,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
-    token = request.cookies.get(session_cookie(settings))
+def logout(ctx: ContextDep) -> Response:
+    token = ctx.request.cookies.get(session_cookie(ctx.settings))
     if token:
-        sessions.end_session(db, token)
-    return _logged_out(settings, "/")
+        sessions.end_session(ctx.db, token)
+    return _logged_out(ctx.settings, "/")
 
 
 def _logged_out(settings: Settings, path: str) -> Response:
@@ -322,14 +311,13 @@ def _revoke_tokens_if_asked(db: Database, account: Account, revoke_tokens: str) 
 
 @router.post("/account/password")
 def change_password(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
+    ctx: ContextDep,
     account: UserDep,
     current: Text = "",
     new: Text = "",
     revoke_tokens: RevokeTokens = "",
 ) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     try:
         users.change_password(db, settings, account, current, new)
     except CommunityError as exc:
@@ -341,25 +329,19 @@ def change_password(
 
 @router.post("/account/logout-everywhere")
 def logout_everywhere(
-    settings: SettingsDep, db: DatabaseDep, account: UserDep, revoke_tokens: RevokeTokens = ""
+    ctx: ContextDep, account: UserDep, revoke_tokens: RevokeTokens = ""
 ) -> Response:
-    sessions.end_all_sessions(db, account.id)
-    _revoke_tokens_if_asked(db, account, revoke_tokens)
-    return _logged_out(settings, "/login")
+    sessions.end_all_sessions(ctx.db, account.id)
+    _revoke_tokens_if_asked(ctx.db, account, revoke_tokens)
+    return _logged_out(ctx.settings, "/login")
 
 
 @router.post("/account/delete")
-def delete_account(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    account: UserDep,
-    password: Text = "",
-) -> Response:
-    if users.authenticate(db, settings, account.username, password) is None:
-        return _account_page(request, db, account, 400, error="The password is wrong.")
-    users.delete_account(db, account)
-    return _logged_out(settings, "/")
+def delete_account(ctx: ContextDep, account: UserDep, password: Text = "") -> Response:
+    if users.authenticate(ctx.db, ctx.settings, account.username, password) is None:
+        return _account_page(ctx.request, ctx.db, account, 400, error="The password is wrong.")
+    users.delete_account(ctx.db, account)
+    return _logged_out(ctx.settings, "/")
 
 
 @router.post("/account/tokens")
@@ -408,21 +390,16 @@ def reset_form(request: Request) -> Response:
 
 @router.post("/reset")
 def reset_request(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    outbox: OutboxDep,
-    ip: ClientIpDep,
-    email: Text = "",
+    ctx: ContextDep, throttle: ThrottleDep, outbox: OutboxDep, email: Text = ""
 ) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     try:
         address = users.normalize_email(email)
     except CommunityError as exc:
         return _reset_page(request, 400, error=str(exc))
     if not (
-        limiter.hit("reset-ip", settings.rate_limit_reset_ip, ip)
-        and limiter.hit("reset", settings.rate_limit_reset, address)
+        throttle.per_ip("reset-ip", settings.rate_limit_reset_ip)
+        and throttle.limiter.hit("reset", settings.rate_limit_reset, address)
     ):
         return _reset_page(request, 429, error=TOO_MANY)
     account = users.get_account_by_email(db, address)
@@ -439,21 +416,17 @@ def reset_request(
 
 
 @router.get("/reset/{token}")
-def reset_link(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
-    if users.check_reset_token(db, settings, token) is None:
-        return _reset_page(request, 400, error=BAD_RESET_LINK)
-    return _reset_page(request, token=token)
+def reset_link(ctx: ContextDep, token: str) -> Response:
+    if users.check_reset_token(ctx.db, ctx.settings, token) is None:
+        return _reset_page(ctx.request, 400, error=BAD_RESET_LINK)
+    return _reset_page(ctx.request, token=token)
 
 
 @router.post("/reset/{token}")
 def reset_password(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    token: str,
-    password: Text = "",
-    revoke_tokens: RevokeTokens = "",
+    ctx: ContextDep, token: str, password: Text = "", revoke_tokens: RevokeTokens = ""
 ) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     account = users.check_reset_token(db, settings, token)
     if account is None:
         return _reset_page(request, 400, error=BAD_RESET_LINK)
