@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from paperfeed.config import Settings
 from paperfeed.digest import DigestError
 from paperfeed.digest.subscriptions.links import confirm_mac_ok, confirm_token, parse_confirm
 from paperfeed.digest.subscriptions.prefs import Prefs, make_prefs
+from paperfeed.store.counters import count_toward
 from paperfeed.store.db import Database
 from paperfeed.store.models import Subscriber, utcnow
 
@@ -299,18 +300,6 @@ def remove(db: Database, email: str) -> bool:
 
 def record_hard_bounce(session: Any, subscriber_id: int, settings: Settings) -> bool:
     """Count a permanent failure; suppress the address at the limit. True when suppressed."""
-    session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id)
-        .values(hard_bounces=Subscriber.hard_bounces + 1)
-    )
-    result: Any = session.execute(
-        update(Subscriber)
-        .where(
-            Subscriber.id == subscriber_id,
-            Subscriber.hard_bounces >= settings.digest_max_hard_bounces,
-            Subscriber.status != "suppressed",
-        )
-        .values(status="suppressed", suppressed_at=utcnow())
-    )
-    return bool(result.rowcount)
+    limit, live = settings.digest_max_hard_bounces, Subscriber.status != "suppressed"
+    suppressed = {"status": "suppressed", "suppressed_at": utcnow()}
+    return count_toward(session, Subscriber.hard_bounces, subscriber_id, limit, live, suppressed)
