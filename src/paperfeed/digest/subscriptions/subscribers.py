@@ -26,6 +26,7 @@ from paperfeed.digest.subscriptions.prefs import Prefs, make_prefs
 from paperfeed.store.counters import count_toward
 from paperfeed.store.db import Database
 from paperfeed.store.models import Subscriber, utcnow
+from paperfeed.store.records import record_of
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +46,12 @@ class SubscriberView:
 
 
 def _view(s: Subscriber) -> SubscriberView:
-    return SubscriberView(
-        s.id,
-        s.email,
-        s.status,
-        prefs_of(s),
-        s.user_id,
-        s.consent_at,
-        s.consent_source,
-        s.hard_bounces,
-    )
+    return record_of(SubscriberView, s, prefs=prefs_of(s))
 
 
 def prefs_of(s: Subscriber) -> Prefs:
-    return Prefs(
-        s.period,
-        s.timezone,
-        s.send_hour,
-        s.send_weekday,
-        s.max_papers,
-        list(s.categories or []),
-        list(s.keywords or []),
-        list(s.authors or []),
-    )
+    topics = {name: list(getattr(s, name) or []) for name in ("categories", "keywords", "authors")}
+    return record_of(Prefs, s, **topics)
 
 
 def _apply(sub: Subscriber, prefs: Prefs, now: dt.datetime) -> None:
