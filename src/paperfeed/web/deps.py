@@ -1,6 +1,9 @@
 """What a route needs, as FastAPI dependencies (in the style of the FastAPI full-stack
 template's ``api/deps.py``): a route names them as parameters, ``settings: SettingsDep``,
-``db: DatabaseDep``, ``account: UserDep``, ``votes: VotesDep``, and stays thin.
+``db: DatabaseDep``, ``account: UserDep``, ``votes: VotesDep``, and stays thin. What a route
+needs together comes as one: ``ctx: ContextDep`` (the request, settings and database),
+``me: MemberDep`` (the same with the logged-in user; ``AdminMemberDep``: an admin) and
+``throttle: ThrottleDep`` (the rate limiter with the client's address).
 
 Services
     ``create_app`` puts the per-app services in ``app.state`` (settings, the database, the
@@ -315,3 +318,23 @@ OutboxDep = Annotated[MailQueue, Depends(_on_loop(_outbox_of))]
 ClientIpDep = Annotated[str, Depends(_on_loop(client_ip))]
 ContextDep = Annotated[Context, Depends(_context)]  # request, settings, db
 ThrottleDep = Annotated[Throttle, Depends(_throttle)]  # rate limiter, client address
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Context):
+    """A :class:`Context` with the logged-in user who asks (``MemberDep``: a session or any
+    token; ``AdminMemberDep``: an admin's session)."""
+
+    account: Account
+
+
+async def _member(request: Request, account: UserDep) -> Member:
+    return Member(request, settings_of(request), database_of(request), account)
+
+
+async def _admin_member(request: Request, account: AdminDep) -> Member:
+    return Member(request, settings_of(request), database_of(request), account)
+
+
+MemberDep = Annotated[Member, Depends(_member)]  # request, settings, db, the user
+AdminMemberDep = Annotated[Member, Depends(_admin_member)]  # the same, the user an admin

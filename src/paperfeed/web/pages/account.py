@@ -31,11 +31,11 @@ from paperfeed.store.db import Database
 from paperfeed.web.auth import clear_session, cookie_name, session_cookie, set_session
 from paperfeed.web.deps import (
     ContextDep,
-    DatabaseDep,
     LimiterDep,
+    Member,
+    MemberDep,
     OutboxDep,
     ThrottleDep,
-    UserDep,
     ViewerDep,
     csrf_token,
 )
@@ -177,11 +177,9 @@ def _verify_answer(
 
 
 @router.post("/account/verify")
-def resend_verification(
-    ctx: ContextDep, limiter: LimiterDep, outbox: OutboxDep, account: UserDep
-) -> Response:
+def resend_verification(me: MemberDep, limiter: LimiterDep, outbox: OutboxDep) -> Response:
     """Mail a fresh verification link to the signed-in account's address."""
-    settings, db = ctx.settings, ctx.db
+    settings, db, account = me.settings, me.db, me.account
     if users.email_verified(db, account):
         return redirect("/account/digest")
     if not limiter.hit("verify", settings.rate_limit_reset, str(account.id)):
@@ -274,17 +272,16 @@ def _logged_out(settings: Settings, path: str) -> Response:
 
 
 def _account_page(
-    request: Request,
-    db: Database,
-    account: Account,
+    me: Member,
     status: int = 200,
     *,
     error: str | None = None,
     notice: str | None = None,
     new_token: str | None = None,
 ) -> Response:
+    db, account = me.db, me.account
     return page(
-        request,
+        me.request,
         "account.html",
         status,
         error=error,
@@ -296,8 +293,8 @@ def _account_page(
 
 
 @router.get("/account")
-def account_page(request: Request, db: DatabaseDep, account: UserDep) -> Response:
-    return _account_page(request, db, account)
+def account_page(me: MemberDep) -> Response:
+    return _account_page(me)
 
 
 # The forms that end sessions (password change, reset, log out everywhere) carry this
@@ -311,56 +308,48 @@ def _revoke_tokens_if_asked(db: Database, account: Account, revoke_tokens: str) 
 
 @router.post("/account/password")
 def change_password(
-    ctx: ContextDep,
-    account: UserDep,
-    current: Text = "",
-    new: Text = "",
-    revoke_tokens: RevokeTokens = "",
+    me: MemberDep, current: Text = "", new: Text = "", revoke_tokens: RevokeTokens = ""
 ) -> Response:
-    request, settings, db = ctx.request, ctx.settings, ctx.db
+    settings, db, account = me.settings, me.db, me.account
     try:
         users.change_password(db, settings, account, current, new)
     except CommunityError as exc:
-        return _account_page(request, db, account, 400, error=str(exc))
+        return _account_page(me, 400, error=str(exc))
     _revoke_tokens_if_asked(db, account, revoke_tokens)
     # Every session ended with the change; this browser gets a fresh one.
-    return _login_response(request, settings, db, account, "/account")
+    return _login_response(me.request, settings, db, account, "/account")
 
 
 @router.post("/account/logout-everywhere")
-def logout_everywhere(
-    ctx: ContextDep, account: UserDep, revoke_tokens: RevokeTokens = ""
-) -> Response:
-    sessions.end_all_sessions(ctx.db, account.id)
-    _revoke_tokens_if_asked(ctx.db, account, revoke_tokens)
-    return _logged_out(ctx.settings, "/login")
+def logout_everywhere(me: MemberDep, revoke_tokens: RevokeTokens = "") -> Response:
+    sessions.end_all_sessions(me.db, me.account.id)
+    _revoke_tokens_if_asked(me.db, me.account, revoke_tokens)
+    return _logged_out(me.settings, "/login")
 
 
 @router.post("/account/delete")
-def delete_account(ctx: ContextDep, account: UserDep, password: Text = "") -> Response:
-    if users.authenticate(ctx.db, ctx.settings, account.username, password) is None:
-        return _account_page(ctx.request, ctx.db, account, 400, error="The password is wrong.")
-    users.delete_account(ctx.db, account)
-    return _logged_out(ctx.settings, "/")
+def delete_account(me: MemberDep, password: Text = "") -> Response:
+    if users.authenticate(me.db, me.settings, me.account.username, password) is None:
+        return _account_page(me, 400, error="The password is wrong.")
+    users.delete_account(me.db, me.account)
+    return _logged_out(me.settings, "/")
 
 
 @router.post("/account/tokens")
-def create_token(
-    request: Request, db: DatabaseDep, account: UserDep, name: Text = "", scope: Text = "read"
-) -> Response:
+def create_token(me: MemberDep, name: Text = "", scope: Text = "read") -> Response:
     try:
-        plain, _info = tokens.create_token(db, account, name, scope)
+        plain, _info = tokens.create_token(me.db, me.account, name, scope)
     except CommunityError as exc:
-        return _account_page(request, db, account, 400, error=str(exc))
-    return _account_page(request, db, account, new_token=plain)
+        return _account_page(me, 400, error=str(exc))
+    return _account_page(me, new_token=plain)
 
 
 @router.post("/account/tokens/{token_id:int}/revoke")
-def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: Id) -> Response:
+def revoke_token(me: MemberDep, token_id: Id) -> Response:
     try:
-        tokens.revoke_token(db, account, token_id)
+        tokens.revoke_token(me.db, me.account, token_id)
     except NotFound as exc:
-        return _account_page(request, db, account, 404, error=str(exc))
+        return _account_page(me, 404, error=str(exc))
     return redirect("/account")
 
 
@@ -369,18 +358,11 @@ def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: 
 BAD_RESET_LINK = "This link is invalid, expired or already used. Ask for a new one."
 
 
-def _reset_page(
-    request: Request,
-    status: int = 200,
-    *,
-    error: str | None = None,
-    notice: str | None = None,
-    token: str | None = None,
-) -> Response:
-    """The reset page: the form asking for the address, or (with ``token``) the new password."""
-    return page(
-        request, "reset.html", status, error=error, notice=notice, token=token, invalid=False
-    )
+def _reset_page(request: Request, status: int = 200, **context: str | None) -> Response:
+    """The reset page: the form asking for the address, or (with ``token``) the new password;
+    ``context`` says which, and any ``error`` or ``notice``."""
+    shown: dict[str, str | None] = {"error": None, "notice": None, "token": None, **context}
+    return page(request, "reset.html", status, **shown, invalid=False)
 
 
 @router.get("/reset")
