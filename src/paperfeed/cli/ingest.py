@@ -1,8 +1,9 @@
 """``paperfeed ingest ...`` subcommands.
 
 Every subcommand streams its input through :func:`paperfeed.sources.pipeline.ingest_records`,
-reports each bad record as ``file:line: reason`` on stderr, shows a progress bar only when
-stderr is a terminal, and ends stdout with exactly
+reports each bad record as ``file:line: reason`` on stderr, shows progress on stderr (a bar
+on a terminal, a line every few seconds elsewhere: ``paperfeed.progress``), and ends stdout
+with exactly
 ``read N, inserted N, updated N, unchanged N, rejected N``. Exit status: 0, or 3 when
 something was rejected, or 4 when the disk filled up (one line on stderr says what is kept).
 """
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from tqdm import tqdm
 
 from paperfeed.cli.index import echo_report
 from paperfeed.config import get_settings
 from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.progress import Progress
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.pipeline import IngestStats, ingest_records
 from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, read_jsonl
@@ -69,26 +70,23 @@ def ingest_group() -> None:
 def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
     """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
     database = get_database()
-    show_bar = sys.stderr.isatty()
-    bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
+    progress = Progress("ingest", unit="record", stream=sys.stderr)
 
     def on_error(location: str, reason: str) -> None:
-        message = f"{location}: {reason}"
-        if show_bar:
-            tqdm.write(message, file=sys.stderr)
-        else:
-            click.echo(message, err=True)
+        progress.write(f"{location}: {reason}")
 
     stats = IngestStats()
     try:
         database.upgrade()
-        ingest_records(database, bar, strict=strict, on_error=on_error, stats=stats)
+        ingest_records(
+            database, progress.wrap(items), strict=strict, on_error=on_error, stats=stats
+        )
     except Exception as exc:
         if not is_disk_full(exc):
             raise
         _exit_disk_full(stats)
     finally:
-        bar.close()
+        progress.close()
     return stats
 
 
@@ -111,8 +109,7 @@ def _finish(stats: IngestStats) -> None:
     if not click.get_current_context().meta.get("paperfeed.no_index"):
         try:
             changed = bool(stats.inserted or stats.updated)
-            progress = sys.stderr.isatty()
-            done = catch_up(get_database(), get_settings(), changed=changed, progress=progress)
+            done = catch_up(get_database(), get_settings(), changed=changed, progress=True)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
