@@ -22,6 +22,7 @@ from paperfeed import __version__
 from paperfeed.community.submissions import SubmissionFetcher
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
+from paperfeed.search import hybrid
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
 from paperfeed.web.api import markdown_router
@@ -46,6 +47,10 @@ WEB_DIR = Path(__file__).parent
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.embedding_load_at_start:
+        # Before the worker accepts requests, so that no reader's search waits for the model.
+        await asyncio.to_thread(hybrid.warm_up, settings)
     # Everything made so far (modules, templates, the app) lives as long as the worker:
     # freezing it keeps the collector from scanning it again. Without this, a full
     # collection paused the worker for ~80 ms now and then under load (votes' p99).
