@@ -2,8 +2,8 @@
 
 On a terminal: a tqdm bar that redraws itself. Anywhere else (cron, systemd, a pipe) a bar
 would be one endless line of carriage returns, so a plain line is printed instead every
-``interval`` seconds (default ``LINE_SECONDS``; the first after ``interval``, so a short run prints nothing), and a
-last line when the work ends, if any line was printed:
+``interval`` seconds (default ``LINE_SECONDS``; the first after one interval, so a short run
+prints nothing), and a last line when the work ends, if any line was printed:
 
     embedding: 1,200/5,000 papers (24%), 85.3 papers/s, ETA 0:00:45
     embedding: done, 5,000 papers in 0:00:58 (86.2 papers/s)

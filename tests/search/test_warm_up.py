@@ -51,4 +51,4 @@ def test_the_model_is_loaded_when_the_worker_starts(
         answer = client.get("/api/papers/search", params={"q": "lanterns guiding planners"})
     assert answer.status_code == 200
     assert (answer.headers["x-search-mode"] == "hybrid") is at_start
-    assert [p["id"] for p in answer.json()][0] == LANTERN
+    assert answer.json()[0]["id"] == LANTERN

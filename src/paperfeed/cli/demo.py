@@ -26,9 +26,7 @@ def demo_command(reset: bool, if_empty: bool, no_index: bool) -> None:
     database = get_database()
     database.upgrade()
     loads = reset or not if_empty or paper_count(database) == 0
-    message = load_demo(
-        database, settings, reset_first=reset, if_empty=if_empty, echo=click.echo
-    )
+    message = load_demo(database, settings, reset_first=reset, if_empty=if_empty, echo=click.echo)
     click.echo(message)
     # A site that already held papers is indexed here only when it is a demo (one loaded
     # before demos were indexed): a real database's indexes are `paperfeed index update`'s.

@@ -30,6 +30,7 @@ from paperfeed.web.api import router as api_router
 from paperfeed.web.api.bearer_votes import BearerVotes
 from paperfeed.web.api.community import router as community_api_router
 from paperfeed.web.api.schemas import document_bad_requests
+from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.auth import SecurityMiddleware
 from paperfeed.web.cache import PageCache
 from paperfeed.web.cached_pages import CachedPages
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "JSON API of paperfeed. The paper endpoints follow the Hugging Face Daily Papers "
             "API, so `huggingface_hub.HfApi(endpoint=...)` reads them unchanged."
         ),
-        docs_url="/api/docs",
+        docs_url=None,  # web/api_docs.py serves /api/docs without a CDN
         redoc_url=None,
         lifespan=_lifespan,
         # Who may call which route: one table, checked before every route (web/access.py).
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     _add_services(app, settings, db or get_database(settings))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    install_api_docs(app)
     _include_routers(app)
     _add_middleware(app, settings)
     install_error_handlers(app)
