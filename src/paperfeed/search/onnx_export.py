@@ -57,7 +57,7 @@ def _export_fused(path: Path) -> None:
 
     source = model_path()
     # The weights come from a local file: its loading bar is noise on a first `make run`.
-    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     # Eager attention exports the pattern ONNX Runtime fuses into its Attention kernel.
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager")
     model.eval()

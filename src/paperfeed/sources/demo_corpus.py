@@ -98,7 +98,7 @@ _SMALL = frozenset(words.words("a an and as at by for from in of on or the to vi
 
 
 def _titlecase(text: str) -> str:
-    out = []
+    out: list[str] = []
     for i, word in enumerate(text.split(" ")):
         if i and word.lower() in _SMALL and not out[-1].endswith(("?", ":")):
             out.append(word.lower())
