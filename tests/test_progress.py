@@ -3,6 +3,7 @@ few seconds with the rate and, where the total is known, the ETA; nothing for a 
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
@@ -15,6 +16,7 @@ from paperfeed import progress as progress_module
 from paperfeed.cli import cli
 from paperfeed.config import Settings
 from paperfeed.progress import Progress
+from paperfeed.sources.readers import ReadPosition, read_jsonl
 from paperfeed.store.db import Database
 
 
@@ -56,6 +58,36 @@ def test_a_short_run_prints_nothing_and_messages_pass_through() -> None:
     ]
 
 
+def test_without_a_total_the_fraction_gives_share_and_eta() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    share = [0.25]
+    with Progress(
+        "ingest", None, "record", stream=out, interval=5, clock=clock, fraction=lambda: share[0]
+    ) as bar:
+        clock.now += 10
+        bar.update(1000)
+    assert out.getvalue().splitlines()[0] == (
+        "ingest: 1,000 records (25%), 100.0 records/s, ETA 0:00:30"
+    )
+
+
+def test_read_position_follows_plain_and_gzip_files(tmp_path: Path) -> None:
+    plain = _papers(tmp_path / "a.jsonl", 40)
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(gzip.compress(_papers(tmp_path / "b.jsonl", 40).read_bytes()))
+    position = ReadPosition([plain, packed])
+    assert position.total == plain.stat().st_size + packed.stat().st_size
+    seen = []
+    for item in read_jsonl([plain, packed], position):
+        assert item.record is not None
+        seen.append(position.fraction())
+    assert len(seen) == 80
+    assert all(f is not None and 0 < f <= 1 for f in seen)
+    assert seen == sorted(seen)  # type: ignore[type-var]
+    assert seen[39] == pytest.approx(plain.stat().st_size / position.total, abs=0.05)
+    assert position.fraction() == 1.0
+
+
 def _papers(path: Path, n: int) -> Path:
     rows = [
         {
@@ -79,7 +111,8 @@ def test_ingest_and_embedding_print_progress_lines_without_a_terminal(
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1].startswith("read 6, inserted 6")
     err = result.stderr.splitlines()
-    assert re.fullmatch(r"ingest: 1 records, [\d.,]+ records/s", err[0]), err
+    # The share and ETA come from how far through the file the reader is.
+    assert re.fullmatch(r"ingest: 1 records \(1\d%\), [\d.,]+ records/s, ETA [\d:]+", err[0]), err
     assert any(line.startswith("ingest: done, 6 records in ") for line in err), err
     embedding = [line for line in err if line.startswith("embedding: 6/6 papers (100%)")]
     assert embedding and re.search(r", [\d.,]+ papers/s, ETA 0:00:00$", embedding[0]), err

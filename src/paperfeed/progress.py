@@ -8,7 +8,9 @@ prints nothing), and a last line when the work ends, if any line was printed:
     embedding: 1,200/5,000 papers (24%), 85.3 papers/s, ETA 0:00:45
     embedding: done, 5,000 papers in 0:00:58 (86.2 papers/s)
 
-Without a total (an ingest reading a stream) the lines have the count and the rate only.
+Without a total, ``fraction`` (a callable: how much is done, 0 to 1, or None) gives the share
+and the ETA (an ingest knows how far through its files it is, not how many records they
+hold); without either, the lines have the count and the rate only.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Progress:
         stream: IO[str] | None = None,
         interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fraction: Callable[[], float | None] | None = None,
     ) -> None:
         self.what = what
         self.total = total
@@ -49,6 +52,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.interval = LINE_SECONDS if interval is None else interval
         self.clock = clock
+        self.fraction = fraction
         self.done = 0
         self.started = clock()
         self._next_line = self.started + self.interval
@@ -111,14 +115,19 @@ class Progress:
     def _line(self, now: float) -> str:
         elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed
-        if not self.total:
-            return f"{self.what}: {self.done:,} {self.unit}s, {rate:,.1f} {self.unit}s/s"
-        left = max(self.total - self.done, 0)
-        eta = _clock(left / rate) if rate > 0 else "unknown"
-        return (
-            f"{self.what}: {self.done:,}/{self.total:,} {self.unit}s "
-            f"({100 * self.done // self.total}%), {rate:,.1f} {self.unit}s/s, ETA {eta}"
-        )
+        head = f"{self.what}: {self.done:,}"
+        if self.total:
+            share: float | None = self.done / self.total
+            head += f"/{self.total:,}"
+        else:
+            share = self.fraction() if self.fraction is not None else None
+        line = f"{head} {self.unit}s"
+        if share is not None:
+            line += f" ({int(100 * share)}%)"
+        line += f", {rate:,.1f} {self.unit}s/s"
+        if share:
+            line += f", ETA {_clock(elapsed * (1 - min(share, 1.0)) / share)}"
+        return line
 
     def _print(self, line: str) -> None:
         self._lines += 1

@@ -24,7 +24,12 @@ from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.progress import Progress
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.pipeline import IngestStats, ingest_records
-from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, read_jsonl
+from paperfeed.sources.readers import (
+    ReadPosition,
+    read_arxiv_snapshot,
+    read_daily_papers,
+    read_jsonl,
+)
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
@@ -67,10 +72,14 @@ def ingest_group() -> None:
     """Load papers into the store."""
 
 
-def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
-    """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
+def run_ingest(
+    items: Iterable[ReadItem | PaperRecord], *, strict: bool, position: ReadPosition | None = None
+) -> IngestStats:
+    """The CLI code path: progress on stderr (its ETA from how far through its files
+    ``position`` is), errors on stderr, summary on stdout."""
     database = get_database()
-    progress = Progress("ingest", unit="record", stream=sys.stderr)
+    fraction = position.fraction if position is not None else None
+    progress = Progress("ingest", unit="record", stream=sys.stderr, fraction=fraction)
 
     def on_error(location: str, reason: str) -> None:
         progress.write(f"{location}: {reason}")
@@ -131,14 +140,16 @@ def _finish(stats: IngestStats) -> None:
 @_file_reader
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
-    _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_arxiv_snapshot(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("jsonl")
 @_file_reader
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
-    _finish(run_ingest(read_jsonl(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_jsonl(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("daily-papers")
@@ -159,7 +170,8 @@ def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int)
             raise click.ClickException(str(exc)) from exc
         _finish(run_ingest(items, strict=strict))
         return
-    _finish(run_ingest(read_daily_papers(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_daily_papers(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("arxiv")
