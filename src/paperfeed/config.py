@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(
         default=0, ge=0, description="CPU threads for embedding (0: all cores)."
     )
+    embedding_load_at_start: bool = Field(
+        default=True,
+        description=(
+            "Each web worker loads the embedding model and the search indexes when it starts, "
+            "before it accepts requests (false: at the first search, which then waits)."
+        ),
+    )
     embedding_query_cache_size: int = Field(
         default=2048, ge=0, description="Query embeddings each worker keeps (LRU)."
     )

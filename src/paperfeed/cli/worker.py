@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import sys
 from typing import Any
 
 from paperfeed.config import Settings
@@ -59,7 +58,7 @@ def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
         changed = changed or bool(stats.inserted or stats.updated)
     # The search indexes are derived data: catch them up, as `paperfeed ingest` does.
     try:
-        catch_up(db, settings, changed=changed, progress=sys.stderr.isatty())
+        catch_up(db, settings, changed=changed, progress=True)
     except Exception:  # searches catch up in the web workers too; the mail goes on
         log.exception("worker: the search indexes could not be updated")
     set_meta(db, INGEST_KEY, today)

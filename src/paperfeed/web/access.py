@@ -60,7 +60,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     # FastAPI's own pages and the static files
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/api/docs/assets/{path}"): PUBLIC,
     ("GET", "/static/{path}"): PUBLIC,
     # JSON API: papers
     ("GET", "/api/daily_papers"): PUBLIC,

@@ -22,6 +22,7 @@ from paperfeed import __version__
 from paperfeed.community.submissions import SubmissionFetcher
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
+from paperfeed.search import hybrid
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
 from paperfeed.web.api import markdown_router
@@ -29,6 +30,7 @@ from paperfeed.web.api import router as api_router
 from paperfeed.web.api.bearer_votes import BearerVotes
 from paperfeed.web.api.community import router as community_api_router
 from paperfeed.web.api.schemas import document_bad_requests
+from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.auth import SecurityMiddleware
 from paperfeed.web.cache import PageCache
 from paperfeed.web.cached_pages import CachedPages
@@ -48,6 +50,10 @@ WEB_DIR = Path(__file__).parent
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.embedding_load_at_start:
+        # Before the worker accepts requests, so that no reader's search waits for the model.
+        await asyncio.to_thread(hybrid.warm_up, settings)
     # Everything made so far (modules, templates, the app) lives as long as the worker:
     # freezing it keeps the collector from scanning it again. Without this, a full
     # collection paused the worker for ~80 ms now and then under load (votes' p99).
@@ -82,7 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "JSON API of paperfeed. The paper endpoints follow the Hugging Face Daily Papers "
             "API, so `huggingface_hub.HfApi(endpoint=...)` reads them unchanged."
         ),
-        docs_url="/api/docs",
+        docs_url=None,  # web/api_docs.py serves /api/docs without a CDN
         redoc_url=None,
         lifespan=_lifespan,
         # Who may call which route: one table, checked before every route (web/access.py).
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     _add_services(app, settings, db or get_database(settings))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    install_api_docs(app)
     _include_routers(app)
     _add_middleware(app, settings)
     install_error_handlers(app)
