@@ -16,6 +16,7 @@ from paperfeed.cli.demo import demo_command
 from paperfeed.cli.digest import digest_group
 from paperfeed.cli.index import index_group
 from paperfeed.cli.ingest import ingest_group
+from paperfeed.cli.papers import papers_group
 from paperfeed.cli.serve import serve_command
 from paperfeed.cli.subscribers import subscribers_group
 from paperfeed.cli.users import users_group
@@ -53,6 +54,7 @@ for _command in (
     db_group,
     demo_command,
     ingest_group,
+    papers_group,
     users_group,
     index_group,
     subscribers_group,
