@@ -39,6 +39,7 @@ from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.community import router as community_router
 from paperfeed.web.pages.search import router as search_router
+from paperfeed.web.pages.submission_status import router as submission_status_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
 WEB_DIR = Path(__file__).parent
@@ -111,6 +112,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(submission_status_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
 

@@ -173,8 +173,9 @@ def submit(
     account: UserDep,
     arxiv: Text = "",
 ) -> Response:
-    """A known paper is added and the day's list shown; an unknown one is fetched from arXiv
-    in the background (never on this request) and this page says so."""
+    """A known paper is added at once; an unknown one is fetched from arXiv in the
+    background (never on this request). Either way the answer is the submission's own page
+    (``web/pages/submission_status.py``): a confirmation, or the queued fetch's progress."""
     try:
         outcome = submissions.start(db, settings, account, arxiv)
     except CommunityError as exc:
@@ -184,13 +185,9 @@ def submit(
         )
     if isinstance(outcome, submissions.Pending):
         fetcher.start(outcome)
-        notice = (
-            f"Fetching {outcome.arxiv_id} from arXiv; it will appear on today's list when "
-            "found. Its progress is listed below."
-        )
-        return _submit_page(request, settings, db, account, notice=notice)
-    cache.clear()  # the day page and lists change now, not in cache_seconds
-    return redirect(f"/papers/date/{outcome.day.isoformat()}")
+    else:
+        cache.clear()  # the day page and lists change now, not in cache_seconds
+    return redirect(f"/submit/{outcome.attempt_id}")
 
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")
