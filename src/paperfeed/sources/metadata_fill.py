@@ -24,6 +24,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -84,29 +85,26 @@ def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def candidates(db: Database, limit: int, now: dt.datetime | None = None) -> list[Candidate]:
-    """Up to ``limit`` papers to ask arXiv about, the newest rows first."""
-    stmt = (
-        sa.select(Paper.id, Paper.arxiv_id)
+def _due_papers(*columns: Any, now: dt.datetime | None) -> sa.Select[Any]:
+    return (
+        sa.select(*columns)
+        .select_from(Paper)
         .outerjoin(MetadataFillMiss, MetadataFillMiss.paper_id == Paper.id)
         .where(_due(now or utcnow()))
-        .order_by(Paper.id.desc())
-        .limit(limit)
     )
+
+
+def candidates(db: Database, limit: int, now: dt.datetime | None = None) -> list[Candidate]:
+    """Up to ``limit`` papers to ask arXiv about, the newest rows first."""
+    stmt = _due_papers(Paper.id, Paper.arxiv_id, now=now).order_by(Paper.id.desc()).limit(limit)
     with db.read() as session:
         return [(row.id, row.arxiv_id) for row in session.execute(stmt)]
 
 
 def count_due(db: Database, now: dt.datetime | None = None) -> int:
     """How many papers a fill would ask about now (all of them, without a limit)."""
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(Paper)
-        .outerjoin(MetadataFillMiss, MetadataFillMiss.paper_id == Paper.id)
-        .where(_due(now or utcnow()))
-    )
     with db.read() as session:
-        return session.scalar(stmt) or 0
+        return session.scalar(_due_papers(sa.func.count(), now=now)) or 0
 
 
 def fill_metadata(
