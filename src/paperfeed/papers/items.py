@@ -71,14 +71,19 @@ class PaperDetail:
 
 UPVOTES = (Paper.imported_upvotes + Paper.user_upvotes).label("upvotes")
 _COMMENTS = (Paper.imported_comments + Paper.user_comments).label("num_comments")
-PAPER_COLUMNS = (
-    Paper.arxiv_id,
+# What a paper says about itself: its text, where it is filed and when it came out (the
+# head of a feed item's row here, and of a keyword document's in search/keyword_schema.py).
+DESCRIPTION_COLUMNS = (
     Paper.title,
     Paper.abstract,
     Paper.authors,
     Paper.categories,
     Paper.primary_category,
     Paper.published_at,
+)
+PAPER_COLUMNS = (
+    Paper.arxiv_id,
+    *DESCRIPTION_COLUMNS,
     Paper.updated_at,
     Paper.version,
     UPVOTES,

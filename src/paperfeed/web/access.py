@@ -148,6 +148,13 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/admin/entries"): ADMIN,
     ("POST", "/admin/claims/{claim_id}"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
+    ("GET", "/admin/users"): ADMIN,
+    ("GET", "/admin/comments"): ADMIN,
+    ("GET", "/admin/claims"): ADMIN,
+    ("GET", "/admin/subscribers"): ADMIN,
+    ("GET", "/admin/digests"): ADMIN,
+    ("GET", "/admin/outbox"): ADMIN,
+    ("GET", "/admin/outbox/{name}"): ADMIN,
     # digests by mail (signed tokens in the path are the credential)
     ("GET", "/subscribe"): PUBLIC,
     ("POST", "/subscribe"): PUBLIC,

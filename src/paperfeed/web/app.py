@@ -37,6 +37,7 @@ from paperfeed.web.feeds import router as feeds_router
 from paperfeed.web.input_guard import InputGuard
 from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
+from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
 from paperfeed.web.pages.search import router as search_router
 from paperfeed.web.pages.submission_status import router as submission_status_router
@@ -112,6 +113,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(admin_router)
     app.include_router(submission_status_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)

@@ -83,6 +83,23 @@ def static_version() -> str:
     return digest.hexdigest()[:10]
 
 
+# What the templates call by name: filters (``{{ day | short_day }}``) and globals.
+FILTERS: dict[str, Callable[..., Any]] = {
+    "day": format_day,
+    "short_day": format_short_day,
+    "count": format_count,
+    "truncate_text": truncate,
+    "github_label": github_label,
+    "iso_z": iso_z,
+    "safe_url": safe_url,
+}
+GLOBALS: dict[str, Any] = {
+    "categories_primary_first": categories_primary_first,
+    "max_card_authors": MAX_CARD_AUTHORS,
+    "static_version": static_version,
+}
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -92,20 +109,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(
-        day=format_day,
-        short_day=format_short_day,
-        count=format_count,
-        truncate_text=truncate,
-        github_label=github_label,
-        iso_z=iso_z,
-        safe_url=safe_url,
-    )
-    env.globals.update(
-        categories_primary_first=categories_primary_first,
-        max_card_authors=MAX_CARD_AUTHORS,
-        static_version=static_version,
-    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
     return env
 
 

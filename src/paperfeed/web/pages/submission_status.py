@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 
 from paperfeed.community import submissions
-from paperfeed.web.deps import DatabaseDep, SettingsDep, UserDep
+from paperfeed.web.deps import MemberDep
 from paperfeed.web.pages.account import page
 
 REFRESH_SECONDS = 3
@@ -28,15 +28,13 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/submit/{attempt_id:int}")
-def submission_page(
-    request: Request, settings: SettingsDep, db: DatabaseDep, account: UserDep, attempt_id: Id
-) -> Response:
-    found = submissions.attempt(db, settings, account.id, attempt_id)
+def submission_page(me: MemberDep, attempt_id: Id) -> Response:
+    found = submissions.attempt(me.db, me.settings, me.account.id, attempt_id)
     if found is None:
         raise HTTPException(404, "No such submission of yours.")
     fetching = found.status == submissions.FETCHING
     return page(
-        request,
+        me.request,
         "submit_status.html",
         attempt=found,
         refresh=REFRESH_SECONDS if fetching else None,
