@@ -373,6 +373,13 @@ class Settings(BaseSettings):
     worker_ingest_hour: int = Field(
         default=2, ge=0, le=23, description="UTC hour at which `paperfeed worker` ingests."
     )
+    # The metadata fill (sources/metadata_fill.py): categories that listings lack, from arXiv.
+    metadata_fill_per_pass: int = Field(
+        default=500, ge=0, description="Papers a worker pass asks arXiv about (0: no fill)."
+    )
+    metadata_fill_seconds: float = Field(
+        default=30.0, gt=0, description="Time one worker pass may spend filling metadata."
+    )
 
     @field_validator("arxiv_api_url", "daily_papers_api_url")
     @classmethod

@@ -254,14 +254,11 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     page.get_by_role("link", name="Submit").click()
     page.fill("#arxiv", f"https://arxiv.org/abs/{SUBMIT_ID}")
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("it will appear on today's list when found").first.wait_for()
-    for _ in range(100):  # fetched in the background: reload until it is listed as added
-        page.goto(f"{server}/submit")
-        if page.locator("li.attempt-added").count():
-            break
-        page.wait_for_timeout(100)
+    # The submission's page: queued, then (it reloads itself) added, with a link to it.
+    page.get_by_role("heading", name="Added to today's list").wait_for()
+    page.get_by_role("link", name="Submitted Through the Browser: An Invented Paper").click()
     today = dt.datetime.now(dt.UTC).date()
-    page.goto(f"{server}/papers/date/{today}")
+    page.wait_for_url(f"{server}/papers/date/{today}#paper-{SUBMIT_ID}")
     card = page.locator(".card", has_text="Submitted Through the Browser")
     assert "submitted by ann" in card.inner_text()
     # Collection: create it, add a paper from the paper's page.

@@ -17,6 +17,7 @@ from paperfeed.cli.digest import digest_group
 from paperfeed.cli.index import index_group
 from paperfeed.cli.ingest import ingest_group
 from paperfeed.cli.outbox import outbox_group
+from paperfeed.cli.papers import papers_group
 from paperfeed.cli.serve import serve_command
 from paperfeed.cli.subscribers import subscribers_group
 from paperfeed.cli.users import users_group
@@ -54,6 +55,7 @@ for _command in (
     db_group,
     demo_command,
     ingest_group,
+    papers_group,
     users_group,
     index_group,
     subscribers_group,

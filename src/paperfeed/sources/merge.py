@@ -82,6 +82,17 @@ def merge_paper(row: dict[str, Any], record: PaperRecord, community_newest: bool
     return changed
 
 
+def fill_paper(row: dict[str, Any], record: PaperRecord) -> bool:
+    """Fill ``row``'s empty version-specific fields (and its unknown version) from ``record``,
+    never changing one it has: the metadata fill's rule (``sources/metadata_fill.py``), for
+    a listing that lacked what arXiv knows. True when ``row`` changed."""
+    changed = _take_fields(row, record, VERSION_FIELDS, overwrite=False)
+    if row["version"] is None and record.version is not None:
+        row["version"] = record.version
+        changed = True
+    return changed
+
+
 def _take_fields(
     row: dict[str, Any], record: PaperRecord, names: Iterable[str], overwrite: bool
 ) -> bool:

@@ -149,6 +149,22 @@ class IndexState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class MetadataFillMiss(Base):
+    """A paper the metadata fill (``sources/metadata_fill.py``) asked arXiv about and got no
+    categories for (arXiv did not know it, or refused its id). It is not asked again before
+    ``retry_after``, which moves further out with each miss (``attempts``)."""
+
+    __tablename__ = "metadata_fill_misses"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    tried_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    retry_after: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+
+
 # --------------------------------------------------------------------------- community
 # Accounts, sessions, votes, comments, claims, collections, API tokens (migration 0003).
 # Secrets are never stored in the clear: passwords are Argon2id hashes, session ids and API

@@ -138,6 +138,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/comments/{comment_id}/hide"): ADMIN,
     ("GET", "/submit"): SESSION,
     ("POST", "/submit"): SESSION,
+    ("GET", "/submit/{attempt_id}"): SESSION,
     ("POST", "/papers/{arxiv_id}/claim"): SESSION,
     ("POST", "/collections"): SESSION,
     ("POST", "/collections/{collection_id}/edit"): SESSION,

@@ -43,6 +43,7 @@ from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
 from paperfeed.web.pages.prefs import router as prefs_router
 from paperfeed.web.pages.search import router as search_router
+from paperfeed.web.pages.submission_status import router as submission_status_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
 WEB_DIR = Path(__file__).parent
@@ -121,6 +122,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(account_router)
     app.include_router(community_router)
     app.include_router(admin_router)
+    app.include_router(submission_status_router)
     app.include_router(subscriptions_router)
     app.include_router(prefs_router)
     app.include_router(pages_router)

@@ -149,8 +149,9 @@ def submit_form(me: MemberDep) -> Response:
 
 @router.post("/submit")
 def submit(me: MemberDep, cache: CacheDep, fetcher: FetcherDep, arxiv: Text = "") -> Response:
-    """A known paper is added and the day's list shown; an unknown one is fetched from arXiv
-    in the background (never on this request) and this page says so."""
+    """A known paper is added at once; an unknown one is fetched from arXiv in the
+    background (never on this request). Either way the answer is the submission's own page
+    (``web/pages/submission_status.py``): a confirmation, or the queued fetch's progress."""
     try:
         outcome = submissions.start(me.db, me.settings, me.account, arxiv)
     except CommunityError as exc:
@@ -158,13 +159,9 @@ def submit(me: MemberDep, cache: CacheDep, fetcher: FetcherDep, arxiv: Text = ""
         return _submit_page(me, status, value=arxiv[:200], error=str(exc))
     if isinstance(outcome, submissions.Pending):
         fetcher.start(outcome)
-        notice = (
-            f"Fetching {outcome.arxiv_id} from arXiv; it will appear on today's list when "
-            "found. Its progress is listed below."
-        )
-        return _submit_page(me, notice=notice)
-    cache.clear()  # the day page and lists change now, not in cache_seconds
-    return redirect(f"/papers/date/{outcome.day.isoformat()}")
+    else:
+        cache.clear()  # the day page and lists change now, not in cache_seconds
+    return redirect(f"/submit/{outcome.attempt_id}")
 
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")

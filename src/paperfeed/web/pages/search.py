@@ -23,11 +23,18 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
+from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.params import whole_number
 from paperfeed.search import hybrid
-from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query
+from paperfeed.search.query import (
+    MAX_QUERY_CHARS,
+    ParsedQuery,
+    QueryError,
+    clean,
+    parse_query,
+)
 from paperfeed.store.db import Database
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, slow
 from paperfeed.web.feeds import FeedDoc, render_atom, render_rss
@@ -173,6 +180,7 @@ def search_page(
             "query": form["q"],
             "result": result,
             "hits": hits,
+            "unknown_categories": _unknown_categories(db, parsed, result),
             "rank_offset": (page - 1) * PAGE_SIZE,
             "pager": {
                 "page": page,
@@ -192,6 +200,16 @@ def search_page(
         },
     )
     return html_response(body)
+
+
+def _unknown_categories(db: Database, parsed: ParsedQuery, result: hybrid.SearchResult) -> int:
+    """For a category search that found nothing: how many papers' categories are not yet
+    known (Hugging Face listings before the metadata fill), so the page says that rather
+    than "no papers match". 0 otherwise."""
+    if not parsed.categories or result.items:
+        return 0
+    with db.read() as session:
+        return papers.count_unknown_categories(session)
 
 
 def _feed_link(
