@@ -1,7 +1,7 @@
 """metadata fill misses: papers arXiv gave no categories for, and when to ask again
 
-Revision ID: 0008_cats
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 01:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_cats"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
