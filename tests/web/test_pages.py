@@ -84,7 +84,10 @@ def test_card_content(client: TestClient) -> None:
     assert "1.2k" in card  # stars
     assert 'href="https://example.org/lanterns"' in card
     assert card.index("cs.LG") < card.index("cs.CL")  # primary category first
-    assert 'title="7 comments"' in card
+    # 7 comments imported from Hugging Face, none written here: counted as such, linked
+    assert 'title="0 comments here"' in card
+    assert '<a class="stat hf-comments" href="https://huggingface.co/papers/2503.00002"' in card
+    assert "7 on Hugging Face" in card
 
 
 def test_long_abstract_is_truncated_on_cards(settings: Settings, database: Database) -> None:
@@ -154,7 +157,8 @@ def test_paper_page(client: TestClient) -> None:
     assert "Journal of Invented Results" in html
     assert 'href="https://doi.org/10.1234/invented.5678"' in html
     assert "v2" in html
-    assert "7 comments" in html
+    assert "0 comments" in html and "7 on Hugging Face" in html
+    assert "7 comments on <a href=\"https://huggingface.co/papers/2503.00002\"" in html
     assert '<span class="vote-n">25</span>' in html
     assert f'href="/papers/date/{FRIDAY}"' in html  # featured on
     assert "Mar 3, 2025" in html  # published

@@ -143,7 +143,10 @@ def _md_facts(detail: PaperDetail) -> str:
     if item.submitted_by:
         facts.append(f"**Submitted by:** {md_text(item.submitted_by)}")
     facts.append(f"**Upvotes:** {item.upvotes}")
-    facts.append(f"**Comments:** {item.num_comments}")
+    comments = f"**Comments:** {item.site_comments}"
+    if item.imported_comments:
+        comments += f" ({item.imported_comments} on Hugging Face: {item.hf_url})"
+    facts.append(comments)
     if item.organization:
         facts.append(f"**Organization:** {md_text(_one_line(item.organization))}")
     return " · ".join(facts)
