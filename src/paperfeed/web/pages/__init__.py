@@ -4,7 +4,9 @@ Routes
     ``/``                            the latest day that has papers (same content as its day page)
     ``/papers``                      redirects to ``/``
     ``/papers/date?date=YYYY-MM-DD`` redirects to the day page (the header's date form)
-    ``/papers/date/YYYY-MM-DD``      one day, best first; prev/next skip days without papers
+    ``/papers/date/YYYY-MM-DD``      one day, best first; prev/next skip days without papers.
+                                     A day after today (UTC) without papers redirects (302)
+                                     to the latest day with papers (``/`` on an empty site).
     ``/papers/week/YYYY-Www``        an ISO week; prev/next skip weeks without papers
     ``/papers/month/YYYY-MM``        a month; prev/next skip months without papers
     ``/papers/trending``             by trending score (ranking.py)
@@ -38,9 +40,9 @@ from paperfeed.papers import FeedItem, ids
 from paperfeed.params import parse_day, parse_month, parse_week, whole_number
 from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
-from paperfeed.web.cache import PageCache
+from paperfeed.web.cache import CachedPage, PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
-from paperfeed.web.pages.render import cached_page, render, site_is_demo
+from paperfeed.web.pages.render import cached_page, redirect_page, render, site_is_demo
 
 SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
 GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
@@ -155,9 +157,15 @@ async def day_page(
 ) -> Response:
     parsed = parse_day(day)
 
-    def compute() -> bytes:
+    def compute() -> bytes | CachedPage:
         is_demo = site_is_demo(db, cache)
         with db.read() as session:
+            if parsed > dt.datetime.now(dt.UTC).date():
+                # A future day has no list yet: the latest day with papers, as on HF (a
+                # day with papers is never redirected, even ahead of this clock).
+                latest = papers.latest_day(session)
+                if latest is None or latest < parsed:
+                    return redirect_page(f"/papers/date/{latest}" if latest else "/")
             return _render_day(request, settings, session, parsed, is_home=False, is_demo=is_demo)
 
     return await cached_page(request, compute)

@@ -160,22 +160,38 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
     return ("html", scope["path"], scope.get("query_string", b""))
 
 
-async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:
-    """The page of this request's path and query, ``compute()`` rendering its HTML: from the
-    worker's cache (fresh, or stale while a refresh runs), else computed, a short read where
-    ``web/deps.py``'s rule puts it (the caller's lookup too). ``web/cached_pages.py`` answers
-    a fresh hit with the same ``CachedPage.response()`` without routing."""
+async def cached_page(
+    request: Request, compute: Callable[[], bytes | CachedPage], *, vary: bool = False
+) -> Response:
+    """The page of this request's path and query, ``compute()`` rendering its HTML (or
+    another answer: a redirect): from the worker's cache (fresh, or stale while a refresh
+    runs), else computed, a short read where ``web/deps.py``'s rule puts it (the caller's
+    lookup too). ``web/cached_pages.py`` answers a fresh hit with the same
+    ``CachedPage.response()`` without routing. ``vary``: the page also has another form for
+    another ``Accept`` (``Vary: Accept``)."""
     db = deps.database_of(request)
+    headers = ((("vary", "Accept"),) if vary else ())
+
+    def page() -> CachedPage:
+        body = compute()
+        return body if isinstance(body, CachedPage) else html_page(body, headers=headers)
+
     if (await deps.get_caller(request))[0] is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return html_response(await deps.short_read(db, compute))
+        return (await deps.short_read(db, page)).response()
     cache_ = deps.cache_of(request)
-    page = await deps.cached(cache_, db, page_key(request.scope), lambda: html_page(compute()))
-    return page.response()
+    return (await deps.cached(cache_, db, page_key(request.scope), page)).response()
 
 
-def html_page(body: bytes, status: int = 200) -> CachedPage:
-    return CachedPage(status, HTML_TYPE, body)
+def html_page(
+    body: bytes, status: int = 200, headers: tuple[tuple[str, str], ...] = ()
+) -> CachedPage:
+    return CachedPage(status, HTML_TYPE, body, headers)
+
+
+def redirect_page(location: str, status: int = 302) -> CachedPage:
+    """A redirect to a path of this site, kept in the page cache like a page."""
+    return CachedPage(status, HTML_TYPE, b"", (("location", location),))
 
 
 def html_response(body: bytes, status: int = 200) -> Response:
