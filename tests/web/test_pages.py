@@ -158,7 +158,7 @@ def test_paper_page(client: TestClient) -> None:
     assert 'href="https://doi.org/10.1234/invented.5678"' in html
     assert "v2" in html
     assert "0 comments" in html and "7 on Hugging Face" in html
-    assert "7 comments on <a href=\"https://huggingface.co/papers/2503.00002\"" in html
+    assert '7 comments on <a href="https://huggingface.co/papers/2503.00002"' in html
     assert '<span class="vote-n">25</span>' in html
     assert f'href="/papers/date/{FRIDAY}"' in html  # featured on
     assert "Mar 3, 2025" in html  # published

@@ -170,7 +170,7 @@ async def cached_page(
     ``CachedPage.response()`` without routing. ``vary``: the page also has another form for
     another ``Accept`` (``Vary: Accept``)."""
     db = deps.database_of(request)
-    headers = ((("vary", "Accept"),) if vary else ())
+    headers = (("vary", "Accept"),) if vary else ()
 
     def page() -> CachedPage:
         body = compute()
