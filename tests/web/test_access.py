@@ -42,6 +42,7 @@ SAMPLES = {
     "claim_id": "1",
     "attempt_id": "1",
     "token": "not-a-signed-token",
+    "name": "Ann One",
 }
 
 

@@ -38,6 +38,7 @@ from paperfeed.web.input_guard import InputGuard
 from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.community import router as community_router
+from paperfeed.web.pages.names import router as names_router
 from paperfeed.web.pages.search import router as search_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
@@ -111,6 +112,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(names_router)
     app.include_router(subscriptions_router)
     app.include_router(pages_router)
 

@@ -107,6 +107,12 @@ def paper_list_bytes(items: list[FeedItem]) -> bytes:
     return orjson.dumps([paper_object(i, with_comments=True) for i in items])
 
 
+def named_papers_bytes(body: dict[str, Any]) -> bytes:
+    """``{"name", "total", "papers": [FeedItem]}`` with its papers as paper objects."""
+    papers = [paper_object(i, with_comments=True) for i in body["papers"]]
+    return orjson.dumps({**body, "papers": papers})
+
+
 def paper_bytes(detail: PaperDetail) -> bytes:
     return orjson.dumps(paper_object(detail.item, with_comments=True))
 

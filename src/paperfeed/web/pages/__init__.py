@@ -66,7 +66,7 @@ RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 
 
-def _page_number(request: Request) -> int:
+def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     return whole_number(raw, 1, 10_000, "page")
 
@@ -98,7 +98,7 @@ def _paginate(items: list[FeedItem], page: int, size: int) -> tuple[list[FeedIte
     return items[start : start + size], start, pages
 
 
-def _pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
+def pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
     if pages <= 1:
         return None
     return {
@@ -278,7 +278,7 @@ async def _period_page(
 ) -> Response:
     """A week or month: its papers best first, paged, with links to the nearest periods
     that have papers."""
-    page = _page_number(request)
+    page = page_number(request)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -296,7 +296,7 @@ async def _period_page(
                 "items": shown,
                 "total": len(items),
                 "rank_offset": offset,
-                "pager": _pager(request.url.path, page, pages),
+                "pager": pager(request.url.path, page, pages),
                 "prev": NavLink(f"{base}/{period.slug(before)}", f"Previous {period.unit}")
                 if before
                 else None,
@@ -319,7 +319,7 @@ async def _period_page(
 async def trending_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
-    page = _page_number(request)
+    page = page_number(request)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -342,7 +342,7 @@ async def trending_page(
                 "items": shown,
                 "total": len(items),
                 "rank_offset": offset,
-                "pager": _pager(request.url.path, page, pages),
+                "pager": pager(request.url.path, page, pages),
                 "prev": None,
                 "next": None,
                 "empty_text": "Nothing is trending yet.",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -27,7 +28,8 @@ from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
-MAX_CARD_AUTHORS = 3
+MAX_CARD_AUTHORS = 3  # authors a card shows before "+N more"
+MAX_PAGE_AUTHORS = 12  # the same on a paper's page
 
 
 def format_day(day: dt.date) -> str:
@@ -68,6 +70,11 @@ def github_label(url: str | None) -> str:
     return url.split("://", 1)[-1].strip("/")
 
 
+def path_part(text: str) -> str:
+    """``text`` as one segment of a URL path (``/`` and every reserved character escaped)."""
+    return quote(text, safe="")
+
+
 def iso_z(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
@@ -100,10 +107,12 @@ def environment() -> Environment:
         github_label=github_label,
         iso_z=iso_z,
         safe_url=safe_url,
+        path_part=path_part,
     )
     env.globals.update(
         categories_primary_first=categories_primary_first,
         max_card_authors=MAX_CARD_AUTHORS,
+        max_page_authors=MAX_PAGE_AUTHORS,
         static_version=static_version,
     )
     return env
@@ -131,7 +140,26 @@ def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes
     }
     full.update(context)
     full.update(_viewer_context(request, full))
+    full["verified"] = _verified_authors(request, full)
     return environment().get_template(template).render(full).encode()
+
+
+def _shown_ids(context: Mapping[str, Any]) -> list[str]:
+    """The arXiv ids of the papers a page shows in full (its list, its paper)."""
+    ids = [i.arxiv_id for i in context.get("items") or [] if hasattr(i, "arxiv_id")]
+    item = context.get("item")
+    if item is not None and hasattr(item, "arxiv_id"):
+        ids.append(item.arxiv_id)
+    return ids
+
+
+def _verified_authors(request: Request, context: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The shown papers' authors verified by an approved claim (the authors' mark)."""
+    ids = _shown_ids(context)
+    if not ids:
+        return {}
+    with deps.database_of(request).read() as session:
+        return papers.verified_authors(session, ids)
 
 
 def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,10 +171,7 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
         account = None
     if account is None:
         return {"viewer": None, "csrf_token": "", "voted": frozenset()}
-    ids = [i.arxiv_id for i in context.get("items") or [] if hasattr(i, "arxiv_id")]
-    item = context.get("item")
-    if item is not None and hasattr(item, "arxiv_id"):
-        ids.append(item.arxiv_id)
+    ids = _shown_ids(context)
     voted: set[str] = set()
     if ids:
         with deps.database_of(request).read() as session:
