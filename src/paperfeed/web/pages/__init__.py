@@ -34,7 +34,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from paperfeed import papers
-from paperfeed.community import collections, comments
+from paperfeed.community import claims, collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
 from paperfeed.params import parse_day, parse_month, parse_week, whole_number
@@ -80,7 +80,7 @@ def _site_feeds(settings: Settings) -> list[FeedLink]:
     ]
 
 
-def _period_nav(day: dt.date | None) -> dict[str, str]:
+def period_nav(day: dt.date | None) -> dict[str, str]:
     """Header tab targets that follow the day being viewed."""
     if day is None:
         return {"daily": "/", "weekly": "/", "monthly": "/"}
@@ -128,7 +128,7 @@ async def home(
                         "is_demo": is_demo,
                         "feeds": _site_feeds(settings),
                         "nav": "daily",
-                        "period_nav": _period_nav(None),
+                        "period_nav": period_nav(None),
                     },
                 )
             return _render_day(request, settings, session, day, is_home=True, is_demo=is_demo)
@@ -216,7 +216,7 @@ def _render_day(
             "is_demo": is_demo,
             "feeds": feeds,
             "nav": "daily",
-            "period_nav": _period_nav(day),
+            "period_nav": period_nav(day),
         },
     )
 
@@ -307,7 +307,7 @@ async def _period_page(
                 "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": period.nav,
-                "period_nav": _period_nav(start),
+                "period_nav": period_nav(start),
                 "title": period.title,
             },
         )
@@ -359,7 +359,7 @@ async def trending_page(
                     *_site_feeds(settings)[:2],
                 ],
                 "nav": "trending",
-                "period_nav": _period_nav(latest),
+                "period_nav": period_nav(latest),
                 "title": "Trending papers",
             },
         )
@@ -394,7 +394,7 @@ async def paper_page(
                 "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": "",
-                "period_nav": _period_nav(last_day),
+                "period_nav": period_nav(last_day),
                 **extra,
             },
         )
@@ -415,4 +415,5 @@ def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[st
             session, arxiv_id, include_hidden=bool(account and account.is_admin)
         )
     mine = collections.for_user(db, account.username, include_private=True) if account else []
-    return {"comments": thread, "my_collections": mine}
+    claim = claims.claim_of(db, account.id, arxiv_id) if account else None
+    return {"comments": thread, "my_collections": mine, "my_claim": claim}

@@ -195,7 +195,6 @@ def submit(
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")
 def claim(
-    request: Request,
     settings: SettingsDep,
     db: DatabaseDep,
     limiter: LimiterDep,
@@ -203,16 +202,11 @@ def claim(
     arxiv_id: str,
     author_name: Text = "",
 ) -> Response:
+    """Back to the paper (303), where the claim shows as waiting for an admin."""
     if not limiter.hit("claim", settings.rate_limit_claims, str(account.id)):
         raise HTTPException(429, "You are claiming papers too fast; try again later.")
     claims.claim(db, account, arxiv_id, author_name)
-    return _submit_page(
-        request,
-        settings,
-        db,
-        account,
-        notice=f"Your claim on {arxiv_id} waits for an admin's approval.",
-    )
+    return redirect(f"/papers/{arxiv_id}#claim")
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -409,8 +403,11 @@ def admin_entries(
 
 
 @router.post("/admin/claims/{claim_id:int}")
-def admin_claim(db: DatabaseDep, admin: AdminDep, claim_id: Id, decision: Text = "") -> Response:
+def admin_claim(
+    db: DatabaseDep, cache: CacheDep, admin: AdminDep, claim_id: Id, decision: Text = ""
+) -> Response:
     claims.decide(db, admin, claim_id, decision == "approve")
+    cache.clear()  # the verified author's mark shows now, not in cache_seconds
     return redirect("/admin")
 
 

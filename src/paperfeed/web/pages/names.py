@@ -30,7 +30,7 @@ from paperfeed.params import parse_name
 from paperfeed.store.db import Database
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep
 from paperfeed.web.feeds import FeedDoc, feed_response
-from paperfeed.web.pages import ATOM, GET_HEAD, RSS, FeedLink, page_number, pager
+from paperfeed.web.pages import ATOM, GET_HEAD, RSS, FeedLink, page_number, pager, period_nav
 from paperfeed.web.pages.render import cached_page, render, site_is_demo
 
 router = APIRouter(include_in_schema=False)
@@ -133,6 +133,8 @@ async def _page(
                     ),
                 ],
                 "title": f"Papers {kind.by} {found.name}",
+                "nav": "",
+                "period_nav": period_nav(None),
             },
         )
 
