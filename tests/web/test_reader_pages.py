@@ -154,3 +154,73 @@ def test_long_author_lists_are_collapsed_on_cards_and_pages(
         head = page.split('<details class="more-authors">')[0]
         assert head.count('class="author"') == 12
         assert page.count('class="author" href="/authors/') == 402  # all there, behind it
+
+
+# --- link previews, citation, markdown by Accept ----------------------------------------------
+
+
+def test_paper_page_has_link_preview_meta_and_a_citation(client: TestClient) -> None:
+    html = client.get("/papers/2503.00002").text
+    assert '<meta property="og:title" content="Lanterns: Tiny Models That Read Maps">' in html
+    assert '<meta property="og:url" content="http://' in html  # absolute, from base_url
+    assert '<meta name="twitter:card" content="summary">' in html
+    assert '<meta name="citation_author" content="Eve Five">' in html
+    assert '<pre id="bibtex">@misc{one2025lanterns,' in html
+    assert '<button class="btn" type="button" data-copy="bibtex" hidden>' in html
+    assert 'href="/papers/2503.00002.bib"' in html
+    escaped = client.get("/papers/2503.00005").text  # a title with <script> in it
+    assert "<script>alert" not in escaped
+
+
+def test_bibtex_route(client: TestClient) -> None:
+    r = client.get("/papers/2503.00002.bib")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/x-bibtex; charset=utf-8"
+    assert r.text.startswith("@misc{one2025lanterns,\n  title = {{Lanterns: Tiny Models")
+    assert "  author = {Ann One and Ben Two and Cat Three and Dan Four and Eve Five},\n" in r.text
+    assert (
+        "  eprint = {2503.00002},\n  archivePrefix = {arXiv},\n  primaryClass = {cs.LG}," in r.text
+    )
+    assert "  doi = {10.1234/invented.5678}," in r.text
+    assert r.text.endswith("  url = {https://arxiv.org/abs/2503.00002}\n}\n")
+    old = client.get("/papers/hep-th/9901001.bib")
+    assert old.status_code == 200 and "eprint = {hep-th/9901001}" in old.text
+    assert client.get("/papers/2503.09999.bib").status_code == 404
+
+
+def test_bibtex_escapes_what_would_break_the_entry(settings: Settings, database: Database) -> None:
+    add_entry(database, "2503.00015", FRIDAY, title="Braces } { and 100% $money$ #1 a_b",
+              authors=["Ann {Evil}", "Bo\\input"])  # fmt: skip
+    with TestClient(create_app(settings, database)) as c:
+        bib = c.get("/papers/2503.00015.bib").text
+    assert "title = {{Braces \\} \\{ and 100\\% \\$money\\$ \\#1 a\\_b}}" in bib
+    assert "author = {Ann \\{Evil\\} and Bo\\textbackslash{}input}" in bib
+    assert bib.count("{") - bib.count("\\{") == bib.count("}") - bib.count("\\}")
+
+
+def test_accept_markdown_answers_the_markdown_twin(client: TestClient) -> None:
+    html = client.get("/papers/2503.00002")  # cached now, as HTML
+    assert html.headers["content-type"].startswith("text/html")
+    assert "Accept" in html.headers["vary"]
+    md = client.get("/papers/2503.00002", headers={"Accept": "text/markdown"})
+    assert md.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert "Accept" in md.headers["vary"]
+    assert md.text == client.get("/papers/2503.00002.md").text
+    # and the markdown answer is not served to a browser afterwards
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    again = client.get("/papers/2503.00002", headers={"Accept": browser})
+    assert again.headers["content-type"].startswith("text/html")
+    for accept, markdown in [
+        ("text/markdown, text/html;q=0.5", True),
+        ("text/markdown;q=0.9, */*;q=0.8", True),
+        ("text/html, text/markdown", False),  # a tie: HTML
+        ("text/markdown;q=0", False),
+        ("text/markdown;q=bad", False),
+        ("*/*", False),
+    ]:
+        r = client.get("/papers/2503.00002", headers={"Accept": accept})
+        assert r.headers["content-type"].startswith("text/markdown") is markdown, accept
+    missing = client.get("/papers/2503.09999", headers={"Accept": "text/markdown"})
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+        "text/markdown"
+    )

@@ -49,6 +49,8 @@ MAX_PAGE = 100_000
 JSON = "application/json"
 MARKDOWN = "text/markdown; charset=utf-8"
 BIBTEX = "application/x-bibtex; charset=utf-8"
+# The markdown twin is also the answer of /papers/{id} to an Accept that prefers it.
+VARY = (("vary", "Accept"),)
 
 MAX_REMEMBERED_QUERIES = 4096
 
@@ -259,11 +261,20 @@ async def paper_markdown(
     settings: SettingsDep, db: DatabaseDep, cache: CacheDep, arxiv_id: str
 ) -> Response:
     """The paper page as markdown: title, authors, dates, upvotes, links, abstract (what
-    ``HfApi.read_paper`` returns). Unknown → 404."""
+    ``HfApi.read_paper`` returns). Unknown → 404. ``/papers/{arxiv_id}`` answers the same to
+    a request that prefers ``text/markdown`` (``Accept``)."""
+    return await markdown_answer(settings, db, cache, arxiv_id)
+
+
+async def markdown_answer(
+    settings: Settings, db: Database, cache: PageCache, arxiv_id: str
+) -> Response:
+    """The markdown twin of a paper's page (a 404 too: as markdown, not the API's JSON
+    error), from the worker's cache."""
     page = await cached(
         cache, db, ("markdown", arxiv_id), lambda: _markdown_page(db, settings, arxiv_id)
     )
-    return page.response()  # a 404 too: as markdown, not the API's JSON error
+    return page.response()
 
 
 @markdown_router.get(
@@ -410,8 +421,9 @@ def _markdown_page(db: Database, settings: Settings, arxiv_id: str) -> CachedPag
     with db.read() as session:
         detail = papers.get_paper(session, arxiv_id)
     if detail is None:
-        return CachedPage(404, MARKDOWN, f"paper {arxiv_id[:64]!r} not found\n".encode())
-    return CachedPage(200, MARKDOWN, serialize.paper_markdown(detail, settings.base_url).encode())
+        return CachedPage(404, MARKDOWN, f"paper {arxiv_id[:64]!r} not found\n".encode(), VARY)
+    body = serialize.paper_markdown(detail, settings.base_url).encode()
+    return CachedPage(200, MARKDOWN, body, VARY)
 
 
 def _bibtex_page(db: Database, arxiv_id: str) -> CachedPage:

@@ -12,6 +12,9 @@ Routes
     ``/papers/trending``             by trending score (ranking.py)
     ``/papers/{arxiv_id}``           one paper; ``2401.01234`` or old-style ``hep-th/9901001``.
                                      A versioned id (``...v2``) redirects to the unversioned page.
+                                     An ``Accept`` preferring ``text/markdown`` gets the
+                                     markdown twin (``/papers/{id}.md``); both say
+                                     ``Vary: Accept``.
 
 Week, month and trending lists are paged with ``?page=N`` (``settings.page_size`` per page).
 The paper route only matches arXiv-id shapes (the ``arxiv`` convertor, ``web/convertors.py``),
@@ -37,12 +40,20 @@ from paperfeed import papers
 from paperfeed.community import claims, collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
+from paperfeed.papers.citation import bibtex
 from paperfeed.params import parse_day, parse_month, parse_week, whole_number
 from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
+from paperfeed.web.api.routes import markdown_answer
 from paperfeed.web.cache import CachedPage, PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
-from paperfeed.web.pages.render import cached_page, redirect_page, render, site_is_demo
+from paperfeed.web.pages.render import (
+    cached_page,
+    prefers_markdown,
+    redirect_page,
+    render,
+    site_is_demo,
+)
 
 SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
 GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
@@ -374,6 +385,9 @@ async def paper_page(
     unversioned = ids.unversioned(arxiv_id)
     if unversioned != arxiv_id:
         return RedirectResponse(f"/papers/{unversioned}", status_code=301)
+    if prefers_markdown(request.headers.get("accept", "")):
+        # The markdown twin (``.md``), as HF answers; never from or into the HTML's entry.
+        return await markdown_answer(settings, db, cache, arxiv_id)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -388,6 +402,8 @@ async def paper_page(
             "paper.html",
             {
                 "item": item,
+                "bibtex": bibtex(item),
+                "base_url": settings.base_url.rstrip("/"),
                 "similar": _similar_papers(db, settings, item.arxiv_id),
                 "featured_days": list(reversed(detail.featured_days)),
                 "last_day": last_day,
@@ -399,7 +415,7 @@ async def paper_page(
             },
         )
 
-    return await cached_page(request, compute)
+    return await cached_page(request, compute, vary=True)
 
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:

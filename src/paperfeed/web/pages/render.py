@@ -179,6 +179,36 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
 
 
+def _quality(accept: str, media_type: str) -> float:
+    """The q-value ``accept`` gives ``media_type`` itself (wildcards not counted), 0 if none."""
+    for part in accept.split(","):
+        name, *params = part.split(";")
+        if name.strip().lower() != media_type:
+            continue
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return max(0.0, min(1.0, float(value.strip())))
+                except ValueError:
+                    return 0.0
+        return 1.0
+    return 0.0
+
+
+def prefers_markdown(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for ``text/markdown`` over HTML: markdown named with
+    a higher q than ``text/html`` (or than ``text/*``, ``*/*`` when HTML is not named). A
+    browser's header (``text/html,...,*/*;q=0.8``) gets HTML; HTML wins ties."""
+    if "markdown" not in accept:
+        return False
+    markdown = _quality(accept, "text/markdown")
+    for html_type in ("text/html", "text/*", "*/*"):
+        if html_type in accept:
+            return markdown > _quality(accept, html_type)
+    return markdown > 0
+
+
 def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
     """The cache key of an anonymous page: its path and raw query string, as the ASGI scope
     has them (``web/cached_pages.py`` looks pages up by the same key before routing)."""
