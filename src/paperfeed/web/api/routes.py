@@ -248,13 +248,18 @@ async def paper_info(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Respons
     return _answer(await cached(cache, db, ("paper", arxiv_id), lambda: _paper_page(db, arxiv_id)))
 
 
+def _text_responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a paper's text twin (markdown, BibTeX)."""
+    return {
+        200: {"content": {media_type: {}}, "description": description},
+        404: {"model": ErrorBody, "description": "No such paper."},
+    }
+
+
 @markdown_router.get(
     "/papers/{arxiv_id:arxiv}.md",
     response_class=Response,
-    responses={
-        200: {"content": {"text/markdown": {}}, "description": "The paper page as markdown."},
-        404: {"model": ErrorBody, "description": "No such paper."},
-    },
+    responses=_text_responses("text/markdown", "The paper page as markdown."),
     summary="One paper as markdown",
 )
 async def paper_markdown(
@@ -280,10 +285,7 @@ async def markdown_answer(
 @markdown_router.get(
     "/papers/{arxiv_id:arxiv}.bib",
     response_class=Response,
-    responses={
-        200: {"content": {"application/x-bibtex": {}}, "description": "A BibTeX entry."},
-        404: {"model": ErrorBody, "description": "No such paper."},
-    },
+    responses=_text_responses("application/x-bibtex", "A BibTeX entry."),
     summary="One paper's BibTeX entry",
 )
 async def paper_bibtex(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Response:
@@ -307,29 +309,33 @@ NAME_RESPONSES: dict[int | str, dict[str, object]] = {
     response_model=NamedPapersOut,
     responses=NAME_RESPONSES,
     summary="An author's papers",
+    description=(
+        "The papers with an author of this name, newest publication first (the JSON twin "
+        "of ``/authors/{name}``). The name matches whatever its case, accents and spacing, "
+        "but whole: ``He`` is only an author called ``He``. ``p`` and ``limit`` page through "
+        "them. A name no paper has → 404; a blank one, or one over 200 characters → 400."
+    ),
 )
-async def author_papers(
-    db: DatabaseDep, cache: CacheDep, name: str, p: PageNumber = 0, limit: PageSize = 50
-) -> Response:
-    """The papers with an author of this name, newest publication first (the JSON twin of
-    ``/authors/{name}``). The name matches whatever its case, accents and spacing, but whole:
-    ``He`` is only an author called ``He``. ``p`` and ``limit`` page through them. A name no
-    paper has → 404; a blank one, or one over 200 characters → 400."""
-    return _answer(await _named(db, cache, "author", name, p, limit))
-
-
 @router.get(
     "/orgs/{name}",
     response_model=NamedPapersOut,
     responses=NAME_RESPONSES,
     summary="An organization's papers",
+    description=(
+        "The papers of an organization (as Hugging Face's listings name it), newest first "
+        "(the JSON twin of ``/orgs/{name}``), matched and paged as an author's."
+    ),
 )
-async def org_papers(
-    db: DatabaseDep, cache: CacheDep, name: str, p: PageNumber = 0, limit: PageSize = 50
+async def named_papers(
+    request: Request,
+    db: DatabaseDep,
+    cache: CacheDep,
+    name: str,
+    p: PageNumber = 0,
+    limit: PageSize = 50,
 ) -> Response:
-    """The papers of an organization (as Hugging Face's listings name it), newest first (the
-    JSON twin of ``/orgs/{name}``); matched as for authors."""
-    return _answer(await _named(db, cache, "org", name, p, limit))
+    kind: Kind = "org" if request.scope["route"].path_format.startswith("/api/orgs/") else "author"
+    return _answer(await _named(db, cache, kind, name, p, limit))
 
 
 async def _named(

@@ -24,7 +24,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from paperfeed import papers
-from paperfeed.config import Settings
 from paperfeed.papers.names import Kind
 from paperfeed.params import parse_name
 from paperfeed.store.db import Database
@@ -62,13 +61,26 @@ def _found(db: Database, kind: _Kind, name: str, offset: int, limit: int) -> pap
     return found
 
 
-async def _feed(
-    request: Request, settings: Settings, db: Database, cache: CacheDep, kind: _Kind, raw: str
+def _kind(request: Request) -> _Kind:
+    """Which name the route is for: its path says (``/orgs/...`` or ``/authors/...``)."""
+    return ORG if request.scope["route"].path_format.startswith(ORG.prefix) else AUTHOR
+
+
+# Each route serves authors and organizations alike: the path says which (``_kind``), and
+# a feed's ending says its format (``.atom`` or ``.xml``, ``feeds.feed_response``).
+
+
+@router.api_route("/authors/{name}.atom", methods=GET_HEAD)
+@router.api_route("/authors/{name}.xml", methods=GET_HEAD)
+@router.api_route("/orgs/{name}.atom", methods=GET_HEAD)
+@router.api_route("/orgs/{name}.xml", methods=GET_HEAD)
+async def name_feed(
+    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
 ) -> Response:
-    name = parse_name(raw)
+    kind, parsed = _kind(request), parse_name(name)
 
     def doc() -> FeedDoc:
-        found = _found(db, kind, name, 0, max(1, settings.page_size))
+        found = _found(db, kind, parsed, 0, max(1, settings.page_size))
         path = name_path(kind.prefix, found.name)
         return FeedDoc(
             title=f"{settings.site_name}: papers {kind.by} {found.name}",
@@ -81,32 +93,18 @@ async def _feed(
     return await feed_response(request, settings, db, cache, doc)
 
 
-@router.api_route("/authors/{name}.atom", methods=GET_HEAD)
-@router.api_route("/authors/{name}.xml", methods=GET_HEAD)
-async def author_feed(
+@router.api_route("/authors/{name}", methods=GET_HEAD)
+@router.api_route("/orgs/{name}", methods=GET_HEAD)
+async def name_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
 ) -> Response:
-    return await _feed(request, settings, db, cache, AUTHOR, name)
-
-
-@router.api_route("/orgs/{name}.atom", methods=GET_HEAD)
-@router.api_route("/orgs/{name}.xml", methods=GET_HEAD)
-async def org_feed(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
-) -> Response:
-    return await _feed(request, settings, db, cache, ORG, name)
-
-
-async def _page(
-    request: Request, settings: Settings, db: Database, cache: CacheDep, kind: _Kind, raw: str
-) -> Response:
-    name, number = parse_name(raw), page_number(request)
+    kind, parsed, number = _kind(request), parse_name(name), page_number(request)
     size = max(1, settings.page_size)
 
     def compute() -> bytes:
-        found = _found(db, kind, name, (number - 1) * size, size)
+        found = _found(db, kind, parsed, (number - 1) * size, size)
         path = name_path(kind.prefix, found.name)
-        pages = max(1, -(-found.total // size))
+        title = f"Papers {kind.by} {found.name}"
         return render(
             request,
             "names.html",
@@ -117,42 +115,22 @@ async def _page(
                 "total": found.total,
                 "items": found.items,
                 "rank_offset": (number - 1) * size,
-                "pager": pager(path, number, pages),
+                "pager": pager(path, number, max(1, -(-found.total // size))),
                 "canonical": path if number == 1 else f"{path}?page={number}",
                 "feed_path": f"{path}.atom",
                 "json_path": f"/api{path}",
                 "is_demo": site_is_demo(db, cache),
                 "feeds": [
-                    FeedLink(
-                        ATOM, f"{settings.site_name}: papers {kind.by} {found.name}", f"{path}.atom"
-                    ),
-                    FeedLink(
-                        RSS,
-                        f"{settings.site_name}: papers {kind.by} {found.name} (RSS)",
-                        f"{path}.xml",
-                    ),
+                    FeedLink(ATOM, f"{settings.site_name}: {title}", f"{path}.atom"),
+                    FeedLink(RSS, f"{settings.site_name}: {title} (RSS)", f"{path}.xml"),
                 ],
-                "title": f"Papers {kind.by} {found.name}",
+                "title": title,
                 "nav": "",
                 "period_nav": period_nav(None),
             },
         )
 
     return await cached_page(request, compute)
-
-
-@router.api_route("/authors/{name}", methods=GET_HEAD)
-async def author_page(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
-) -> Response:
-    return await _page(request, settings, db, cache, AUTHOR, name)
-
-
-@router.api_route("/orgs/{name}", methods=GET_HEAD)
-async def org_page(
-    request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
-) -> Response:
-    return await _page(request, settings, db, cache, ORG, name)
 
 
 __all__ = ["name_path", "router"]
