@@ -141,10 +141,9 @@ def write_plan(conn: Connection, ops: Ops, plan: MergePlan, now: dt.datetime) ->
     pk_of = {r["arxiv_id"]: r["id"] for r in plan.changed_papers if "id" in r}
     if plan.new_papers:
         pk_of.update(_ids_of(conn, [r["arxiv_id"] for r in plan.new_papers]))
-    written = [*plan.changed_papers, *plan.new_papers]
-    replace_names(
-        conn, [(pk_of[r["arxiv_id"]], r.get("authors"), r.get("organization")) for r in written]
-    )
+    for rows, new in ((plan.changed_papers, False), (plan.new_papers, True)):
+        names = [(pk_of[r["arxiv_id"]], r.get("authors"), r.get("organization")) for r in rows]
+        replace_names(conn, names, ops, new=new)
     if plan.new_entries:
         pk_of.update(_paper_ids(conn, plan, pk_of))
         rows = [{"paper_id": pk_of[arxiv_id], **row} for arxiv_id, row in plan.new_entries]
