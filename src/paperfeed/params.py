@@ -140,3 +140,15 @@ def signed_token(token: str, numbers: int, max_length: int = 200) -> tuple[list[
     if not parts[-1].isascii():
         raise BadValue("malformed link token")
     return values, parts[-1]
+
+
+MAX_NAME = 200  # an author's or organization's name in a path (``/authors/{name}``)
+
+
+def parse_name(text: str) -> str:
+    """An author's or organization's name from a path: spacing collapsed, 1 to ``MAX_NAME``
+    characters of text (no control characters)."""
+    name = " ".join(check_text(text, "name", MAX_NAME).split())
+    if not name:
+        raise BadValue("name must not be blank")
+    return name

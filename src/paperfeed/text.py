@@ -6,6 +6,8 @@ without importing the web layer.
 
 from __future__ import annotations
 
+import unicodedata
+
 ABSTRACT_CHARS = 300  # an abstract's snippet on lists and in mail
 
 
@@ -23,3 +25,17 @@ def safe_url(url: str | None) -> str:
     if url and url.strip().lower().startswith(("https://", "http://")):
         return url.strip()
     return "#"
+
+
+NAME_KEY_CHARS = 255  # the longest matching key kept (the ``paper_names.key`` column)
+
+
+def name_key(name: str) -> str:
+    """How an author's or organization's name is matched: the same name whatever its case,
+    accents or spacing (``Émile  Borel`` = ``emile borel``). NFKD, combining marks dropped,
+    case folded, whitespace collapsed, at most ``NAME_KEY_CHARS`` characters."""
+    if name.isascii():  # most names: casefold is lower, nothing to decompose (10x faster)
+        return " ".join(name.lower().split())[:NAME_KEY_CHARS]
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())[:NAME_KEY_CHARS]

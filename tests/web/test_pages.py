@@ -76,15 +76,25 @@ def test_empty_day_is_a_friendly_200_with_navigation(client: TestClient) -> None
 def test_card_content(client: TestClient) -> None:
     html = client.get(f"/papers/date/{FRIDAY}").text
     card = cards(html)["2503.00002"]
-    assert "Ann One, Ben Two, Cat Three et al." in card
-    assert "Dan Four" not in card
+    # three authors, then "+2 more" that opens without JavaScript; each a link
+    shown, more = card.split('<details class="more-authors">')
+    assert re.findall(r'class="author" href="([^"]+)">', shown) == [
+        "/authors/Ann%20One",
+        "/authors/Ben%20Two",
+        "/authors/Cat%20Three",
+    ]
+    assert more.startswith("<summary>+2 more</summary>")
+    assert 'href="/authors/Dan%20Four">Dan Four</a>' in more
     assert '<span class="vote-n">25</span>' in card
     assert "submitted by <b>alice</b>" in card
     assert 'href="https://github.com/example/lanterns"' in card
     assert "1.2k" in card  # stars
     assert 'href="https://example.org/lanterns"' in card
     assert card.index("cs.LG") < card.index("cs.CL")  # primary category first
-    assert 'title="7 comments"' in card
+    # 7 comments imported from Hugging Face, none written here: counted as such, linked
+    assert 'title="0 comments here"' in card
+    assert '<a class="stat hf-comments" href="https://huggingface.co/papers/2503.00002"' in card
+    assert "7 on Hugging Face" in card
 
 
 def test_long_abstract_is_truncated_on_cards(settings: Settings, database: Database) -> None:
@@ -143,7 +153,9 @@ def test_paper_page(client: TestClient) -> None:
     assert r.status_code == 200
     html = r.text
     assert '<h1 class="paper-title">Lanterns: Tiny Models That Read Maps</h1>' in html
-    assert "Ann One, Ben Two, Cat Three, Dan Four, Eve Five" in html
+    names = re.findall(r'class="author" href="/authors/[^"]+">([^<]+)</a>', html)
+    assert names == ["Ann One", "Ben Two", "Cat Three", "Dan Four", "Eve Five"]
+    assert "more-authors" not in html  # five names are shown whole on the page
     assert "An abstract written for the tests about paper 2503.00002." in html
     assert 'href="https://arxiv.org/abs/2503.00002"' in html
     assert 'href="https://arxiv.org/pdf/2503.00002"' in html
@@ -154,7 +166,8 @@ def test_paper_page(client: TestClient) -> None:
     assert "Journal of Invented Results" in html
     assert 'href="https://doi.org/10.1234/invented.5678"' in html
     assert "v2" in html
-    assert "7 comments" in html
+    assert "0 comments" in html and "7 on Hugging Face" in html
+    assert '7 comments on <a href="https://huggingface.co/papers/2503.00002"' in html
     assert '<span class="vote-n">25</span>' in html
     assert f'href="/papers/date/{FRIDAY}"' in html  # featured on
     assert "Mar 3, 2025" in html  # published

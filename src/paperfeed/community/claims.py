@@ -100,6 +100,22 @@ def claims(
         ]
 
 
+def claim_of(db: Database, user_id: int, arxiv_id: str) -> ClaimView | None:
+    """The user's claim on the paper ``arxiv_id``, whatever its status, or None."""
+    stmt = (
+        select(AuthorshipClaim, User.username, Paper.arxiv_id, Paper.title)
+        .join(User, User.id == AuthorshipClaim.user_id)
+        .join(Paper, Paper.id == AuthorshipClaim.paper_id)
+        .where(AuthorshipClaim.user_id == user_id, Paper.arxiv_id == arxiv_id)
+    )
+    with db.read() as session:
+        row = session.execute(stmt).first()
+    if row is None:
+        return None
+    c, username, found_id, title = row
+    return ClaimView(c.id, username, found_id, title, c.author_name, c.status, c.created_at)
+
+
 def count(db: Database, *, status: str | None = None) -> int:
     stmt = select(func.count()).select_from(AuthorshipClaim)
     if status:

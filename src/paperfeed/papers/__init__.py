@@ -8,6 +8,7 @@ search and the digests. It sits just above the store and imports only ``config``
 - ``days.py``: one day, a period, the latest days, the newest entries;
 - ``trending.py``: papers by trending score;
 - ``lookup.py``: papers by arXiv id or row id, a user's submissions, the simple keyword match;
+- ``names.py``: papers by author or organization name, authors verified by claims;
 - ``site.py``: facts about the whole site (demo data);
 - ``categories.py``: papers whose arXiv categories are not known yet.
 
@@ -34,11 +35,13 @@ from paperfeed.papers.lookup import (
     search_items,
     submitted_ids,
 )
+from paperfeed.papers.names import NamedPapers, papers_by_name, verified_authors
 from paperfeed.papers.site import is_demo_site
 from paperfeed.papers.trending import period_trending_items, trending_items
 
 __all__ = [
     "FeedItem",
+    "NamedPapers",
     "PaperDetail",
     "adjacent_days",
     "categories_unknown",
@@ -55,10 +58,12 @@ __all__ = [
     "latest_day",
     "latest_days",
     "newest_first",
+    "papers_by_name",
     "period_items",
     "period_trending_items",
     "recent_items",
     "search_items",
     "submitted_ids",
     "trending_items",
+    "verified_authors",
 ]

@@ -38,7 +38,8 @@ class FeedItem:
     updated_at: dt.datetime | None
     version: int | None
     upvotes: int
-    num_comments: int
+    num_comments: int  # all of them: this site's visible comments and the imported count
+    imported_comments: int  # counted by the source (Hugging Face), never shown here
     github_repo: str | None
     github_stars: int | None
     project_page: str | None
@@ -54,6 +55,16 @@ class FeedItem:
     submitted_at: dt.datetime | None = None
     submitted_by: str | None = None
     score: float | None = None
+
+    @property
+    def site_comments(self) -> int:
+        """The comments a reader can read on this site (visible ones)."""
+        return max(0, self.num_comments - self.imported_comments)
+
+    @property
+    def hf_url(self) -> str:
+        """The paper's page on Hugging Face, where imported comments can be read."""
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
 
     @property
     def arxiv_url(self) -> str:
@@ -89,6 +100,7 @@ PAPER_COLUMNS = (
     Paper.version,
     UPVOTES,
     _COMMENTS,
+    Paper.imported_comments,
     Paper.github_repo,
     Paper.github_stars,
     Paper.project_page,

@@ -5,7 +5,9 @@ transaction.
 Papers are written with plain ``executemany`` on the driver: per-row SQLAlchemy parameter
 processing would cost more than the database itself at this volume. That SQL takes its table
 and column names, and which columns hold JSON or datetimes, from the models; placeholders and
-datetime values come from ``db.ops``. Daily entries (few per batch) go through SQLAlchemy Core.
+datetime values come from ``db.ops``. Daily entries (few per batch) go through SQLAlchemy Core,
+and so do the names the papers written are found by (``store/names.py``), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from paperfeed.sources.records import PaperRecord
 from paperfeed.store.db import Database
 from paperfeed.store.dialect import Ops
 from paperfeed.store.models import DailyEntry, Paper, utcnow
+from paperfeed.store.names import replace_names
 
 PAPERS: sa.Table = Paper.__table__  # type: ignore[assignment]
 ENTRIES: sa.Table = DailyEntry.__table__  # type: ignore[assignment]
@@ -135,8 +138,13 @@ def write_plan(conn: Connection, ops: Ops, plan: MergePlan, now: dt.datetime) ->
     if plan.changed_papers:
         updates = [driver_values(r, UPDATE_COLUMNS, to_driver) for r in plan.changed_papers]
         conn.exec_driver_sql(ops.driver_sql(UPDATE_SQL), updates)
+    pk_of = {r["arxiv_id"]: r["id"] for r in plan.changed_papers if "id" in r}
+    if plan.new_papers:
+        pk_of.update(_ids_of(conn, [r["arxiv_id"] for r in plan.new_papers]))
+    for rows, new in ((plan.changed_papers, False), (plan.new_papers, True)):
+        names = [(pk_of[r["arxiv_id"]], r.get("authors"), r.get("organization")) for r in rows]
+        replace_names(conn, names, ops, new=new)
     if plan.new_entries:
-        pk_of = {r["arxiv_id"]: r["id"] for r in plan.changed_papers if "id" in r}
         pk_of.update(_paper_ids(conn, plan, pk_of))
         rows = [{"paper_id": pk_of[arxiv_id], **row} for arxiv_id, row in plan.new_entries]
         conn.execute(sa.insert(ENTRIES), rows)
@@ -160,9 +168,11 @@ def write_plan(conn: Connection, ops: Ops, plan: MergePlan, now: dt.datetime) ->
 def _paper_ids(conn: Connection, plan: MergePlan, known: dict[str, int]) -> dict[str, int]:
     """Ids of the papers that new entries belong to and ``known`` lacks."""
     missing = list(dict.fromkeys(a for a, _row in plan.new_entries if a not in known))
-    if not missing:
-        return {}
-    query = sa.select(PAPERS.c.id, PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(missing))
+    return _ids_of(conn, missing) if missing else {}
+
+
+def _ids_of(conn: Connection, arxiv_ids: list[str]) -> dict[str, int]:
+    query = sa.select(PAPERS.c.id, PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(arxiv_ids))
     return {found.arxiv_id: found.id for found in conn.execute(query)}
 
 

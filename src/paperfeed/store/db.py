@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import Settings, get_settings
+from paperfeed.store import names as _names  # noqa: F401  (registers the ORM hook)
 from paperfeed.store.dialect import Ops, ops_for
 
 try:

@@ -85,6 +85,24 @@ class Paper(Base):
         return self.imported_comments + self.user_comments
 
 
+class PaperName(Base):
+    """A name a paper can be found by (derived from ``papers.authors`` and
+    ``papers.organization``, rewritten with them: ``store/names.py``): ``kind`` ``author``
+    (``position`` in the author list) or ``org`` (position 0), ``key`` the name as matched
+    (``text.name_key``: case, accents and spacing ignored). The author and organization
+    pages look papers up by it."""
+
+    __tablename__ = "paper_names"
+    __table_args__ = (Index("ix_paper_names_kind_key", "kind", "key"),)
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(255))
+
+
 class DailyEntry(Base):
     """A paper featured on a day's list. One row per (paper, day)."""
 

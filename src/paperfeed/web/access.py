@@ -68,6 +68,9 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("GET", "/api/papers/{arxiv_id}/similar"): PUBLIC,
     ("GET", "/api/papers/{arxiv_id}"): PUBLIC,
     ("GET", "/papers/{arxiv_id}.md"): PUBLIC,
+    ("GET", "/papers/{arxiv_id}.bib"): PUBLIC,
+    ("GET", "/api/authors/{name}"): PUBLIC,
+    ("GET", "/api/orgs/{name}"): PUBLIC,
     # JSON API: community
     ("GET", "/api/me"): LOGIN,
     ("POST", "/api/papers/{arxiv_id}/upvote"): WRITE,
@@ -106,6 +109,12 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("GET", "/papers/{arxiv_id}"): PUBLIC,
     ("GET", "/u/{username}"): PUBLIC,
     ("GET", "/view/{mode}"): PUBLIC,  # this browser's list view (a preference cookie)
+    ("GET", "/authors/{name}"): PUBLIC,
+    ("GET", "/authors/{name}.atom"): PUBLIC,
+    ("GET", "/authors/{name}.xml"): PUBLIC,
+    ("GET", "/orgs/{name}"): PUBLIC,
+    ("GET", "/orgs/{name}.atom"): PUBLIC,
+    ("GET", "/orgs/{name}.xml"): PUBLIC,
     ("GET", "/collections/{collection_id}"): PUBLIC,
     ("GET", "/collections/{collection_id}.xml"): PUBLIC,
     ("GET", "/collections/{collection_id}.atom"): PUBLIC,

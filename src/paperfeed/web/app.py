@@ -42,6 +42,7 @@ from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
 from paperfeed.web.pages.prefs import router as prefs_router
+from paperfeed.web.pages.names import router as names_router
 from paperfeed.web.pages.search import router as search_router
 from paperfeed.web.pages.submission_status import router as submission_status_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
@@ -123,6 +124,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(community_router)
     app.include_router(admin_router)
     app.include_router(submission_status_router)
+    app.include_router(names_router)
     app.include_router(subscriptions_router)
     app.include_router(prefs_router)
     app.include_router(pages_router)

@@ -7,11 +7,12 @@ before it reached the page's. Under a read flood that time is what every other r
 (an upvote) waits behind on the worker's event loop. Here a hit is a dictionary lookup.
 
 Only a request the full app would answer from the same cache entry is answered here: a GET
-with no ``Authorization`` header and no session cookie (a logged-in page is never cached;
-the cookies are the ones ``SecurityMiddleware`` parsed, with the app's one parser),
-whose path and query string have a fresh entry, stored by the page itself under
-``render.page_key``. The answer is the page's own: ``CachedPage.send`` sends the bytes of
-``CachedPage.response()``, which is what the page route answers too. Everything else, and
+with no ``Authorization`` header, no ``Accept`` that names markdown (a paper page answers
+its markdown twin to one that prefers it, ``Vary: Accept``) and no session cookie (a logged-
+in page is never cached; the cookies are the ones ``SecurityMiddleware`` parsed, with the
+app's one parser), whose path and query string have a fresh entry, stored by the page itself
+under ``render.page_key``. The answer is the page's own: ``CachedPage.send`` sends the bytes
+of ``CachedPage.response()``, which is what the page route answers too. Everything else, and
 every miss, goes on to FastAPI, which renders and stores the page. This sits inside
 ``SecurityMiddleware``, so the security headers are added as on every response. An entry
 exists only if an anonymous GET of its path passed ``access.enforce``, i.e. its route is
@@ -48,7 +49,9 @@ class CachedPages:
         cookies = scope.get("state", {}).get(COOKIES_STATE)
         if cookies is None or self.session_cookie in cookies:
             return None  # not parsed (no SecurityMiddleware outside): the app decides
-        for name, _value in scope["headers"]:
+        for name, value in scope["headers"]:
             if name == b"authorization":
                 return None
+            if name == b"accept" and b"markdown" in value:
+                return None  # may want a page's markdown twin: the route negotiates
         return self.cache.get(page_key(scope))

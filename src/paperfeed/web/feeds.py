@@ -231,7 +231,7 @@ def _day_doc(settings: Settings, db: Database, day: str) -> FeedDoc:
     return FeedDoc(title, about, f"/papers/date/{day}", f"/feeds/day/{day}", items)
 
 
-async def _feed_response(
+async def feed_response(
     request: Request,
     settings: Settings,
     db: Database,
@@ -264,7 +264,7 @@ async def latest_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
     doc = partial(_latest_doc, request, settings, db)
-    return await _feed_response(request, settings, db, cache, doc)
+    return await feed_response(request, settings, db, cache, doc)
 
 
 @router.api_route("/trending.xml", methods=GET_HEAD)
@@ -272,7 +272,7 @@ async def latest_feed(
 async def trending_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
-    return await _feed_response(request, settings, db, cache, partial(_trending_doc, settings, db))
+    return await feed_response(request, settings, db, cache, partial(_trending_doc, settings, db))
 
 
 @router.api_route("/day/{day}.xml", methods=GET_HEAD)
@@ -280,4 +280,4 @@ async def trending_feed(
 async def day_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, day: str
 ) -> Response:
-    return await _feed_response(request, settings, db, cache, partial(_day_doc, settings, db, day))
+    return await feed_response(request, settings, db, cache, partial(_day_doc, settings, db, day))

@@ -1,4 +1,5 @@
-"""Routes of the JSON API (``/api/...``) and the markdown paper pages (``/papers/{id}.md``).
+"""Routes of the JSON API (``/api/...``), the markdown paper pages (``/papers/{id}.md``) and
+their BibTeX entries (``/papers/{id}.bib``).
 
 Speed: a route validates its parameters, builds a normalised cache key and looks the rendered
 answer (a ``CachedPage``) up in the worker's cache (``CacheDep``) without leaving the event
@@ -20,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paperfeed import papers
 from paperfeed.config import Settings
-from paperfeed.params import parse_day, parse_month, parse_week
+from paperfeed.papers.citation import bibtex
+from paperfeed.papers.names import Kind
+from paperfeed.params import parse_day, parse_month, parse_name, parse_week
 from paperfeed.search import hybrid
 from paperfeed.search.query import QueryError
 from paperfeed.search.similar import similar_items
@@ -32,9 +35,10 @@ from paperfeed.web.api.schemas import (
     NOT_FOUND_RESPONSES,
     DailyPaper,
     ErrorBody,
+    NamedPapersOut,
     Paper,
 )
-from paperfeed.web.cache import CachedPage
+from paperfeed.web.cache import CachedPage, PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -44,6 +48,9 @@ MAX_LIMIT = 100
 MAX_PAGE = 100_000
 JSON = "application/json"
 MARKDOWN = "text/markdown; charset=utf-8"
+BIBTEX = "application/x-bibtex; charset=utf-8"
+# The markdown twin is also the answer of /papers/{id} to an Accept that prefers it.
+VARY = (("vary", "Accept"),)
 
 MAX_REMEMBERED_QUERIES = 4096
 
@@ -236,24 +243,110 @@ async def paper_info(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Respons
     return _answer(await cached(cache, db, ("paper", arxiv_id), lambda: _paper_page(db, arxiv_id)))
 
 
+def _text_responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a paper's text twin (markdown, BibTeX)."""
+    return {
+        200: {"content": {media_type: {}}, "description": description},
+        404: {"model": ErrorBody, "description": "No such paper."},
+    }
+
+
 @markdown_router.get(
     "/papers/{arxiv_id:arxiv}.md",
     response_class=Response,
-    responses={
-        200: {"content": {"text/markdown": {}}, "description": "The paper page as markdown."},
-        404: {"model": ErrorBody, "description": "No such paper."},
-    },
+    responses=_text_responses("text/markdown", "The paper page as markdown."),
     summary="One paper as markdown",
 )
 async def paper_markdown(
     settings: SettingsDep, db: DatabaseDep, cache: CacheDep, arxiv_id: str
 ) -> Response:
     """The paper page as markdown: title, authors, dates, upvotes, links, abstract (what
-    ``HfApi.read_paper`` returns). Unknown → 404."""
+    ``HfApi.read_paper`` returns). Unknown → 404. ``/papers/{arxiv_id}`` answers the same to
+    a request that prefers ``text/markdown`` (``Accept``)."""
+    return await markdown_answer(settings, db, cache, arxiv_id)
+
+
+async def markdown_answer(
+    settings: Settings, db: Database, cache: PageCache, arxiv_id: str
+) -> Response:
+    """The markdown twin of a paper's page (a 404 too: as markdown, not the API's JSON
+    error), from the worker's cache."""
     page = await cached(
         cache, db, ("markdown", arxiv_id), lambda: _markdown_page(db, settings, arxiv_id)
     )
-    return page.response()  # a 404 too: as markdown, not the API's JSON error
+    return page.response()
+
+
+@markdown_router.get(
+    "/papers/{arxiv_id:arxiv}.bib",
+    response_class=Response,
+    responses=_text_responses("application/x-bibtex", "A BibTeX entry."),
+    summary="One paper's BibTeX entry",
+)
+async def paper_bibtex(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Response:
+    """The paper's citation as a BibTeX ``@misc`` entry (arXiv's eprint fields, the DOI when
+    known). Unknown → 404."""
+    return (
+        await cached(cache, db, ("bibtex", arxiv_id), lambda: _bibtex_page(db, arxiv_id))
+    ).response()
+
+
+PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, from 0.")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Papers per page.")]
+NAME_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "Malformed name or parameter."},
+    404: {"model": ErrorBody, "description": "No paper has this name."},
+}
+
+
+@router.get(
+    "/authors/{name}",
+    response_model=NamedPapersOut,
+    responses=NAME_RESPONSES,
+    summary="An author's papers",
+    description=(
+        "The papers with an author of this name, newest publication first (the JSON twin "
+        "of ``/authors/{name}``). The name matches whatever its case, accents and spacing, "
+        "but whole: ``He`` is only an author called ``He``. ``p`` and ``limit`` page through "
+        "them. A name no paper has → 404; a blank one, or one over 200 characters → 400."
+    ),
+)
+@router.get(
+    "/orgs/{name}",
+    response_model=NamedPapersOut,
+    responses=NAME_RESPONSES,
+    summary="An organization's papers",
+    description=(
+        "The papers of an organization (as Hugging Face's listings name it), newest first "
+        "(the JSON twin of ``/orgs/{name}``), matched and paged as an author's."
+    ),
+)
+async def named_papers(
+    request: Request,
+    db: DatabaseDep,
+    cache: CacheDep,
+    name: str,
+    p: PageNumber = 0,
+    limit: PageSize = 50,
+) -> Response:
+    kind: Kind = "org" if request.scope["route"].path_format.startswith("/api/orgs/") else "author"
+    return _answer(await _named(db, cache, kind, name, p, limit))
+
+
+async def _named(
+    db: Database, cache: PageCache, kind: Kind, raw: str, p: int, limit: int
+) -> CachedPage:
+    name = parse_name(raw)
+
+    def compute() -> CachedPage:
+        with db.read() as session:
+            found = papers.papers_by_name(session, kind, name, p * limit, limit)
+        if found is None:
+            return CachedPage(404, JSON, f"no paper has the {kind} {name[:80]!r}".encode())
+        body = {"name": found.name, "total": found.total, "papers": found.items}
+        return _json(serialize.named_papers_bytes(body))
+
+    return await cached(cache, db, ("names", kind, name, p, limit), compute)
 
 
 def _parse_period(name: str, value: str) -> Period:
@@ -329,8 +422,17 @@ def _markdown_page(db: Database, settings: Settings, arxiv_id: str) -> CachedPag
     with db.read() as session:
         detail = papers.get_paper(session, arxiv_id)
     if detail is None:
-        return CachedPage(404, MARKDOWN, f"paper {arxiv_id[:64]!r} not found\n".encode())
-    return CachedPage(200, MARKDOWN, serialize.paper_markdown(detail, settings.base_url).encode())
+        return CachedPage(404, MARKDOWN, f"paper {arxiv_id[:64]!r} not found\n".encode(), VARY)
+    body = serialize.paper_markdown(detail, settings.base_url).encode()
+    return CachedPage(200, MARKDOWN, body, VARY)
+
+
+def _bibtex_page(db: Database, arxiv_id: str) -> CachedPage:
+    with db.read() as session:
+        detail = papers.get_paper(session, arxiv_id)
+    if detail is None:
+        return CachedPage(404, BIBTEX, f"paper {arxiv_id[:64]!r} not found\n".encode())
+    return CachedPage(200, BIBTEX, bibtex(detail.item).encode())
 
 
 def _json(body: bytes) -> CachedPage:

@@ -88,6 +88,15 @@ class ErrorBody(_Model):
     error: str = Field(description="What was wrong with the request.")
 
 
+class NamedPapersOut(_Model):
+    """An author's or organization's papers, newest first (``/api/authors/{name}``,
+    ``/api/orgs/{name}``)."""
+
+    name: str = Field(description="The name as the newest of its papers writes it.")
+    total: int = Field(description="How many papers have this name, on all pages.")
+    papers: list[Paper] = Field(description="This page of them (``p``, ``limit``).")
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "Malformed parameter."},
 }

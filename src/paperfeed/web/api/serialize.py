@@ -109,6 +109,12 @@ def paper_list_bytes(items: list[FeedItem]) -> bytes:
     return orjson.dumps([paper_object(i, with_comments=True) for i in items])
 
 
+def named_papers_bytes(body: dict[str, Any]) -> bytes:
+    """``{"name", "total", "papers": [FeedItem]}`` with its papers as paper objects."""
+    papers = [paper_object(i, with_comments=True) for i in body["papers"]]
+    return orjson.dumps({**body, "papers": papers})
+
+
 def paper_bytes(detail: PaperDetail) -> bytes:
     return orjson.dumps(paper_object(detail.item, with_comments=True))
 
@@ -145,7 +151,10 @@ def _md_facts(detail: PaperDetail) -> str:
     if item.submitted_by:
         facts.append(f"**Submitted by:** {md_text(item.submitted_by)}")
     facts.append(f"**Upvotes:** {item.upvotes}")
-    facts.append(f"**Comments:** {item.num_comments}")
+    comments = f"**Comments:** {item.site_comments}"
+    if item.imported_comments:
+        comments += f" ({item.imported_comments} on Hugging Face: {item.hf_url})"
+    facts.append(comments)
     if item.organization:
         facts.append(f"**Organization:** {md_text(_one_line(item.organization))}")
     return " · ".join(facts)

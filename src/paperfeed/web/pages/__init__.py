@@ -4,12 +4,17 @@ Routes
     ``/``                            the latest day that has papers (same content as its day page)
     ``/papers``                      redirects to ``/``
     ``/papers/date?date=YYYY-MM-DD`` redirects to the day page (the header's date form)
-    ``/papers/date/YYYY-MM-DD``      one day, best first; prev/next skip days without papers
+    ``/papers/date/YYYY-MM-DD``      one day, best first; prev/next skip days without papers.
+                                     A day after today (UTC) without papers redirects (302)
+                                     to the latest day with papers (``/`` on an empty site).
     ``/papers/week/YYYY-Www``        an ISO week; prev/next skip weeks without papers
     ``/papers/month/YYYY-MM``        a month; prev/next skip months without papers
     ``/papers/trending``             by trending score (ranking.py)
     ``/papers/{arxiv_id}``           one paper; ``2401.01234`` or old-style ``hep-th/9901001``.
                                      A versioned id (``...v2``) redirects to the unversioned page.
+                                     An ``Accept`` preferring ``text/markdown`` gets the
+                                     markdown twin (``/papers/{id}.md``); both say
+                                     ``Vary: Accept``.
 
 Week, month and trending lists are paged with ``?page=N`` (``settings.page_size`` per page).
 The paper route only matches arXiv-id shapes (the ``arxiv`` convertor, ``web/convertors.py``),
@@ -32,15 +37,23 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from paperfeed import papers
-from paperfeed.community import collections, comments
+from paperfeed.community import claims, collections, comments
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem, ids
+from paperfeed.papers.citation import bibtex
 from paperfeed.params import parse_day, parse_month, parse_week, whole_number
 from paperfeed.search.similar import similar_items
 from paperfeed.store.db import Database
-from paperfeed.web.cache import PageCache
+from paperfeed.web.api.routes import markdown_answer
+from paperfeed.web.cache import CachedPage, PageCache
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, viewer
-from paperfeed.web.pages.render import cached_page, render, site_is_demo
+from paperfeed.web.pages.render import (
+    cached_page,
+    prefers_markdown,
+    redirect_page,
+    render,
+    site_is_demo,
+)
 
 SIMILAR_ON_PAGE = 8  # "Similar papers" on a paper page
 GET_HEAD = ["GET", "HEAD"]  # monitors and link checkers send HEAD
@@ -64,7 +77,7 @@ RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 
 
-def _page_number(request: Request) -> int:
+def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     return whole_number(raw, 1, 10_000, "page")
 
@@ -78,7 +91,7 @@ def _site_feeds(settings: Settings) -> list[FeedLink]:
     ]
 
 
-def _period_nav(day: dt.date | None) -> dict[str, str]:
+def period_nav(day: dt.date | None) -> dict[str, str]:
     """Header tab targets that follow the day being viewed."""
     if day is None:
         return {"daily": "/", "weekly": "/", "monthly": "/"}
@@ -96,7 +109,7 @@ def _paginate(items: list[FeedItem], page: int, size: int) -> tuple[list[FeedIte
     return items[start : start + size], start, pages
 
 
-def _pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
+def pager(path: str, page: int, pages: int) -> dict[str, Any] | None:
     if pages <= 1:
         return None
     return {
@@ -126,7 +139,7 @@ async def home(
                         "is_demo": is_demo,
                         "feeds": _site_feeds(settings),
                         "nav": "daily",
-                        "period_nav": _period_nav(None),
+                        "period_nav": period_nav(None),
                     },
                 )
             return _render_day(request, settings, session, day, is_home=True, is_demo=is_demo)
@@ -155,9 +168,15 @@ async def day_page(
 ) -> Response:
     parsed = parse_day(day)
 
-    def compute() -> bytes:
+    def compute() -> bytes | CachedPage:
         is_demo = site_is_demo(db, cache)
         with db.read() as session:
+            if parsed > dt.datetime.now(dt.UTC).date():
+                # A future day has no list yet: the latest day with papers, as on HF (a
+                # day with papers is never redirected, even ahead of this clock).
+                latest = papers.latest_day(session)
+                if latest is None or latest < parsed:
+                    return redirect_page(f"/papers/date/{latest}" if latest else "/")
             return _render_day(request, settings, session, parsed, is_home=False, is_demo=is_demo)
 
     return await cached_page(request, compute)
@@ -208,7 +227,7 @@ def _render_day(
             "is_demo": is_demo,
             "feeds": feeds,
             "nav": "daily",
-            "period_nav": _period_nav(day),
+            "period_nav": period_nav(day),
         },
     )
 
@@ -270,7 +289,7 @@ async def _period_page(
 ) -> Response:
     """A week or month: its papers best first, paged, with links to the nearest periods
     that have papers."""
-    page = _page_number(request)
+    page = page_number(request)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -288,7 +307,7 @@ async def _period_page(
                 "items": shown,
                 "total": len(items),
                 "rank_offset": offset,
-                "pager": _pager(request.url.path, page, pages),
+                "pager": pager(request.url.path, page, pages),
                 "prev": NavLink(f"{base}/{period.slug(before)}", f"Previous {period.unit}")
                 if before
                 else None,
@@ -299,7 +318,7 @@ async def _period_page(
                 "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": period.nav,
-                "period_nav": _period_nav(start),
+                "period_nav": period_nav(start),
                 "title": period.title,
             },
         )
@@ -311,7 +330,7 @@ async def _period_page(
 async def trending_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
-    page = _page_number(request)
+    page = page_number(request)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -334,7 +353,7 @@ async def trending_page(
                 "items": shown,
                 "total": len(items),
                 "rank_offset": offset,
-                "pager": _pager(request.url.path, page, pages),
+                "pager": pager(request.url.path, page, pages),
                 "prev": None,
                 "next": None,
                 "empty_text": "Nothing is trending yet.",
@@ -351,7 +370,7 @@ async def trending_page(
                     *_site_feeds(settings)[:2],
                 ],
                 "nav": "trending",
-                "period_nav": _period_nav(latest),
+                "period_nav": period_nav(latest),
                 "title": "Trending papers",
             },
         )
@@ -366,6 +385,9 @@ async def paper_page(
     unversioned = ids.unversioned(arxiv_id)
     if unversioned != arxiv_id:
         return RedirectResponse(f"/papers/{unversioned}", status_code=301)
+    if prefers_markdown(request.headers.get("accept", "")):
+        # The markdown twin (``.md``), as HF answers; never from or into the HTML's entry.
+        return await markdown_answer(settings, db, cache, arxiv_id)
 
     def compute() -> bytes:
         with db.read() as session:
@@ -380,18 +402,20 @@ async def paper_page(
             "paper.html",
             {
                 "item": item,
+                "bibtex": bibtex(item),
+                "base_url": settings.base_url.rstrip("/"),
                 "similar": _similar_papers(db, settings, item.arxiv_id),
                 "featured_days": list(reversed(detail.featured_days)),
                 "last_day": last_day,
                 "is_demo": site_is_demo(db, cache),
                 "feeds": _site_feeds(settings),
                 "nav": "",
-                "period_nav": _period_nav(last_day),
+                "period_nav": period_nav(last_day),
                 **extra,
             },
         )
 
-    return await cached_page(request, compute)
+    return await cached_page(request, compute, vary=True)
 
 
 def _similar_papers(db: Database, settings: Settings, arxiv_id: str) -> list[FeedItem]:
@@ -409,4 +433,5 @@ def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[st
     mine = collections.for_user(db, account.username, include_private=True) if account else []
     # ``?added=ID``: where the form without JavaScript put the paper (``/collections/add``).
     added = request.query_params.get("added", "") if account else ""
-    return {"comments": thread, "my_collections": mine, "added": added}
+    claim = claims.claim_of(db, account.id, arxiv_id) if account else None
+    return {"comments": thread, "my_collections": mine, "added": added, "my_claim": claim}

@@ -166,10 +166,11 @@ def submit(me: MemberDep, cache: CacheDep, fetcher: FetcherDep, arxiv: Text = ""
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")
 def claim(me: MemberDep, limiter: LimiterDep, arxiv_id: str, author_name: Text = "") -> Response:
+    """Back to the paper (303), where the claim shows as waiting for an admin."""
     if not limiter.hit("claim", me.settings.rate_limit_claims, str(me.account.id)):
         raise HTTPException(429, "You are claiming papers too fast; try again later.")
     claims.claim(me.db, me.account, arxiv_id, author_name)
-    return _submit_page(me, notice=f"Your claim on {arxiv_id} waits for an admin's approval.")
+    return redirect(f"/papers/{arxiv_id}#claim")
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -368,8 +369,11 @@ def admin_entries(
 
 
 @router.post("/admin/claims/{claim_id:int}")
-def admin_claim(db: DatabaseDep, admin: AdminDep, claim_id: Id, decision: Text = "") -> Response:
+def admin_claim(
+    db: DatabaseDep, cache: CacheDep, admin: AdminDep, claim_id: Id, decision: Text = ""
+) -> Response:
     claims.decide(db, admin, claim_id, decision == "approve")
+    cache.clear()  # the verified author's mark shows now, not in cache_seconds
     return redirect("/admin")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -28,7 +29,8 @@ from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
-MAX_CARD_AUTHORS = 3
+MAX_CARD_AUTHORS = 3  # authors a card shows before "+N more"
+MAX_PAGE_AUTHORS = 12  # the same on a paper's page
 # The list view a browser chose (``/view/{mode}``, app.js): a plain preference cookie, read
 # by the server so the choice works without JavaScript and the page comes right the first
 # time (no flash). It is part of an anonymous page's cache key: two variants at most.
@@ -92,6 +94,11 @@ def url_host(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
 
 
+def path_part(text: str) -> str:
+    """``text`` as one segment of a URL path (``/`` and every reserved character escaped)."""
+    return quote(text, safe="")
+
+
 def iso_z(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
@@ -118,10 +125,12 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "safe_url": safe_url,
     "media_kind": media_kind,
     "url_host": url_host,
+    "path_part": path_part,
 }
 GLOBALS: dict[str, Any] = {
     "categories_primary_first": categories_primary_first,
     "max_card_authors": MAX_CARD_AUTHORS,
+    "max_page_authors": MAX_PAGE_AUTHORS,
     "static_version": static_version,
 }
 
@@ -172,7 +181,26 @@ def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes
     }
     full.update(context)
     full.update(_viewer_context(request, full))
+    full["verified"] = _verified_authors(request, full)
     return environment().get_template(template).render(full).encode()
+
+
+def _shown_ids(context: Mapping[str, Any]) -> list[str]:
+    """The arXiv ids of the papers a page shows in full (its list, its paper)."""
+    ids = [i.arxiv_id for i in context.get("items") or [] if hasattr(i, "arxiv_id")]
+    item = context.get("item")
+    if item is not None and hasattr(item, "arxiv_id"):
+        ids.append(item.arxiv_id)
+    return ids
+
+
+def _verified_authors(request: Request, context: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The shown papers' authors verified by an approved claim (the authors' mark)."""
+    ids = _shown_ids(context)
+    if not ids:
+        return {}
+    with deps.database_of(request).read() as session:
+        return papers.verified_authors(session, ids)
 
 
 def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,15 +212,42 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
         account = None
     if account is None:
         return {"viewer": None, "csrf_token": "", "voted": frozenset()}
-    ids = [i.arxiv_id for i in context.get("items") or [] if hasattr(i, "arxiv_id")]
-    item = context.get("item")
-    if item is not None and hasattr(item, "arxiv_id"):
-        ids.append(item.arxiv_id)
+    ids = _shown_ids(context)
     voted: set[str] = set()
     if ids:
         with deps.database_of(request).read() as session:
             voted = voted_ids(session, account.id, ids)
     return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q-value ``accept`` gives ``media_type`` itself (wildcards not counted), 0 if none."""
+    for part in accept.split(","):
+        name, *params = part.split(";")
+        if name.strip().lower() != media_type:
+            continue
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return max(0.0, min(1.0, float(value.strip())))
+                except ValueError:
+                    return 0.0
+        return 1.0
+    return 0.0
+
+
+def prefers_markdown(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for ``text/markdown`` over HTML: markdown named with
+    a higher q than ``text/html`` (or than ``text/*``, ``*/*`` when HTML is not named). A
+    browser's header (``text/html,...,*/*;q=0.8``) gets HTML; HTML wins ties."""
+    if "markdown" not in accept:
+        return False
+    markdown = _quality(accept, "text/markdown")
+    for html_type in ("text/html", "text/*", "*/*"):
+        if html_type in accept:
+            return markdown > _quality(accept, html_type)
+    return markdown > 0
 
 
 def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes, str]:
@@ -202,22 +257,38 @@ def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes, str]:
     return ("html", scope["path"], scope.get("query_string", b""), list_view(scope))
 
 
-async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:
-    """The page of this request's path and query, ``compute()`` rendering its HTML: from the
-    worker's cache (fresh, or stale while a refresh runs), else computed, a short read where
-    ``web/deps.py``'s rule puts it (the caller's lookup too). ``web/cached_pages.py`` answers
-    a fresh hit with the same ``CachedPage.response()`` without routing."""
+async def cached_page(
+    request: Request, compute: Callable[[], bytes | CachedPage], *, vary: bool = False
+) -> Response:
+    """The page of this request's path and query, ``compute()`` rendering its HTML (or
+    another answer: a redirect): from the worker's cache (fresh, or stale while a refresh
+    runs), else computed, a short read where ``web/deps.py``'s rule puts it (the caller's
+    lookup too). ``web/cached_pages.py`` answers a fresh hit with the same
+    ``CachedPage.response()`` without routing. ``vary``: the page also has another form for
+    another ``Accept`` (``Vary: Accept``)."""
     db = deps.database_of(request)
+    headers = (("vary", "Accept"),) if vary else ()
+
+    def page() -> CachedPage:
+        body = compute()
+        return body if isinstance(body, CachedPage) else html_page(body, headers=headers)
+
     if (await deps.get_caller(request))[0] is not None:
         # A logged-in page carries per-user bits (votes, CSRF token): never shared, never kept.
-        return html_response(await deps.short_read(db, compute))
+        return (await deps.short_read(db, page)).response()
     cache_ = deps.cache_of(request)
-    page = await deps.cached(cache_, db, page_key(request.scope), lambda: html_page(compute()))
-    return page.response()
+    return (await deps.cached(cache_, db, page_key(request.scope), page)).response()
 
 
-def html_page(body: bytes, status: int = 200) -> CachedPage:
-    return CachedPage(status, HTML_TYPE, body)
+def html_page(
+    body: bytes, status: int = 200, headers: tuple[tuple[str, str], ...] = ()
+) -> CachedPage:
+    return CachedPage(status, HTML_TYPE, body, headers)
+
+
+def redirect_page(location: str, status: int = 302) -> CachedPage:
+    """A redirect to a path of this site, kept in the page cache like a page."""
+    return CachedPage(status, HTML_TYPE, b"", (("location", location),))
 
 
 def html_response(body: bytes, status: int = 200) -> Response:

@@ -82,3 +82,28 @@ document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
   for (const toggle of document.querySelectorAll(".site-header .toggle:checked")) toggle.checked = false;
 });
+
+// === Copy buttons (issue 17, helper "paper") ===
+// A button with data-copy="ID" copies the text of the element with that id (the paper page's
+// BibTeX). It is hidden in the markup and shown here, so a page without JavaScript offers
+// only what works there (the text itself and the .bib download).
+document.querySelectorAll("button[data-copy]").forEach((button) => {
+  const source = document.getElementById(button.getAttribute("data-copy") || "");
+  if (!source) return;
+  const label = button.textContent;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(source.textContent || "");
+      button.textContent = "Copied";
+    } catch (err) {
+      // No clipboard (an insecure origin, a refusal): select the text for Ctrl+C instead.
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      if (selection) { selection.removeAllRanges(); selection.addRange(range); }
+      button.textContent = "Selected: press Ctrl+C";
+    }
+    setTimeout(() => { button.textContent = label; }, 2000);
+  });
+});
