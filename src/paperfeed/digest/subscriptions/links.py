@@ -18,6 +18,7 @@ import logging
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
 from paperfeed.mail import Mail, Mailer, MailError
+from paperfeed.mail.texts import link_mail
 from paperfeed.params import BadValue, signed_token
 from paperfeed.store.db import Database
 from paperfeed.store.models import utcnow
@@ -75,15 +76,8 @@ def check_link_token(db: Database, settings: Settings, purpose: str, token: str)
 
 def confirmation_mail(settings: Settings, email: str, token: str) -> Mail:
     """The one mail an unconfirmed address may get."""
-    link = f"{settings.base_url.rstrip('/')}/subscribe/confirm/{token}"
-    text = (
-        f"Someone (hopefully you) asked to get {settings.site_name}'s trending papers "
-        f"by mail at {email}.\n\n"
-        f"To confirm, open this link and press the button on the page:\n\n{link}\n\n"
-        f"The link works once and expires in {settings.digest_confirm_link_hours} hours. "
-        "If you did not ask for this, ignore this mail: nothing more will be sent.\n"
-    )
-    return Mail(to=email, subject=f"Confirm your {settings.site_name} digest", text=text)
+    subject = f"Confirm your {settings.site_name} digest"
+    return link_mail(settings, email, subject, "digest_confirm", email=email, token=token)
 
 
 def send_confirmation(settings: Settings, email: str, token: str) -> bool:

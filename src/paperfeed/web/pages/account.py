@@ -27,6 +27,7 @@ from paperfeed.community.login_delay import LoginDelay
 from paperfeed.community.users import Account
 from paperfeed.config import Settings
 from paperfeed.mail import Mail
+from paperfeed.mail.texts import link_mail
 from paperfeed.store.db import Database
 from paperfeed.web.auth import clear_session, cookie_name, session_cookie, set_session
 from paperfeed.web.deps import (
@@ -132,25 +133,14 @@ def signup(
 
 
 def verification_mail(db: Database, settings: Settings, account: Account) -> Mail:
-    link = f"{settings.base_url.rstrip('/')}/verify/{users.verify_token(db, settings, account)}"
-    text = (
-        f"Someone (we hope you) made the account {account.username} on {settings.site_name} "
-        f"with this address.\n\nTo confirm that it is yours, open this link and press the "
-        f"button on the page (valid {settings.email_verify_link_hours} hours, once):\n\n"
-        f"{link}\n\nUntil then no digest subscription is linked to the account. If it was "
-        "not you, ignore this mail.\n"
-    )
-    return Mail(account.email, f"{settings.site_name}: verify your address", text)
+    token = users.verify_token(db, settings, account)
+    subject = f"{settings.site_name}: verify your address"
+    return link_mail(settings, account.email, subject, "verify", account=account, token=token)
 
 
 def _address_taken_mail(settings: Settings, address: str) -> Mail:
-    base = settings.base_url.rstrip("/")
-    text = (
-        f"Someone tried to create an account on {settings.site_name} with this address, "
-        f"which already has one. Nothing was changed.\n\nIf it was you and you forgot your "
-        f"password, ask for a new one here: {base}/reset\n\nIf not, ignore this mail.\n"
-    )
-    return Mail(address, f"{settings.site_name}: sign-up with your address", text)
+    subject = f"{settings.site_name}: sign-up with your address"
+    return link_mail(settings, address, subject, "address_taken")
 
 
 # --- address verification (the link mailed at sign-up) -------------------------------------
@@ -391,14 +381,11 @@ def reset_request(
         return _reset_page(request, 429, error=TOO_MANY)
     account = users.get_account_by_email(db, address)
     if account is not None and not account.is_banned:
-        link = f"{settings.base_url.rstrip('/')}/reset/{users.reset_token(db, settings, account)}"
-        text = (
-            f"Someone (we hope you) asked to reset the password of {account.username} on "
-            f"{settings.site_name}.\n\nSet a new password here (valid "
-            f"{settings.reset_link_minutes} minutes, once):\n\n{link}\n\n"
-            "If it was not you, ignore this mail; your password stays as it is.\n"
+        token = users.reset_token(db, settings, account)
+        subject = f"{settings.site_name}: reset your password"
+        outbox.put(
+            link_mail(settings, account.email, subject, "reset", account=account, token=token)
         )
-        outbox.put(Mail(account.email, f"{settings.site_name}: reset your password", text))
     return _reset_page(request, notice=RESET_SENT)
 
 
