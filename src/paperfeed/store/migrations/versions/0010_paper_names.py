@@ -1,8 +1,8 @@
 """paper names: the author and organization names each paper is found by (author and
 organization pages), filled from the papers already stored
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 01:30:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from paperfeed.store.names import name_rows
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
