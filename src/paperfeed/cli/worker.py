@@ -91,7 +91,7 @@ def fill_if_any(db: Database, settings: Settings, now: dt.datetime) -> FillStats
         set_meta(db, FILL_REST_KEY, (now + FILL_REST).isoformat())
     if stats.filled:
         try:
-            catch_up(db, settings, changed=True, progress=sys.stderr.isatty())
+            catch_up(db, settings, changed=True, progress=True)
         except Exception:  # the next ingest or `paperfeed index update` catches up
             log.exception("worker: the search indexes could not be updated")
     return stats

@@ -41,8 +41,8 @@ from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
-from paperfeed.web.pages.prefs import router as prefs_router
 from paperfeed.web.pages.names import router as names_router
+from paperfeed.web.pages.prefs import router as prefs_router
 from paperfeed.web.pages.search import router as search_router
 from paperfeed.web.pages.submission_status import router as submission_status_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
