@@ -8,8 +8,8 @@ Routes
     ``/search.xml?q=…``      RSS 2.0 of the newest papers matching every word and filter
     ``/search.atom?q=…``     the same as Atom
 
-A malformed filter answers 400 with the message on the page; text never fails (it is
-cleaned). Titles and abstract snippets highlight the query's words.
+A malformed filter answers 400 with the search page, the problem shown inline and the query
+kept in the box (the feeds: a plain 400); text never fails (it is cleaned). Titles and abstract snippets highlight the query's words.
 """
 
 from __future__ import annotations
@@ -139,21 +139,38 @@ def search_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
     """A plain ``def``: the search (its embedder) and the page around it run in the thread
-    pool (``web/deps.py``'s rule 3)."""
+    pool (``web/deps.py``'s rule 3). A malformed filter is a 400 with the search page, the
+    problem said above the results and the query kept in the box."""
     form = _form(request)
     page = _page(request)
     try:
         text = _query_text(form)
         parsed = parse_query(text)
     except QueryError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        empty = hybrid.SearchResult(query=parse_query(""))
+        context = _context(form, settings, empty, page, text="")
+        context["error"] = str(exc)
+        return html_response(render(request, "search.html", _with_site(context, db, cache)), 400)
     if parsed.arxiv_id and not (form["cat"] or form["from"] or form["to"] or form["code"]):
         result = hybrid.search(db, settings, parsed)
         if result.items:
             return RedirectResponse(f"/papers/{result.items[0].arxiv_id}", status_code=303)
     else:
         result = hybrid.search(db, settings, parsed, page=page, page_size=PAGE_SIZE, count=True)
-    pattern = _pattern(parsed.words)
+    context = _context(form, settings, result, page, text)
+    return html_response(render(request, "search.html", _with_site(context, db, cache)))
+
+
+def _with_site(context: dict[str, object], db: Database, cache: CacheDep) -> dict[str, object]:
+    context["is_demo"] = site_is_demo(db, cache)
+    return context
+
+
+def _context(
+    form: dict[str, str], settings: Settings, result: hybrid.SearchResult, page: int, text: str
+) -> dict[str, object]:
+    """What search.html shows: the hits highlighted, the pager, the feeds."""
+    pattern = _pattern(result.query.words)
     hits = [
         Hit(item, highlight(item.title, pattern), snippet(item.abstract or "", pattern))
         for item in result.items
@@ -165,33 +182,28 @@ def search_page(
             _feed_link("application/rss+xml", "RSS", _url("/search.xml", form), settings, form),
             _feed_link("application/atom+xml", "Atom", _url("/search.atom", form), settings, form),
         ]
-    body = render(
-        request,
-        "search.html",
-        {
-            "form": form,
-            "query": form["q"],
-            "result": result,
-            "hits": hits,
-            "rank_offset": (page - 1) * PAGE_SIZE,
-            "pager": {
-                "page": page,
-                "pages": pages,
-                "prev": _url("/search", form, page=page - 1) if page > 1 else None,
-                "next": _url("/search", form, page=page + 1)
-                if result.has_more and page < MAX_PAGE
-                else None,
-            }
-            if (page > 1 or result.has_more)
+    return {
+        "form": form,
+        "query": form["q"],
+        "result": result,
+        "hits": hits,
+        "rank_offset": (page - 1) * PAGE_SIZE,
+        "pager": {
+            "page": page,
+            "pages": pages,
+            "prev": _url("/search", form, page=page - 1) if page > 1 else None,
+            "next": _url("/search", form, page=page + 1)
+            if result.has_more and page < MAX_PAGE
             else None,
-            "is_demo": site_is_demo(db, cache),
-            "feeds": feeds,
-            "nav": "search",
-            "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
-            "title": f"{form['q']} · Search" if form["q"] else "Search",
-        },
-    )
-    return html_response(body)
+        }
+        if (page > 1 or result.has_more)
+        else None,
+        "feeds": feeds,
+        "error": None,
+        "nav": "search",
+        "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
+        "title": f"{form['q']} · Search" if form["q"] else "Search",
+    }
 
 
 def _feed_link(
