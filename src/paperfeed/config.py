@@ -131,6 +131,14 @@ class Settings(BaseSettings):
             "(benchmarks/RESULTS.md)."
         ),
     )
+    search_semantic_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Weight of the semantic side in the fusion (the keyword side weighs 1): score = "
+            "1 / (k + keyword rank) + weight / (k + semantic rank)."
+        ),
+    )
     search_candidates: int = Field(
         default=200,
         description="Keyword and semantic candidates fused per search (more: deeper pages).",

@@ -6,6 +6,8 @@ without importing the web layer.
 
 from __future__ import annotations
 
+import unicodedata
+
 ABSTRACT_CHARS = 300  # an abstract's snippet on lists and in mail
 
 
@@ -23,3 +25,16 @@ def safe_url(url: str | None) -> str:
     if url and url.strip().lower().startswith(("https://", "http://")):
         return url.strip()
     return "#"
+
+
+_FOLDED = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+                         "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
+
+
+def fold(text: str) -> str:
+    """``text`` with accents and ligatures dropped (``Müller`` → ``Muller``), as the search
+    index stores words, so that a name typed without its accents finds it."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLDED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

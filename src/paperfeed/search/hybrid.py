@@ -78,6 +78,9 @@ class SearchResult:
     query: ParsedQuery
     items: list[FeedItem] = field(default_factory=list)
     total: int = 0  # papers found (keyword matches or fused candidates, whichever is more)
+    # With ``count``: papers whose title, abstract or authors have every word (and meet the
+    # filters); None when not counted.
+    every_word: int | None = None
     page: int = 1
     page_size: int = 20
     has_more: bool = False
@@ -207,26 +210,32 @@ def _keyword_ranks(hits: list[tuple[int, float]]) -> dict[int, int]:
     return ranks
 
 
-def rrf(rankings: Sequence[dict[int, int]], k: float) -> dict[int, float]:
+def rrf(
+    rankings: Sequence[dict[int, int]], k: float, weights: Sequence[float] | None = None
+) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: score = sum of weight / (k + rank)."""
     scores: dict[int, float] = {}
-    for ranks in rankings:
+    for i, ranks in enumerate(rankings):
+        weight = weights[i] if weights is not None else 1.0
         for pid, rank in ranks.items():
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
     return scores
 
 
-def _fuse(
+def fuse(
     keyword_hits: list[tuple[int, float]],
     semantic_hits: list[tuple[int, float]],
-    k: float,
+    settings: Settings,
     by_score: bool,
 ) -> tuple[list[int], dict[int, float]]:
     """The candidates, best first (``by_score``; else in the keyword index's order), and
-    their scores: reciprocal rank fusion of both sides, or the BM25 scores alone."""
+    their scores: weighted reciprocal rank fusion of both sides (``search_rrf_k``,
+    ``search_semantic_weight``), or the BM25 scores alone."""
     rankings = [_keyword_ranks(keyword_hits)]
     if semantic_hits:
         rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
-    fused = rrf(rankings, k) if len(rankings) > 1 else None
+    weights = (1.0, settings.search_semantic_weight)
+    fused = rrf(rankings, settings.search_rrf_k, weights) if len(rankings) > 1 else None
     candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
     scores = fused if fused is not None else dict(keyword_hits)
 
@@ -277,7 +286,7 @@ def search(
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = _fuse(keyword.hits, semantic_hits, settings.search_rrf_k, bool(parsed.words))
+    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words))
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
@@ -290,6 +299,10 @@ def search(
             item.score = scores.get(pid)
             result.items.append(item)
     result.total = max(keyword.total, len(ranked) - found.missing)
+    if count:
+        result.every_word = (
+            keyword.total if keyword.conjunctive else index.count(parsed, conjunctive=True)
+        )
     result.has_more = found.has_more
     if result.indexing:
         result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING

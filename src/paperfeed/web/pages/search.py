@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, HTTPException, Request
@@ -27,7 +27,8 @@ from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.params import whole_number
 from paperfeed.search import hybrid
-from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query
+from paperfeed.search.authors import matched_authors
+from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query, words_of
 from paperfeed.store.db import Database
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, slow
 from paperfeed.web.feeds import FeedDoc, render_atom, render_rss
@@ -51,6 +52,7 @@ class Hit:
     item: FeedItem
     title: Markup
     snippet: Markup
+    matched: list[str]  # the authors the query names (shown even when not among the first)
 
 
 def _prefixes(words: list[str]) -> list[str]:
@@ -171,10 +173,17 @@ def _context(
 ) -> dict[str, object]:
     """What search.html shows: the hits highlighted, the pager, the feeds."""
     pattern = _pattern(result.query.words)
+    typed = words_of(result.query.free_text)
     hits = [
-        Hit(item, highlight(item.title, pattern), snippet(item.abstract or "", pattern))
+        Hit(
+            item,
+            highlight(item.title, pattern),
+            snippet(item.abstract or "", pattern),
+            matched_authors(typed, item.authors or []),
+        )
         for item in result.items
     ]
+    named = next((name for hit in hits for name in hit.matched), None)
     pages = min(MAX_PAGE, result.pages)
     feeds = []
     if form["q"] or text:
@@ -200,6 +209,9 @@ def _context(
         else None,
         "feeds": feeds,
         "error": None,
+        "author_link": {"name": named, "href": "/authors/" + quote(named, safe="")}
+        if named
+        else None,
         "nav": "search",
         "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
         "title": f"{form['q']} · Search" if form["q"] else "Search",
