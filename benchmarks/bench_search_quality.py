@@ -78,8 +78,9 @@ def settings_for(folder: Path, **overrides: Any) -> Any:
     )
 
 
-def build_store(corpus: str, folder: Path) -> tuple[Any, Any]:
-    """Ingest the corpus into ``folder``, build both indexes; (settings, database)."""
+def build_store(corpus: str, folder: Path, *more: str) -> tuple[Any, Any]:
+    """Ingest the corpus (and ``more``) into ``folder``, build both indexes; (settings,
+    database)."""
     from paperfeed.search.keyword import get_keyword_index
     from paperfeed.search.vectors import get_vector_search
     from paperfeed.sources.pipeline import ingest_records
@@ -90,19 +91,26 @@ def build_store(corpus: str, folder: Path) -> tuple[Any, Any]:
     db = get_database(settings)
     db.upgrade()
     started = time.perf_counter()
-    stats = ingest_records(db, read_jsonl([CORPORA[corpus]]))
+    names = [corpus, *more]
+    stats = ingest_records(db, read_jsonl([CORPORA[name] for name in names]))
     get_keyword_index(settings).update(db)
     vectors = get_vector_search(settings)
     if vectors is None:
         raise SystemExit("the embedder is unavailable: semantic search cannot be measured")
-    with embedding_cache(vectors.embedder, CACHE / f"{corpus}-{vectors.model.replace(':', '-')}"):
+    model = vectors.model.replace(":", "-")
+    caches = [embedding_cache(vectors.embedder, CACHE / f"{name}-{model}") for name in names]
+    for cache in caches[1:]:
+        caches[0].known.update(cache.known)
+    with caches[0]:
         vectors.update(db)
     took = time.perf_counter() - started
-    print(f"{corpus}: {stats.inserted} papers ingested and indexed in {took:.1f} s", flush=True)
+    print(
+        f"{'+'.join(names)}: {stats.inserted} papers ingested, indexed in {took:.1f} s", flush=True
+    )
     return settings, db
 
 
-class embedding_cache:  # noqa: N801 (a context manager, used as a statement)
+class embedding_cache:
     """Serve ``embedder.embed`` from an .npz file of text hash → vector; new ones added."""
 
     def __init__(self, embedder: Any, stem: Path) -> None:
@@ -279,7 +287,9 @@ def groups(rows: list[dict[str, Any]]) -> Iterator[tuple[str, list[int]]]:
         by[f"split {split}"].append(i)
         by[f"style {style}"].append(i)
         by[f"{split} · {style}"].append(i)
-    yield from sorted(by.items(), key=lambda kv: (kv[0] != "all", not kv[0].startswith("split"), kv[0]))
+    yield from sorted(
+        by.items(), key=lambda kv: (kv[0] != "all", not kv[0].startswith("split"), kv[0])
+    )
 
 
 def table(title: str, rows: list[dict[str, Any]], found: dict[str, list[int | None]]) -> str:
@@ -318,7 +328,12 @@ def main() -> None:
     parser.add_argument("--items", type=Path, help="folder of <corpus>.jsonl (default: ours)")
     parser.add_argument("--json", type=Path, help="also write every rank here")
     parser.add_argument("--csfcube", action="store_true", help="also run CSFCube")
+    parser.add_argument("--keep", type=Path, help="only build a store of both corpora here")
     args = parser.parse_args()
+    if args.keep:  # for bench_search.py latency: PAPERFEED_DATA_DIR=that folder
+        first, *rest = CORPORA
+        build_store(first, args.keep, *rest)[1].dispose()
+        return
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     every_row: list[dict[str, Any]] = []
     every_rank: dict[str, list[int | None]] = defaultdict(list)
@@ -334,7 +349,7 @@ def main() -> None:
         args.json.write_text(json.dumps({"rows": every_row, "ranks": every_rank}))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.csfcube:
-        import bench_similar_csfcube  # noqa: PLC0415 (only with --csfcube)
+        import bench_similar_csfcube
 
         sys.argv = [sys.argv[0]]
         bench_similar_csfcube.main()

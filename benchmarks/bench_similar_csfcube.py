@@ -33,7 +33,11 @@ DATA = (
     Path(
         os.environ.get("PAPERFEED_BENCH_DATA")
         or next(
-            (p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()),
+            (
+                p / "shared" / "data"
+                for p in Path(__file__).resolve().parents
+                if (p / "shared" / "data").is_dir()
+            ),
             ".",
         )
     )

@@ -70,15 +70,22 @@ def evaluate(settings: Any, found: list[dict[Any, Any]], targets: list[list[int]
                 ids = [pid for pid, _ in hits[:K]]
                 kw.append(ids.index(target) + 1 if target in ids else None)
         for k, weight in itertools.product(RRF_K, SEMANTIC_WEIGHT):
-            tuned = settings.model_copy(update={"search_rrf_k": k, "search_semantic_weight": weight})
+            tuned = settings.model_copy(
+                update={"search_rrf_k": k, "search_semantic_weight": weight}
+            )
             hy: list[int | None] = []
             for lists_, wanted in zip(found, targets, strict=True):
-                for hits, sem, target in zip(lists_[config], lists_["semantic"], wanted, strict=True):
+                for hits, sem, target in zip(
+                    lists_[config], lists_["semantic"], wanted, strict=True
+                ):
                     ranked = fuse(hits, sem, tuned, True)[0][:K]
                     hy.append(ranked.index(target) + 1 if target in ranked else None)
             rows.append((scores(hy), scores(kw), config, k, weight))
     rows.sort(key=lambda r: (r[0][0], r[1][0]), reverse=True)
-    print("| hybrid MRR / R@10 | keyword MRR / R@10 | title, authors, long, fuzzy, author phrase | k | w |")
+    print(
+        "| hybrid MRR / R@10 | keyword MRR / R@10 "
+        "| title, authors, long, fuzzy, author phrase | k | w |"
+    )
     print("| ---: | ---: | --- | ---: | ---: |")
     for (hm, hr), (km, kr), config, k, weight in rows[:25]:
         print(f"| {hm:.3f} / {hr:.3f} | {km:.3f} / {kr:.3f} | {config} | {k:g} | {weight:g} |")
@@ -89,10 +96,11 @@ def evaluate(settings: Any, found: list[dict[Any, Any]], targets: list[list[int]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="dev")
+    parser.add_argument("--corpus", action="append", choices=list(CORPORA))
     args = parser.parse_args()
     found, targets = [], []
     settings = None
-    for corpus in CORPORA:
+    for corpus in args.corpus or list(CORPORA):
         tmp = tempfile.TemporaryDirectory(prefix=f"pf-tune-{corpus}-")
         settings, db = build_store(corpus, Path(tmp.name))
         rows = [r for r in known_items(corpus, None) if r.get("split") == args.split]

@@ -145,7 +145,12 @@ class KeywordIndex:
     def count(self, parsed: ParsedQuery, *, conjunctive: bool) -> int:
         """How many papers match ``parsed`` (every word when ``conjunctive``)."""
         return keyword_query.search(
-            self.index, self.schema, parsed, 1, conjunctive=conjunctive, count=True,
+            self.index,
+            self.schema,
+            parsed,
+            1,
+            conjunctive=conjunctive,
+            count=True,
             newest_first=False,
         ).total
 

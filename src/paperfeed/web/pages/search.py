@@ -9,7 +9,8 @@ Routes
     ``/search.atom?q=…``     the same as Atom
 
 A malformed filter answers 400 with the search page, the problem shown inline and the query
-kept in the box (the feeds: a plain 400); text never fails (it is cleaned). Titles and abstract snippets highlight the query's words.
+kept in the box (the feeds: a plain 400); text never fails (it is cleaned). Titles and
+abstract snippets highlight the query's words; a card marks the authors the query names.
 """
 
 from __future__ import annotations
