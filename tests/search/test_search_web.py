@@ -121,7 +121,7 @@ def test_malformed_filters_are_400(client: TestClient, text: str) -> None:
 
 
 def test_api_keeps_the_list_papers_contract(client: TestClient) -> None:
-    r = client.get("/api/papers/search", params={"q": "lanterns", "limit": 1})
+    r = client.get("/api/papers/search", params={"q": "lattice lanterns", "limit": 1})
     body = r.json()
     assert r.status_code == 200 and isinstance(body, list) and len(body) == 1
     assert r.headers["x-search-mode"] == "keyword"  # no embedder in this test
