@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         ),
     )
     search_semantic_weight: float = Field(
-        default=1.5,
+        default=1.0,
         ge=0,
         description=(
             "Weight of the semantic side in the fusion (the keyword side weighs 1): score = "
