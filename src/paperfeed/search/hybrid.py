@@ -281,7 +281,9 @@ def search(
     # The semantic side (embed the query, then its nearest papers that meet the filters)
     # runs while the keyword index answers.
     semantic_side = _start_semantic(index, vectors, parsed, depth)
-    keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
+    # Counting every paper with any of the words costs as much as the search itself and
+    # means little; with words, the count is of the papers with all of them (below).
+    keyword = index.search(parsed, depth, count=count and not parsed.words, conjunctive=conjunctive)
     result.indexing = is_indexing(index)
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
@@ -299,10 +301,8 @@ def search(
             item.score = scores.get(pid)
             result.items.append(item)
     result.total = max(keyword.total, len(ranked) - found.missing)
-    if count:
-        result.every_word = (
-            keyword.total if keyword.conjunctive else index.count(parsed, conjunctive=True)
-        )
+    if count and parsed.words:
+        result.every_word = index.count(parsed, conjunctive=True)
     result.has_more = found.has_more
     if result.indexing:
         result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING
