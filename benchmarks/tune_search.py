@@ -8,7 +8,10 @@ and fuses the two lists for every (k, semantic weight) of the grid with the serv
 first; the winners go into ``keyword_query`` / ``Settings`` and are confirmed on test with
 ``bench_search_quality.py``.
 
-    .venv/bin/python benchmarks/tune_search.py [--split dev]
+    .venv/bin/python benchmarks/tune_search.py [--split dev] [--corpus NAME] [--ablation]
+
+``--ablation`` prints the steps from the old constants to the fitted ones one at a time
+(``STEPS``); with ``--split test`` it confirms them on the held-out half.
 """
 
 from __future__ import annotations
@@ -28,7 +31,39 @@ FUZZY = (0.0, 3.0)  # weight of a fuzzy match (0: off)
 AUTHOR_BOOST = (0.0, 3.0)
 RRF_K = (5.0, 10.0, 20.0, 60.0)
 SEMANTIC_WEIGHT = (0.75, 1.0, 1.5)
+ABLATION = False
 DEPTH = 200
+# --ablation: the steps from the old constants to the fitted ones, one change at a time:
+# (title, authors, long, fuzzy, author phrase, k, w).
+STEPS = (
+    ("old constants", (3.0, 2.0, 8, 0.0, 0.0, 10.0, 1.0)),
+    ("field weights all 1", (1.0, 1.0, 8, 0.0, 0.0, 10.0, 1.0)),
+    ("long queries keep 32 words", (1.0, 1.0, 32, 0.0, 0.0, 10.0, 1.0)),
+    ("fuzzy unknown words", (1.0, 1.0, 32, 3.0, 0.0, 10.0, 1.0)),
+    ("author phrases", (1.0, 1.0, 32, 3.0, 3.0, 10.0, 1.0)),
+    ("RRF k 5 (fitted)", (1.0, 1.0, 32, 3.0, 3.0, 5.0, 1.0)),
+)
+
+
+def ablation(settings: Any, found: list[dict[Any, Any]], targets: list[list[int]]) -> None:
+    """Keyword and hybrid MRR@10 / recall@10 after each step of ``STEPS``."""
+    from paperfeed.search.hybrid import fuse
+
+    print("| step | keyword MRR / R@10 | hybrid MRR / R@10 |\n| --- | ---: | ---: |")
+    for name, (*config, k, weight) in STEPS:
+        tuned = settings.model_copy(update={"search_rrf_k": k, "search_semantic_weight": weight})
+        kw: list[int | None] = []
+        hy: list[int | None] = []
+        for lists_, wanted in zip(found, targets, strict=True):
+            for hits, sem, target in zip(
+                lists_[tuple(config)], lists_["semantic"], wanted, strict=True
+            ):
+                ids = [pid for pid, _ in hits[:K]]
+                kw.append(ids.index(target) + 1 if target in ids else None)
+                ranked = fuse(hits, sem, tuned, True)[0][:K]
+                hy.append(ranked.index(target) + 1 if target in ranked else None)
+        (km, kr), (hm, hr) = scores(kw), scores(hy)
+        print(f"| {name} | {km:.3f} / {kr:.3f} | {hm:.3f} / {hr:.3f} |")
 
 
 def lists(settings: Any, db: Any, texts: list[str]) -> dict[Any, Any]:
@@ -45,7 +80,9 @@ def lists(settings: Any, db: Any, texts: list[str]) -> dict[Any, Any]:
     out: dict[Any, Any] = {
         "semantic": [vectors.nearest(vectors.embed_query(p.semantic_text), DEPTH) for p in parsed]
     }
-    grid = itertools.product(TITLE, AUTHORS, LONG, FUZZY, AUTHOR_BOOST)
+    grid: Any = itertools.product(TITLE, AUTHORS, LONG, FUZZY, AUTHOR_BOOST)
+    if ABLATION:
+        grid = [tuple(step[:5]) for _, step in STEPS]
     for title, authors, long, fuzzy, named in grid:
         keyword_query.AUTHOR_BOOST = named
         keyword_query.FIELD_BOOSTS = {"title": title, "authors": authors, "abstract": 1.0}
@@ -97,7 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="dev")
     parser.add_argument("--corpus", action="append", choices=list(CORPORA))
+    parser.add_argument("--ablation", action="store_true", help="only the steps of STEPS")
     args = parser.parse_args()
+    global ABLATION
+    ABLATION = args.ablation
     found, targets = [], []
     settings = None
     for corpus in args.corpus or list(CORPORA):
@@ -114,7 +154,7 @@ def main() -> None:
         found.append(lists(settings, db, texts))
         targets.append([ids[r["arxiv_id"]] for r in rows])
         print(f"{corpus}: {len(rows)} {args.split} queries", flush=True)
-    evaluate(settings, found, targets)
+    (ablation if args.ablation else evaluate)(settings, found, targets)
 
 
 if __name__ == "__main__":
