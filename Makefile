@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Workers for make check's fast tier; loadfile keeps each test module on one worker.
 CHECK_WORKERS ?= auto
 
-.PHONY: run test check lint types pytest pytest-pg pytest-fast install install-dev lock demo bench clean
+.PHONY: run test check lint types pytest pytest-pg pytest-fast install install-dev lock demo bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ run: install
 
 demo: install
 	$(BIN)/paperfeed demo --reset
+
+# README's four screenshots into docs/screenshots/ (a throw-away demo site, headless Chromium).
+screenshots: install-dev
+	$(BIN)/python scripts/screenshots.py
 
 # Style, then the layers contract (pyproject's [tool.importlinter]; README: Layout).
 lint: install-dev

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ARXIV_HOST = "export.arxiv.org"
@@ -61,8 +61,12 @@ class Settings(BaseSettings):
         ),
     )
     base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public URL of the site, used for absolute links in feeds and mail.",
+        default="",
+        description=(
+            "Public URL of the site, used for absolute links in feeds and mail. Unset: "
+            "`http://HOST:PORT` of `PAPERFEED_HOST` and `PAPERFEED_PORT` (or `serve --host "
+            "--port`), a wildcard address (`0.0.0.0`, `::`) read as loopback."
+        ),
     )
     site_name: str = Field(default="paperfeed", description="Name shown in page headers and feeds.")
     cache_seconds: float = Field(
@@ -166,6 +170,13 @@ class Settings(BaseSettings):
     )
     embedding_threads: int = Field(
         default=0, ge=0, description="CPU threads for embedding (0: all cores)."
+    )
+    embedding_load_at_start: bool = Field(
+        default=True,
+        description=(
+            "Each web worker loads the embedding model and the search indexes when it starts, "
+            "before it accepts requests (false: at the first search, which then waits)."
+        ),
     )
     embedding_query_cache_size: int = Field(
         default=2048, ge=0, description="Query embeddings each worker keeps (LRU)."
@@ -287,7 +298,8 @@ class Settings(BaseSettings):
         default="10/hour", description="Authorship claims allowed per user."
     )
     smtp_host: str | None = Field(
-        default=None, description="SMTP server for outgoing mail. Unset: mail is not sent."
+        default=None,
+        description="SMTP server for outgoing mail. Unset: mail goes to the outbox on disk.",
     )
     smtp_port: int = Field(default=587, description="SMTP port.")
     smtp_user: str | None = Field(default=None, description="SMTP user name, if any.")
@@ -299,6 +311,14 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=10.0, description="Seconds before an SMTP call fails.")
     mail_from: str = Field(
         default="paperfeed@localhost", description="Sender address of outgoing mail."
+    )
+    outbox_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "With no SMTP relay, mail is written to `DATA_DIR/outbox/` for the admin to read at "
+            "`/admin/outbox`; beyond this many messages the oldest are deleted (logged)."
+        ),
     )
 
     # --- digests: subscriptions, delivery, worker
@@ -360,6 +380,13 @@ class Settings(BaseSettings):
     worker_ingest_hour: int = Field(
         default=2, ge=0, le=23, description="UTC hour at which `paperfeed worker` ingests."
     )
+    # The metadata fill (sources/metadata_fill.py): categories that listings lack, from arXiv.
+    metadata_fill_per_pass: int = Field(
+        default=500, ge=0, description="Papers a worker pass asks arXiv about (0: no fill)."
+    )
+    metadata_fill_seconds: float = Field(
+        default=30.0, gt=0, description="Time one worker pass may spend filling metadata."
+    )
 
     @field_validator("arxiv_api_url", "daily_papers_api_url")
     @classmethod
@@ -373,6 +400,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an https URL on {official} (or a loopback test server)")
         return value
 
+    @model_validator(mode="after")
+    def _default_base_url(self) -> Settings:
+        # An explicit PAPERFEED_BASE_URL wins; else links point at the server being run.
+        if not self.base_url:
+            self.base_url = served_url(self.host, self.port)
+        return self
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
@@ -382,6 +416,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+
+def served_url(host: str, port: int) -> str:
+    """``http://host:port`` as a browser on this machine reaches it: a wildcard bind
+    address becomes loopback, an IPv6 address gets its brackets."""
+    name = host.strip().strip("[]") or "127.0.0.1"
+    name = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(name, name)
+    if ":" in name:
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
 
 
 @lru_cache(maxsize=1)

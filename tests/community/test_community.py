@@ -246,6 +246,20 @@ def test_users_cli_creates_the_first_admin(
     assert "banned" in r.output
 
 
+@pytest.mark.parametrize("given", [False, True])
+def test_users_cli_reserved_name_points_to_username_option(
+    community_settings: Settings, database: Database, given: bool
+) -> None:
+    """``admin@…`` makes the reserved name "admin": the refusal names the way out."""
+    args = ["users", "create", "--admin", "admin@example.org"]
+    r = CliRunner().invoke(cli, args + (["--username", "admin"] if given else []))
+    assert r.exit_code == 1
+    assert "reserved" in r.output and "--username" in r.output
+    r = CliRunner().invoke(cli, [*args, "--username", "siteadmin"])
+    assert r.exit_code == 0, r.output
+    assert "created admin siteadmin <admin@example.org>" in r.output
+
+
 def test_mailer_sends_reset_link_through_smtp(
     community_settings: Settings, site_db: Database, make_user: Any
 ) -> None:

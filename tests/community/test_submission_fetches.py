@@ -143,7 +143,7 @@ def test_slow_arxiv_stalls_nothing_and_fetches_are_capped(
     started = [r for r in answers if r.status_code == 200]
     refused = [r for r in answers if r.status_code == 429]
     assert len(started) == 2 and len(refused) == 14
-    assert "it will appear on today's list when found" in started[0].text
+    assert "is being fetched from arXiv in the background" in started[0].text
     assert "papers being fetched from arXiv" in refused[0].text
     arxiv.wait_for_held(2)
     # arXiv holds both fetches; the site answers everything else meanwhile.
@@ -164,7 +164,7 @@ def test_slow_arxiv_stalls_nothing_and_fetches_are_capped(
     finish_fetches(bob)
     page = ann.get("/submit").text
     assert f"arXiv has no paper {missing}." in page
-    assert f'href="/papers/{found}">added' in page
+    assert f"#paper-{found}\">added to today's list" in page
     today = utcnow().date().isoformat()
     listed = ann.get(f"/api/daily_papers?date={today}&submitter=ann").json()
     assert [i["paper"]["id"] for i in listed] == [found]
@@ -211,3 +211,53 @@ def test_api_answers_202_with_a_status_to_poll(
     finish_fetches(ann)
     done = ann.get(body["poll"]).json()
     assert done["status"] == "added" and done["message"] is None
+
+
+def test_a_submit_answers_with_its_own_page_known_paper_confirmed_at_once(
+    user_client: Callable[..., TestClient], arxiv: SlowArxiv, site_db: Database
+) -> None:
+    ann = user_client("ann")
+    add_paper(site_db, "2611.00600", published_at=utcnow() - dt.timedelta(days=1))
+    r = ann.post(
+        "/submit",
+        data={"csrf_token": page_csrf(ann), "arxiv": "2611.00600"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/submit/")
+    page = ann.get(r.headers["location"])
+    today = utcnow().date().isoformat()
+    assert "<h1>Added to today's list</h1>" in page.text
+    assert f'href="/papers/date/{today}#paper-2611.00600"' in page.text
+    assert "Invented paper 2611.00600" in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    assert arxiv.held == 0  # a paper the site has: arXiv is not asked
+
+
+def test_a_queued_fetch_page_refreshes_itself_until_done_or_failed(
+    user_client: Callable[..., TestClient], arxiv: SlowArxiv
+) -> None:
+    ann, bob = user_client("ann"), user_client("bob")
+    arxiv.known = {"2611.00701"}
+    pages = []
+    for arxiv_id in ("2611.00701", "2611.00702"):
+        r = ann.post(
+            "/submit",
+            data={"csrf_token": page_csrf(ann), "arxiv": arxiv_id},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303  # answered while arXiv still holds the fetch
+        pages.append(r.headers["location"])
+    arxiv.wait_for_held(2)
+    queued = ann.get(pages[0]).text
+    assert "Queued: 2611.00701 is being fetched from arXiv" in queued
+    assert '<meta http-equiv="refresh" content="3">' in queued
+    assert bob.get(pages[0]).status_code == 404  # not bob's
+    arxiv.release()
+    finish_fetches(ann)
+    done, failed = (ann.get(p).text for p in pages)
+    today = utcnow().date().isoformat()
+    assert f'href="/papers/date/{today}#paper-2611.00701"' in done
+    assert "Fetched in the Background 2611.00701" in done
+    assert 'http-equiv="refresh"' not in done
+    assert 'role="alert">arXiv has no paper 2611.00702.' in failed
+    assert 'http-equiv="refresh"' not in failed

@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from paperfeed.cli import cli
-from paperfeed.config import Settings
+from paperfeed.config import Settings, get_settings
 from paperfeed.digest import deliver
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.clock import FakeClock
+from paperfeed.mail.outbox import Outbox, segments
 from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import csrf_of
@@ -371,3 +372,28 @@ def test_dead_sender_on_another_host(
     stats = idle.send_runs([run.id])
     idle.unregister()
     assert stats.sent == 1 and [m["To"] for m in smtp_sink.messages] == ["x2@example.org"]
+
+
+def test_cli_without_relay_confirms_and_sends_through_the_outbox(
+    digest_settings: Settings, digest_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path on a machine with no relay: the confirmation and then the digest are
+    files in the outbox, and the confirmation's link confirms."""
+    monkeypatch.delenv("PAPERFEED_SMTP_HOST")
+    get_settings.cache_clear()
+    settings = get_settings()
+    box = Outbox.of(settings)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["subscribers", "add", "fay@example.org"])
+    assert "pending (confirmation mail in the outbox, no SMTP relay)" in r.output, r.output
+    shown = box.read(box.names()[-1])
+    assert shown is not None
+    (link,) = [p for p, is_link in segments(shown.text) if is_link]
+    assert subs.confirm(digest_db, settings, link.rsplit("/", 1)[1]) is not None
+    r = runner.invoke(cli, ["digest", "send", "--period", "daily", "--date", FRIDAY.isoformat()])
+    assert r.exit_code == 0, r.output
+    assert "sent 1" in r.output and "no SMTP relay: the mail is in" in r.output
+    digest = box.read(box.names()[-1])
+    assert digest is not None and digest.entry.to == "fay@example.org"
+    assert any(k == "List-Unsubscribe" for k, _ in digest.headers)
+    assert digest.html_source is not None and "https://papers.example.org/papers/" in digest.text

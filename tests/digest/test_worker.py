@@ -18,7 +18,9 @@ from tests.digest.conftest import SmtpSink
 def test_worker_sends_at_each_subscribers_hour(
     digest_settings: Settings, digest_db: Database, smtp_sink: SmtpSink
 ) -> None:
-    cfg = digest_settings.model_copy(update={"worker_ingest_categories": ""})
+    cfg = digest_settings.model_copy(
+        update={"worker_ingest_categories": "", "metadata_fill_per_pass": 0}
+    )
     utc7 = subs.make_prefs(cfg, send_hour=7)
     paris9 = subs.make_prefs(cfg, send_hour=9, timezone="Europe/Paris")
     subs.add(digest_db, cfg, "utc@example.org", confirmed=True, prefs=utc7)

@@ -181,6 +181,11 @@ def signup(page: Any, server: str, name: str) -> None:
     page.wait_for_url(f"{server}/")
 
 
+def log_out(page: Any) -> None:
+    page.locator(".user-button").click()  # the account menu (a desktop-width page)
+    page.get_by_role("button", name="Log out").click()
+
+
 def titles(page: Any) -> list[str]:
     return [t.strip() for t in page.locator(".card .card-title a").all_inner_texts()]
 
@@ -192,7 +197,7 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     # Sign up, log out, log in again.
     signup(page, server, "ann")
     assert page.locator(".whoami").inner_text() == "ann"
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     page.wait_for_url(f"{server}/")
     page.get_by_role("link", name="Log in").click()
     page.fill("#login", "ann")
@@ -249,14 +254,11 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     page.get_by_role("link", name="Submit").click()
     page.fill("#arxiv", f"https://arxiv.org/abs/{SUBMIT_ID}")
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("it will appear on today's list when found").first.wait_for()
-    for _ in range(100):  # fetched in the background: reload until it is listed as added
-        page.goto(f"{server}/submit")
-        if page.locator("li.attempt-added").count():
-            break
-        page.wait_for_timeout(100)
+    # The submission's page: queued, then (it reloads itself) added, with a link to it.
+    page.get_by_role("heading", name="Added to today's list").wait_for()
+    page.get_by_role("link", name="Submitted Through the Browser: An Invented Paper").click()
     today = dt.datetime.now(dt.UTC).date()
-    page.goto(f"{server}/papers/date/{today}")
+    page.wait_for_url(f"{server}/papers/date/{today}#paper-{SUBMIT_ID}")
     card = page.locator(".card", has_text="Submitted Through the Browser")
     assert "submitted by ann" in card.inner_text()
     # Collection: create it, add a paper from the paper's page.
@@ -266,13 +268,15 @@ def test_community_flow(browser: Any, server: str, output_dir: Any) -> None:
     page.get_by_role("button", name="Create collection").click()
     page.wait_for_url(f"{server}/collections/*")
     assert page.locator("h1").inner_text() == "Reading list"
+    collection = page.url
     page.goto(f"{server}/papers/2503.00002")
     page.get_by_role("button", name="Add", exact=True).click()
-    page.wait_for_url(f"{server}/collections/*")
+    page.get_by_role("status").get_by_role("link", name="Reading list").wait_for()  # in place
+    page.goto(collection)
     assert "Lanterns" in page.locator(".cards").inner_text()
     page.screenshot(path=str(output_dir / "community-collection.png"), full_page=True)
     # Log out: the session is gone.
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     page.wait_for_url(f"{server}/")
     assert page.get_by_role("link", name="Log in").count() == 1
     page.goto(f"{server}/account")

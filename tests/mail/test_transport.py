@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +121,19 @@ def test_a_session_refused_at_login_is_quit(
         send(_settings(port, smtp_user="mailer", smtp_password="wrong"))
     assert seen.messages == []
     assert seen.quits == 1
+
+
+@pytest.fixture
+def plain_server() -> Iterator[tuple[int, _Seen]]:
+    yield from _serve(Controller)
+
+
+@CLIENTS
+def test_with_a_relay_nothing_goes_to_the_outbox(
+    plain_server: tuple[int, _Seen], send: Callable[[Settings], None], tmp_path: Path
+) -> None:
+    """The outbox is only for a site with no relay: with one, the relay gets the mail."""
+    port, seen = plain_server
+    send(_settings(port, data_dir=tmp_path))
+    assert len(seen.messages) == 1
+    assert not (tmp_path / "outbox").exists()

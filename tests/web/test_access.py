@@ -42,6 +42,8 @@ SAMPLES = {
     "claim_id": "1",
     "attempt_id": "1",
     "token": "not-a-signed-token",
+    "mode": "compact",
+    "name": "00000000000000000001-0123456789ab.eml",  # an outbox message (none there: 404)
 }
 
 

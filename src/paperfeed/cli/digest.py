@@ -14,6 +14,7 @@ from paperfeed.digest import DigestError
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.clock import Clock
 from paperfeed.digest.compose import period_for
+from paperfeed.mail.outbox import outbox_dir
 from paperfeed.params import ID_MAX, BadPeriod, is_whole_number, parse_day
 from paperfeed.store.db import get_database
 
@@ -70,6 +71,8 @@ def send(kind: str, date: str | None, resume: bool, no_wait: bool) -> None:
     )
     final = deliver.run_status(db, [run.id])[0]
     click.echo(f"run {run.id}: {final.status}")
+    if not settings.smtp_host and stats.sent:
+        click.echo(f"no SMTP relay: the mail is in {outbox_dir(settings)} (/admin/outbox)")
     if stats.throttled_until is not None:
         click.echo(
             f"throttled: the next send slot is at {stats.throttled_until:%Y-%m-%d %H:%M:%S} UTC "

@@ -62,7 +62,7 @@ def update(keyword_only: bool, no_wait: bool) -> None:
             get_settings(),
             keyword_only=keyword_only,
             wait=not no_wait,
-            progress=sys.stderr.isatty(),
+            progress=True,
         )
     except Exception as exc:
         if not is_disk_full(exc):
@@ -102,7 +102,7 @@ def rebuild(keyword_only: bool, no_wait: bool) -> None:
 
     started = time.perf_counter()
     try:
-        vstats = dict(vectors.rebuild(database, progress=sys.stderr.isatty(), wait=not no_wait))
+        vstats = dict(vectors.rebuild(database, progress=True, wait=not no_wait))
     except UpdateBusy as exc:
         click.echo(f"index semantic: skipped, {exc}")
         return

@@ -1,8 +1,9 @@
 """``paperfeed ingest ...`` subcommands.
 
 Every subcommand streams its input through :func:`paperfeed.sources.pipeline.ingest_records`,
-reports each bad record as ``file:line: reason`` on stderr, shows a progress bar only when
-stderr is a terminal, and ends stdout with exactly
+reports each bad record as ``file:line: reason`` on stderr, shows progress on stderr (a bar
+on a terminal, a line every few seconds elsewhere: ``paperfeed.progress``), and ends stdout
+with exactly
 ``read N, inserted N, updated N, unchanged N, rejected N``. Exit status: 0, or 3 when
 something was rejected, or 4 when the disk filled up (one line on stderr says what is kept).
 """
@@ -16,14 +17,19 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from tqdm import tqdm
 
 from paperfeed.cli.index import echo_report
 from paperfeed.config import get_settings
 from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.progress import Progress
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.pipeline import IngestStats, ingest_records
-from paperfeed.sources.readers import read_arxiv_snapshot, read_daily_papers, read_jsonl
+from paperfeed.sources.readers import (
+    ReadPosition,
+    read_arxiv_snapshot,
+    read_daily_papers,
+    read_jsonl,
+)
 from paperfeed.sources.records import PaperRecord, ReadItem
 from paperfeed.store.db import get_database
 from paperfeed.store.faults import is_disk_full
@@ -66,29 +72,30 @@ def ingest_group() -> None:
     """Load papers into the store."""
 
 
-def run_ingest(items: Iterable[ReadItem | PaperRecord], *, strict: bool) -> IngestStats:
-    """The CLI code path: progress bar on a terminal, errors on stderr, summary on stdout."""
+def run_ingest(
+    items: Iterable[ReadItem | PaperRecord], *, strict: bool, position: ReadPosition | None = None
+) -> IngestStats:
+    """The CLI code path: progress on stderr (its ETA from how far through its files
+    ``position`` is), errors on stderr, summary on stdout."""
     database = get_database()
-    show_bar = sys.stderr.isatty()
-    bar = tqdm(items, disable=not show_bar, unit=" rec", file=sys.stderr, mininterval=0.5)
+    fraction = position.fraction if position is not None else None
+    progress = Progress("ingest", unit="record", stream=sys.stderr, fraction=fraction)
 
     def on_error(location: str, reason: str) -> None:
-        message = f"{location}: {reason}"
-        if show_bar:
-            tqdm.write(message, file=sys.stderr)
-        else:
-            click.echo(message, err=True)
+        progress.write(f"{location}: {reason}")
 
     stats = IngestStats()
     try:
         database.upgrade()
-        ingest_records(database, bar, strict=strict, on_error=on_error, stats=stats)
+        ingest_records(
+            database, progress.wrap(items), strict=strict, on_error=on_error, stats=stats
+        )
     except Exception as exc:
         if not is_disk_full(exc):
             raise
         _exit_disk_full(stats)
     finally:
-        bar.close()
+        progress.close()
     return stats
 
 
@@ -111,8 +118,7 @@ def _finish(stats: IngestStats) -> None:
     if not click.get_current_context().meta.get("paperfeed.no_index"):
         try:
             changed = bool(stats.inserted or stats.updated)
-            progress = sys.stderr.isatty()
-            done = catch_up(get_database(), get_settings(), changed=changed, progress=progress)
+            done = catch_up(get_database(), get_settings(), changed=changed, progress=True)
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -134,14 +140,16 @@ def _finish(stats: IngestStats) -> None:
 @_file_reader
 def arxiv_snapshot(files: tuple[Path, ...], strict: bool) -> None:
     """arXiv's bulk metadata snapshot (JSON lines, plain or .gz)."""
-    _finish(run_ingest(read_arxiv_snapshot(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_arxiv_snapshot(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("jsonl")
 @_file_reader
 def jsonl(files: tuple[Path, ...], strict: bool) -> None:
     """Paper records as JSON lines (plain or .gz), common field names understood."""
-    _finish(run_ingest(read_jsonl(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_jsonl(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("daily-papers")
@@ -162,7 +170,8 @@ def daily_papers(files: tuple[Path, ...], strict: bool, remote: bool, days: int)
             raise click.ClickException(str(exc)) from exc
         _finish(run_ingest(items, strict=strict))
         return
-    _finish(run_ingest(read_daily_papers(files), strict=strict))
+    position = ReadPosition(files)
+    _finish(run_ingest(read_daily_papers(files, position), strict=strict, position=position))
 
 
 @ingest_group.command("arxiv")

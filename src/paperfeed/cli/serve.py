@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -22,10 +23,22 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     # lazy: the embedder (numpy, ONNX Runtime) loads only when serve starts
     from paperfeed.search.embedder import prepare
 
-    settings = get_settings()
+    settings = _with_bind_address(host, port)
     get_database().upgrade()
     prepare(settings)  # the semantic index's model, exported once before the workers start
     uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
+
+
+def _with_bind_address(host: str | None, port: int | None) -> Settings:
+    """The settings with ``--host``/``--port`` in them. They go through the environment, where
+    each worker's app (uvicorn's factory, in this or a spawned process) reads its settings, so
+    that ``PAPERFEED_BASE_URL``, when unset, follows the address really served."""
+    if host:
+        os.environ["PAPERFEED_HOST"] = host
+    if port:
+        os.environ["PAPERFEED_PORT"] = str(port)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def uvicorn_options(

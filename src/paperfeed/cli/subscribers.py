@@ -38,7 +38,8 @@ def add(email: str, period: str, confirmed: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     if token:
         sent = subs.send_confirmation(settings, view.email, token)
-        note = "confirmation mail sent" if sent else "confirmation mail NOT sent (no SMTP)"
+        where = "sent" if settings.smtp_host else "in the outbox, no SMTP relay"
+        note = f"confirmation mail {where}" if sent else "confirmation mail NOT sent (see log)"
         click.echo(f"{view.email}: {view.status} ({note})")
     else:
         click.echo(f"{view.email}: {view.status} ({view.consent_source or 'no change'})")

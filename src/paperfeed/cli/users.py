@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
 
 from paperfeed.community import CommunityError, users
 from paperfeed.config import get_settings
-from paperfeed.store.db import get_database
+from paperfeed.store.db import Database, get_database
 
 
 @contextmanager
@@ -47,15 +47,26 @@ def create(email: str, username: str | None, admin: bool, password_stdin: bool) 
     name = (
         username or "".join(c for c in email.split("@")[0].lower() if c.isalnum() or c in "_-")[:32]
     )
-    with _refusal_as_error():
+    try:
         # The operator vouches for the address: the account counts as verified.
         account = users.create_user(
             database, settings, name, email, password, is_admin=admin, verified=True
         )
+    except CommunityError as exc:
+        raise click.ClickException(_with_username_hint(str(exc), name, username)) from exc
     role = "admin" if account.is_admin else "user"
     click.echo(f"created {role} {account.username} <{account.email}>")
     if shown:
         click.echo(f"password (shown once, change it at /account): {password}")
+
+
+def _with_username_hint(message: str, name: str, given: str | None) -> str:
+    """A refused username names the way out: the name was made from the address, or given."""
+    if "sername" not in message:
+        return message
+    if given:
+        return f"{message} Choose another with --username NAME."
+    return f"{message} ({name!r}, made from the address.) Choose one with --username NAME."
 
 
 @users_group.command("list")
@@ -66,21 +77,35 @@ def list_users() -> None:
         click.echo(f"{a.username}\t{a.email}\t{flags}")
 
 
-@users_group.command("ban")
-@click.argument("username")
-@click.option("--undo", is_flag=True, help="Lift the ban.")
-def ban(username: str, undo: bool) -> None:
+Switch = Callable[[Database, str, bool], str]  # (db, username, on) -> what it says
+
+
+def _switch(name: str, undo_help: str) -> Callable[[Switch], click.Command]:
+    """``paperfeed users NAME USERNAME [--undo]``: the decorated function turns one of a
+    user's switches on (off with ``--undo``) and says where the user then stands."""
+
+    def register(switch: Switch) -> click.Command:
+        @users_group.command(name, help=switch.__doc__)
+        @click.argument("username")
+        @click.option("--undo", is_flag=True, help=undo_help)
+        def command(username: str, undo: bool) -> None:
+            with _refusal_as_error():
+                click.echo(switch(get_database(), username, not undo))
+
+        return command
+
+    return register
+
+
+@_switch("ban", "Lift the ban.")
+def ban(db: Database, username: str, on: bool) -> str:
     """Ban a user (ends their sessions, refuses their logins and tokens)."""
-    with _refusal_as_error():
-        account = users.set_banned(get_database(), username, not undo)
-    click.echo(f"{account.username}: {'banned' if account.is_banned else 'not banned'}")
+    account = users.set_banned(db, username, on)
+    return f"{account.username}: {'banned' if account.is_banned else 'not banned'}"
 
 
-@users_group.command("set-admin")
-@click.argument("username")
-@click.option("--undo", is_flag=True, help="Take admin rights away.")
-def set_admin(username: str, undo: bool) -> None:
+@_switch("set-admin", "Take admin rights away.")
+def set_admin(db: Database, username: str, on: bool) -> str:
     """Give a user admin rights."""
-    with _refusal_as_error():
-        account = users.set_admin(get_database(), username, not undo)
-    click.echo(f"{account.username}: {'admin' if account.is_admin else 'user'}")
+    account = users.set_admin(db, username, on)
+    return f"{account.username}: {'admin' if account.is_admin else 'user'}"

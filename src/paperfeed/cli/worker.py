@@ -6,11 +6,16 @@ Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
 1. once a day at ``PAPERFEED_WORKER_INGEST_HOUR`` (UTC), ingest the last days of the arXiv
    categories in ``PAPERFEED_WORKER_INGEST_CATEGORIES`` (the ingest is idempotent; the day
    it last ran is kept in ``site_meta``);
-2. make the runs that are due: the daily run of yesterday (UTC) once the day is over, and the
+2. fill the metadata that papers lack (arXiv categories of Hugging Face listings) from the
+   arXiv API, at most ``PAPERFEED_METADATA_FILL_PER_PASS`` papers within
+   ``PAPERFEED_METADATA_FILL_SECONDS`` (``sources/metadata_fill.py``), then catch the search
+   indexes up; when arXiv cannot be reached the fill rests for ``FILL_REST`` (kept in
+   ``site_meta``), so an offline worker does not wait on it every pass;
+3. make the runs that are due: the daily run of yesterday (UTC) once the day is over, and the
    weekly run of last week on Mondays. A run is unique per (kind, period), so a restarted
    worker finds it instead of making another; its deliveries are due at each subscriber's
    hour (and weekday) in their zone;
-3. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
+4. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
    When the site-wide throttle's next slot is more than a minute away the pass ends there;
    a later pass goes on.
 """
@@ -20,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import sys
 from typing import Any
 
 from paperfeed.config import Settings
@@ -28,12 +32,15 @@ from paperfeed.digest import deliver
 from paperfeed.digest.clock import Clock
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.atom import search_category
+from paperfeed.sources.metadata_fill import FillStats, fill_metadata
 from paperfeed.sources.pipeline import ingest_records
 from paperfeed.store.db import Database, get_database
 from paperfeed.store.meta import get_meta, set_meta
 
 log = logging.getLogger(__name__)
 INGEST_KEY = "worker_last_ingest"
+FILL_REST_KEY = "worker_metadata_fill_rests_until"
+FILL_REST = dt.timedelta(hours=1)
 
 
 def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
@@ -59,11 +66,35 @@ def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
         changed = changed or bool(stats.inserted or stats.updated)
     # The search indexes are derived data: catch them up, as `paperfeed ingest` does.
     try:
-        catch_up(db, settings, changed=changed, progress=sys.stderr.isatty())
+        catch_up(db, settings, changed=changed, progress=True)
     except Exception:  # searches catch up in the web workers too; the mail goes on
         log.exception("worker: the search indexes could not be updated")
     set_meta(db, INGEST_KEY, today)
     return True
+
+
+def fill_if_any(db: Database, settings: Settings, now: dt.datetime) -> FillStats | None:
+    """One bounded metadata fill (None when off or resting after arXiv failed)."""
+    rests_until = get_meta(db, FILL_REST_KEY)
+    if settings.metadata_fill_per_pass <= 0 or (rests_until and rests_until > now.isoformat()):
+        return None
+    stats = fill_metadata(
+        db,
+        settings,
+        limit=settings.metadata_fill_per_pass,
+        deadline=settings.metadata_fill_seconds,
+    )
+    if stats.asked or stats.error:
+        log.info("worker metadata fill: %s", stats.summary_line())
+    if stats.error:
+        log.warning("worker metadata fill: %s; resting until %s", stats.error, now + FILL_REST)
+        set_meta(db, FILL_REST_KEY, (now + FILL_REST).isoformat())
+    if stats.filled:
+        try:
+            catch_up(db, settings, changed=True, progress=sys.stderr.isatty())
+        except Exception:  # the next ingest or `paperfeed index update` catches up
+            log.exception("worker: the search indexes could not be updated")
+    return stats
 
 
 def due_runs(db: Database, settings: Settings, clock: Clock) -> list[int]:
@@ -100,6 +131,7 @@ def run_worker(
         while not stop["now"]:
             try:
                 ingest_if_due(db, settings, clock.now())
+                fill_if_any(db, settings, clock.now())
                 deliver.recover(db, settings, clock, sender.id)
                 due_runs(db, settings, clock)
                 sender.send_runs(None, wait=False)

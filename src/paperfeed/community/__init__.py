@@ -9,7 +9,10 @@ subclass) whose message is shown to them as is.
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -44,3 +47,12 @@ def found(row: T | None, message: str) -> T:
     if row is None:
         raise NotFound(message)
     return row
+
+
+def page_of(
+    session: Session, stmt: Select[*tuple[Any, ...]], limit: int, offset: int
+) -> tuple[int, list[Any]]:
+    """(how many rows ``stmt`` selects, and the ``limit`` of them from ``offset``): a page of
+    an admin's list with its count."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return total or 0, list(session.execute(stmt.limit(limit).offset(offset)).all())

@@ -22,7 +22,14 @@ from markdown_it import MarkdownIt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError, Forbidden, NotFound, clean_text, found
+from paperfeed.community import (
+    CommunityError,
+    Forbidden,
+    NotFound,
+    clean_text,
+    found,
+    page_of,
+)
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import Comment, Paper, User, utcnow
@@ -197,10 +204,13 @@ def get_comment(db: Database, comment_id: int) -> tuple[CommentView, str] | None
     if row is None:
         return None
     c, username, arxiv_id = row
-    view = CommentView(
+    return _view(c, username), arxiv_id
+
+
+def _view(c: Comment, username: str) -> CommentView:
+    return CommentView(
         c.id, username, c.body, c.body_html, c.hidden, c.created_at, c.edited_at, c.parent_id
     )
-    return view, arxiv_id
 
 
 def thread(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> list[CommentView]:
@@ -237,3 +247,19 @@ def thread(session: Session, arxiv_id: str, *, include_hidden: bool = False) -> 
         if parent is not None:
             parent.replies.append(reply)
     return [t for t in tops.values() if not (t.hidden and not include_hidden and not t.replies)]
+
+
+def recent(
+    db: Database, *, limit: int, offset: int = 0
+) -> tuple[int, list[tuple[CommentView, str]]]:
+    """(how many comments there are, hidden ones too; ``limit`` of them newest first, each
+    with the arXiv id of its paper)."""
+    stmt = (
+        select(Comment, User.username, Paper.arxiv_id)
+        .join(User, User.id == Comment.user_id)
+        .join(Paper, Paper.id == Comment.paper_id)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
+    with db.read() as session:
+        total, rows = page_of(session, stmt, limit, offset)
+    return total, [(_view(c, username), arxiv_id) for c, username, arxiv_id in rows]

@@ -55,6 +55,7 @@ class Submitted:
     arxiv_id: str
     day: dt.date
     title: str
+    attempt_id: int  # its row of submission_attempts (the status page's id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class AttemptView:
     status: str  # fetching, added or failed
     message: str | None
     created_at: dt.datetime
+    title: str | None = None  # the paper's, once the site has it
 
 
 def submit(
@@ -104,8 +106,10 @@ def start(
         paper = session.scalar(select(Paper).where(Paper.arxiv_id == arxiv_id))
         if paper is not None:
             title = _add_entry(session, settings, paper, account.username, today, now)
-            session.add(_attempt(account, arxiv_id, today, now, ADDED))
-            return Submitted(arxiv_id, today, title)
+            added = _attempt(account, arxiv_id, today, now, ADDED)
+            session.add(added)
+            session.flush()
+            return Submitted(arxiv_id, today, title, added.id)
         _check_fetches(session, settings, account, arxiv_id, now)
         row = _attempt(account, arxiv_id, today, now, FETCHING)
         session.add(row)
@@ -136,14 +140,26 @@ def attempts(db: Database, settings: Settings, user_id: int, day: dt.date) -> li
         .order_by(SubmissionAttempt.id.desc())
     )
     with db.read() as session:
-        return [_view(settings, row) for row in session.scalars(stmt)]
+        rows = list(session.scalars(stmt))
+        titles = _titles(session, [row.arxiv_id for row in rows])
+        return [_view(settings, row, titles.get(row.arxiv_id)) for row in rows]
 
 
 def attempt(db: Database, settings: Settings, user_id: int, attempt_id: int) -> AttemptView | None:
     """One of this user's submissions (None for another user's: they may not see it)."""
     with db.read() as session:
         row = session.get(SubmissionAttempt, attempt_id)
-        return _view(settings, row) if row is not None and row.user_id == user_id else None
+        if row is None or row.user_id != user_id:
+            return None
+        return _view(settings, row, _titles(session, [row.arxiv_id]).get(row.arxiv_id))
+
+
+def _titles(session: Session, arxiv_ids: Sequence[str]) -> dict[str, str]:
+    """The titles of those of ``arxiv_ids`` the site has."""
+    if not arxiv_ids:
+        return {}
+    stmt = select(Paper.arxiv_id, Paper.title).where(Paper.arxiv_id.in_(set(arxiv_ids)))
+    return {arxiv_id: title for arxiv_id, title in session.execute(stmt)}
 
 
 class SubmissionFetcher:
@@ -270,7 +286,7 @@ def _fetch_and_add(db: Database, settings: Settings, pending: Pending, fetch: Fe
         if paper is None:  # pragma: no cover - the ingest just stored it
             raise CommunityError(f"arXiv has no paper {arxiv_id}.")
         title = _add_entry(session, settings, paper, pending.username, pending.day, now)
-    return Submitted(arxiv_id, pending.day, title)
+    return Submitted(arxiv_id, pending.day, title, pending.attempt_id)
 
 
 def _add_entry(
@@ -334,11 +350,11 @@ def _lifetime(settings: Settings) -> dt.timedelta:
     return dt.timedelta(seconds=settings.submission_fetch_seconds) + STALE_AFTER_DEADLINE
 
 
-def _view(settings: Settings, row: SubmissionAttempt) -> AttemptView:
+def _view(settings: Settings, row: SubmissionAttempt, title: str | None) -> AttemptView:
     status, message = row.status, row.message
     if status == FETCHING and row.created_at <= utcnow() - _lifetime(settings):
         status, message = FAILED, "The fetch was interrupted; submit it again."
-    return AttemptView(row.id, row.arxiv_id, row.day, status, message, row.created_at)
+    return AttemptView(row.id, row.arxiv_id, row.day, status, message, row.created_at, title)
 
 
 # --- admin ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from paperfeed.community.sql import sql
 from paperfeed.community.users import Account
 from paperfeed.store.db import Database
 from paperfeed.store.models import ApiToken, utcnow
+from paperfeed.store.records import record_of
 
 Scope = Literal["read", "write"]
 SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -59,15 +60,7 @@ def create_token(db: Database, account: Account, name: str, scope: str) -> tuple
 
 
 def _info(row: ApiToken) -> TokenInfo:
-    return TokenInfo(
-        row.id,
-        row.name,
-        row.prefix,
-        row.scope,
-        row.created_at,
-        row.last_used_at,
-        row.revoked_at is not None,
-    )
+    return record_of(TokenInfo, row, revoked=row.revoked_at is not None)
 
 
 def list_tokens(db: Database, account: Account) -> list[TokenInfo]:

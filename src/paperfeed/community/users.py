@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperfeed.community import CommunityError
+from paperfeed.community import CommunityError, page_of
 from paperfeed.community import passwords as pw
 from paperfeed.community.keys import secret_key, sign
 from paperfeed.config import Settings
@@ -374,6 +374,24 @@ def _user_named(session: Session, username: str) -> User:
 def list_accounts(db: Database) -> list[Account]:
     with db.read() as session:
         return [_account(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account as the admin's list shows it."""
+
+    account: Account
+    verified: bool
+    created_at: dt.datetime
+
+
+def accounts_page(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[AccountRow]]:
+    """(how many accounts there are, ``limit`` of them newest first from ``offset``)."""
+    with db.read() as session:
+        total, rows = page_of(session, select(User).order_by(User.id.desc()), limit, offset)
+        return total, [
+            AccountRow(_account(u), u.email_verified_at is not None, u.created_at) for (u,) in rows
+        ]
 
 
 def utc_today() -> dt.date:

@@ -39,6 +39,7 @@ from paperfeed.store.models import (
     Paper,
     Subscriber,
 )
+from paperfeed.store.records import record_of
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +98,9 @@ SUBSCRIBER_COLUMNS = (
 
 
 def subscriber_row(row: Any) -> SubscriberRow:
-    return SubscriberRow(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        (tuple(row[6] or ()), tuple(row[7] or ()), tuple(row[8] or ())),
-    )
+    """A row of ``SUBSCRIBER_COLUMNS``, its three topic lists as one tuple of tuples."""
+    topics = (tuple(row.categories or ()), tuple(row.keywords or ()), tuple(row.authors or ()))
+    return record_of(SubscriberRow, row, topics=topics)
 
 
 @dataclass(slots=True)

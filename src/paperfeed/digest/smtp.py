@@ -11,6 +11,10 @@ Outcomes (Mailman's rules): 2xx sent; 4xx and 552 deferred (temporary); other 5x
 (the server discards an incomplete DATA). One that drops or times out after the whole
 message went out, while waiting for the server's final reply: *uncertain*, because the
 server may have accepted it; it is never retried blindly.
+
+A site with no relay (``PAPERFEED_SMTP_HOST`` unset) has the transport's outbox instead of a
+connection (:func:`paperfeed.mail.transport.outbox`): each message is written there and is
+``sent``; one that cannot be written (a full disk) is ``deferred``.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class SmtpSender:
         self.settings = settings
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.smtp: smtplib.SMTP | None = None
+        self.outbox = transport.outbox(settings)
         self.messages_on_connection = 0
 
     def connect(self) -> None:
@@ -65,7 +70,7 @@ class SmtpSender:
 
     def ensure(self) -> None:
         """Connected (reconnecting when needed) before anything is claimed."""
-        if self.smtp is None:
+        if self.smtp is None and self.outbox is None:
             self.connect()
 
     def close(self) -> None:
@@ -90,9 +95,19 @@ class SmtpSender:
                 self._drop()
         return Result(outcome, code, _text(reply))
 
+    def _to_outbox(self, recipient: str, data: bytes) -> Result:
+        assert self.outbox is not None
+        try:
+            name = self.outbox.write(data)
+        except OSError as exc:
+            return Result(Outcome.DEFERRED, None, f"outbox: {exc}")
+        return Result(Outcome.SENT, None, f"outbox {name} ({recipient})")
+
     def send(self, sender: str, recipient: str, data: bytes) -> Result:
         """One message to one recipient over the current connection (call :meth:`ensure`
         first). Never raises for SMTP or network trouble: the outcome says what happened."""
+        if self.outbox is not None:
+            return self._to_outbox(recipient, data)
         smtp = self.smtp
         if smtp is None:
             return Result(Outcome.DEFERRED, None, "not connected")

@@ -1,5 +1,6 @@
 """Outgoing mail: one mailer over SMTP (reset, verification and confirmation links), and
-the queue that pages hand their mail to.
+the queue that pages hand their mail to. With no SMTP relay configured the mail goes to the
+outbox on disk (:mod:`paperfeed.mail.outbox`), which an admin reads at ``/admin/outbox``.
 
 Connecting, TLS, login and the envelope are :mod:`paperfeed.mail.transport`'s, shared with
 the digest. The envelope recipient is the one checked address of :class:`Mail`.
@@ -42,6 +43,7 @@ class Mailer:
 
     @property
     def configured(self) -> bool:
+        """Whether a relay is configured (else mail goes to the outbox)."""
         return bool(self.settings.smtp_host)
 
     def build(self, mail: Mail) -> EmailMessage:
@@ -57,14 +59,13 @@ class Mailer:
         return message
 
     def send(self, mail: Mail) -> None:
-        # A site without an SMTP server says so before the address is judged.
-        transport.require_server(self.settings)
+        """To the relay, or with none to the outbox; :class:`MailError` when it failed."""
         try:
             recipient = normalize_email(mail.to)
         except CommunityError as exc:
             raise MailError(f"not one mailbox: {mail.to!r}") from exc
-        transport.send(self.settings, self.build(mail), recipient, self.ssl_context)
-        log.info("mail sent to %s: %s", mail.to, mail.subject)
+        where = transport.deliver(self.settings, self.build(mail), recipient, self.ssl_context)
+        log.info("mail %s: %s", where, mail.subject)
 
 
 class MailQueue:
@@ -72,8 +73,9 @@ class MailQueue:
     the same time whether it mailed anyone or not (a reset for an unknown address, a
     subscription of an already confirmed one). One thread per process sends, in order.
 
-    A mail that cannot be sent (no SMTP server, the server down or refusing) is logged with
-    its recipient and subject at ERROR and dropped: the visitor can ask again. At exit the
+    A mail that cannot be sent (the SMTP server down or refusing, the outbox unwritable) is
+    logged with its recipient and subject at ERROR and dropped: the visitor can ask again. At
+    exit the
     process gives the queue a few seconds, then logs each mail still waiting at ERROR."""
 
     def __init__(self, mailer: Mailer) -> None:

@@ -2,7 +2,9 @@
 
 Every mail paperfeed sends goes through here: the account mail (:class:`paperfeed.mail.Mailer`)
 one message a connection, the digest (:mod:`paperfeed.digest.smtp`) many messages on one
-connection it opens with :func:`connect`.
+connection it opens with :func:`connect`. A site with no relay (``PAPERFEED_SMTP_HOST``
+unset) has its mail written to the outbox on disk instead (:mod:`paperfeed.mail.outbox`):
+:func:`deliver` and :func:`outbox` choose, so both users take the same road.
 
 Settings: ``PAPERFEED_SMTP_HOST/PORT/USER/PASSWORD/TLS/TIMEOUT`` and ``PAPERFEED_MAIL_FROM``.
 ``smtp_tls``: ``starttls`` (upgrade a plain connection, certificate verified), ``tls``
@@ -18,6 +20,7 @@ import ssl
 from email.message import EmailMessage
 
 from paperfeed.config import Settings
+from paperfeed.mail.outbox import Outbox
 
 
 class MailError(RuntimeError):
@@ -26,6 +29,11 @@ class MailError(RuntimeError):
 
 class ConnectFailed(MailError):
     """The server could not be reached or refused the session; nothing was claimed."""
+
+
+def outbox(settings: Settings) -> Outbox | None:
+    """Where mail goes when this site has no relay, or None when it has one."""
+    return None if settings.smtp_host else Outbox.of(settings)
 
 
 def require_server(settings: Settings) -> str:
@@ -92,3 +100,19 @@ def send(
             smtp.send_message(message, from_addr=settings.mail_from, to_addrs=[recipient])
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(_where(settings, exc)) from exc
+
+
+def deliver(
+    settings: Settings, message: EmailMessage, recipient: str, ssl_context: ssl.SSLContext
+) -> str:
+    """One message to the relay (:func:`send`), or, with none, to the outbox. Returns where
+    it went, for the log."""
+    box = outbox(settings)
+    if box is None:
+        send(settings, message, recipient, ssl_context)
+        return f"sent to {recipient}"
+    try:
+        name = box.write(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    except OSError as exc:
+        raise MailError(f"outbox {box.directory}: {exc}") from exc
+    return f"written to the outbox ({name}) for {recipient}"

@@ -8,11 +8,13 @@ search and the digests. It sits just above the store and imports only ``config``
 - ``days.py``: one day, a period, the latest days, the newest entries;
 - ``trending.py``: papers by trending score;
 - ``lookup.py``: papers by arXiv id or row id, a user's submissions, the simple keyword match;
-- ``site.py``: facts about the whole site (demo data).
+- ``site.py``: facts about the whole site (demo data);
+- ``categories.py``: papers whose arXiv categories are not known yet.
 
 The functions and types callers use are re-exported here (``papers.day_items(session, day)``).
 """
 
+from paperfeed.papers.categories import categories_unknown, count_unknown_categories
 from paperfeed.papers.days import (
     adjacent_days,
     day_items,
@@ -39,7 +41,9 @@ __all__ = [
     "FeedItem",
     "PaperDetail",
     "adjacent_days",
+    "categories_unknown",
     "count_papers",
+    "count_unknown_categories",
     "day_items",
     "get_paper",
     "is_demo_site",

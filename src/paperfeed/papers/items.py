@@ -49,6 +49,7 @@ class FeedItem:
     journal_ref: str | None
     doi: str | None
     license: str | None
+    media_urls: list[str] | None
     day: dt.date | None = None
     submitted_at: dt.datetime | None = None
     submitted_by: str | None = None
@@ -71,14 +72,19 @@ class PaperDetail:
 
 UPVOTES = (Paper.imported_upvotes + Paper.user_upvotes).label("upvotes")
 _COMMENTS = (Paper.imported_comments + Paper.user_comments).label("num_comments")
-PAPER_COLUMNS = (
-    Paper.arxiv_id,
+# What a paper says about itself: its text, where it is filed and when it came out (the
+# head of a feed item's row here, and of a keyword document's in search/keyword_schema.py).
+DESCRIPTION_COLUMNS = (
     Paper.title,
     Paper.abstract,
     Paper.authors,
     Paper.categories,
     Paper.primary_category,
     Paper.published_at,
+)
+PAPER_COLUMNS = (
+    Paper.arxiv_id,
+    *DESCRIPTION_COLUMNS,
     Paper.updated_at,
     Paper.version,
     UPVOTES,
@@ -93,6 +99,7 @@ PAPER_COLUMNS = (
     Paper.journal_ref,
     Paper.doi,
     Paper.license,
+    Paper.media_urls,
 )
 ENTRY_COLUMNS = (DailyEntry.day, DailyEntry.submitted_at, DailyEntry.submitted_by)
 

@@ -108,6 +108,24 @@ def vector_search(settings: Settings) -> VectorSearchLike | None:
     return found
 
 
+def warm_up(settings: Settings) -> bool:
+    """Load what the first search needs (the keyword index, the embedding model, its query
+    session and the vector index), so that no reader waits for it; a web worker calls this
+    before it accepts requests. True when semantic search is ready. Never raises: what
+    fails to load is logged and loaded again at the first search."""
+    try:
+        get_keyword_index(settings)
+        vectors = vector_search(settings)
+        warm = getattr(vectors, "warm", None)
+        if warm is None:
+            return False
+        warm()
+    except Exception:
+        log.exception("warming up search failed; the first search loads what it needs")
+        return False
+    return True
+
+
 # --- keeping the keyword index fresh -------------------------------------------------------
 
 _sync_lock = threading.Lock()

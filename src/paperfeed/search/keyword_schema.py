@@ -25,6 +25,7 @@ from typing import Any
 import tantivy
 from sqlalchemy import select
 
+from paperfeed.papers.items import DESCRIPTION_COLUMNS
 from paperfeed.search.authors import name_variants
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
@@ -37,17 +38,7 @@ STATE_FILE = "state.json"
 BATCH = 5000
 
 # What a document is made of, in this order (``modified_at`` last).
-COLUMNS = (
-    Paper.id,
-    Paper.title,
-    Paper.abstract,
-    Paper.authors,
-    Paper.categories,
-    Paper.primary_category,
-    Paper.published_at,
-    Paper.github_repo,
-    Paper.modified_at,
-)
+COLUMNS = (Paper.id, *DESCRIPTION_COLUMNS, Paper.github_repo, Paper.modified_at)
 
 _EPOCH = dt.datetime(1970, 1, 1)
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +51,13 @@ def _atomic_target(path: Path) -> Path:
 def _export_fused(path: Path) -> None:
     # lazy: the export's libraries load only when a model is exported
     import torch
+    import transformers
     from onnxruntime.transformers import optimizer
     from transformers import AutoModel
 
     source = model_path()
+    # The weights come from a local file: its loading bar is noise on a first `make run`.
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     # Eager attention exports the pattern ONNX Runtime fuses into its Attention kernel.
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager")
     model.eval()
@@ -72,7 +78,7 @@ def _export_fused(path: Path) -> None:
     raw = _atomic_target(path.with_suffix(".raw.onnx"))
     example = torch.ones((2, 8), dtype=torch.int64)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _quiet_export(torch):
             torch.onnx.export(
                 Pooled(model),
                 (example, example),
@@ -95,6 +101,20 @@ def _export_fused(path: Path) -> None:
         os.replace(tmp, path)
     finally:
         raw.unlink(missing_ok=True)
+
+
+@contextmanager
+def _quiet_export(torch: Any) -> Iterator[None]:
+    """Silence the tracer's warnings about this model, which are not the user's business: the
+    graph is traced with dynamic axes and checked against the reference embeddings
+    (tests/search), so a Python boolean made a constant or the opset's index pattern is known
+    and harmless. Only these two, only during the export (under the export lock)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings(
+            "ignore", message="Exporting aten::index operator", category=UserWarning
+        )
+        yield
 
 
 def _quantise(source: Path, path: Path) -> None:

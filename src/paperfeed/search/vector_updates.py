@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from paperfeed.progress import Progress
 from paperfeed.search.ann import HnswStore
 from paperfeed.search.ann_files import publish_base, remove_bases
 from paperfeed.search.ann_layered import LayeredStore
@@ -391,12 +392,10 @@ class VectorUpdater:
 
 @contextmanager
 def _progress(total: int, enabled: bool) -> Iterator[Any]:
-    """A tqdm bar (rate and ETA) when enabled; yields ``advance(n)``."""
+    """Progress with rate and ETA on stderr when enabled (a bar on a terminal, a line every
+    few seconds elsewhere); yields ``advance(n)``."""
     if not enabled or total == 0:
         yield lambda n: None
         return
-    # lazy: progress bars only for long command-line runs
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="paper", desc="embedding", smoothing=0.1) as bar:
-        yield bar.update
+    with Progress("embedding", total, "paper") as progress:
+        yield progress.update

@@ -133,6 +133,11 @@ class VectorSearch:
                     self._queries.popitem(last=False)
         return vector
 
+    def warm(self) -> None:
+        """Load now what the first search would: the query session and the index."""
+        self.embedder.embed_one("warm up")  # not through the query cache
+        self._fresh()
+
     def search(
         self, query: str, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:

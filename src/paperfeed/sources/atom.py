@@ -54,6 +54,15 @@ class ArxivAPIError(RuntimeError):
     """The arXiv API could not be used (network, HTTP error, error feed, bad document)."""
 
 
+class ArxivOutOfTime(ArxivAPIError):
+    """The caller's deadline passed (or would pass while waiting for a request slot)."""
+
+
+class ArxivQueryError(ArxivAPIError):
+    """arXiv answered, with an error entry about the query itself (e.g. an id it refuses):
+    asking again unchanged would get the same answer."""
+
+
 class _RateLimiter:
     """Request slots ``interval`` apart, process-wide. The lock guards only the bookkeeping:
     a caller reserves its slot under it and sleeps outside it, so a waiting caller never
@@ -77,7 +86,7 @@ class _RateLimiter:
         lies more than ``limit`` seconds ahead (the caller's deadline would pass first)."""
         delay = self.reserve(interval)
         if limit is not None and delay > limit:
-            raise ArxivAPIError("arXiv API: out of time (waiting for a request slot)")
+            raise ArxivOutOfTime("arXiv API: out of time (waiting for a request slot)")
         if delay > 0:
             self.sleep(delay)
 
@@ -120,7 +129,7 @@ class ArxivClient:
             return None
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise ArxivAPIError("arXiv API: out of time")
+            raise ArxivOutOfTime("arXiv API: out of time")
         return left
 
     def get(self, params: dict[str, str]) -> bytes:
@@ -148,7 +157,8 @@ class ArxivClient:
                 continue
             if status != 200:
                 detail = _error_summary(body)
-                raise ArxivAPIError(f"arXiv API: HTTP {status}" + (f": {detail}" if detail else ""))
+                error = ArxivQueryError if detail else ArxivAPIError
+                raise error(f"arXiv API: HTTP {status}" + (f": {detail}" if detail else ""))
             return body
         raise ArxivAPIError(f"arXiv API failed after {self.max_attempts} attempts: {last_error}")
 
@@ -208,7 +218,7 @@ def parse_feed(
         entry_id = (entry.findtext(f"{ATOM}id") or "").strip()
         if "arxiv.org/api/errors" in entry_id:
             summary = collapse(entry.findtext(f"{ATOM}summary")) or entry_id
-            raise ArxivAPIError(f"arXiv API error: {summary}")
+            raise ArxivQueryError(f"arXiv API error: {summary}")
         try:
             record = parse_entry(entry)
         except ArxivAPIError as exc:
@@ -284,18 +294,24 @@ def _parse_ids(ids: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def fetch_arxiv_papers(
-    ids: Sequence[str], settings: Settings, *, deadline: float | None = None
+    ids: Sequence[str],
+    settings: Settings,
+    *,
+    deadline: float | None = None,
+    per_request: int = IDS_PER_REQUEST,
 ) -> list[PaperRecord]:
-    """Metadata of the given arXiv papers (ids or arxiv.org URLs) from the arXiv API.
+    """Metadata of the given arXiv papers (ids or arxiv.org URLs) from the arXiv API, at
+    most ``per_request`` ids a request.
 
-    ValueError for a malformed id (before any request); ArxivAPIError when the API fails.
+    ValueError for a malformed id (before any request); ArxivAPIError when the API fails
+    (ArxivQueryError when arXiv refused the query, e.g. an id it does not accept).
     Papers arXiv does not know are simply absent from the result.
     """
     wanted = _parse_ids(ids)
     records: list[PaperRecord] = []
     with ArxivClient(settings, deadline=deadline) as client:
-        for start in range(0, len(wanted), IDS_PER_REQUEST):
-            chunk = wanted[start : start + IDS_PER_REQUEST]
+        for start in range(0, len(wanted), per_request):
+            chunk = wanted[start : start + per_request]
             body = client.get(
                 {
                     "id_list": ",".join(requested for _id, requested in chunk),

@@ -35,6 +35,7 @@ COMMUNITY_FIELDS = (
     "project_page",
     "ai_summary",
     "ai_keywords",
+    "media_urls",
     "organization",
 )
 # The paper columns an ingest writes (besides ``arxiv_id`` and the timestamps).
@@ -77,6 +78,17 @@ def merge_paper(row: dict[str, Any], record: PaperRecord, community_newest: bool
         changed = True
     if record.num_comments is not None and record.num_comments > (row["imported_comments"] or 0):
         row["imported_comments"] = record.num_comments
+        changed = True
+    return changed
+
+
+def fill_paper(row: dict[str, Any], record: PaperRecord) -> bool:
+    """Fill ``row``'s empty version-specific fields (and its unknown version) from ``record``,
+    never changing one it has: the metadata fill's rule (``sources/metadata_fill.py``), for
+    a listing that lacked what arXiv knows. True when ``row`` changed."""
+    changed = _take_fields(row, record, VERSION_FIELDS, overwrite=False)
+    if row["version"] is None and record.version is not None:
+        row["version"] = record.version
         changed = True
     return changed
 

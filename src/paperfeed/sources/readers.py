@@ -38,6 +38,7 @@ from paperfeed.sources.records import (
     parse_day,
     parse_id,
     parse_keywords,
+    parse_media_urls,
     parse_version,
     show,
 )
@@ -53,11 +54,53 @@ MAX_ARRAY_BYTES = 64 << 20
 
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, gunzipped on the fly when it is gzip (by magic, not by name)."""
+    return _open(path)[0]
+
+
+def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """``open_binary``'s reader, and the file as stored under it (where its position is)."""
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     if head == GZIP_MAGIC:
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
-    return raw
+        fh = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
+        return fh, raw
+    return raw, raw
+
+
+class ReadPosition:
+    """How far the readers are through their files, in bytes as stored (compressed bytes for
+    gzip): the fraction done, for a progress line's ETA. Give the same one to the reader
+    and to the progress; reading and asking happen in one thread."""
+
+    def __init__(self, paths: Iterable[Path | str]) -> None:
+        self.total = sum(_size(Path(p)) for p in paths)
+        self._done = 0
+        self._file: IO[bytes] | None = None
+
+    def reading(self, raw: IO[bytes]) -> None:
+        self._file = raw
+
+    def finished(self, path: Path) -> None:
+        self._file = None
+        self._done += _size(path)
+
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        at = 0
+        if self._file is not None:
+            try:
+                at = self._file.tell()
+            except (OSError, ValueError):  # closed meanwhile
+                at = 0
+        return min(1.0, (self._done + at) / self.total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def iter_lines(fh: IO[bytes], limit: int) -> Iterator[bytes | None]:
@@ -77,11 +120,14 @@ def iter_lines(fh: IO[bytes], limit: int) -> Iterator[bytes | None]:
 
 
 def iter_json_lines(
-    path: Path, max_bytes: int = MAX_RECORD_BYTES
+    path: Path, max_bytes: int = MAX_RECORD_BYTES, position: ReadPosition | None = None
 ) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """``(line number, object, None)`` or ``(line number, None, reason)``; blank lines skipped."""
     lineno = 0
-    with open_binary(path) as fh:
+    fh, stored = _open(path)
+    if position is not None:
+        position.reading(stored)
+    with fh, stored:
         try:
             for raw in iter_lines(fh, max_bytes):
                 lineno += 1
@@ -101,6 +147,8 @@ def iter_json_lines(
                 yield lineno, obj, None
         except (OSError, EOFError, zlib.error) as exc:
             yield lineno + 1, None, f"cannot read file: {exc}"
+    if position is not None:
+        position.finished(path)
 
 
 def build_item(
@@ -192,8 +240,10 @@ def snapshot_record(d: dict[str, Any]) -> PaperRecord:
     )
 
 
-def read_arxiv_snapshot(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
-    yield from _read_lines(paths, snapshot_record)
+def read_arxiv_snapshot(
+    paths: Iterable[Path | str], position: ReadPosition | None = None
+) -> Iterator[ReadItem]:
+    yield from _read_lines(paths, snapshot_record, position=position)
 
 
 # --------------------------------------------------------------------------- generic JSON lines
@@ -245,14 +295,17 @@ def generic_record(d: dict[str, Any]) -> PaperRecord:
         project_page=clean_url(_first(d, "project_page", "projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(d.get("ai_summary")),
         ai_keywords=parse_keywords(d.get("ai_keywords")),
+        media_urls=parse_media_urls(_first(d, "media_urls", "mediaUrls")),
         organization=_organization(d.get("organization")),
         upvotes=parse_count(d.get("upvotes"), "upvotes"),
         num_comments=parse_count(_first(d, "num_comments", "numComments"), "num_comments"),
     )
 
 
-def read_jsonl(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
-    yield from _read_lines(paths, generic_record)
+def read_jsonl(
+    paths: Iterable[Path | str], position: ReadPosition | None = None
+) -> Iterator[ReadItem]:
+    yield from _read_lines(paths, generic_record, position=position)
 
 
 # --------------------------------------------------------------------------- Daily Papers
@@ -306,6 +359,7 @@ def daily_api_record(item: dict[str, Any]) -> PaperRecord:
         project_page=clean_url(paper.get("projectPage"), MAX_PROJECT_PAGE),
         ai_summary=clean_str(paper.get("ai_summary")),
         ai_keywords=parse_keywords(paper.get("ai_keywords")),
+        media_urls=parse_media_urls(paper.get("mediaUrls") or item.get("mediaUrls")),
         organization=_organization(item.get("organization") or paper.get("organization")),
         upvotes=parse_count(paper.get("upvotes"), "upvotes"),
         num_comments=parse_count(_first(item, "numComments", "num_comments"), "numComments"),
@@ -390,7 +444,9 @@ def _first_char(path: Path) -> bytes:
                 return stripped[:1]
 
 
-def read_daily_papers(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
+def read_daily_papers(
+    paths: Iterable[Path | str], position: ReadPosition | None = None
+) -> Iterator[ReadItem]:
     """Daily Papers files: an API JSON array (first non-space char ``[``) or JSON lines."""
     for p in paths:
         path = Path(p)
@@ -410,8 +466,10 @@ def read_daily_papers(paths: Iterable[Path | str]) -> Iterator[ReadItem]:
                 yield ReadItem(source, 1, error=f"cannot read file: {exc}")
                 continue
             yield from iter_daily_papers_array(text, source)
+            if position is not None:
+                position.finished(path)
         else:
-            yield from _read_lines([path], daily_line_record, source=source)
+            yield from _read_lines([path], daily_line_record, source=source, position=position)
 
 
 # --------------------------------------------------------------------------- shared
@@ -421,10 +479,11 @@ def _read_lines(
     paths: Iterable[Path | str],
     build: Callable[[dict[str, Any]], PaperRecord],
     source: str | None = None,
+    position: ReadPosition | None = None,
 ) -> Iterator[ReadItem]:
     for p in paths:
         name = source or str(p)
-        for lineno, obj, error in iter_json_lines(Path(p)):
+        for lineno, obj, error in iter_json_lines(Path(p), position=position):
             if obj is None:
                 yield ReadItem(name, lineno, error=error)
                 continue

@@ -27,6 +27,7 @@ MAX_SHORT = 255
 MAX_SUBMITTED_BY = 64
 MAX_GITHUB = 512
 MAX_PROJECT_PAGE = 1024
+MAX_MEDIA_URLS = 8  # media links kept per paper (a listing's ``mediaUrls``)
 MAX_SOURCE = 16
 # Integer columns are 32-bit on PostgreSQL (SQLite would take 64): the smaller bound for both.
 MAX_INT = 2**31 - 1
@@ -74,6 +75,7 @@ class PaperRecord:
     project_page: str | None = None
     ai_summary: str | None = None
     ai_keywords: list[str] | None = None
+    media_urls: list[str] | None = None
     organization: str | None = None
     upvotes: int | None = None
     num_comments: int | None = None
@@ -162,6 +164,16 @@ def clean_url(value: Any, limit: int) -> str | None:
     if not text.lower().startswith(("http://", "https://")):
         return None
     return text
+
+
+def parse_media_urls(value: Any) -> list[str] | None:
+    """A listing's media links: the http(s) URLs among them (a single string counts as one),
+    each at most ``MAX_PROJECT_PAGE`` characters, at most ``MAX_MEDIA_URLS``; None if none."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple):
+        return None
+    urls = [u for u in (clean_url(v, MAX_PROJECT_PAGE) for v in values) if u]
+    return list(dict.fromkeys(urls))[:MAX_MEDIA_URLS] or None
 
 
 # --------------------------------------------------------------------------- dates
@@ -388,7 +400,7 @@ _TEXT_LIMITS: dict[str, int | None] = {
     "ai_summary": None,
     "organization": MAX_SHORT,
 }
-_LIST_FIELDS = ("authors", "categories", "ai_keywords")
+_LIST_FIELDS = ("authors", "categories", "ai_keywords", "media_urls")
 _INT_FIELDS = ("version", "github_stars", "upvotes", "num_comments")
 _DATETIME_FIELDS = ("published_at", "updated_at")
 

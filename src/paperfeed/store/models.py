@@ -62,6 +62,8 @@ class Paper(Base):
     project_page: Mapped[str | None] = mapped_column(String(1024))
     ai_summary: Mapped[str | None] = mapped_column(Text)
     ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    # Media a listing links (Daily Papers' ``mediaUrls``: videos, figures), http(s) URLs.
+    media_urls: Mapped[list[str] | None] = mapped_column(JSON)
     organization: Mapped[str | None] = mapped_column(String(255))
     imported_upvotes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     imported_comments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -145,6 +147,22 @@ class IndexState(Base):
     watermark: Mapped[dt.datetime | None] = mapped_column(DateTime)
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MetadataFillMiss(Base):
+    """A paper the metadata fill (``sources/metadata_fill.py``) asked arXiv about and got no
+    categories for (arXiv did not know it, or refused its id). It is not asked again before
+    ``retry_after``, which moves further out with each miss (``attempts``)."""
+
+    __tablename__ = "metadata_fill_misses"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    tried_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    retry_after: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
 
 
 # --------------------------------------------------------------------------- community

@@ -60,7 +60,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     # FastAPI's own pages and the static files
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/api/docs/assets/{path}"): PUBLIC,
     ("GET", "/static/{path}"): PUBLIC,
     # JSON API: papers
     ("GET", "/api/daily_papers"): PUBLIC,
@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("GET", "/papers/trending"): PUBLIC,
     ("GET", "/papers/{arxiv_id}"): PUBLIC,
     ("GET", "/u/{username}"): PUBLIC,
+    ("GET", "/view/{mode}"): PUBLIC,  # this browser's list view (a preference cookie)
     ("GET", "/collections/{collection_id}"): PUBLIC,
     ("GET", "/collections/{collection_id}.xml"): PUBLIC,
     ("GET", "/collections/{collection_id}.atom"): PUBLIC,
@@ -137,6 +138,7 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/comments/{comment_id}/hide"): ADMIN,
     ("GET", "/submit"): SESSION,
     ("POST", "/submit"): SESSION,
+    ("GET", "/submit/{attempt_id}"): SESSION,
     ("POST", "/papers/{arxiv_id}/claim"): SESSION,
     ("POST", "/collections"): SESSION,
     ("POST", "/collections/{collection_id}/edit"): SESSION,
@@ -147,6 +149,13 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/admin/entries"): ADMIN,
     ("POST", "/admin/claims/{claim_id}"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
+    ("GET", "/admin/users"): ADMIN,
+    ("GET", "/admin/comments"): ADMIN,
+    ("GET", "/admin/claims"): ADMIN,
+    ("GET", "/admin/subscribers"): ADMIN,
+    ("GET", "/admin/digests"): ADMIN,
+    ("GET", "/admin/outbox"): ADMIN,
+    ("GET", "/admin/outbox/{name}"): ADMIN,
     # digests by mail (signed tokens in the path are the credential)
     ("GET", "/subscribe"): PUBLIC,
     ("POST", "/subscribe"): PUBLIC,

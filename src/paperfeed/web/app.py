@@ -22,6 +22,7 @@ from paperfeed import __version__
 from paperfeed.community.submissions import SubmissionFetcher
 from paperfeed.community.votes import VoteWriter
 from paperfeed.config import Settings, get_settings
+from paperfeed.search import hybrid
 from paperfeed.store.db import Database, get_database
 from paperfeed.web.access import enforce
 from paperfeed.web.api import markdown_router
@@ -29,6 +30,7 @@ from paperfeed.web.api import router as api_router
 from paperfeed.web.api.bearer_votes import BearerVotes
 from paperfeed.web.api.community import router as community_api_router
 from paperfeed.web.api.schemas import document_bad_requests
+from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.auth import SecurityMiddleware
 from paperfeed.web.cache import PageCache
 from paperfeed.web.cached_pages import CachedPages
@@ -37,8 +39,11 @@ from paperfeed.web.feeds import router as feeds_router
 from paperfeed.web.input_guard import InputGuard
 from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
+from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
+from paperfeed.web.pages.prefs import router as prefs_router
 from paperfeed.web.pages.search import router as search_router
+from paperfeed.web.pages.submission_status import router as submission_status_router
 from paperfeed.web.pages.subscriptions import router as subscriptions_router
 
 WEB_DIR = Path(__file__).parent
@@ -46,6 +51,10 @@ WEB_DIR = Path(__file__).parent
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.embedding_load_at_start:
+        # Before the worker accepts requests, so that no reader's search waits for the model.
+        await asyncio.to_thread(hybrid.warm_up, settings)
     # Everything made so far (modules, templates, the app) lives as long as the worker:
     # freezing it keeps the collector from scanning it again. Without this, a full
     # collection paused the worker for ~80 ms now and then under load (votes' p99).
@@ -80,7 +89,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "JSON API of paperfeed. The paper endpoints follow the Hugging Face Daily Papers "
             "API, so `huggingface_hub.HfApi(endpoint=...)` reads them unchanged."
         ),
-        docs_url="/api/docs",
+        docs_url=None,  # web/api_docs.py serves /api/docs without a CDN
         redoc_url=None,
         lifespan=_lifespan,
         # Who may call which route: one table, checked before every route (web/access.py).
@@ -88,6 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     _add_services(app, settings, db or get_database(settings))
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    install_api_docs(app)
     _include_routers(app)
     _add_middleware(app, settings)
     install_error_handlers(app)
@@ -111,7 +121,10 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(admin_router)
+    app.include_router(submission_status_router)
     app.include_router(subscriptions_router)
+    app.include_router(prefs_router)
     app.include_router(pages_router)
 
 

@@ -1,6 +1,9 @@
 """What a route needs, as FastAPI dependencies (in the style of the FastAPI full-stack
 template's ``api/deps.py``): a route names them as parameters, ``settings: SettingsDep``,
-``db: DatabaseDep``, ``account: UserDep``, ``votes: VotesDep``, and stays thin.
+``db: DatabaseDep``, ``account: UserDep``, ``votes: VotesDep``, and stays thin. What a route
+needs together comes as one: ``ctx: ContextDep`` (the request, settings and database),
+``me: MemberDep`` (the same with the logged-in user; ``AdminMemberDep``: an admin) and
+``throttle: ThrottleDep`` (the rate limiter with the client's address).
 
 Services
     ``create_app`` puts the per-app services in ``app.state`` (settings, the database, the
@@ -39,7 +42,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -96,29 +100,24 @@ async def cached(
 
 def settings_of(request: HTTPConnection) -> Settings:
     """This app's settings (read per request: a test may swap them on a running app)."""
-    settings: Settings = request.app.state.settings
-    return settings
+    return cast(Settings, request.app.state.settings)
 
 
 def database_of(request: HTTPConnection) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return cast(Database, request.app.state.db)
 
 
 def cache_of(request: HTTPConnection) -> PageCache:
     """The worker's cache of rendered answers (pages, feeds, API bodies)."""
-    cache: PageCache = request.app.state.cache
-    return cache
+    return cast(PageCache, request.app.state.cache)
 
 
 def _votes_of(request: HTTPConnection) -> VoteWriter:
-    votes: VoteWriter = request.app.state.votes
-    return votes
+    return cast(VoteWriter, request.app.state.votes)
 
 
 def _fetcher_of(request: HTTPConnection) -> SubmissionFetcher:
-    fetcher: SubmissionFetcher = request.app.state.submission_fetcher
-    return fetcher
+    return cast(SubmissionFetcher, request.app.state.submission_fetcher)
 
 
 def _made_once(request: HTTPConnection, name: str, make: Callable[[Any], T]) -> T:
@@ -273,6 +272,36 @@ def csrf_token(request: HTTPConnection) -> str:
     return csrf_token_for(request, settings_of(request), database_of(request))
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What most routes use together: the request, the app's settings and its database."""
+
+    request: Request
+    settings: Settings
+    db: Database
+
+
+async def _context(request: Request) -> Context:
+    return Context(request, settings_of(request), database_of(request))
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """The worker's rate limiter with the client's address, for the forms counted per address
+    (sign-up, login, reset, subscribe)."""
+
+    limiter: RateLimiter
+    ip: str
+
+    def per_ip(self, name: str, rule: str) -> bool:
+        """One more hit of ``name`` from this address; False when over ``rule``."""
+        return self.limiter.hit(name, rule, self.ip)
+
+
+async def _throttle(request: Request) -> Throttle:
+    return Throttle(_limiter_of(request), client_ip(request))
+
+
 # --- what routes name -------------------------------------------------------------------------
 
 SettingsDep = Annotated[Settings, Depends(_on_loop(settings_of))]
@@ -287,3 +316,25 @@ FetcherDep = Annotated[SubmissionFetcher, Depends(_on_loop(_fetcher_of))]
 LimiterDep = Annotated[RateLimiter, Depends(_on_loop(_limiter_of))]
 OutboxDep = Annotated[MailQueue, Depends(_on_loop(_outbox_of))]
 ClientIpDep = Annotated[str, Depends(_on_loop(client_ip))]
+ContextDep = Annotated[Context, Depends(_context)]  # request, settings, db
+ThrottleDep = Annotated[Throttle, Depends(_throttle)]  # rate limiter, client address
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Context):
+    """A :class:`Context` with the logged-in user who asks (``MemberDep``: a session or any
+    token; ``AdminMemberDep``: an admin's session)."""
+
+    account: Account
+
+
+async def _member(request: Request, account: UserDep) -> Member:
+    return Member(request, settings_of(request), database_of(request), account)
+
+
+async def _admin_member(request: Request, account: AdminDep) -> Member:
+    return Member(request, settings_of(request), database_of(request), account)
+
+
+MemberDep = Annotated[Member, Depends(_member)]  # request, settings, db, the user
+AdminMemberDep = Annotated[Member, Depends(_admin_member)]  # the same, the user an admin

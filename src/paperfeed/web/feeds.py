@@ -204,13 +204,9 @@ def _latest_doc(request: Request, settings: Settings, db: Database) -> FeedDoc:
     with db.read() as session:
         for day in papers.latest_days(session, days):
             items.extend(papers.day_items(session, day))
-    return FeedDoc(
-        title=f"{settings.site_name}: latest papers",
-        description="Papers of the latest days, most upvoted first within each day.",
-        page_path="/",
-        self_path="/feeds/latest",
-        items=items,
-    )
+    title = f"{settings.site_name}: latest papers"
+    about = "Papers of the latest days, most upvoted first within each day."
+    return FeedDoc(title, about, "/", "/feeds/latest", items)
 
 
 def _trending_doc(settings: Settings, db: Database) -> FeedDoc:
@@ -220,26 +216,19 @@ def _trending_doc(settings: Settings, db: Database) -> FeedDoc:
             half_life_hours=settings.trending_half_life_hours,
             window_days=settings.trending_window_days,
         )[: max(1, settings.page_size)]
-    return FeedDoc(
-        title=f"{settings.site_name}: trending papers",
-        description="Papers by trending score: upvotes that fade with time.",
-        page_path="/papers/trending",
-        self_path="/feeds/trending",
-        items=items,
-    )
+    title = f"{settings.site_name}: trending papers"
+    about = "Papers by trending score: upvotes that fade with time."
+    return FeedDoc(title, about, "/papers/trending", "/feeds/trending", items)
 
 
 def _day_doc(settings: Settings, db: Database, day: str) -> FeedDoc:
     parsed = parse_day(day)
     with db.read() as session:
         items = papers.day_items(session, parsed)
-    return FeedDoc(
-        title=f"{settings.site_name}: papers of {parsed.isoformat()}",
-        description=f"Daily papers of {parsed.isoformat()}, most upvoted first.",
-        page_path=f"/papers/date/{parsed.isoformat()}",
-        self_path=f"/feeds/day/{parsed.isoformat()}",
-        items=items,
-    )
+    day = parsed.isoformat()
+    title = f"{settings.site_name}: papers of {day}"
+    about = f"Daily papers of {day}, most upvoted first."
+    return FeedDoc(title, about, f"/papers/date/{day}", f"/feeds/day/{day}", items)
 
 
 async def _feed_response(

@@ -24,7 +24,7 @@ from paperfeed.digest.deliver.ledger import Claim, SendStats
 from paperfeed.digest.deliver.recovery import Resolved, recover, resolve_uncertain
 from paperfeed.digest.deliver.runs import RunInfo, create_run, find_run, resume_run
 from paperfeed.digest.deliver.sender import Sender
-from paperfeed.digest.deliver.status import RunStatus, run_status
+from paperfeed.digest.deliver.status import RunStatus, run_status, runs_page
 
 __all__ = [
     "Claim",
@@ -39,4 +39,5 @@ __all__ = [
     "resolve_uncertain",
     "resume_run",
     "run_status",
+    "runs_page",
 ]

@@ -32,6 +32,7 @@ from paperfeed.digest.compose import (
     subscriber_row,
 )
 from paperfeed.digest.subscriptions.subscribers import ELIGIBLE
+from paperfeed.store.counters import count_toward
 from paperfeed.store.db import Database
 from paperfeed.store.models import (
     DigestContent,
@@ -241,18 +242,9 @@ def reset_failures(conn: Any, run_id: int) -> None:
 
 def count_failure(conn: Any, run_id: int, limit: int, detail: str) -> bool:
     """One more consecutive non-success; the run pauses at ``limit``. True when it paused."""
-    run = DigestRun.__table__.c
-    conn.execute(
-        update(DigestRun)
-        .where(run.id == run_id)
-        .values(consecutive_failures=run.consecutive_failures + 1)
-    )
-    paused: Any = conn.execute(
-        update(DigestRun)
-        .where(run.id == run_id, run.status == "sending", run.consecutive_failures >= limit)
-        .values(status="paused", paused_reason=f"{limit} consecutive failures; last: {detail}")
-    )
-    return bool(paused.rowcount)
+    paused = {"status": "paused", "paused_reason": f"{limit} consecutive failures; last: {detail}"}
+    sending = DigestRun.status == "sending"
+    return count_toward(conn, DigestRun.consecutive_failures, run_id, limit, sending, paused)
 
 
 def close_finished_runs(conn: Any, run_ids: list[int] | None, now: dt.datetime) -> None:

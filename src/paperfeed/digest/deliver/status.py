@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from paperfeed.community import page_of
 from paperfeed.store.db import Database
 from paperfeed.store.models import DigestDelivery, DigestRun
 
@@ -33,6 +34,15 @@ def run_status(db: Database, run_ids: list[int] | None = None, limit: int = 20) 
         stmt = select(DigestRun).order_by(DigestRun.id.desc())
         stmt = stmt.where(DigestRun.id.in_(run_ids)) if run_ids is not None else stmt.limit(limit)
         return [_status(session, run) for run in session.scalars(stmt).all()]
+
+
+def runs_page(db: Database, *, limit: int, offset: int = 0) -> tuple[int, list[RunStatus]]:
+    """(how many runs there are, ``limit`` of them newest first from ``offset``)."""
+    with db.read() as session:
+        total, rows = page_of(
+            session, select(DigestRun).order_by(DigestRun.id.desc()), limit, offset
+        )
+        return total, [_status(session, run) for (run,) in rows]
 
 
 def _status(session: Session, run: DigestRun) -> RunStatus:

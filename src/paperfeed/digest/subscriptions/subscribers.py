@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,8 +23,10 @@ from paperfeed.config import Settings
 from paperfeed.digest import DigestError
 from paperfeed.digest.subscriptions.links import confirm_mac_ok, confirm_token, parse_confirm
 from paperfeed.digest.subscriptions.prefs import Prefs, make_prefs
+from paperfeed.store.counters import count_toward
 from paperfeed.store.db import Database
 from paperfeed.store.models import Subscriber, utcnow
+from paperfeed.store.records import record_of
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +46,12 @@ class SubscriberView:
 
 
 def _view(s: Subscriber) -> SubscriberView:
-    return SubscriberView(
-        s.id,
-        s.email,
-        s.status,
-        prefs_of(s),
-        s.user_id,
-        s.consent_at,
-        s.consent_source,
-        s.hard_bounces,
-    )
+    return record_of(SubscriberView, s, prefs=prefs_of(s))
 
 
 def prefs_of(s: Subscriber) -> Prefs:
-    return Prefs(
-        s.period,
-        s.timezone,
-        s.send_hour,
-        s.send_weekday,
-        s.max_papers,
-        list(s.categories or []),
-        list(s.keywords or []),
-        list(s.authors or []),
-    )
+    topics = {name: list(getattr(s, name) or []) for name in ("categories", "keywords", "authors")}
+    return record_of(Prefs, s, **topics)
 
 
 def _apply(sub: Subscriber, prefs: Prefs, now: dt.datetime) -> None:
@@ -288,6 +273,23 @@ def list_all(db: Database) -> list[SubscriberView]:
         return [_view(s) for s in session.scalars(select(Subscriber).order_by(Subscriber.id))]
 
 
+def page(
+    db: Database, *, limit: int, offset: int = 0
+) -> tuple[dict[str, int], list[SubscriberView]]:
+    """(how many addresses there are per status, ``limit`` of them newest first)."""
+    with db.read() as session:
+        counts = {
+            status: n
+            for status, n in session.execute(
+                select(Subscriber.status, func.count()).group_by(Subscriber.status)
+            )
+        }
+        rows = session.scalars(
+            select(Subscriber).order_by(Subscriber.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return counts, [_view(s) for s in rows]
+
+
 def remove(db: Database, email: str) -> bool:
     """Delete the address and its ledger rows (it is forgotten, not just unsubscribed)."""
     with db.write() as session:
@@ -299,18 +301,6 @@ def remove(db: Database, email: str) -> bool:
 
 def record_hard_bounce(session: Any, subscriber_id: int, settings: Settings) -> bool:
     """Count a permanent failure; suppress the address at the limit. True when suppressed."""
-    session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id)
-        .values(hard_bounces=Subscriber.hard_bounces + 1)
-    )
-    result: Any = session.execute(
-        update(Subscriber)
-        .where(
-            Subscriber.id == subscriber_id,
-            Subscriber.hard_bounces >= settings.digest_max_hard_bounces,
-            Subscriber.status != "suppressed",
-        )
-        .values(status="suppressed", suppressed_at=utcnow())
-    )
-    return bool(result.rowcount)
+    limit, live = settings.digest_max_hard_bounces, Subscriber.status != "suppressed"
+    suppressed = {"status": "suppressed", "suppressed_at": utcnow()}
+    return count_toward(session, Subscriber.hard_bounces, subscriber_id, limit, live, suppressed)

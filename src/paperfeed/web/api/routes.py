@@ -70,6 +70,12 @@ class DailyPapersQuery(BaseModel):
     )
 
 
+def _doc(model: Any, errors: dict[int | str, dict[str, object]]) -> dict[str, Any]:
+    """A route's decorator arguments for ``/openapi.json``: the model of its answer (written
+    by hand, see the top) and its error answers."""
+    return {"response_model": model, "responses": errors}
+
+
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     """OpenAPI ``parameters`` for a model's fields, all optional query parameters."""
     properties = model.model_json_schema()["properties"]
@@ -160,12 +166,7 @@ def _problems(exc: ValidationError) -> str:
     )
 
 
-@router.get(
-    "/papers/search",
-    response_model=list[Paper],
-    responses=ERROR_RESPONSES,
-    summary="Search papers",
-)
+@router.get("/papers/search", summary="Search papers", **_doc(list[Paper], ERROR_RESPONSES))
 async def search_papers(
     settings: SettingsDep,
     db: DatabaseDep,
@@ -219,9 +220,8 @@ async def search_papers(
 
 @router.get(
     "/papers/{arxiv_id:arxiv}/similar",
-    response_model=list[Paper],
-    responses=NOT_FOUND_RESPONSES,
     summary="Similar papers",
+    **_doc(list[Paper], NOT_FOUND_RESPONSES),
 )
 async def similar_papers(
     settings: SettingsDep,
@@ -241,12 +241,7 @@ async def similar_papers(
     return _answer(await cached(cache, db, ("similar", arxiv_id, limit), compute, long=True))
 
 
-@router.get(
-    "/papers/{arxiv_id:arxiv}",
-    response_model=Paper,
-    responses=NOT_FOUND_RESPONSES,
-    summary="One paper",
-)
+@router.get("/papers/{arxiv_id:arxiv}", summary="One paper", **_doc(Paper, NOT_FOUND_RESPONSES))
 async def paper_info(db: DatabaseDep, cache: CacheDep, arxiv_id: str) -> Response:
     """One paper by arXiv id (``2501.01234`` or old-style ``hep-th/9901001``). A versioned
     id (``2501.01234v2``) serves the paper. Unknown → 404 ``{"error": ...}``."""

@@ -60,6 +60,9 @@ class Paper(_Model):
     githubRepo: str | None
     githubStars: int | None
     projectPage: str | None
+    mediaUrls: list[str] | None = Field(
+        default=None, description="Media the listing links (videos, figures); only when known."
+    )
     numComments: int | None = None
     submittedOnDailyBy: UserRef | None = None
     organization: OrganizationRef | None = None

@@ -6,7 +6,7 @@ Conventions (see schemas.py for the documented shapes):
 - ``_id`` / ``discussionId``: this site has no Mongo ids, so they are stable 24-hex digests
   of what they name (the same paper always gets the same ids);
 - optional links and counts are present as ``null`` when unknown; ``submittedBy`` /
-  ``submittedOnDailyBy`` and ``organization`` only when known; no ``thumbnail``.
+  ``submittedOnDailyBy``, ``organization`` and ``mediaUrls`` only when known; no ``thumbnail``.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ def paper_object(item: FeedItem, *, with_comments: bool = False) -> dict[str, An
         paper["submittedOnDailyBy"] = user_ref(item.submitted_by)
     if item.organization:
         paper["organization"] = organization_ref(item.organization)
+    if item.media_urls:
+        paper["mediaUrls"] = item.media_urls
     return paper
 
 

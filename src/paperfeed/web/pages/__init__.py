@@ -407,4 +407,6 @@ def _community_context(request: Request, db: Database, arxiv_id: str) -> dict[st
             session, arxiv_id, include_hidden=bool(account and account.is_admin)
         )
     mine = collections.for_user(db, account.username, include_private=True) if account else []
-    return {"comments": thread, "my_collections": mine}
+    # ``?added=ID``: where the form without JavaScript put the paper (``/collections/add``).
+    added = request.query_params.get("added", "") if account else ""
+    return {"comments": thread, "my_collections": mine, "added": added}

@@ -30,14 +30,15 @@ from paperfeed.mail import Mail
 from paperfeed.store.db import Database
 from paperfeed.web.auth import clear_session, cookie_name, session_cookie, set_session
 from paperfeed.web.deps import (
-    ClientIpDep,
-    DatabaseDep,
+    ContextDep,
     LimiterDep,
+    Member,
+    MemberDep,
     OutboxDep,
-    SettingsDep,
-    UserDep,
+    ThrottleDep,
     ViewerDep,
     csrf_token,
+    settings_of,
 )
 from paperfeed.web.pages.render import html_response, render
 
@@ -58,6 +59,8 @@ Text = Annotated[str, Form(max_length=10_000)]
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     context.setdefault("form_csrf", csrf_token(request))
+    # No SMTP relay: pages that promise mail say it waits in the outbox (_mail_note.html).
+    context.setdefault("no_relay", not settings_of(request).smtp_host)
     context.setdefault("period_nav", {"daily": "/", "weekly": "/", "monthly": "/"})
     response = html_response(render(request, template, context), status)
     response.headers["Cache-Control"] = "no-store"
@@ -101,17 +104,15 @@ def signup_form(request: Request, account: ViewerDep) -> Response:
 
 @router.post("/signup")
 def signup(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
+    ctx: ContextDep,
+    throttle: ThrottleDep,
     outbox: OutboxDep,
-    ip: ClientIpDep,
     username: Text = "",
     email: Text = "",
     password: Text = "",
 ) -> Response:
-    if not limiter.hit("signup-ip", settings.rate_limit_signup_ip, ip):
+    request, settings, db = ctx.request, ctx.settings, ctx.db
+    if not throttle.per_ip("signup-ip", settings.rate_limit_signup_ip):
         return page(request, "signup.html", 429, username=username, email=email, error=TOO_MANY)
     try:
         account = users.create_user(db, settings, username, email, password)
@@ -119,13 +120,15 @@ def signup(
         # Answered like a sign-up that worked; the address's owner hears of it instead (a
         # few times an hour at most: the form must not become a way to flood them).
         address = users.normalize_email(email)
-        if limiter.hit("signup-taken", settings.rate_limit_reset, address):
+        if throttle.limiter.hit("signup-taken", settings.rate_limit_reset, address):
             outbox.put(_address_taken_mail(settings, address))
-        return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
+        return page(
+            request, "login.html", next="/", error=None, notice=SIGNED_UP, mail_promised=True
+        )
     except CommunityError as exc:
         return page(request, "signup.html", 400, username=username, email=email, error=str(exc))
     outbox.put(verification_mail(db, settings, account))
-    return page(request, "login.html", next="/", error=None, notice=SIGNED_UP)
+    return page(request, "login.html", next="/", error=None, notice=SIGNED_UP, mail_promised=True)
 
 
 def verification_mail(db: Database, settings: Settings, account: Account) -> Mail:
@@ -156,16 +159,16 @@ BAD_VERIFY_LINK = "This link is invalid, expired or already used. Log in to get 
 
 
 @router.get("/verify/{token}")
-def verify_page(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
+def verify_page(ctx: ContextDep, token: str) -> Response:
     """A button, not the verification itself: mail scanners that open links change nothing."""
-    found = users.check_verify_token(db, settings, token)
-    return _verify_answer(request, found, form_token=token, done=False)
+    found = users.check_verify_token(ctx.db, ctx.settings, token)
+    return _verify_answer(ctx.request, found, form_token=token, done=False)
 
 
 @router.post("/verify/{token}")
-def verify(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
-    found = users.verify_email(db, settings, token)
-    return _verify_answer(request, found, form_token=None, done=True)
+def verify(ctx: ContextDep, token: str) -> Response:
+    found = users.verify_email(ctx.db, ctx.settings, token)
+    return _verify_answer(ctx.request, found, form_token=None, done=True)
 
 
 def _verify_answer(
@@ -179,14 +182,9 @@ def _verify_answer(
 
 
 @router.post("/account/verify")
-def resend_verification(
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    outbox: OutboxDep,
-    account: UserDep,
-) -> Response:
+def resend_verification(me: MemberDep, limiter: LimiterDep, outbox: OutboxDep) -> Response:
     """Mail a fresh verification link to the signed-in account's address."""
+    settings, db, account = me.settings, me.db, me.account
     if users.email_verified(db, account):
         return redirect("/account/digest")
     if not limiter.hit("verify", settings.rate_limit_reset, str(account.id)):
@@ -240,18 +238,12 @@ def _waiting(request: Request, seconds: float) -> Response:
 
 @router.post("/login")
 def login(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    ip: ClientIpDep,
-    login: Text = "",
-    password: Text = "",
-    next: Text = "/",
+    ctx: ContextDep, throttle: ThrottleDep, login: Text = "", password: Text = "", next: Text = "/"
 ) -> Response:
-    if not limiter.hit("login-ip", settings.rate_limit_login_ip, ip):
+    request, settings, db = ctx.request, ctx.settings, ctx.db
+    if not throttle.per_ip("login-ip", settings.rate_limit_login_ip):
         return page(request, "login.html", 429, next="/", error=TOO_MANY, notice=None)
-    delay = LoginDelay(limiter, settings)
+    delay = LoginDelay(throttle.limiter, settings)
     key = _throttle_key(request, settings, db, users.login_key(db, login))
     wait = delay.claim(key)
     if wait:
@@ -267,11 +259,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep, db: DatabaseDep) -> Response:
-    token = request.cookies.get(session_cookie(settings))
+def logout(ctx: ContextDep) -> Response:
+    token = ctx.request.cookies.get(session_cookie(ctx.settings))
     if token:
-        sessions.end_session(db, token)
-    return _logged_out(settings, "/")
+        sessions.end_session(ctx.db, token)
+    return _logged_out(ctx.settings, "/")
 
 
 def _logged_out(settings: Settings, path: str) -> Response:
@@ -285,17 +277,16 @@ def _logged_out(settings: Settings, path: str) -> Response:
 
 
 def _account_page(
-    request: Request,
-    db: Database,
-    account: Account,
+    me: Member,
     status: int = 200,
     *,
     error: str | None = None,
     notice: str | None = None,
     new_token: str | None = None,
 ) -> Response:
+    db, account = me.db, me.account
     return page(
-        request,
+        me.request,
         "account.html",
         status,
         error=error,
@@ -307,8 +298,8 @@ def _account_page(
 
 
 @router.get("/account")
-def account_page(request: Request, db: DatabaseDep, account: UserDep) -> Response:
-    return _account_page(request, db, account)
+def account_page(me: MemberDep) -> Response:
+    return _account_page(me)
 
 
 # The forms that end sessions (password change, reset, log out everywhere) carry this
@@ -322,63 +313,48 @@ def _revoke_tokens_if_asked(db: Database, account: Account, revoke_tokens: str) 
 
 @router.post("/account/password")
 def change_password(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    account: UserDep,
-    current: Text = "",
-    new: Text = "",
-    revoke_tokens: RevokeTokens = "",
+    me: MemberDep, current: Text = "", new: Text = "", revoke_tokens: RevokeTokens = ""
 ) -> Response:
+    settings, db, account = me.settings, me.db, me.account
     try:
         users.change_password(db, settings, account, current, new)
     except CommunityError as exc:
-        return _account_page(request, db, account, 400, error=str(exc))
+        return _account_page(me, 400, error=str(exc))
     _revoke_tokens_if_asked(db, account, revoke_tokens)
     # Every session ended with the change; this browser gets a fresh one.
-    return _login_response(request, settings, db, account, "/account")
+    return _login_response(me.request, settings, db, account, "/account")
 
 
 @router.post("/account/logout-everywhere")
-def logout_everywhere(
-    settings: SettingsDep, db: DatabaseDep, account: UserDep, revoke_tokens: RevokeTokens = ""
-) -> Response:
-    sessions.end_all_sessions(db, account.id)
-    _revoke_tokens_if_asked(db, account, revoke_tokens)
-    return _logged_out(settings, "/login")
+def logout_everywhere(me: MemberDep, revoke_tokens: RevokeTokens = "") -> Response:
+    sessions.end_all_sessions(me.db, me.account.id)
+    _revoke_tokens_if_asked(me.db, me.account, revoke_tokens)
+    return _logged_out(me.settings, "/login")
 
 
 @router.post("/account/delete")
-def delete_account(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    account: UserDep,
-    password: Text = "",
-) -> Response:
-    if users.authenticate(db, settings, account.username, password) is None:
-        return _account_page(request, db, account, 400, error="The password is wrong.")
-    users.delete_account(db, account)
-    return _logged_out(settings, "/")
+def delete_account(me: MemberDep, password: Text = "") -> Response:
+    if users.authenticate(me.db, me.settings, me.account.username, password) is None:
+        return _account_page(me, 400, error="The password is wrong.")
+    users.delete_account(me.db, me.account)
+    return _logged_out(me.settings, "/")
 
 
 @router.post("/account/tokens")
-def create_token(
-    request: Request, db: DatabaseDep, account: UserDep, name: Text = "", scope: Text = "read"
-) -> Response:
+def create_token(me: MemberDep, name: Text = "", scope: Text = "read") -> Response:
     try:
-        plain, _info = tokens.create_token(db, account, name, scope)
+        plain, _info = tokens.create_token(me.db, me.account, name, scope)
     except CommunityError as exc:
-        return _account_page(request, db, account, 400, error=str(exc))
-    return _account_page(request, db, account, new_token=plain)
+        return _account_page(me, 400, error=str(exc))
+    return _account_page(me, new_token=plain)
 
 
 @router.post("/account/tokens/{token_id:int}/revoke")
-def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: Id) -> Response:
+def revoke_token(me: MemberDep, token_id: Id) -> Response:
     try:
-        tokens.revoke_token(db, account, token_id)
+        tokens.revoke_token(me.db, me.account, token_id)
     except NotFound as exc:
-        return _account_page(request, db, account, 404, error=str(exc))
+        return _account_page(me, 404, error=str(exc))
     return redirect("/account")
 
 
@@ -387,18 +363,11 @@ def revoke_token(request: Request, db: DatabaseDep, account: UserDep, token_id: 
 BAD_RESET_LINK = "This link is invalid, expired or already used. Ask for a new one."
 
 
-def _reset_page(
-    request: Request,
-    status: int = 200,
-    *,
-    error: str | None = None,
-    notice: str | None = None,
-    token: str | None = None,
-) -> Response:
-    """The reset page: the form asking for the address, or (with ``token``) the new password."""
-    return page(
-        request, "reset.html", status, error=error, notice=notice, token=token, invalid=False
-    )
+def _reset_page(request: Request, status: int = 200, **context: str | None) -> Response:
+    """The reset page: the form asking for the address, or (with ``token``) the new password;
+    ``context`` says which, and any ``error`` or ``notice``."""
+    shown: dict[str, str | None] = {"error": None, "notice": None, "token": None, **context}
+    return page(request, "reset.html", status, **shown, invalid=False)
 
 
 @router.get("/reset")
@@ -408,21 +377,16 @@ def reset_form(request: Request) -> Response:
 
 @router.post("/reset")
 def reset_request(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    outbox: OutboxDep,
-    ip: ClientIpDep,
-    email: Text = "",
+    ctx: ContextDep, throttle: ThrottleDep, outbox: OutboxDep, email: Text = ""
 ) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     try:
         address = users.normalize_email(email)
     except CommunityError as exc:
         return _reset_page(request, 400, error=str(exc))
     if not (
-        limiter.hit("reset-ip", settings.rate_limit_reset_ip, ip)
-        and limiter.hit("reset", settings.rate_limit_reset, address)
+        throttle.per_ip("reset-ip", settings.rate_limit_reset_ip)
+        and throttle.limiter.hit("reset", settings.rate_limit_reset, address)
     ):
         return _reset_page(request, 429, error=TOO_MANY)
     account = users.get_account_by_email(db, address)
@@ -439,21 +403,17 @@ def reset_request(
 
 
 @router.get("/reset/{token}")
-def reset_link(request: Request, settings: SettingsDep, db: DatabaseDep, token: str) -> Response:
-    if users.check_reset_token(db, settings, token) is None:
-        return _reset_page(request, 400, error=BAD_RESET_LINK)
-    return _reset_page(request, token=token)
+def reset_link(ctx: ContextDep, token: str) -> Response:
+    if users.check_reset_token(ctx.db, ctx.settings, token) is None:
+        return _reset_page(ctx.request, 400, error=BAD_RESET_LINK)
+    return _reset_page(ctx.request, token=token)
 
 
 @router.post("/reset/{token}")
 def reset_password(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    token: str,
-    password: Text = "",
-    revoke_tokens: RevokeTokens = "",
+    ctx: ContextDep, token: str, password: Text = "", revoke_tokens: RevokeTokens = ""
 ) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     account = users.check_reset_token(db, settings, token)
     if account is None:
         return _reset_page(request, 400, error=BAD_RESET_LINK)

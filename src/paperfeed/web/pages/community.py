@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from paperfeed import papers
 from paperfeed.community import (
@@ -21,22 +22,26 @@ from paperfeed.community import (
 )
 from paperfeed.community import collections as colls
 from paperfeed.community.users import Account
-from paperfeed.config import Settings
 from paperfeed.params import is_whole_number, optional_id, parse_day
 from paperfeed.store.db import Database
 from paperfeed.web.deps import (
     AdminDep,
+    AdminMemberDep,
     CacheDep,
+    ContextDep,
     DatabaseDep,
     FetcherDep,
     LimiterDep,
-    SettingsDep,
+    Member,
+    MemberDep,
     UserDep,
     ViewerDep,
     client_ip,
+    settings_of,
 )
 from paperfeed.web.feeds import ATOM_TYPE, RSS_TYPE, FeedDoc, render_atom, render_rss
 from paperfeed.web.pages.account import page, redirect, safe_next
+from paperfeed.web.pages.admin import nav as admin_nav
 from paperfeed.web.pages.render import html_response, render
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -53,16 +58,9 @@ PROFILE_SUBMISSIONS = 100  # a profile lists at most this many of the user's sub
 
 
 @router.post("/papers/{arxiv_id:arxiv}/upvote")
-def upvote_form(
-    request: Request,
-    db: DatabaseDep,
-    account: UserDep,
-    arxiv_id: str,
-    action: Text = "add",
-    next: Text = "",
-) -> Response:
-    total, voted = votes.set_vote(db, account.id, arxiv_id, action != "remove")
-    if "application/json" in request.headers.get("accept", ""):
+def upvote_form(me: MemberDep, arxiv_id: str, action: Text = "add", next: Text = "") -> Response:
+    total, voted = votes.set_vote(me.db, me.account.id, arxiv_id, action != "remove")
+    if "application/json" in me.request.headers.get("accept", ""):
         return Response(
             orjson.dumps({"upvotes": total, "voted": voted}), media_type="application/json"
         )
@@ -78,18 +76,12 @@ def upvote_form(
 
 @router.post("/papers/{arxiv_id:arxiv}/comments")
 def comment_form(
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    account: UserDep,
-    arxiv_id: str,
-    body: Text = "",
-    parent_id: Text = "",
+    me: MemberDep, limiter: LimiterDep, arxiv_id: str, body: Text = "", parent_id: Text = ""
 ) -> Response:
-    if not limiter.hit("comment", settings.rate_limit_comments, str(account.id)):
+    if not limiter.hit("comment", me.settings.rate_limit_comments, str(me.account.id)):
         raise HTTPException(429, "You are commenting too fast; wait a minute.")
     parent = optional_id(parent_id, "parent_id")
-    made = comments.add_comment(db, account, arxiv_id, body, parent)
+    made = comments.add_comment(me.db, me.account, arxiv_id, body, parent)
     return redirect(f"/papers/{arxiv_id}#comment-{made.id}")
 
 
@@ -134,85 +126,50 @@ def comment_hide(db: DatabaseDep, admin: AdminDep, comment_id: Id, hidden: Text 
 # --- submissions and claims ----------------------------------------------------------------
 
 
-def _submit_page(
-    request: Request,
-    settings: Settings,
-    db: Database,
-    account: Account,
-    status: int = 200,
-    **context: Any,
-) -> Response:
+def _submit_page(me: Member, status: int = 200, **context: Any) -> Response:
     context.setdefault("value", "")
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    settings = me.settings
     return page(
-        request,
+        me.request,
         "submit.html",
         status,
         window=settings.submission_window_days,
         limit=settings.submission_daily_limit,
-        attempts=submissions.attempts(db, settings, account.id, users.utc_today()),
+        attempts=submissions.attempts(me.db, settings, me.account.id, users.utc_today()),
         **context,
     )
 
 
 @router.get("/submit")
-def submit_form(
-    request: Request, settings: SettingsDep, db: DatabaseDep, account: UserDep
-) -> Response:
-    return _submit_page(request, settings, db, account)
+def submit_form(me: MemberDep) -> Response:
+    return _submit_page(me)
 
 
 @router.post("/submit")
-def submit(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    cache: CacheDep,
-    fetcher: FetcherDep,
-    account: UserDep,
-    arxiv: Text = "",
-) -> Response:
-    """A known paper is added and the day's list shown; an unknown one is fetched from arXiv
-    in the background (never on this request) and this page says so."""
+def submit(me: MemberDep, cache: CacheDep, fetcher: FetcherDep, arxiv: Text = "") -> Response:
+    """A known paper is added at once; an unknown one is fetched from arXiv in the
+    background (never on this request). Either way the answer is the submission's own page
+    (``web/pages/submission_status.py``): a confirmation, or the queued fetch's progress."""
     try:
-        outcome = submissions.start(db, settings, account, arxiv)
+        outcome = submissions.start(me.db, me.settings, me.account, arxiv)
     except CommunityError as exc:
         status = 429 if isinstance(exc, submissions.SubmissionsBusy) else 400
-        return _submit_page(
-            request, settings, db, account, status, value=arxiv[:200], error=str(exc)
-        )
+        return _submit_page(me, status, value=arxiv[:200], error=str(exc))
     if isinstance(outcome, submissions.Pending):
         fetcher.start(outcome)
-        notice = (
-            f"Fetching {outcome.arxiv_id} from arXiv; it will appear on today's list when "
-            "found. Its progress is listed below."
-        )
-        return _submit_page(request, settings, db, account, notice=notice)
-    cache.clear()  # the day page and lists change now, not in cache_seconds
-    return redirect(f"/papers/date/{outcome.day.isoformat()}")
+    else:
+        cache.clear()  # the day page and lists change now, not in cache_seconds
+    return redirect(f"/submit/{outcome.attempt_id}")
 
 
 @router.post("/papers/{arxiv_id:arxiv}/claim")
-def claim(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    limiter: LimiterDep,
-    account: UserDep,
-    arxiv_id: str,
-    author_name: Text = "",
-) -> Response:
-    if not limiter.hit("claim", settings.rate_limit_claims, str(account.id)):
+def claim(me: MemberDep, limiter: LimiterDep, arxiv_id: str, author_name: Text = "") -> Response:
+    if not limiter.hit("claim", me.settings.rate_limit_claims, str(me.account.id)):
         raise HTTPException(429, "You are claiming papers too fast; try again later.")
-    claims.claim(db, account, arxiv_id, author_name)
-    return _submit_page(
-        request,
-        settings,
-        db,
-        account,
-        notice=f"Your claim on {arxiv_id} waits for an admin's approval.",
-    )
+    claims.claim(me.db, me.account, arxiv_id, author_name)
+    return _submit_page(me, notice=f"Your claim on {arxiv_id} waits for an admin's approval.")
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -248,13 +205,9 @@ def _checkbox(value: str) -> bool:
 
 @router.post("/collections")
 def collection_create(
-    db: DatabaseDep,
-    account: UserDep,
-    name: Text = "",
-    description: Text = "",
-    public: Text = "",
+    me: MemberDep, name: Text = "", description: Text = "", public: Text = ""
 ) -> Response:
-    made = colls.create(db, account, name, description, _checkbox(public))
+    made = colls.create(me.db, me.account, name, description, _checkbox(public))
     return redirect(f"/collections/{made.id}")
 
 
@@ -279,13 +232,8 @@ def collection_page(
 
 @router.get("/collections/{collection_id:int}.atom")
 @router.get("/collections/{collection_id:int}.xml")
-def collection_feed(
-    request: Request,
-    settings: SettingsDep,
-    db: DatabaseDep,
-    me: ViewerDep,
-    collection_id: Id,
-) -> Response:
+def collection_feed(ctx: ContextDep, me: ViewerDep, collection_id: Id) -> Response:
+    request, settings, db = ctx.request, ctx.settings, ctx.db
     collection = _collection(db, collection_id, me)
     if not collection.is_public:
         raise HTTPException(404, "No such collection.")
@@ -304,16 +252,11 @@ def collection_feed(
 
 @router.post("/collections/{collection_id:int}/edit")
 def collection_edit(
-    db: DatabaseDep,
-    account: UserDep,
-    collection_id: Id,
-    name: Text = "",
-    description: Text = "",
-    public: Text = "",
+    me: MemberDep, collection_id: Id, name: Text = "", description: Text = "", public: Text = ""
 ) -> Response:
     colls.update(
-        db,
-        account,
+        me.db,
+        me.account,
         collection_id,
         name=name,
         description=description,
@@ -330,12 +273,23 @@ def collection_delete(db: DatabaseDep, account: UserDep, collection_id: Id) -> R
 
 @router.post("/collections/add")
 def collection_add(
-    db: DatabaseDep, account: UserDep, collection_id: Text = "", arxiv_id: Text = ""
+    request: Request,
+    db: DatabaseDep,
+    account: UserDep,
+    collection_id: Text = "",
+    arxiv_id: Text = "",
 ) -> Response:
-    if optional_id(collection_id, "collection_id") is None:
+    cid = optional_id(collection_id, "collection_id")
+    if cid is None:
         raise HTTPException(400, "Choose a collection.")
-    colls.add_paper(db, account, int(collection_id), arxiv_id)
-    return redirect(f"/collections/{collection_id}")
+    colls.add_paper(db, account, cid, arxiv_id)
+    if "application/json" in request.headers.get("accept", ""):
+        # The page's script adds in place (app.js): no navigation, the reader's place kept.
+        return Response(
+            orjson.dumps({"added": True, "collection_id": cid}), media_type="application/json"
+        )
+    # Without JavaScript: back to the paper, its "Yours" section saying where it went.
+    return redirect(f"/papers/{arxiv_id}?added={cid}#yours")
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -350,6 +304,7 @@ def _admin_page(
 ) -> Response:
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    context.setdefault("admin_nav", admin_nav(db, settings_of(request)))
     pending = claims.count(db, status="pending")
     return page(
         request,
@@ -383,16 +338,20 @@ def admin_page(request: Request, db: DatabaseDep, admin: AdminDep) -> Response:
     return _admin_page(request, db, number=number)
 
 
+class EntryForm(BaseModel):
+    """The admin's form that features a paper on a day's list (or removes it from it)."""
+
+    arxiv_id: str = Field("", max_length=20_000)
+    day: str = Field("", max_length=20_000)
+    action: str = Field("feature", max_length=20_000)
+
+
 @router.post("/admin/entries")
 def admin_entries(
-    request: Request,
-    db: DatabaseDep,
-    cache: CacheDep,
-    admin: AdminDep,
-    arxiv_id: Text = "",
-    day: Text = "",
-    action: Text = "feature",
+    me: AdminMemberDep, cache: CacheDep, form: Annotated[EntryForm, Form()]
 ) -> Response:
+    request, db, admin = me.request, me.db, me.account
+    arxiv_id, day, action = form.arxiv_id, form.day, form.action
     try:
         when = parse_day(day)
     except ValueError:

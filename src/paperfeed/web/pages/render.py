@@ -23,11 +23,17 @@ from paperfeed.community.votes import voted_ids
 from paperfeed.store.db import Database
 from paperfeed.text import safe_url, truncate
 from paperfeed.web import deps
+from paperfeed.web.auth import COOKIES_STATE
 from paperfeed.web.cache import CachedPage, PageCache
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 HTML_TYPE = "text/html; charset=utf-8"
 MAX_CARD_AUTHORS = 3
+# The list view a browser chose (``/view/{mode}``, app.js): a plain preference cookie, read
+# by the server so the choice works without JavaScript and the page comes right the first
+# time (no flash). It is part of an anonymous page's cache key: two variants at most.
+VIEW_COOKIE = "pf_view"
+LIST_VIEWS = ("cards", "compact")
 
 
 def format_day(day: dt.date) -> str:
@@ -68,6 +74,24 @@ def github_label(url: str | None) -> str:
     return url.split("://", 1)[-1].strip("/")
 
 
+_VIDEO = (".mp4", ".webm", ".mov", ".m4v", ".ogv")
+_IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif")
+
+
+def media_kind(url: str) -> str:
+    """``Video``, ``Image`` or ``Media``, from a media link's file extension. The page links
+    media and never embeds them: nothing is fetched from another host by a visitor's page."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    if path.endswith(_VIDEO):
+        return "Video"
+    return "Image" if path.endswith(_IMAGE) else "Media"
+
+
+def url_host(url: str) -> str:
+    """The host of an http(s) URL (``cdn.example.org``), for a link's label."""
+    return url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+
+
 def iso_z(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
@@ -83,6 +107,25 @@ def static_version() -> str:
     return digest.hexdigest()[:10]
 
 
+# What the templates call by name: filters (``{{ day | short_day }}``) and globals.
+FILTERS: dict[str, Callable[..., Any]] = {
+    "day": format_day,
+    "short_day": format_short_day,
+    "count": format_count,
+    "truncate_text": truncate,
+    "github_label": github_label,
+    "iso_z": iso_z,
+    "safe_url": safe_url,
+    "media_kind": media_kind,
+    "url_host": url_host,
+}
+GLOBALS: dict[str, Any] = {
+    "categories_primary_first": categories_primary_first,
+    "max_card_authors": MAX_CARD_AUTHORS,
+    "static_version": static_version,
+}
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -92,20 +135,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(
-        day=format_day,
-        short_day=format_short_day,
-        count=format_count,
-        truncate_text=truncate,
-        github_label=github_label,
-        iso_z=iso_z,
-        safe_url=safe_url,
-    )
-    env.globals.update(
-        categories_primary_first=categories_primary_first,
-        max_card_authors=MAX_CARD_AUTHORS,
-        static_version=static_version,
-    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
     return env
 
 
@@ -119,12 +150,22 @@ def site_is_demo(db: Database, cache_: PageCache) -> bool:
     return cache_.flags.get_or_set(("site-meta", "demo"), compute)
 
 
+def list_view(scope: Mapping[str, Any]) -> str:
+    """``compact`` when the browser chose the compact list, else ``cards``: from the cookies
+    ``SecurityMiddleware`` parsed (the one parser; none parsed: the default)."""
+    cookies = scope.get("state", {}).get(COOKIES_STATE) or {}
+    return "compact" if cookies.get(VIEW_COOKIE) == "compact" else "cards"
+
+
 def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes:
     """Render a page template (which extends base.html) with the site context to bytes."""
     settings = deps.settings_of(request)
+    query = request.url.query
     full: dict[str, Any] = {
         "site_name": settings.site_name,
         "request_path": request.url.path,
+        "request_target": request.url.path + (f"?{query}" if query else ""),
+        "list_view": list_view(request.scope),
         "is_demo": context.get("is_demo", False),
         "feeds": [],
         "nav": "",
@@ -154,10 +195,11 @@ def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, A
     return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
 
 
-def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes]:
+def page_key(scope: Mapping[str, Any]) -> tuple[str, str, bytes, str]:
     """The cache key of an anonymous page: its path and raw query string, as the ASGI scope
-    has them (``web/cached_pages.py`` looks pages up by the same key before routing)."""
-    return ("html", scope["path"], scope.get("query_string", b""))
+    has them, and the list view the page was rendered for (``list_view``; the cookie changes
+    the HTML). ``web/cached_pages.py`` looks pages up by the same key before routing."""
+    return ("html", scope["path"], scope.get("query_string", b""), list_view(scope))
 
 
 async def cached_page(request: Request, compute: Callable[[], bytes]) -> Response:

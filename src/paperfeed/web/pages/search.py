@@ -24,12 +24,20 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
+from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.params import whole_number
 from paperfeed.search import hybrid
 from paperfeed.search.authors import matched_authors
-from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean, parse_query, words_of
+from paperfeed.search.query import (
+    MAX_QUERY_CHARS,
+    ParsedQuery,
+    QueryError,
+    clean,
+    parse_query,
+    words_of,
+)
 from paperfeed.store.db import Database
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, slow
 from paperfeed.web.feeds import FeedDoc, render_atom, render_rss
@@ -153,6 +161,7 @@ def search_page(
         empty = hybrid.SearchResult(query=parse_query(""))
         context = _context(form, settings, empty, page, text="")
         context["error"] = str(exc)
+        context["unknown_categories"] = 0
         return html_response(render(request, "search.html", _with_site(context, db, cache)), 400)
     if parsed.arxiv_id and not (form["cat"] or form["from"] or form["to"] or form["code"]):
         result = hybrid.search(db, settings, parsed)
@@ -161,6 +170,7 @@ def search_page(
     else:
         result = hybrid.search(db, settings, parsed, page=page, page_size=PAGE_SIZE, count=True)
     context = _context(form, settings, result, page, text)
+    context["unknown_categories"] = _unknown_categories(db, parsed, result)
     return html_response(render(request, "search.html", _with_site(context, db, cache)))
 
 
@@ -217,6 +227,16 @@ def _context(
         "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
         "title": f"{form['q']} · Search" if form["q"] else "Search",
     }
+
+
+def _unknown_categories(db: Database, parsed: ParsedQuery, result: hybrid.SearchResult) -> int:
+    """For a category search that found nothing: how many papers' categories are not yet
+    known (Hugging Face listings before the metadata fill), so the page says that rather
+    than "no papers match". 0 otherwise."""
+    if not parsed.categories or result.items:
+        return 0
+    with db.read() as session:
+        return papers.count_unknown_categories(session)
 
 
 def _feed_link(

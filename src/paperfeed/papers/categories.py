@@ -1,0 +1,32 @@
+"""Papers whose arXiv categories are not known yet.
+
+Hugging Face's Daily Papers listings carry no arXiv categories; until the metadata fill
+(``sources/metadata_fill.py``, run by the worker and ``paperfeed papers fill-metadata``) has
+asked arXiv, such a paper matches no ``cat:`` search and no category topic. The pages say so
+instead of "no papers match" (:func:`count_unknown_categories`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from paperfeed.store.models import Paper
+
+# The forms an empty JSON list column takes: SQL NULL, JSON null, or an empty array (written
+# by json.dumps and orjson alike as "[]", which both databases give back as written).
+_EMPTY_JSON = ("[]", "null")
+
+
+def categories_unknown() -> ColumnElement[bool]:
+    """The SQL condition of a paper with no category and no primary category."""
+    return and_(
+        Paper.primary_category.is_(None),
+        or_(Paper.categories.is_(None), cast(Paper.categories, Text).in_(_EMPTY_JSON)),
+    )
+
+
+def count_unknown_categories(session: Session) -> int:
+    """How many papers have no arXiv categories yet."""
+    stmt = select(func.count()).select_from(Paper).where(categories_unknown())
+    return session.scalar(stmt) or 0
