@@ -13,8 +13,10 @@
    their ids, and the vector search ranks only those (``allowed_ids``). When the filters keep
    more than ``ALLOWED_CAP`` papers, the vector search returns more candidates and those that
    fail the filters are dropped; either way the filters apply before the page is cut.
-4. Both lists are fused by reciprocal rank fusion (score = Σ 1/(k + rank); equal BM25 scores
-   share a rank); ties go to the more upvoted, then newer paper.
+4. Both lists are fused by weighted reciprocal rank fusion (score = 1/(k + keyword rank) +
+   w/(k + semantic rank), ``search_rrf_k`` and ``search_semantic_weight``, fitted on the
+   known-item sets' dev half; equal BM25 scores share a rank); ties go to the more upvoted,
+   then newer paper. The page and the API rank the same way.
 5. Hits are joined back to the database: a paper the index knows but the database does not
    (deleted, or not committed) is never shown.
 
@@ -281,8 +283,10 @@ def search(
 
     ``conjunctive``: False (default) ranks every paper with any of the words by BM25 (more
     of the words rank higher), which finds half-remembered papers best (known-item MRR@10
-    0.812 against 0.776 for every-word-first, benchmarks/RESULTS.md); True keeps only
-    keyword matches of every word (the API's contract); None tries every word first.
+    0.812 against 0.776 for every-word-first, benchmarks/RESULTS.md): the page and the API
+    both rank this way; True keeps only keyword matches of every word (the API's
+    ``match=all``); None tries every word first. ``count``: the papers with every word are
+    counted into ``every_word`` (with words), or all matches into ``total`` (filters only).
 
     Raises :class:`paperfeed.search.query.QueryError` for a malformed filter."""
     parsed = parse_query(query) if isinstance(query, str) else query
