@@ -121,8 +121,12 @@ def latency() -> None:
         ("keyword index only", lambda q: index.search(parse_query(q), 20)),
         ("search service (page of 20)", lambda q: hybrid.search(db, settings, q)),
         (
-            "API shape (limit 50, every word)",
+            "API shape (limit 50, every word: match=all)",
             lambda q: hybrid.search(db, settings, q, page_size=50, conjunctive=True),
+        ),
+        (
+            "API default since issue 16 (limit 50, any word)",
+            lambda q: hybrid.search(db, settings, q, page_size=50),
         ),
     ):
         samples = []

@@ -29,7 +29,20 @@ import numpy as np
 
 from paperfeed.search.embedder import Embedder, paper_text
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "csfcube"
+DATA = (
+    Path(
+        os.environ.get("PAPERFEED_BENCH_DATA")
+        or next(
+            (
+                p / "shared" / "data"
+                for p in Path(__file__).resolve().parents
+                if (p / "shared" / "data").is_dir()
+            ),
+            ".",
+        )
+    )
+    / "csfcube"
+)
 TOKEN = re.compile(r"[a-z0-9]+")
 STOP = set(
     [

@@ -128,11 +128,18 @@ class Settings(BaseSettings):
         ),
     )
     search_rrf_k: float = Field(
-        default=10.0,
+        default=5.0,
         description=(
-            "Constant k of reciprocal rank fusion: score = sum of 1 / (k + rank). 10 measured "
-            "best on the known-item set, over all 140,877 papers and over 5,000 "
-            "(benchmarks/RESULTS.md)."
+            "Constant k of the fusion: score = 1 / (k + keyword rank) + w / (k + semantic "
+            "rank). Fitted on the known-item sets' dev half (benchmarks/RESULTS.md)."
+        ),
+    )
+    search_semantic_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Weight of the semantic side in the fusion (the keyword side weighs 1): score = "
+            "1 / (k + keyword rank) + weight / (k + semantic rank)."
         ),
     )
     search_candidates: int = Field(

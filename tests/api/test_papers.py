@@ -74,9 +74,10 @@ def search(client: TestClient, **params: Any) -> list[dict[str, Any]]:
 
 def test_search(client: TestClient) -> None:
     assert ids(search(client, q="lanterns")) == [A]
-    assert ids(search(client, q="LATTICE planners")) == [A]  # every word, any case
+    assert ids(search(client, q="LATTICE planners", match="all")) == [A]  # every word, any case
     assert ids(search(client, q="quokkas")) == [B]
-    assert search(client, q="lanterns quokkas") == []
+    assert search(client, q="lanterns quokkas", match="all") == []
+    assert set(ids(search(client, q="lanterns quokkas"))) == {A, B}  # any word by default
     # Most upvoted first.
     assert ids(search(client, q="invented paper", limit=2)) == ["2502.00006", "2503.00004"]
     assert search(client, q="lanterns")[0]["numComments"] == 3

@@ -134,7 +134,7 @@ def test_pages_and_ties_by_upvotes(
         add_paper(database, f"2504.{i + 1:05d}", title="Same words", imported_upvotes=i)
     first = search(database, settings, "same words", page_size=3, count=True)
     assert ids(first) == ["2504.00007", "2504.00006", "2504.00005"]
-    assert first.total == 7 and first.has_more and first.pages == 3
+    assert first.total == 7 and first.every_word == 7 and first.has_more and first.pages == 3
     third = search(database, settings, "same words", page=3, page_size=3)
     assert ids(third) == ["2504.00001"] and not third.has_more
 

@@ -121,7 +121,7 @@ def test_malformed_filters_are_400(client: TestClient, text: str) -> None:
 
 
 def test_api_keeps_the_list_papers_contract(client: TestClient) -> None:
-    r = client.get("/api/papers/search", params={"q": "lanterns", "limit": 1})
+    r = client.get("/api/papers/search", params={"q": "lattice lanterns", "limit": 1})
     body = r.json()
     assert r.status_code == 200 and isinstance(body, list) and len(body) == 1
     assert r.headers["x-search-mode"] == "keyword"  # no embedder in this test
@@ -129,7 +129,30 @@ def test_api_keeps_the_list_papers_contract(client: TestClient) -> None:
     assert [p["id"] for p in client.get("/api/papers/search", params={"q": HARBOR}).json()] == [
         HARBOR
     ]
-    assert client.get("/api/papers/search", params={"q": "lanterns cranes"}).json() == []
+    strict = {"q": "lanterns cranes", "match": "all"}
+    assert client.get("/api/papers/search", params=strict).json() == []
+
+
+def test_the_api_ranks_as_the_page(client: TestClient) -> None:
+    """One ranking: the same query gives the same order on /search and the API."""
+    for q in ("lanterns cranes", "recurrent planners harbor", "planners"):
+        page = client.get("/search", params={"q": q}).text
+        api = [p["id"] for p in client.get("/api/papers/search", params={"q": q}).json()]
+        shown = [i for i in api if f"/papers/{i}" in page]
+        assert api and shown == api
+        assert [page.index(f'href="/papers/{i}"') for i in api] == sorted(
+            page.index(f'href="/papers/{i}"') for i in api
+        )
+    any_word = client.get("/api/papers/search", params={"q": "lanterns cranes"}).json()
+    assert len(any_word) >= 2  # any word by default; match=all keeps every word
+
+
+def test_a_malformed_filter_is_shown_on_the_page(client: TestClient) -> None:
+    r = client.get("/search", params={"q": "lanterns year:soon"})
+    assert r.status_code == 400
+    assert 'value="lanterns year:soon"' in r.text
+    assert 'role="alert"' in r.text and "year must be YYYY" in r.text
+    assert client.get("/api/papers/search", params={"match": "some", "q": "x"}).status_code == 400
 
 
 def test_api_is_hybrid_when_the_embedder_is_there(

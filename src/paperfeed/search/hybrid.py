@@ -13,8 +13,10 @@
    their ids, and the vector search ranks only those (``allowed_ids``). When the filters keep
    more than ``ALLOWED_CAP`` papers, the vector search returns more candidates and those that
    fail the filters are dropped; either way the filters apply before the page is cut.
-4. Both lists are fused by reciprocal rank fusion (score = Σ 1/(k + rank); equal BM25 scores
-   share a rank); ties go to the more upvoted, then newer paper.
+4. Both lists are fused by weighted reciprocal rank fusion (score = 1/(k + keyword rank) +
+   w/(k + semantic rank), ``search_rrf_k`` and ``search_semantic_weight``, fitted on the
+   known-item sets' dev half; equal BM25 scores share a rank); ties go to the more upvoted,
+   then newer paper. The page and the API rank the same way.
 5. Hits are joined back to the database: a paper the index knows but the database does not
    (deleted, or not committed) is never shown.
 
@@ -78,6 +80,9 @@ class SearchResult:
     query: ParsedQuery
     items: list[FeedItem] = field(default_factory=list)
     total: int = 0  # papers found (keyword matches or fused candidates, whichever is more)
+    # With ``count``: papers whose title, abstract or authors have every word (and meet the
+    # filters); None when not counted.
+    every_word: int | None = None
     page: int = 1
     page_size: int = 20
     has_more: bool = False
@@ -225,26 +230,32 @@ def _keyword_ranks(hits: list[tuple[int, float]]) -> dict[int, int]:
     return ranks
 
 
-def rrf(rankings: Sequence[dict[int, int]], k: float) -> dict[int, float]:
+def rrf(
+    rankings: Sequence[dict[int, int]], k: float, weights: Sequence[float] | None = None
+) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: score = sum of weight / (k + rank)."""
     scores: dict[int, float] = {}
-    for ranks in rankings:
+    for i, ranks in enumerate(rankings):
+        weight = weights[i] if weights is not None else 1.0
         for pid, rank in ranks.items():
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
     return scores
 
 
-def _fuse(
+def fuse(
     keyword_hits: list[tuple[int, float]],
     semantic_hits: list[tuple[int, float]],
-    k: float,
+    settings: Settings,
     by_score: bool,
 ) -> tuple[list[int], dict[int, float]]:
     """The candidates, best first (``by_score``; else in the keyword index's order), and
-    their scores: reciprocal rank fusion of both sides, or the BM25 scores alone."""
+    their scores: weighted reciprocal rank fusion of both sides (``search_rrf_k``,
+    ``search_semantic_weight``), or the BM25 scores alone."""
     rankings = [_keyword_ranks(keyword_hits)]
     if semantic_hits:
         rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
-    fused = rrf(rankings, k) if len(rankings) > 1 else None
+    weights = (1.0, settings.search_semantic_weight)
+    fused = rrf(rankings, settings.search_rrf_k, weights) if len(rankings) > 1 else None
     candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
     scores = fused if fused is not None else dict(keyword_hits)
 
@@ -272,8 +283,10 @@ def search(
 
     ``conjunctive``: False (default) ranks every paper with any of the words by BM25 (more
     of the words rank higher), which finds half-remembered papers best (known-item MRR@10
-    0.812 against 0.776 for every-word-first, benchmarks/RESULTS.md); True keeps only
-    keyword matches of every word (the API's contract); None tries every word first.
+    0.812 against 0.776 for every-word-first, benchmarks/RESULTS.md): the page and the API
+    both rank this way; True keeps only keyword matches of every word (the API's
+    ``match=all``); None tries every word first. ``count``: the papers with every word are
+    counted into ``every_word`` (with words), or all matches into ``total`` (filters only).
 
     Raises :class:`paperfeed.search.query.QueryError` for a malformed filter."""
     parsed = parse_query(query) if isinstance(query, str) else query
@@ -290,12 +303,14 @@ def search(
     # The semantic side (embed the query, then its nearest papers that meet the filters)
     # runs while the keyword index answers.
     semantic_side = _start_semantic(index, vectors, parsed, depth)
-    keyword = index.search(parsed, depth, count=count, conjunctive=conjunctive)
+    # Counting every paper with any of the words costs as much as the search itself and
+    # means little; with words, the count is of the papers with all of them (below).
+    keyword = index.search(parsed, depth, count=count and not parsed.words, conjunctive=conjunctive)
     result.indexing = is_indexing(index)
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = _fuse(keyword.hits, semantic_hits, settings.search_rrf_k, bool(parsed.words))
+    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words))
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
@@ -308,6 +323,8 @@ def search(
             item.score = scores.get(pid)
             result.items.append(item)
     result.total = max(keyword.total, len(ranked) - found.missing)
+    if count and parsed.words:
+        result.every_word = index.count(parsed, conjunctive=True)
     result.has_more = found.has_more
     if result.indexing:
         result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING

@@ -142,6 +142,18 @@ class KeywordIndex:
             newest_first=newest_first,
         )
 
+    def count(self, parsed: ParsedQuery, *, conjunctive: bool) -> int:
+        """How many papers match ``parsed`` (every word when ``conjunctive``)."""
+        return keyword_query.search(
+            self.index,
+            self.schema,
+            parsed,
+            1,
+            conjunctive=conjunctive,
+            count=True,
+            newest_first=False,
+        ).total
+
     def filter_ids(self, parsed: ParsedQuery, cap: int) -> list[int] | None:
         """Ids of every paper meeting the query's filters and phrases; None when there are
         more than ``cap`` (the caller then checks candidates one by one instead)."""

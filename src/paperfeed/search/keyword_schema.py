@@ -1,11 +1,12 @@
 """What the keyword index holds: its schema, a paper's document, and the state file beside it.
 
 Schema: ``id`` (papers.id, fast), ``title`` and ``abstract`` (English stemming), ``authors``
-(no stemming, positions for "first last"), ``category`` (raw, lower-cased, each category and
+(no stemming, positions for "first last", one value per author), ``names`` (each author's
+name variants, :mod:`~paperfeed.search.authors`), ``category`` (raw, lower-cased, each category and
 its archive: ``cs.cl`` and ``cs``), ``day`` (publication day as YYYYMMDD), ``has_code`` (0/1),
 ``modified`` (``papers.modified_at`` in µs, to tell a stale document). Only ``id`` and
 ``modified`` are read back, from their fast fields; nothing is stored, so the index stays
-small.
+small. Text is indexed with accents dropped (``paperfeed.text.fold``), as queries are read.
 
 The state file (``state.json``) holds the schema version, the watermark and the generation
 (which changes when a rebuild swaps the folder).
@@ -25,11 +26,13 @@ import tantivy
 from sqlalchemy import select
 
 from paperfeed.papers.items import DESCRIPTION_COLUMNS
+from paperfeed.search.authors import name_variants
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
+from paperfeed.text import fold
 
 # Bump when the schema or the documents change: an index of another version starts empty.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_FILE = "state.json"
 # Papers read (and written) per batch.
 BATCH = 5000
@@ -46,6 +49,7 @@ def schema() -> tantivy.Schema:
     b.add_text_field("title", tokenizer_name="en_stem")
     b.add_text_field("abstract", tokenizer_name="en_stem")
     b.add_text_field("authors", tokenizer_name="default")
+    b.add_text_field("names", tokenizer_name="default")  # authors' name variants (authors.py)
     b.add_text_field("category", tokenizer_name="raw", index_option="basic")
     b.add_integer_field("day", indexed=True, fast=True)
     b.add_integer_field("has_code", indexed=True, fast=True)
@@ -73,9 +77,13 @@ def document(row: Any) -> tantivy.Document:
         cats.add(low.split(".", 1)[0])
     doc = tantivy.Document()
     doc.add_integer("id", pid)
-    doc.add_text("title", title or "")
-    doc.add_text("abstract", abstract or "")
-    doc.add_text("authors", " ; ".join(str(a) for a in (authors or [])))
+    doc.add_text("title", fold(title or ""))
+    doc.add_text("abstract", fold(abstract or ""))
+    # One value per author: a phrase never runs from one name into the next.
+    for author in authors or []:
+        doc.add_text("authors", fold(str(author)))
+        for form in name_variants(str(author)):
+            doc.add_text("names", " ".join(form))
     for cat in sorted(cats):
         doc.add_text("category", cat)
     if published is not None:

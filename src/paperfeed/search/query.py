@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from paperfeed.papers.ids import id_hint, parse_arxiv_id
 from paperfeed.params import MAX_YEAR, MIN_YEAR
+from paperfeed.text import fold
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
@@ -251,7 +252,8 @@ def clean(text: str) -> str:
 
 
 def words_of(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    """The words of ``text`` as the keyword index holds them: lower-cased, accents dropped."""
+    return [w.lower() for w in _WORD.findall(fold(text))]
 
 
 def parse_query(raw: str) -> ParsedQuery:

@@ -55,6 +55,7 @@ VARY = (("vary", "Accept"),)
 MAX_REMEMBERED_QUERIES = 4096
 
 Sort = Literal["publishedAt", "trending"]
+Match = Literal["any", "all"]
 Period = tuple[dt.date, dt.date]
 # ("daily_papers", period, sort, submitter, p, limit)
 DailyKey = tuple[str, Period | None, Sort | None, str | None, int, int]
@@ -188,12 +189,23 @@ async def search_papers(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most papers returned.")] = 50,
+    match: Annotated[
+        Match,
+        Query(
+            description=(
+                "`any` (default): ranked as the search page ranks, papers with more of the "
+                "words first; `all`: keyword matches must contain every word."
+            )
+        ),
+    ] = "any",
 ) -> Response:
     """Hybrid search (keyword BM25 fused with semantic similarity), best first, as a bare
-    JSON array of paper objects (what ``HfApi.list_papers(query=...)`` reads).
+    JSON array of paper objects (what ``HfApi.list_papers(query=...)`` reads), in the same
+    order as the search page ``/search`` for the same query.
 
-    The keyword part keeps papers whose title, abstract or authors contain every word of
-    ``q`` (case-insensitive, English stemming); the semantic part adds papers close in
+    The keyword part ranks papers whose title, abstract or authors contain the words of
+    ``q`` (case-insensitive, English stemming; with ``match=all`` only papers with every
+    word); the semantic part adds papers close in
     meaning when the embedder is available (otherwise results are keyword-only; the
     ``X-Search-Mode`` header says ``hybrid``, ``keyword`` or ``id``; ``X-Search-Indexing: 1``
     says the keyword index is still catching up with the database). Filters in
@@ -206,8 +218,8 @@ async def search_papers(
     page = await cached(
         cache,
         db,
-        ("search", query, limit),
-        lambda: _search_page(db, settings, query, limit),
+        ("search", query, limit, match),
+        lambda: _search_page(db, settings, query, limit, match == "all"),
         long=True,  # the embedder
     )
     return _answer(page)
@@ -399,11 +411,13 @@ def _daily_body(
     return serialize.daily_list_bytes(items)
 
 
-def _search_page(db: Database, settings: Settings, query: str, limit: int) -> CachedPage:
+def _search_page(
+    db: Database, settings: Settings, query: str, limit: int, every_word: bool
+) -> CachedPage:
     """The bare JSON array (the list_papers contract); how it was found is a header: hybrid,
     keyword (no embedder: keyword only) or id. A malformed query is a 400 (cached too)."""
     try:
-        result = hybrid.search(db, settings, query, page_size=limit, conjunctive=True)
+        result = hybrid.search(db, settings, query, page_size=limit, conjunctive=every_word)
     except QueryError as exc:
         return CachedPage(400, JSON, str(exc).encode())
     headers = [("X-Search-Mode", result.mode)]

@@ -8,15 +8,16 @@ Routes
     ``/search.xml?q=…``      RSS 2.0 of the newest papers matching every word and filter
     ``/search.atom?q=…``     the same as Atom
 
-A malformed filter answers 400 with the message on the page; text never fails (it is
-cleaned). Titles and abstract snippets highlight the query's words.
+A malformed filter answers 400 with the search page, the problem shown inline and the query
+kept in the box (the feeds: a plain 400); text never fails (it is cleaned). Titles and
+abstract snippets highlight the query's words; a card marks the authors the query names.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, HTTPException, Request
@@ -28,12 +29,14 @@ from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.params import whole_number
 from paperfeed.search import hybrid
+from paperfeed.search.authors import matched_authors
 from paperfeed.search.query import (
     MAX_QUERY_CHARS,
     ParsedQuery,
     QueryError,
     clean,
     parse_query,
+    words_of,
 )
 from paperfeed.store.db import Database
 from paperfeed.web.deps import CacheDep, DatabaseDep, SettingsDep, slow
@@ -58,6 +61,7 @@ class Hit:
     item: FeedItem
     title: Markup
     snippet: Markup
+    matched: list[str]  # the authors the query names (shown even when not among the first)
 
 
 def _prefixes(words: list[str]) -> list[str]:
@@ -146,25 +150,51 @@ def search_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep
 ) -> Response:
     """A plain ``def``: the search (its embedder) and the page around it run in the thread
-    pool (``web/deps.py``'s rule 3)."""
+    pool (``web/deps.py``'s rule 3). A malformed filter is a 400 with the search page, the
+    problem said above the results and the query kept in the box."""
     form = _form(request)
     page = _page(request)
     try:
         text = _query_text(form)
         parsed = parse_query(text)
     except QueryError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        empty = hybrid.SearchResult(query=parse_query(""))
+        context = _context(form, settings, empty, page, text="")
+        context["error"] = str(exc)
+        context["unknown_categories"] = 0
+        return html_response(render(request, "search.html", _with_site(context, db, cache)), 400)
     if parsed.arxiv_id and not (form["cat"] or form["from"] or form["to"] or form["code"]):
         result = hybrid.search(db, settings, parsed)
         if result.items:
             return RedirectResponse(f"/papers/{result.items[0].arxiv_id}", status_code=303)
     else:
         result = hybrid.search(db, settings, parsed, page=page, page_size=PAGE_SIZE, count=True)
-    pattern = _pattern(parsed.words)
+    context = _context(form, settings, result, page, text)
+    context["unknown_categories"] = _unknown_categories(db, parsed, result)
+    return html_response(render(request, "search.html", _with_site(context, db, cache)))
+
+
+def _with_site(context: dict[str, object], db: Database, cache: CacheDep) -> dict[str, object]:
+    context["is_demo"] = site_is_demo(db, cache)
+    return context
+
+
+def _context(
+    form: dict[str, str], settings: Settings, result: hybrid.SearchResult, page: int, text: str
+) -> dict[str, object]:
+    """What search.html shows: the hits highlighted, the pager, the feeds."""
+    pattern = _pattern(result.query.words)
+    typed = words_of(result.query.free_text)
     hits = [
-        Hit(item, highlight(item.title, pattern), snippet(item.abstract or "", pattern))
+        Hit(
+            item,
+            highlight(item.title, pattern),
+            snippet(item.abstract or "", pattern),
+            matched_authors(typed, item.authors or []),
+        )
         for item in result.items
     ]
+    named = next((name for hit in hits for name in hit.matched), None)
     pages = min(MAX_PAGE, result.pages)
     feeds = []
     if form["q"] or text:
@@ -172,34 +202,31 @@ def search_page(
             _feed_link("application/rss+xml", "RSS", _url("/search.xml", form), settings, form),
             _feed_link("application/atom+xml", "Atom", _url("/search.atom", form), settings, form),
         ]
-    body = render(
-        request,
-        "search.html",
-        {
-            "form": form,
-            "query": form["q"],
-            "result": result,
-            "hits": hits,
-            "unknown_categories": _unknown_categories(db, parsed, result),
-            "rank_offset": (page - 1) * PAGE_SIZE,
-            "pager": {
-                "page": page,
-                "pages": pages,
-                "prev": _url("/search", form, page=page - 1) if page > 1 else None,
-                "next": _url("/search", form, page=page + 1)
-                if result.has_more and page < MAX_PAGE
-                else None,
-            }
-            if (page > 1 or result.has_more)
+    return {
+        "form": form,
+        "query": form["q"],
+        "result": result,
+        "hits": hits,
+        "rank_offset": (page - 1) * PAGE_SIZE,
+        "pager": {
+            "page": page,
+            "pages": pages,
+            "prev": _url("/search", form, page=page - 1) if page > 1 else None,
+            "next": _url("/search", form, page=page + 1)
+            if result.has_more and page < MAX_PAGE
             else None,
-            "is_demo": site_is_demo(db, cache),
-            "feeds": feeds,
-            "nav": "search",
-            "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
-            "title": f"{form['q']} · Search" if form["q"] else "Search",
-        },
-    )
-    return html_response(body)
+        }
+        if (page > 1 or result.has_more)
+        else None,
+        "feeds": feeds,
+        "error": None,
+        "author_link": {"name": named, "href": "/authors/" + quote(named, safe="")}
+        if named
+        else None,
+        "nav": "search",
+        "period_nav": {"daily": "/", "weekly": "/", "monthly": "/"},
+        "title": f"{form['q']} · Search" if form["q"] else "Search",
+    }
 
 
 def _unknown_categories(db: Database, parsed: ParsedQuery, result: hybrid.SearchResult) -> int:
