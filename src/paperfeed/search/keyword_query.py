@@ -61,16 +61,21 @@ def informative(index: tantivy.Index, terms: Sequence[str]) -> list[str]:
         return list(terms)
     searcher = index.searcher()
     common = COMMON_SHARE * max(1, searcher.num_docs)
+    freq = doc_freqs(searcher, terms)
+    keep = {term for term in terms if freq[term] <= common}
+    if len(keep) < LONG_QUERY_TERMS:
+        keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
+    return [term for term in terms if term in keep]
+
+
+def doc_freqs(searcher: tantivy.Searcher, terms: Sequence[str]) -> dict[str, int]:
+    """How many abstracts hold each of ``terms`` (looked up by its stem)."""
 
     def frequency(term: str) -> int:
         stems = _EN_STEM.analyze(term)
         return min((searcher.doc_freq("abstract", s) for s in stems), default=0)
 
-    freq = {term: frequency(term) for term in terms}
-    keep = {term for term in terms if freq[term] <= common}
-    if len(keep) < LONG_QUERY_TERMS:
-        keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
-    return [term for term in terms if term in keep]
+    return {term: frequency(term) for term in dict.fromkeys(terms)}
 
 
 def text_query(
