@@ -14,11 +14,11 @@ candidates) and MAP (relevant = grade >= 2, as the upstream evaluation) are comp
   the embeddings' top ``CANDIDATES`` by ``fuse_similar`` (the site's own functions; the
   BM25 here is this script's, the site's is the keyword index's).
 
-``--fit`` searches the served method's constants (terms, weight, k) and two other ways of
-embedding (a centroid of the title's and the abstract's vectors, and the title and abstract
-vectors as two more lists) on half of the query papers (dev: every other query paper in id
-order), then reports dev, test and all per facet, with a bootstrap over query papers of the
-difference against embeddings alone and against the RRF hybrid.
+``--fit`` searches the served method's constants (terms, weight, k; with ``--centroid``
+also a centroid of the title's and the abstract's vectors in place of the whole text's) on
+half of the query papers (dev: every other query paper in id order), then reports dev, test
+and all per facet, with a bootstrap over query papers of the difference against embeddings
+alone and against the RRF hybrid.
 
 Embeddings are cached in ``benchmarks/.cache`` (ignored), keyed by backend and text.
 
@@ -173,7 +173,7 @@ def unit(v: np.ndarray) -> np.ndarray:
 class Bench:
     """The corpus, its judgments, BM25 and the vectors (full text, title, abstract)."""
 
-    def __init__(self, backend: str, threads: int) -> None:
+    def __init__(self, backend: str, threads: int, centroid: bool) -> None:
         self.corpus: dict[str, tuple[str, str]] = {}
         with open(DATA / "corpus.jsonl") as fh:
             for line in fh:
@@ -192,17 +192,22 @@ class Bench:
             {q for q, _ in self.qrels} | {d for g in self.qrels.values() for d in g}
         )
         self.number = {d: i for i, d in enumerate(self.needed)}
+        texts = {
+            "full": lambda t: paper_text(*t),
+            "title": lambda t: t[0],
+            "abstract": lambda t: t[1],
+        }
         self.vec = {
-            name: dict(zip(self.needed, self.embed(backend, threads, name, fn), strict=True))
-            for name, fn in (
-                ("full", lambda t: paper_text(*t)),
-                ("title", lambda t: t[0]),
-                ("abstract", lambda t: t[1]),
+            name: dict(
+                zip(self.needed, self.embed(backend, threads, name, texts[name]), strict=True)
             )
+            for name in ("full", "title", "abstract")
+            if name == "full" or centroid
         }
-        self.vec["centroid"] = {
-            d: unit(self.vec["title"][d] + self.vec["abstract"][d]) for d in self.needed
-        }
+        if centroid:
+            self.vec["centroid"] = {
+                d: unit(self.vec["title"][d] + self.vec["abstract"][d]) for d in self.needed
+            }
         self._kw: dict[tuple[str, str, int], list[str]] = {}
 
     def embed(self, backend: str, threads: int, name: str, fn: Any) -> np.ndarray:
@@ -316,11 +321,11 @@ def report(bench: Bench) -> None:
         print(f"| {bucket} | {len(row['BM25 ndcg'])} | {cells} |")
 
 
-def grid() -> list[dict[str, Any]]:
+def grid(vectors: list[str]) -> list[dict[str, Any]]:
     return [
         {"vectors": v, "terms": t, "weight": w, "k": k}
-        for v in ("full", "centroid")
-        for t in (8, 16, 24, 32, 48, 1000)
+        for v in vectors
+        for t in (8, 16, 24, 32, 48, 64)
         for w in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
         for k in (5.0, 10.0, 20.0, 60.0)
     ]
@@ -342,7 +347,7 @@ def fit(bench: Bench) -> None:
         return float(np.mean([scores[p] for p in which]))
 
     tried = []
-    for params in grid():
+    for params in grid([v for v in ("full", "centroid") if v in bench.vec]):
         dev = bench.scores(lambda q, c, p=params: bench.served(q, c, **p), split["dev"])
         tried.append((mean(dev, split["dev"]), params))
     tried.sort(key=lambda t: -t[0])
@@ -352,11 +357,12 @@ def fit(bench: Bench) -> None:
     methods = {
         "BM25": lambda q, c: bench.rankings(q, c)["BM25"],
         "embeddings": lambda q, c: bench.by_vectors("full", q, c),
-        "centroid": lambda q, c: bench.by_vectors("centroid", q, c),
         "hybrid (RRF)": lambda q, c: bench.rankings(q, c)["hybrid (RRF)"],
         "served (constants in similar.py)": lambda q, c: bench.served(q, c),
         f"served, dev's best {best}": lambda q, c: bench.served(q, c, **best),
     }
+    if "centroid" in bench.vec:
+        methods["centroid"] = lambda q, c: bench.by_vectors("centroid", q, c)
     scores = {name: bench.scores(fn, pairs) for name, fn in methods.items()}
     print(
         "| method | "
@@ -381,9 +387,12 @@ def main() -> None:
     parser.add_argument("--backend", default="onnx")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument(
+        "--centroid", action="store_true", help="also embed titles and abstracts apart"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
-    bench = Bench(args.backend, args.threads)
+    bench = Bench(args.backend, args.threads, args.centroid)
     report(bench)
     if args.fit:
         fit(bench)

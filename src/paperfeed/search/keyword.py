@@ -147,6 +147,10 @@ class KeywordIndex:
         searcher = self.index.searcher()
         return int(searcher.num_docs), keyword_query.doc_freqs(searcher, terms)
 
+    def any_word(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """The ``k`` best papers for any of ``terms``, all kept (``keyword_query.any_word``)."""
+        return keyword_query.any_word(self.index, terms, k)
+
     def count(self, parsed: ParsedQuery, *, conjunctive: bool) -> int:
         """How many papers match ``parsed`` (every word when ``conjunctive``)."""
         return keyword_query.search(

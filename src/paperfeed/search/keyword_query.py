@@ -230,15 +230,32 @@ def search(
         result = searcher.search(query, k, count=count, order_by_field="day")
     else:
         result = searcher.search(query, k, count=count)
+    total = int(getattr(result, "count", 0) or 0) if count else 0
+    return KeywordHits(_hits(searcher, result, scored=not by_day), total, conjunctive)
+
+
+def any_word(index: tantivy.Index, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best papers by BM25 for any of ``terms``, all of them kept (no long-query
+    cut, no fuzzy look-up, no author phrases): similar papers' "more like this" search."""
+    if not terms:
+        return []
+    query = index.parse_query(
+        " ".join(terms), list(TEXT_FIELDS), field_boosts=FIELD_BOOSTS, conjunction_by_default=False
+    )
+    searcher = index.searcher()
+    return _hits(searcher, searcher.search(query, k, count=False), scored=True)
+
+
+def _hits(
+    searcher: tantivy.Searcher, result: tantivy.SearchResult, *, scored: bool
+) -> list[tuple[int, float]]:
     addresses = [addr for _, addr in result.hits]
     ids = searcher.fast_field_values("id", addresses) if addresses else []
-    hits = [
-        (int(pid), float(score) if not by_day else 0.0)
+    return [
+        (int(pid), float(score) if scored else 0.0)
         for (score, _), pid in zip(result.hits, ids, strict=True)
         if pid is not None
     ]
-    total = int(getattr(result, "count", 0) or 0) if count else 0
-    return KeywordHits(hits, total, conjunctive)
 
 
 def filter_ids(

@@ -28,7 +28,7 @@ from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.papers.ids import unversioned
-from paperfeed.search.query import STOPWORDS, ParsedQuery, words_of
+from paperfeed.search.query import STOPWORDS, words_of
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 
@@ -41,9 +41,9 @@ DEFAULT_K = 10
 MAX_K = 50
 # Fitted on CSFCube's dev half (benchmarks/bench_similar_csfcube.py --fit; RESULTS.md).
 CANDIDATES = 50  # papers taken from each list before fusing
-MLT_TERMS = 24  # the paper's most distinctive words, searched in the keyword index
-KEYWORD_WEIGHT = 0.5  # the keyword list's weight in the fusion (the semantic list's is 1)
-FUSION_K = 20.0
+MLT_TERMS = 48  # the paper's most distinctive words, searched in the keyword index
+KEYWORD_WEIGHT = 0.75  # the keyword list's weight in the fusion (the semantic list's is 1)
+FUSION_K = 10.0
 
 
 def distinctive_terms(
@@ -149,9 +149,7 @@ def more_like_this(settings: Settings, paper_id: int, text: str) -> list[int]:
     try:
         index = get_keyword_index(settings)
         n_docs, freqs = index.doc_freqs(words)
-        terms = distinctive_terms(words, freqs, n_docs)
-        parsed = ParsedQuery(text=" ".join(terms), terms=terms)
-        hits = index.search(parsed, CANDIDATES + 1, conjunctive=False).hits
+        hits = index.any_word(distinctive_terms(words, freqs, n_docs), CANDIDATES + 1)
     except Exception:  # the semantic list alone is still an answer
         log.exception("more-like-this failed for paper %s", paper_id)
         return []
