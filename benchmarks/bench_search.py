@@ -12,6 +12,7 @@ Then:
     python benchmarks/bench_search.py quality    # known-item MRR@10 / recall@10
     python benchmarks/bench_search.py latency    # paperlantern queries, in-process p50/p99
     python benchmarks/bench_search.py http       # the same over HTTP (starts a server)
+    python benchmarks/bench_search.py similar    # similar papers of 400 papers, in-process
 
 ``quality`` reads ``benchmarks/known_item_queries.jsonl`` (our own sentences, each with the
 paper it should find) and reports keyword, semantic (when the embedder is available) and
@@ -145,6 +146,30 @@ def latency() -> None:
     print(f"  search service, first 3 words of each: {percentiles(samples)}")
 
 
+def similar() -> None:
+    """Similar papers as the paper page asks them (``similar_to_id``, 10 papers) for 400
+    papers drawn at random (seeded), each once; only names both trees have (before/after)."""
+    import random
+
+    from sqlalchemy import select
+
+    from paperfeed.search.similar import similar_to_id
+    from paperfeed.store.models import Paper
+
+    settings, db = _setup()
+    with db.read() as s:
+        ids = sorted(s.scalars(select(Paper.id)))
+    sample = random.Random(16).sample(ids, min(400, len(ids)))
+    similar_to_id(db, settings, ids[0], 10)  # warm up: the index files and the model
+    print(f"similar papers of {len(sample)} papers of {len(ids)}, load {load()}")
+    samples = []
+    for pid in sample:
+        t = time.perf_counter()
+        similar_to_id(db, settings, pid, 10)
+        samples.append(time.perf_counter() - t)
+    print(f"  similar papers (10): {percentiles(samples)}; load {load()}")
+
+
 def http() -> None:
     import httpx
 
@@ -180,6 +205,6 @@ def http() -> None:
 
 
 if __name__ == "__main__":
-    {"quality": quality, "latency": latency, "http": http}[
+    {"quality": quality, "latency": latency, "http": http, "similar": similar}[
         sys.argv[1] if len(sys.argv) > 1 else "quality"
     ]()

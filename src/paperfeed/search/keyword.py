@@ -142,6 +142,15 @@ class KeywordIndex:
             newest_first=newest_first,
         )
 
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The number of papers, and how many abstracts hold each of ``terms``."""
+        searcher = self.index.searcher()
+        return int(searcher.num_docs), keyword_query.doc_freqs(searcher, terms)
+
+    def any_word(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """The ``k`` best papers for any of ``terms``, all kept (``keyword_query.any_word``)."""
+        return keyword_query.any_word(self.index, terms, k)
+
     def count(self, parsed: ParsedQuery, *, conjunctive: bool) -> int:
         """How many papers match ``parsed`` (every word when ``conjunctive``)."""
         return keyword_query.search(

@@ -61,16 +61,21 @@ def informative(index: tantivy.Index, terms: Sequence[str]) -> list[str]:
         return list(terms)
     searcher = index.searcher()
     common = COMMON_SHARE * max(1, searcher.num_docs)
+    freq = doc_freqs(searcher, terms)
+    keep = {term for term in terms if freq[term] <= common}
+    if len(keep) < LONG_QUERY_TERMS:
+        keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
+    return [term for term in terms if term in keep]
+
+
+def doc_freqs(searcher: tantivy.Searcher, terms: Sequence[str]) -> dict[str, int]:
+    """How many abstracts hold each of ``terms`` (looked up by its stem)."""
 
     def frequency(term: str) -> int:
         stems = _EN_STEM.analyze(term)
         return min((searcher.doc_freq("abstract", s) for s in stems), default=0)
 
-    freq = {term: frequency(term) for term in terms}
-    keep = {term for term in terms if freq[term] <= common}
-    if len(keep) < LONG_QUERY_TERMS:
-        keep = set(sorted(terms, key=lambda t: freq[t])[:LONG_QUERY_TERMS])
-    return [term for term in terms if term in keep]
+    return {term: frequency(term) for term in dict.fromkeys(terms)}
 
 
 def text_query(
@@ -225,15 +230,32 @@ def search(
         result = searcher.search(query, k, count=count, order_by_field="day")
     else:
         result = searcher.search(query, k, count=count)
+    total = int(getattr(result, "count", 0) or 0) if count else 0
+    return KeywordHits(_hits(searcher, result, scored=not by_day), total, conjunctive)
+
+
+def any_word(index: tantivy.Index, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best papers by BM25 for any of ``terms``, all of them kept (no long-query
+    cut, no fuzzy look-up, no author phrases): similar papers' "more like this" search."""
+    if not terms:
+        return []
+    query = index.parse_query(
+        " ".join(terms), list(TEXT_FIELDS), field_boosts=FIELD_BOOSTS, conjunction_by_default=False
+    )
+    searcher = index.searcher()
+    return _hits(searcher, searcher.search(query, k, count=False), scored=True)
+
+
+def _hits(
+    searcher: tantivy.Searcher, result: tantivy.SearchResult, *, scored: bool
+) -> list[tuple[int, float]]:
     addresses = [addr for _, addr in result.hits]
     ids = searcher.fast_field_values("id", addresses) if addresses else []
-    hits = [
-        (int(pid), float(score) if not by_day else 0.0)
+    return [
+        (int(pid), float(score) if scored else 0.0)
         for (score, _), pid in zip(result.hits, ids, strict=True)
         if pid is not None
     ]
-    total = int(getattr(result, "count", 0) or 0) if count else 0
-    return KeywordHits(hits, total, conjunctive)
 
 
 def filter_ids(

@@ -237,8 +237,9 @@ async def similar_papers(
     arxiv_id: str,
     limit: Annotated[int, Query(ge=1, le=50, description="Most papers returned.")] = 10,
 ) -> Response:
-    """The papers nearest to this one in the semantic index (all-MiniLM-L6-v2 embeddings of
-    title and abstract), most similar first, itself excluded, as a bare JSON array of paper
+    """The papers most similar to this one: its nearest neighbours in the semantic index
+    (all-MiniLM-L6-v2 embeddings of title and abstract) fused with a keyword search of its
+    most distinctive words, most similar first, itself excluded, as a bare JSON array of paper
     objects. Empty when semantic search is off. Unknown paper → 404 ``{"error": ...}``."""
 
     def compute() -> CachedPage:
