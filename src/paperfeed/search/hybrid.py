@@ -32,7 +32,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -59,6 +59,9 @@ MAX_PAGE_DEPTH = 1000
 # Up to this many rows (the page, the ones before it, one more), the join-back selects whole
 # papers; beyond it, the ids and sort keys, then the page's papers in a second statement.
 WHOLE_ROWS_MAX = 100
+# Added to the fused score of a paper with an author the query names (fused scores are at
+# most (1 + semantic weight) / (k + 1), far below): such papers rank first (issue 17).
+NAMED_FIRST = 10.0
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
 INDEXING = "The search index is still being built: some papers are not found yet."
 # The query is embedded in a thread pool while the keyword index is searched (False: after
@@ -247,10 +250,13 @@ def fuse(
     semantic_hits: list[tuple[int, float]],
     settings: Settings,
     by_score: bool,
+    named: Collection[int] = (),
 ) -> tuple[list[int], dict[int, float]]:
     """The candidates, best first (``by_score``; else in the keyword index's order), and
     their scores: weighted reciprocal rank fusion of both sides (``search_rrf_k``,
-    ``search_semantic_weight``), or the BM25 scores alone."""
+    ``search_semantic_weight``), or the BM25 scores alone. Papers in ``named`` (an author
+    the query names) score ``NAMED_FIRST`` more: above every other, in their own order (the
+    semantic side knows nothing of names, and its best would otherwise come between)."""
     rankings = [_keyword_ranks(keyword_hits)]
     if semantic_hits:
         rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
@@ -258,6 +264,9 @@ def fuse(
     fused = rrf(rankings, settings.search_rrf_k, weights) if len(rankings) > 1 else None
     candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
     scores = fused if fused is not None else dict(keyword_hits)
+    for pid in named:
+        if pid in scores:
+            scores[pid] += NAMED_FIRST
 
     def score(pid: int) -> float:
         return round(scores.get(pid, 0.0), 9)
@@ -310,7 +319,8 @@ def search(
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words))
+    named = index.named_ids(parsed, [pid for pid, _ in keyword.hits]) if parsed.words else set()
+    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words), named)
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
