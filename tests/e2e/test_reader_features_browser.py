@@ -5,7 +5,30 @@ screenshot to test-output/e2e/features/{feature}-{device}-{scheme}.png.
 
 The seeded site is tests/web/conftest.py's, with test_layout_browser's users (ann, the admin
 boss), plus: media on a card, a 402-author paper of an organization whose name has a slash,
-a paper whose categories are not yet known, and an approved authorship claim."""
+a paper whose categories are not yet known, and an approved authorship claim.
+
+Point of issue 17 -> test here (all four looks); other browser tests of it
+  1 vote in place / no-JS to #paper-ID  test_vote_and_collect_in_place, test_without_javascript_*
+  1 add to collection in place         test_vote_and_collect_in_place; test_layout_browser (no JS)
+  2 compact view, AI summary, media    test_cards_compact_view_summary_media
+  2 '+N more', author and org pages    test_authors_collapsed_and_name_pages; test_authors_browser
+  2 header one row / phone menu        test_header_and_menu; test_layout_browser (3 roles, no JS)
+  2 no overflow at 390 px              every test here; test_layout_browser (every page, 3 roles)
+  3 author ranking, suggestion, counts test_search_page; test_search_browser
+  3 inline filter error, cats unknown  test_search_page
+  4 honest comment counts              test_paper_page
+  4 outbox, no-relay notes             test_forms_mail_note_and_admin; test_outbox_browser
+  5 /api/docs offline                  test_future_day_and_api_docs; test_api_docs_browser (CSP)
+  6 submission status page             test_submission_browser (four looks)
+  6 claims, verified author            test_paper_page
+  6 form styles, admin lists           test_forms_mail_note_and_admin
+  6 future date redirect               test_future_day_and_api_docs
+  6 OpenGraph, BibTeX copy             test_paper_page; test_authors_browser (copy answers a click)
+  digest mail                          test_digest_screenshot (four looks)
+Not browser-visible, tested elsewhere: BASE_URL from host and port (tests/test_config.py),
+demo corpus and both indexes (tests/test_demo.py), progress lines (tests/test_progress.py),
+model warm-up (tests/search/test_warm_up.py), users create hint (tests/community/
+test_community.py), Accept: text/markdown and .bib (tests/web)."""
 
 from __future__ import annotations
 
@@ -69,10 +92,12 @@ def features(site: dict[str, str], database: Database, server_settings: Any) -> 
 
 @pytest.fixture(params=LOOKS)
 def look(browser: Any, request: pytest.FixtureRequest, output_dir: Path) -> Iterator[Any]:
-    """A browser context in each of the four looks (every test using it runs in all four); ``look.shot(page, feature)`` asserts nothing
-    overflows and writes the screenshot."""
+    """A browser context in each of the four looks (every test using it runs in all four);
+    ``look.shot(page, feature)`` asserts nothing overflows and writes the screenshot;
+    ``look.options`` makes another context in the same look."""
     device, scheme = request.param
-    context = browser.new_context(color_scheme=scheme, **(PHONE if device == "phone" else DESKTOP))
+    options = {"color_scheme": scheme, **(PHONE if device == "phone" else DESKTOP)}
+    context = browser.new_context(**options)
     out = output_dir / "features"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -81,8 +106,14 @@ def look(browser: Any, request: pytest.FixtureRequest, output_dir: Path) -> Iter
         page.screenshot(path=str(out / f"{feature}-{device}-{scheme}.png"))
 
     try:
-        yield SimpleNamespace(context=context, new_page=context.new_page, shot=shot,
-                              phone=device == "phone")  # fmt: skip
+        yield SimpleNamespace(
+            context=context,
+            new_page=context.new_page,
+            shot=shot,
+            options=options,
+            browser=browser,
+            phone=device == "phone",
+        )
     finally:
         context.close()
 
@@ -116,6 +147,23 @@ def test_vote_and_collect_in_place(look: Any, server: str, features: dict[str, s
     page.get_by_role("status").get_by_role("link", name="Reading list").wait_for()
     assert navigations == [] and page.evaluate("window.scrollY") == page.evaluate("window.at")
     look.shot(page, "collect")
+
+
+def test_without_javascript_a_vote_returns_to_the_card(
+    look: Any, server: str, features: dict[str, str]
+) -> None:
+    """1. Without JavaScript the vote posts and the redirect lands on the voted card."""
+    context = look.browser.new_context(java_script_enabled=False, **look.options)
+    try:
+        log_in(context, server, "ann")
+        page = context.new_page()
+        page.goto(f"{server}/papers/date/{FRIDAY}")
+        page.locator("#paper-2503\\.00003 button.vote").click()
+        page.wait_for_url(f"{server}/papers/date/{FRIDAY}#paper-2503.00003")
+        assert page.locator("#paper-2503\\.00003 button.vote.voted").count() == 1
+        look.shot(page, "vote-no-js")
+    finally:
+        context.close()
 
 
 def test_cards_compact_view_summary_media(look: Any, server: str, features: dict[str, str]) -> None:
