@@ -274,6 +274,18 @@ def fuse(
     return (sorted(candidates, key=score, reverse=True) if by_score else candidates), scores
 
 
+def _fused(
+    index: KeywordIndex,
+    parsed: ParsedQuery,
+    keyword_hits: list[tuple[int, float]],
+    semantic_hits: list[tuple[int, float]],
+    settings: Settings,
+) -> tuple[list[int], dict[int, float]]:
+    """``fuse`` with the keyword hits that have an author the query names lifted first."""
+    named = index.named_ids(parsed, [pid for pid, _ in keyword_hits]) if parsed.words else set()
+    return fuse(keyword_hits, semantic_hits, settings, bool(parsed.words), named)
+
+
 # --- the service ---------------------------------------------------------------------------
 
 
@@ -319,8 +331,7 @@ def search(
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    named = index.named_ids(parsed, [pid for pid, _ in keyword.hits]) if parsed.words else set()
-    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words), named)
+    ranked, scores = _fused(index, parsed, keyword.hits, semantic_hits, settings)
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
