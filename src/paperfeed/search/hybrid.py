@@ -303,11 +303,11 @@ def search(
     """One page of results for ``query`` (a string in the query language, or parsed).
 
     ``conjunctive``: False (default) ranks every paper with any of the words by BM25 (more
-    of the words rank higher), which finds half-remembered papers best (known-item MRR@10
-    0.812 against 0.776 for every-word-first, benchmarks/RESULTS.md): the page and the API
-    both rank this way; True keeps only keyword matches of every word (the API's
-    ``match=all``); None tries every word first. ``count``: the papers with every word are
-    counted into ``every_word`` (with words), or all matches into ``total`` (filters only).
+    of the words rank higher), which finds half-remembered papers best (benchmarks/RESULTS.md,
+    issue 16): the page and the API both rank this way; True keeps only keyword matches of
+    every word (the API's ``match=all``); None tries every word first. ``count``: the papers
+    with every word are counted into ``every_word`` (with words), or all matches into
+    ``total`` (filters only).
 
     Raises :class:`paperfeed.search.query.QueryError` for a malformed filter."""
     parsed = parse_query(query) if isinstance(query, str) else query
@@ -338,11 +338,7 @@ def search(
         if parsed.id_hint:
             detail = papers.get_paper(session, parsed.id_hint)
             result.did_you_mean = detail.item if detail else None
-    for pid in found.shown:
-        item = found.by_id.get(pid)
-        if item is not None:
-            item.score = scores.get(pid)
-            result.items.append(item)
+    result.items = _scored_items(found, scores)
     result.total = max(keyword.total, len(ranked) - found.missing)
     if count and parsed.words:
         result.every_word = index.count(parsed, conjunctive=True)
@@ -350,6 +346,17 @@ def search(
     if result.indexing:
         result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING
     return result
+
+
+def _scored_items(found: _Joined, scores: dict[int, float]) -> list[FeedItem]:
+    """The page's papers in ranked order, each with its fused score."""
+    items = []
+    for pid in found.shown:
+        item = found.by_id.get(pid)
+        if item is not None:
+            item.score = scores.get(pid)
+            items.append(item)
+    return items
 
 
 def _by_id(db: Database, arxiv_id: str, result: SearchResult) -> SearchResult:
