@@ -16,7 +16,8 @@
 4. Both lists are fused by weighted reciprocal rank fusion (score = 1/(k + keyword rank) +
    w/(k + semantic rank), ``search_rrf_k`` and ``search_semantic_weight``, fitted on the
    known-item sets' dev half; equal BM25 scores share a rank); ties go to the more upvoted,
-   then newer paper. The page and the API rank the same way.
+   then newer paper; papers with an author the query names come first
+   (``search/fusion.py``). The page and the API rank the same way.
 5. Hits are joined back to the database: a paper the index knows but the database does not
    (deleted, or not committed) is never shown.
 
@@ -32,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session
 from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
+from paperfeed.search.fusion import fuse
 from paperfeed.search.keyword import KeywordIndex, get_keyword_index
 from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -59,9 +61,6 @@ MAX_PAGE_DEPTH = 1000
 # Up to this many rows (the page, the ones before it, one more), the join-back selects whole
 # papers; beyond it, the ids and sort keys, then the page's papers in a second statement.
 WHOLE_ROWS_MAX = 100
-# Added to the fused score of a paper with an author the query names (fused scores are at
-# most (1 + semantic weight) / (k + 1), far below): such papers rank first (issue 17).
-NAMED_FIRST = 10.0
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
 INDEXING = "The search index is still being built: some papers are not found yet."
 # The query is embedded in a thread pool while the keyword index is searched (False: after
@@ -219,59 +218,6 @@ def _in_background(job: Callable[[], _T]) -> Callable[[], _T]:
 
 
 # --- fusion --------------------------------------------------------------------------------
-
-
-def _keyword_ranks(hits: list[tuple[int, float]]) -> dict[int, int]:
-    """Rank from 1; papers with the same BM25 score share a rank."""
-    ranks: dict[int, int] = {}
-    rank, previous = 0, None
-    for position, (pid, score) in enumerate(hits, start=1):
-        if previous is None or abs(score - previous) > 1e-6 * max(1.0, abs(score)):
-            rank = position
-        previous = score
-        ranks.setdefault(pid, rank)
-    return ranks
-
-
-def rrf(
-    rankings: Sequence[dict[int, int]], k: float, weights: Sequence[float] | None = None
-) -> dict[int, float]:
-    """Weighted reciprocal rank fusion: score = sum of weight / (k + rank)."""
-    scores: dict[int, float] = {}
-    for i, ranks in enumerate(rankings):
-        weight = weights[i] if weights is not None else 1.0
-        for pid, rank in ranks.items():
-            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
-    return scores
-
-
-def fuse(
-    keyword_hits: list[tuple[int, float]],
-    semantic_hits: list[tuple[int, float]],
-    settings: Settings,
-    by_score: bool,
-    named: Collection[int] = (),
-) -> tuple[list[int], dict[int, float]]:
-    """The candidates, best first (``by_score``; else in the keyword index's order), and
-    their scores: weighted reciprocal rank fusion of both sides (``search_rrf_k``,
-    ``search_semantic_weight``), or the BM25 scores alone. Papers in ``named`` (an author
-    the query names) score ``NAMED_FIRST`` more: above every other, in their own order (the
-    semantic side knows nothing of names, and its best would otherwise come between)."""
-    rankings = [_keyword_ranks(keyword_hits)]
-    if semantic_hits:
-        rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
-    weights = (1.0, settings.search_semantic_weight)
-    fused = rrf(rankings, settings.search_rrf_k, weights) if len(rankings) > 1 else None
-    candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
-    scores = fused if fused is not None else dict(keyword_hits)
-    for pid in named:
-        if pid in scores:
-            scores[pid] += NAMED_FIRST
-
-    def score(pid: int) -> float:
-        return round(scores.get(pid, 0.0), 9)
-
-    return (sorted(candidates, key=score, reverse=True) if by_score else candidates), scores
 
 
 def _fused(
