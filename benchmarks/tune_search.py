@@ -4,7 +4,7 @@ Builds each corpus's store as ``bench_search_quality.py`` does (embeddings from 
 then for every keyword configuration (field boosts, how many words a long query keeps, fuzzy
 matching of unknown words) asks the keyword index and the semantic side once per dev query,
 and fuses the two lists for every (k, semantic weight) of the grid with the service's own
-``hybrid.fuse``. Prints keyword-only and hybrid MRR@10 / recall@10 per configuration, best
+``fusion.fuse``. Prints keyword-only and hybrid MRR@10 / recall@10 per configuration, best
 first; the winners go into ``keyword_query`` / ``Settings`` and are confirmed on test with
 ``bench_search_quality.py``.
 
@@ -47,7 +47,7 @@ STEPS = (
 
 def ablation(settings: Any, found: list[dict[Any, Any]], targets: list[list[int]]) -> None:
     """Keyword and hybrid MRR@10 / recall@10 after each step of ``STEPS``."""
-    from paperfeed.search.hybrid import fuse
+    from paperfeed.search.fusion import fuse
 
     print("| step | keyword MRR / R@10 | hybrid MRR / R@10 |\n| --- | ---: | ---: |")
     for name, (*config, k, weight) in STEPS:
@@ -96,7 +96,7 @@ def lists(settings: Any, db: Any, texts: list[str]) -> dict[Any, Any]:
 
 
 def evaluate(settings: Any, found: list[dict[Any, Any]], targets: list[list[int]]) -> None:
-    from paperfeed.search.hybrid import fuse
+    from paperfeed.search.fusion import fuse
 
     rows = []
     configs = [key for key in found[0] if key != "semantic"]

@@ -1,5 +1,5 @@
 """The digest's HTML part in real Chromium at desktop and phone width, light and dark:
-screenshots under test-output/digest/ (part of the tests' output)."""
+screenshots under test-output/e2e/digest/ (part of the tests' output)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.web.conftest import FRIDAY, seed_site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # real Chromium
 
-OUT = REPO / "test-output" / "digest"
+OUT = REPO / "test-output" / "e2e" / "digest"
 
 
 def test_digest_html_in_chromium(settings: Settings, database: Database, browser: Any) -> None:
@@ -40,12 +40,13 @@ def test_digest_html_in_chromium(settings: Settings, database: Database, browser
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "digest.html").write_text(html)
-    for name, width, scheme in [
-        ("desktop", 1200, "light"),
-        ("phone", 390, "light"),
-        ("phone-dark", 390, "dark"),
+    for name, width, height, scheme in [
+        ("desktop-light", 1280, 900, "light"),
+        ("desktop-dark", 1280, 900, "dark"),
+        ("phone-light", 390, 844, "light"),
+        ("phone-dark", 390, 844, "dark"),
     ]:
-        page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+        page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
         page.set_content(html)
         # Nothing overflows the phone's width (tables shrink), every paper is there.
         scroll = page.evaluate("document.documentElement.scrollWidth")

@@ -122,7 +122,8 @@ def submit(page: Any, server: str, arxiv_id: str) -> None:
     page.wait_for_url(re.compile(rf"^{re.escape(server)}/submit/\d+$"))
 
 
-@pytest.mark.parametrize("width,height,scheme", [(1280, 900, "light"), (390, 844, "dark")])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
 def test_queued_submission_then_done_or_failed(
     browser: Any,
     server: str,

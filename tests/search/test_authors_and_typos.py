@@ -98,7 +98,9 @@ def client(
 def test_the_page_shows_the_matched_author_and_links_to_them(client: TestClient) -> None:
     page = client.get("/search", params={"q": "Rui Tail kettles"}).text
     # The 4th author is named by the query: shown on the card though past the first ones.
-    assert '<mark class="matched-author">Rui Tail</mark>' in page or "<mark>Rui Tail</mark>" in page
+    # (the card's author list is the shared one: each name links to its page)
+    linked = '<a class="author" href="/authors/Rui%20Tail">Rui Tail</a></mark>'
+    assert f'<mark class="matched-author">{linked}' in page or f"<mark>{linked}" in page
     assert 'href="/authors/Rui%20Tail"' in page and "Papers by Rui Tail" in page
     assert "paper matches all the words" in page or "papers match all the words" in page
     none = client.get("/search", params={"q": "kettles teapots"}).text

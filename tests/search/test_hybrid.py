@@ -7,7 +7,8 @@ from sqlalchemy import delete
 
 from paperfeed.config import Settings
 from paperfeed.search import hybrid
-from paperfeed.search.hybrid import SEMANTIC_UNAVAILABLE, rrf, search
+from paperfeed.search.fusion import fuse, rrf
+from paperfeed.search.hybrid import SEMANTIC_UNAVAILABLE, search
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from tests.factories import add_paper
@@ -185,3 +186,15 @@ def test_a_big_backlog_is_caught_up_in_the_background(
             break
         time.sleep(0.05)
     assert ids(search(database, settings, "harbor")) == [HARBOR]
+
+
+def test_papers_of_a_named_author_rank_above_semantic_neighbours(settings: Settings) -> None:
+    """The semantic side knows nothing of names: its best (1, 2) would come between the
+    keyword side's papers by the author the query names (10, 11, 12) without the lift."""
+    keyword = [(10, 9.0), (11, 8.0), (12, 7.0), (13, 6.0)]
+    semantic = [(1, 0.9), (2, 0.8), (13, 0.7), (10, 0.1)]
+    plain, _ = fuse(keyword, semantic, settings, True)
+    assert plain.index(1) < plain.index(11)  # what happened to "Kaiming He"
+    ranked, scores = fuse(keyword, semantic, settings, True, named={10, 11, 12})
+    assert ranked[:3] == [10, 11, 12]
+    assert scores[13] < scores[12]

@@ -72,7 +72,8 @@ def test_author_page_lists_their_papers_newest_first(
             "2503.00011",
         ]
         assert "<h1>zoe  angstrom</h1>" in r.text  # as the newest paper writes it
-        assert 'href="/authors/zoe%20%20angstrom.atom"' in r.text
+        assert 'href="/feeds/authors/zoe%20%20angstrom.atom"' in r.text
+        assert 'class="rank"' not in r.text  # newest first: a rank would mean nothing
         assert 'type="application/json" href="/api/authors/zoe%20%20angstrom"' in r.text
         # any case, accents or spacing: the same papers
         other = c.get("/authors/ZOE ANGSTROM")
@@ -104,17 +105,19 @@ def test_author_page_is_paged(settings: Settings, database: Database) -> None:
 def test_author_feed_and_json_twin(settings: Settings, database: Database) -> None:
     _names_site(database)
     with TestClient(create_app(settings, database)) as c:
-        feed = c.get("/authors/zoe%20angstrom.atom")
+        feed = c.get("/feeds/authors/zoe%20angstrom.atom")
         assert feed.status_code == 200
         assert feed.headers["content-type"].startswith("application/atom+xml")
         assert feed.text.index("Second by Zoë") < feed.text.index("First by Zoë")
         assert "Not by Zoë" not in feed.text
         assert (
-            c.get("/authors/zoe%20angstrom.xml")
+            c.get("/feeds/authors/zoe%20angstrom.xml")
             .headers["content-type"]
             .startswith("application/rss+xml")
         )
-        assert c.get("/authors/Nobody.atom").status_code == 404
+        assert c.get("/feeds/authors/Nobody.atom").status_code == 404
+        assert '<link rel="self" type="application/atom+xml" href="' in feed.text
+        assert "/feeds/authors/zoe%20%20angstrom.atom" in feed.text
         body = c.get("/api/authors/Zo%C3%AB%20%C3%85ngstr%C3%B6m").json()
         assert body["total"] == 2
         assert [p["id"] for p in body["papers"]] == ["2503.00012", "2503.00011"]
@@ -136,7 +139,7 @@ def test_organization_page_and_links(settings: Settings, database: Database) -> 
             "2503.00012",
             "2503.00011",
         ]
-        assert c.get("/orgs/invented lab.atom").status_code == 200
+        assert c.get("/feeds/orgs/invented lab.atom").status_code == 200
         assert c.get("/api/orgs/Invented Lab").json()["total"] == 2
         assert c.get("/orgs/Zoe%20Angstrom").status_code == 404  # an author, not an org
 
@@ -224,3 +227,24 @@ def test_accept_markdown_answers_the_markdown_twin(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.headers["content-type"].startswith(
         "text/markdown"
     )
+
+
+def test_any_name_has_a_page_and_a_feed(settings: Settings, database: Database) -> None:
+    """One grammar for names: the rest of the path, whatever it holds. A name with a slash
+    has a page and a feed; a name ending in .atom or .xml is a page, never read as a feed."""
+    add_entry(database, "2503.00021", FRIDAY, title="Slashed", organization="AI/ML Lab",
+              authors=["Data.atom", "Ren/Li"])  # fmt: skip
+    add_entry(database, "2503.00022", FRIDAY, title="Plain", authors=["Data"])
+    with TestClient(create_app(settings, database)) as c:
+        paper = c.get("/papers/2503.00021").text
+        for href in ("/orgs/AI%2FML%20Lab", "/authors/Data.atom", "/authors/Ren%2FLi"):
+            assert f'href="{href}"' in paper
+            page = c.get(href)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            assert "Slashed" in page.text and "Plain" not in page.text
+            feed = c.get(f"/feeds{href}.atom")
+            assert feed.headers["content-type"].startswith("application/atom+xml")
+            assert "Slashed" in feed.text and "Plain" not in feed.text
+            assert c.get(f"/api{href}").json()["total"] == 1
+        assert "Plain" in c.get("/feeds/authors/Data.atom").text  # the author "Data"
+        assert c.get("/authors/Data.xml").status_code == 404  # no author "Data.xml"

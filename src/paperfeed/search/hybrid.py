@@ -16,7 +16,8 @@
 4. Both lists are fused by weighted reciprocal rank fusion (score = 1/(k + keyword rank) +
    w/(k + semantic rank), ``search_rrf_k`` and ``search_semantic_weight``, fitted on the
    known-item sets' dev half; equal BM25 scores share a rank); ties go to the more upvoted,
-   then newer paper. The page and the API rank the same way.
+   then newer paper; papers with an author the query names come first
+   (``search/fusion.py``). The page and the API rank the same way.
 5. Hits are joined back to the database: a paper the index knows but the database does not
    (deleted, or not committed) is never shown.
 
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session
 from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
+from paperfeed.search.fusion import fuse
 from paperfeed.search.keyword import KeywordIndex, get_keyword_index
 from paperfeed.search.keyword_sync import IndexBusy
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -218,51 +220,16 @@ def _in_background(job: Callable[[], _T]) -> Callable[[], _T]:
 # --- fusion --------------------------------------------------------------------------------
 
 
-def _keyword_ranks(hits: list[tuple[int, float]]) -> dict[int, int]:
-    """Rank from 1; papers with the same BM25 score share a rank."""
-    ranks: dict[int, int] = {}
-    rank, previous = 0, None
-    for position, (pid, score) in enumerate(hits, start=1):
-        if previous is None or abs(score - previous) > 1e-6 * max(1.0, abs(score)):
-            rank = position
-        previous = score
-        ranks.setdefault(pid, rank)
-    return ranks
-
-
-def rrf(
-    rankings: Sequence[dict[int, int]], k: float, weights: Sequence[float] | None = None
-) -> dict[int, float]:
-    """Weighted reciprocal rank fusion: score = sum of weight / (k + rank)."""
-    scores: dict[int, float] = {}
-    for i, ranks in enumerate(rankings):
-        weight = weights[i] if weights is not None else 1.0
-        for pid, rank in ranks.items():
-            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
-    return scores
-
-
-def fuse(
+def _fused(
+    index: KeywordIndex,
+    parsed: ParsedQuery,
     keyword_hits: list[tuple[int, float]],
     semantic_hits: list[tuple[int, float]],
     settings: Settings,
-    by_score: bool,
 ) -> tuple[list[int], dict[int, float]]:
-    """The candidates, best first (``by_score``; else in the keyword index's order), and
-    their scores: weighted reciprocal rank fusion of both sides (``search_rrf_k``,
-    ``search_semantic_weight``), or the BM25 scores alone."""
-    rankings = [_keyword_ranks(keyword_hits)]
-    if semantic_hits:
-        rankings.append({pid: r for r, (pid, _) in enumerate(semantic_hits, start=1)})
-    weights = (1.0, settings.search_semantic_weight)
-    fused = rrf(rankings, settings.search_rrf_k, weights) if len(rankings) > 1 else None
-    candidates = list(fused) if fused is not None else [pid for pid, _ in keyword_hits]
-    scores = fused if fused is not None else dict(keyword_hits)
-
-    def score(pid: int) -> float:
-        return round(scores.get(pid, 0.0), 9)
-
-    return (sorted(candidates, key=score, reverse=True) if by_score else candidates), scores
+    """``fuse`` with the keyword hits that have an author the query names lifted first."""
+    named = index.named_ids(parsed, [pid for pid, _ in keyword_hits]) if parsed.words else set()
+    return fuse(keyword_hits, semantic_hits, settings, bool(parsed.words), named)
 
 
 # --- the service ---------------------------------------------------------------------------
@@ -310,7 +277,7 @@ def search(
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words))
+    ranked, scores = _fused(index, parsed, keyword.hits, semantic_hits, settings)
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)

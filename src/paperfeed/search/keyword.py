@@ -163,6 +163,10 @@ class KeywordIndex:
             newest_first=False,
         ).total
 
+    def named_ids(self, parsed: ParsedQuery, ids: list[int]) -> set[int]:
+        """Which of ``ids`` have an author the query's words name."""
+        return keyword_query.named_ids(self.index, self.schema, parsed, ids)
+
     def filter_ids(self, parsed: ParsedQuery, cap: int) -> list[int] | None:
         """Ids of every paper meeting the query's filters and phrases; None when there are
         more than ``cap`` (the caller then checks candidates one by one instead)."""

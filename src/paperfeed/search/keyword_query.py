@@ -289,6 +289,24 @@ def ids_passing(
     return {int(i) for i in found if i is not None}
 
 
+def named_ids(
+    index: tantivy.Index, schema: tantivy.Schema, parsed: ParsedQuery, ids: Sequence[int]
+) -> set[int]:
+    """Which of ``ids`` have an author the query's words name (the author phrases of
+    ``_author_phrases``, unboosted): the papers a name query must rank first."""
+    phrases = _author_phrases(schema, parsed)
+    if not phrases or not ids:
+        return set()
+    among = tantivy.Query.term_set_query(schema, "id", list(ids))
+    both = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, among), (tantivy.Occur.Must, _any_of(phrases))]
+    )
+    searcher = index.searcher()
+    result = searcher.search(both, len(ids), count=False)
+    found = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
+    return {int(i) for i in found if i is not None}
+
+
 def id_counts(index: tantivy.Index) -> dict[int, int]:
     """How many live documents hold each paper id (1, unless duplicated)."""
     searcher = index.searcher()

@@ -313,7 +313,7 @@ NAME_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 @router.get(
-    "/authors/{name}",
+    "/authors/{name:path}",
     response_model=NamedPapersOut,
     responses=NAME_RESPONSES,
     summary="An author's papers",
@@ -325,7 +325,7 @@ NAME_RESPONSES: dict[int | str, dict[str, object]] = {
     ),
 )
 @router.get(
-    "/orgs/{name}",
+    "/orgs/{name:path}",
     response_model=NamedPapersOut,
     responses=NAME_RESPONSES,
     summary="An organization's papers",

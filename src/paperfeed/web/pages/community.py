@@ -273,18 +273,12 @@ def collection_delete(db: DatabaseDep, account: UserDep, collection_id: Id) -> R
 
 
 @router.post("/collections/add")
-def collection_add(
-    request: Request,
-    db: DatabaseDep,
-    account: UserDep,
-    collection_id: Text = "",
-    arxiv_id: Text = "",
-) -> Response:
+def collection_add(me: MemberDep, collection_id: Text = "", arxiv_id: Text = "") -> Response:
     cid = optional_id(collection_id, "collection_id")
     if cid is None:
         raise HTTPException(400, "Choose a collection.")
-    colls.add_paper(db, account, cid, arxiv_id)
-    if "application/json" in request.headers.get("accept", ""):
+    colls.add_paper(me.db, me.account, cid, arxiv_id)
+    if "application/json" in me.request.headers.get("accept", ""):
         # The page's script adds in place (app.js): no navigation, the reader's place kept.
         return Response(
             orjson.dumps({"added": True, "collection_id": cid}), media_type="application/json"

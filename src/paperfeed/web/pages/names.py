@@ -1,10 +1,10 @@
 """Author and organization pages, and their feeds.
 
 Routes
-    ``/authors/{name}``                 the papers with an author of that name, newest first
-    ``/orgs/{name}``                    the papers of that organization, newest first
-    ``/authors/{name}.atom`` (``.xml``) the author's newest papers as Atom (RSS)
-    ``/orgs/{name}.atom`` (``.xml``)    the same for an organization
+    ``/authors/{name}``                       the papers with an author of that name, newest first
+    ``/orgs/{name}``                          the papers of that organization, newest first
+    ``/feeds/authors/{name}.atom`` (``.xml``) the author's newest papers as Atom (RSS)
+    ``/feeds/orgs/{name}.atom`` (``.xml``)    the same for an organization
 
 A name matches whatever its case, accents and spacing (``papers/names.py``); the page shows
 it as the newest paper writes it. Pages are paged with ``?page=N`` (``settings.page_size``
@@ -12,7 +12,10 @@ per page); feeds hold the first page. A name is text of 1 to 200 characters
 (``params.parse_name``; else 400); a name no paper has is a 404. The JSON twins are
 ``/api/authors/{name}`` and ``/api/orgs/{name}`` (``web/api/routes.py``).
 
-The feed routes are registered before the pages: ``{name}`` would also match ``X.atom``.
+One grammar for names in every path: ``{name}`` is the rest of the path, percent-decoded,
+whatever it holds (``/`` included: ``AI/ML Lab`` is ``/orgs/AI%2FML%20Lab``; a name ending in
+``.atom`` is a page like any other). Feeds live under ``/feeds/``, where the last ``.atom`` or
+``.xml`` is the format, so no name is ever read as a feed or a feed as a name.
 """
 
 from __future__ import annotations
@@ -62,18 +65,18 @@ def _found(db: Database, kind: _Kind, name: str, offset: int, limit: int) -> pap
 
 
 def _kind(request: Request) -> _Kind:
-    """Which name the route is for: its path says (``/orgs/...`` or ``/authors/...``)."""
-    return ORG if request.scope["route"].path_format.startswith(ORG.prefix) else AUTHOR
+    """Which name the route is for: its path says (``[/feeds]/orgs/...`` or ``.../authors/...``)."""
+    return ORG if ORG.prefix + "/" in request.scope["route"].path_format else AUTHOR
 
 
 # Each route serves authors and organizations alike: the path says which (``_kind``), and
 # a feed's ending says its format (``.atom`` or ``.xml``, ``feeds.feed_response``).
 
 
-@router.api_route("/authors/{name}.atom", methods=GET_HEAD)
-@router.api_route("/authors/{name}.xml", methods=GET_HEAD)
-@router.api_route("/orgs/{name}.atom", methods=GET_HEAD)
-@router.api_route("/orgs/{name}.xml", methods=GET_HEAD)
+@router.api_route("/feeds/authors/{name:path}.atom", methods=GET_HEAD)
+@router.api_route("/feeds/authors/{name:path}.xml", methods=GET_HEAD)
+@router.api_route("/feeds/orgs/{name:path}.atom", methods=GET_HEAD)
+@router.api_route("/feeds/orgs/{name:path}.xml", methods=GET_HEAD)
 async def name_feed(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
 ) -> Response:
@@ -86,15 +89,15 @@ async def name_feed(
             title=f"{settings.site_name}: papers {kind.by} {found.name}",
             description=f"The newest papers {kind.by} {found.name} on {settings.site_name}.",
             page_path=path,
-            self_path=path,
+            self_path=f"/feeds{path}",
             items=found.items,
         )
 
     return await feed_response(request, settings, db, cache, doc)
 
 
-@router.api_route("/authors/{name}", methods=GET_HEAD)
-@router.api_route("/orgs/{name}", methods=GET_HEAD)
+@router.api_route("/authors/{name:path}", methods=GET_HEAD)
+@router.api_route("/orgs/{name:path}", methods=GET_HEAD)
 async def name_page(
     request: Request, settings: SettingsDep, db: DatabaseDep, cache: CacheDep, name: str
 ) -> Response:
@@ -114,15 +117,14 @@ async def name_page(
                 "by": kind.by,
                 "total": found.total,
                 "items": found.items,
-                "rank_offset": (number - 1) * size,
                 "pager": pager(path, number, max(1, -(-found.total // size))),
                 "canonical": path if number == 1 else f"{path}?page={number}",
-                "feed_path": f"{path}.atom",
+                "feed_path": f"/feeds{path}.atom",
                 "json_path": f"/api{path}",
                 "is_demo": site_is_demo(db, cache),
                 "feeds": [
-                    FeedLink(ATOM, f"{settings.site_name}: {title}", f"{path}.atom"),
-                    FeedLink(RSS, f"{settings.site_name}: {title} (RSS)", f"{path}.xml"),
+                    FeedLink(ATOM, f"{settings.site_name}: {title}", f"/feeds{path}.atom"),
+                    FeedLink(RSS, f"{settings.site_name}: {title} (RSS)", f"/feeds{path}.xml"),
                 ],
                 "title": title,
                 "nav": "",
