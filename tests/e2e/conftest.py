@@ -8,12 +8,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from paperfeed.config import Settings
+from paperfeed.community.keys import forget_cached_keys
+from paperfeed.config import Settings, get_settings
 from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.web.conftest import seed_site, set_demo
@@ -31,6 +33,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+# Cheap Argon2 and generous limits: a browser test signs up and logs in many times.
+FAST_ACCOUNTS = {
+    "ARGON2_TIME_COST": "1",
+    "ARGON2_MEMORY_KIB": "64",
+    "RATE_LIMIT_SIGNUP_IP": "1000/minute",
+    "RATE_LIMIT_LOGIN_IP": "1000/minute",
+}
 
 pytestmark = pytest.mark.e2e
 _SHARED: dict[str, Any] = {}
@@ -54,6 +66,20 @@ def server_settings(settings: Settings) -> Settings:
     """The settings the ``server`` fixture builds its app with; a test module overrides this
     fixture to serve with other settings (the app never re-reads the environment)."""
     return settings
+
+
+@contextmanager
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Settings]:
+    """Settings read again with ``FAST_ACCOUNTS`` and ``env`` (names without the
+    ``PAPERFEED_`` prefix) in the environment: what a module's ``server_settings`` yields."""
+    for key, value in {**FAST_ACCOUNTS, **env}.items():
+        monkeypatch.setenv(f"PAPERFEED_{key}", value)
+    get_settings.cache_clear()
+    forget_cached_keys()
+    try:
+        yield get_settings()
+    finally:
+        get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
-from paperfeed.community.keys import forget_cached_keys
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import Settings
+from tests.e2e.conftest import settings_from_env
 from tests.web.conftest import FRIDAY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -154,17 +154,14 @@ def server_settings(
 ) -> Iterator[Settings]:
     """Cheap Argon2, limits the corpus stays under, the loopback arXiv API: the settings the
     ``server`` fixture (tests/e2e/conftest.py) builds its app with."""
-    for k, v in {
-        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64",
-        "RATE_LIMIT_COMMENTS": "1000/minute", "RATE_LIMIT_SIGNUP_IP": "1000/minute",
-        "RATE_LIMIT_LOGIN_IP": "1000/minute",
-        "ARXIV_API_URL": arxiv_api, "ARXIV_REQUEST_INTERVAL": "0", "HTTP_TIMEOUT": "5",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(f"PAPERFEED_{k}", v)
-    get_settings.cache_clear()
-    forget_cached_keys()
-    yield get_settings()
-    get_settings.cache_clear()
+    with settings_from_env(
+        monkeypatch,
+        RATE_LIMIT_COMMENTS="1000/minute",
+        ARXIV_API_URL=arxiv_api,
+        ARXIV_REQUEST_INTERVAL="0",
+        HTTP_TIMEOUT="5",
+    ) as served:
+        yield served
 
 
 def signup(page: Any, server: str, name: str) -> None:

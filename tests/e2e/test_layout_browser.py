@@ -16,18 +16,16 @@ import pytest
 from sqlalchemy import update
 
 from paperfeed.community import collections, comments, users
-from paperfeed.community.keys import forget_cached_keys
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import Settings
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
 from paperfeed.web.access import ACCESS
+from tests.e2e.conftest import DESKTOP, PHONE, settings_from_env
 from tests.web.conftest import FRIDAY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PASSWORD = "a long test password"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 LONG_URL = "https://example.org/" + "a-very-long-pasted-path-segment/" * 12 + "?q=" + "x" * 200
 SUMMARY = "A short machine-written summary of the lantern paper."
 # Not pages: data, feeds, files, FastAPI's own, and the view switch (a redirect).
@@ -37,15 +35,8 @@ NOT_PAGES = re.compile(r"^/(api|feeds|static|openapi|docs|view)\b|\.(xml|atom|md
 @pytest.fixture
 def server_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Cheap Argon2 and generous limits: the settings the ``server`` fixture builds with."""
-    for k, v in {
-        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64",
-        "RATE_LIMIT_LOGIN_IP": "1000/minute", "RATE_LIMIT_COMMENTS": "1000/minute",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(f"PAPERFEED_{k}", v)
-    get_settings.cache_clear()
-    forget_cached_keys()
-    yield get_settings()
-    get_settings.cache_clear()
+    with settings_from_env(monkeypatch, RATE_LIMIT_COMMENTS="1000/minute") as served:
+        yield served
 
 
 @pytest.fixture

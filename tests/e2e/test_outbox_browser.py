@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from paperfeed.community import users
-from paperfeed.community.keys import forget_cached_keys
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import Settings
 from paperfeed.digest import subscriptions as subs
 from paperfeed.mail.outbox import Outbox
 from paperfeed.store.db import Database
+from tests.e2e.conftest import settings_from_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,18 +37,9 @@ NO_OVERFLOW = "document.documentElement.scrollWidth <= document.documentElement.
 
 @pytest.fixture
 def server_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    for k, v in {
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "64",
-        "RATE_LIMIT_LOGIN_IP": "1000/minute",
-        "RATE_LIMIT_SUBSCRIBE_IP": "1000/minute",
-    }.items():
-        monkeypatch.setenv(f"PAPERFEED_{k}", v)
     monkeypatch.delenv("PAPERFEED_SMTP_HOST", raising=False)
-    get_settings.cache_clear()
-    forget_cached_keys()
-    yield get_settings()
-    get_settings.cache_clear()
+    with settings_from_env(monkeypatch, RATE_LIMIT_SUBSCRIBE_IP="1000/minute") as served:
+        yield served
 
 
 def _log_in(page: Any, server: str, name: str) -> None:

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from paperfeed.community.keys import forget_cached_keys
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import Settings
+from tests.e2e.conftest import settings_from_env
 from tests.e2e.test_community_browser import signup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -102,17 +102,14 @@ def arxiv() -> Iterator[HeldArxiv]:
 def server_settings(
     settings: Settings, arxiv: HeldArxiv, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
-    for k, v in {
-        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64",
-        "RATE_LIMIT_SIGNUP_IP": "1000/minute", "RATE_LIMIT_LOGIN_IP": "1000/minute",
-        "ARXIV_API_URL": arxiv.url, "ARXIV_REQUEST_INTERVAL": "0",
-        "HTTP_TIMEOUT": str(HOLD_SECONDS + 30), "SUBMISSION_FETCH_SECONDS": str(HOLD_SECONDS + 30),
-    }.items():  # fmt: skip
-        monkeypatch.setenv(f"PAPERFEED_{k}", v)
-    get_settings.cache_clear()
-    forget_cached_keys()
-    yield get_settings()
-    get_settings.cache_clear()
+    with settings_from_env(
+        monkeypatch,
+        ARXIV_API_URL=arxiv.url,
+        ARXIV_REQUEST_INTERVAL="0",
+        HTTP_TIMEOUT=str(HOLD_SECONDS + 30),
+        SUBMISSION_FETCH_SECONDS=str(HOLD_SECONDS + 30),
+    ) as served:
+        yield served
 
 
 def submit(page: Any, server: str, arxiv_id: str) -> None:
