@@ -43,11 +43,10 @@ from sqlalchemy import update
 from paperfeed.community import claims, users
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper
+from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_layout_browser import (  # noqa: F401 (fixtures used by name)
-    DESKTOP,
     LONG_URL,
     PASSWORD,
-    PHONE,
     SUMMARY,
     log_in,
     server_settings,
