@@ -9,6 +9,7 @@ Create Date: 2026-12-05 05:00:00.000000
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,7 +28,7 @@ def _user_fk() -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE")
 
 
-def _paper_pair() -> list[sa.SchemaItem]:
+def _paper_pair() -> list[Any]:
     return [
         sa.Column("paper_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["paper_id"], ["papers.id"], ondelete="CASCADE"),
