@@ -73,10 +73,9 @@ _OLD = re.compile(
     r"(?P<yy>\d\d)(?P<mm>\d\d)(?P<num>\d{3})(?:v(?P<v>[1-9]\d{0,3}))?",
     re.ASCII,
 )
-_URL = re.compile(
-    r"https?://(?:www\.|export\.)?arxiv\.org/(?P<kind>abs|pdf)/(?P<rest>[A-Za-z0-9./-]+?)"
-    r"(?P<pdf>\.pdf)?/?"
-)
+# The hosts arXiv serves papers from: the strict grammar reads their URLs, hints name them.
+_ARXIV_URL = r"https?://(?:www\.|export\.)?arxiv\.org/"
+_URL = re.compile(rf"{_ARXIV_URL}(?P<kind>abs|pdf)/(?P<rest>[A-Za-z0-9./-]+?)(?P<pdf>\.pdf)?/?")
 _PREFIX = re.compile(r"arxiv:", re.IGNORECASE)
 
 _HINT = "expected e.g. 2401.01234, 2401.01234v2, hep-th/9901001 or https://arxiv.org/abs/2401.01234"
@@ -174,10 +173,10 @@ ID_PATTERN = rf"(?:{_NEW_SHAPE}|{_OLD_SHAPE})(?:v[0-9]+)?"
 _VERSIONED = re.compile(rf"({_NEW_SHAPE}|{_OLD_SHAPE})v[0-9]+")
 
 # Looks like an arXiv id but may not be one (``2401.1234``, ``hep-th/99010``): worth a hint.
+_NEW_LIKE = r"\d{4}\.\d{4,5}"
+_OLD_LIKE = r"[a-z-]+(?:\.[A-Z]{2})?/\d{7}"
 _ID_LIKE = re.compile(
-    r"(?:arxiv:)?(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"
-    r"|https?://(?:www\.|export\.)?arxiv\.org/\S+",
-    re.IGNORECASE,
+    rf"(?:arxiv:)?(?:{_NEW_LIKE}|{_OLD_LIKE})(?:v\d+)?|{_ARXIV_URL}\S+", re.IGNORECASE
 )
 _SHORT_NUMBER = re.compile(r"^(\d{4})\.(\d{4})(v\d+)?$")
 
