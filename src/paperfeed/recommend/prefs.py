@@ -133,7 +133,7 @@ def _site_spelling(session: Session, categories: list[str]) -> list[str]:
     """Each category as the papers on this site spell it when one does, else as given."""
     if not categories:
         return []
-    lowered = {c.lower() for c in categories}
+    lowered = sorted({c.lower() for c in categories})
     known = session.scalars(
         select(Paper.primary_category)
         .where(func.lower(Paper.primary_category).in_(lowered))

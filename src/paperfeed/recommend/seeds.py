@@ -38,6 +38,7 @@ _DELIMS = re.compile(r"[{})]")
 _FIELD = re.compile(r"([A-Za-z][\w.:+-]*)\s*=\s*")
 _BARE_VALUE = re.compile(r"[^,})]*")
 _SPLIT = re.compile(r"[\s,;]+")
+_DIGIT = re.compile(r"[0-9]")
 _LEAD = "<([{\"'`"
 _TRAIL = ">)]}\"'`.,;:"
 _ARXIV_URL = re.compile(
@@ -110,7 +111,7 @@ def decode_upload(data: bytes) -> str:
 def word_id(word: str) -> str | None:
     """The arXiv id (without version) one word names, else None."""
     word = word.lstrip(_LEAD).rstrip(_TRAIL)
-    if not word or len(word) > _MAX_WORD:
+    if len(word) > _MAX_WORD or _DIGIT.search(word) is None:  # every id has digits
         return None
     for pattern in (_ARXIV_URL, _ARXIV_DOI, _PAPER_PAGE):
         m = pattern.fullmatch(word)
@@ -126,7 +127,9 @@ def word_id(word: str) -> str | None:
 def _looks_like_id(word: str) -> bool:
     """A word worth reporting when it names no paper: id-like, or a URL."""
     word = word.lstrip(_LEAD).rstrip(_TRAIL)
-    return "://" in word or word.lower().startswith("arxiv.org/") or id_hint(word) is not None
+    if "://" in word or word.lower().startswith("arxiv.org/"):
+        return True
+    return _DIGIT.search(word) is not None and id_hint(word) is not None
 
 
 def _scan_lines(text: str, ids: dict[str, None], bad: dict[str, None]) -> None:
