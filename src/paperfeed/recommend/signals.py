@@ -74,12 +74,8 @@ def _paper_id(session: Session, arxiv_id: str) -> int:
     try:
         canonical = parse_arxiv_id(arxiv_id)[0]
     except ValueError:
-        canonical = None
-    found = (
-        None
-        if canonical is None
-        else session.scalar(select(Paper.id).where(Paper.arxiv_id == canonical))
-    )
+        canonical = ""  # no paper has it
+    found = session.scalar(select(Paper.id).where(Paper.arxiv_id == canonical))
     if found is None:
         raise PaperNotFound(f"No paper {str(arxiv_id)[:40]!r} on this site.")
     return found
@@ -105,7 +101,7 @@ def _drop(session: Session, user_id: int, paper_ids: Sequence[int], *kinds: str)
 
 
 def dismiss(db: Database, user_id: int, arxiv_id: str) -> None:
-    """ "Not interested": the paper is not recommended again and counts as a negative."""
+    """Not interested: the paper is not recommended again and counts as a negative."""
     with db.write() as session:
         paper_id = _paper_id(session, arxiv_id)
         _drop(session, user_id, [paper_id], SEED)
@@ -158,12 +154,9 @@ def add_seeds(db: Database, user_id: int, arxiv_ids: Iterable[str]) -> tuple[lis
 
 
 def _paper_ids(session: Session, arxiv_ids: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(arxiv_ids), 500):
-        chunk = arxiv_ids[start : start + 500]
-        stmt = select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(chunk))
-        found.update((arxiv_id, paper_id) for arxiv_id, paper_id in session.execute(stmt))
-    return found
+    """The store's ids of those of ``arxiv_ids`` (at most MAX_SEEDS) on this site."""
+    stmt = select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(arxiv_ids))
+    return {arxiv_id: paper_id for arxiv_id, paper_id in session.execute(stmt)}
 
 
 def _check_room(session: Session, user_id: int, paper_ids: list[int]) -> None:
@@ -176,7 +169,7 @@ def _check_room(session: Session, user_id: int, paper_ids: list[int]) -> None:
 
 
 def forget_all(db: Database, user_id: int) -> None:
-    """ "Delete all my signals": seeds, dismissals, ignored papers, what the feed showed and the
+    """Delete all my signals: seeds, dismissals, ignored papers, what the feed showed and the
     learned model go; upvotes, collections and claims stay (they are the reader's own
     actions elsewhere on the site) but those made until now are no longer learned from.
     Followed categories and authors, pause, the digest switch and the feed token stay."""
