@@ -45,17 +45,6 @@ TRENDING_REASON = "trending this week"
 CURSOR_KEY = "recommend_refresh_cursor"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredModel:
-    method: str
-    embedding_model: str | None
-    linear: LinearModel | None
-    positives: int
-    negatives: int
-    fingerprint: str
-    trained_at: dt.datetime
-
-
 def close_reason(positive: Positive) -> str:
     return f"close to “{positive.title}”, which you {positive.kind}"
 
@@ -66,6 +55,17 @@ def category_reason(category: str) -> str:
 
 def author_reason(author: str) -> str:
     return f"by {author}, whom you follow"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    method: str
+    embedding_model: str | None
+    linear: LinearModel | None
+    positives: int
+    negatives: int
+    fingerprint: str
+    trained_at: dt.datetime
 
 
 def skip_before(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
