@@ -1,5 +1,5 @@
 """The durable copy of the embeddings (``paper_embeddings``) as the vector index reads it:
-vectors as float32 blobs, the table's state for one model, and its rows a chunk at a time."""
+its rows a chunk at a time (the blob format and the table's state: store/embeddings.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed.search.minilm import Vectors
-from paperfeed.store.embeddings import from_blob, table_state, to_blob
+from paperfeed.store.embeddings import from_blob
 from paperfeed.store.models import PaperEmbedding
-
-__all__ = ["from_blob", "stored_chunks", "stored_ids", "table_state", "to_blob", "vectors_of"]
 
 # Papers loaded from the table per query while (re)building the in-memory index.
 LOAD_CHUNK = 5_000
