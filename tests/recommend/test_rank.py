@@ -11,6 +11,7 @@ from paperfeed.config import Settings
 from paperfeed.recommend import service
 from paperfeed.recommend.service import Recommendations, recommend
 from paperfeed.store.db import Database
+from paperfeed.store.models import Paper
 from tests.recommend import rank_corpus as rc
 from tests.recommend.rank_corpus import corpus, rank_settings
 
@@ -179,3 +180,30 @@ def test_impressions_are_recorded_once_and_capped(
     monkeypatch.setattr(service, "MAX_IMPRESSIONS", 4)
     recommend(database, rank_settings, reader, start=rc.FIRST_DAY, end=corpus.last_day, limit=6)
     assert len(rc.impressions(database, reader)) == 4
+
+
+def test_trending_keeps_to_the_publication_range(
+    database: Database, rank_settings: Settings, corpus: rc.Corpus
+) -> None:
+    from tests.factories import add_entry
+
+    reader = rc.add_user(database, "newcomer")
+    day = rc.FIRST_DAY + dt.timedelta(days=5)
+    # featured in the range, published long before it: not in it
+    add_entry(database, "2401.00001", day, upvotes=90, published_at=dt.datetime(2024, 1, 2))
+    # published in it, featured days later: in it, first
+    add_entry(database, corpus.arxiv_of[corpus.topics["A"][2]], day + dt.timedelta(days=3))
+    late = rc.FIRST_DAY + dt.timedelta(days=4)
+    with database.write() as s:
+        paper = s.get(Paper, corpus.topics["A"][2])
+        assert paper is not None
+        paper.imported_upvotes, paper.published_at = 40, dt.datetime.combine(late, dt.time(9))
+        unfeatured = s.get(Paper, corpus.topics["B"][2])
+        assert unfeatured is not None and corpus.day_of[unfeatured.id] == day
+        unfeatured.imported_upvotes = 60  # more votes, but never on a daily list
+    found = recommend(database, rank_settings, reader, start=late, end=day, limit=10)
+    assert found.method == "trending"
+    arxiv_ids = [r.item.arxiv_id for r in found.items]
+    assert "2401.00001" not in arxiv_ids
+    assert arxiv_ids[0] == corpus.arxiv_of[corpus.topics["A"][2]]
+    assert len(arxiv_ids) == 2

@@ -43,6 +43,7 @@ from paperfeed.store.models import Paper, PaperName, ReaderImpression, utcnow
 from paperfeed.text import name_key
 
 MAX_IMPRESSIONS = 2000
+FEATURED_AFTER = dt.timedelta(days=7)
 Ranked = list[tuple[int, float, str]]  # (paper id, score, reason), best first
 
 
@@ -232,16 +233,19 @@ def _by_trending(
     limit: int,
     taken: set[int],
 ) -> Ranked:
-    """The papers of the range by trending score (those featured in it), then the rest of
-    the range's papers, most upvoted first."""
+    """The range's papers by trending score (those featured on the daily lists), then the
+    rest of the range's papers, most upvoted first."""
     featured = papers.period_trending_items(
         session,
         days[0],
-        days[1] + dt.timedelta(days=1),
+        # a paper is featured on the days after its publication
+        days[1] + dt.timedelta(days=1) + FEATURED_AFTER,
         half_life_hours=settings.trending_half_life_hours,
     )
     wanted = [i.arxiv_id for i in featured]
-    rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(wanted)))
+    rows = session.execute(
+        select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(wanted), _published_in(days))
+    )
     id_of = {str(arxiv_id): int(paper_id) for arxiv_id, paper_id in rows}
     ranked: Ranked = []
     for item in featured:
