@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from paperfeed.cli.worker import refresh_models
 from paperfeed.config import Settings
 from paperfeed.recommend import train
 from paperfeed.recommend.service import recommend
 from paperfeed.store.db import Database
-from paperfeed.store.models import utcnow
+from paperfeed.store.models import ReaderModel, utcnow
 from tests.recommend import rank_corpus as rc
 from tests.recommend.rank_corpus import corpus, rank_settings
 
@@ -174,3 +175,28 @@ def test_one_readers_model_and_signals_never_serve_another(
     assert rc.stored(database, alice).weights == alice_model.weights  # type: ignore[union-attr]
     assert rc.impressions(database, alice) == {}
     assert len(rc.impressions(database, bob)) == 2 * len(corpus.topics["A"])  # each once
+
+
+def test_a_first_model_stored_meanwhile_by_another_process_is_replaced(
+    database: Database, rank_settings: Settings, corpus: rc.Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = rc.add_user(database, "ranker")
+    rc.upvote(database, reader, corpus.topics["A"][0])
+    real_write = train._write
+    raced: list[bool] = []
+
+    def racing(db: Database, user_id: int, stored: train.StoredModel) -> None:
+        if not raced:  # another process inserts the row between our look and our insert
+            raced.append(True)
+            with db.write() as session:
+                session.add(ReaderModel(user_id=user_id, method="trending", fingerprint="x"))
+            raise IntegrityError("INSERT INTO reader_models", {}, Exception("duplicate key"))
+        real_write(db, user_id, stored)
+
+    monkeypatch.setattr(train, "_write", racing)
+    found = recommend(
+        database, rank_settings, reader, start=rc.FIRST_DAY, end=corpus.last_day, limit=3
+    )
+    assert raced and found.method == "nearest"
+    model = rc.stored(database, reader)
+    assert model is not None and model.method == "nearest" and model.fingerprint != "x"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select, union
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
@@ -138,6 +139,13 @@ def train(
 
 
 def _save(db: Database, user_id: int, stored: StoredModel) -> None:
+    try:
+        _write(db, user_id, stored)
+    except IntegrityError:  # another process stored this reader's first model meanwhile
+        _write(db, user_id, stored)
+
+
+def _write(db: Database, user_id: int, stored: StoredModel) -> None:
     weights = stored.linear.to_bytes() if stored.linear is not None else None
     with db.write() as session:
         row = session.get(ReaderModel, user_id)
