@@ -200,3 +200,39 @@ def test_a_first_model_stored_meanwhile_by_another_process_is_replaced(
     assert raced and found.method == "nearest"
     model = rc.stored(database, reader)
     assert model is not None and model.method == "nearest" and model.fingerprint != "x"
+
+
+@pytest.mark.parametrize(
+    "change", ["upvote", "save", "claim", "seed", "dismiss", "skipped", "prefs", "pending"]
+)
+def test_every_source_moves_the_fingerprint(
+    database: Database, rank_settings: Settings, corpus: rc.Corpus, change: str
+) -> None:
+    from paperfeed.recommend.gather import fingerprint
+
+    reader = rc.add_user(database, "ranker")
+    rc.shown(database, reader, corpus.topics["B"][5], hours_ago=1)  # recent: no signal yet
+
+    def mark() -> str:
+        before = train.skip_before(rank_settings)
+        with database.read() as s:
+            return fingerprint(s, reader, skip_before=before, embedding_model="m")
+
+    first = mark()
+    paper = corpus.topics["A"][1]
+    {
+        "upvote": lambda: rc.upvote(database, reader, paper),
+        "save": lambda: rc.save(database, reader, paper),
+        "claim": lambda: rc.claim(database, reader, paper),
+        "pending": lambda: rc.claim(database, reader, paper, status="pending"),
+        "seed": lambda: rc.signal(database, reader, "seed", paper),
+        "dismiss": lambda: rc.signal(database, reader, "dismissed", paper),
+        "skipped": lambda: rc.shown(database, reader, paper, hours_ago=25),
+        "prefs": lambda: rc.set_prefs(database, reader, authors=["Common Person"]),
+    }[change]()
+    assert (mark() != first) == (change != "pending")  # a pending claim teaches nothing
+    with database.read() as s:
+        other = fingerprint(
+            s, reader, skip_before=train.skip_before(rank_settings), embedding_model="n"
+        )
+    assert other != mark()

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from paperfeed.store.models import (
@@ -59,29 +59,25 @@ class Signals:
     prefs: Prefs = field(default_factory=Prefs)
 
 
-def _upvotes(user_id: int) -> Any:
-    return select(Upvote.paper_id, Upvote.created_at).where(Upvote.user_id == user_id)
-
-
-def _saved(user_id: int) -> Any:
-    return (
-        select(CollectionItem.paper_id, CollectionItem.added_at)
+def _given(user_id: int) -> Any:
+    """Every (paper, when, kind) the reader gave, in one statement: ``upvoted``, ``saved``,
+    ``wrote`` (approved claim), ``claimed`` (other claims), and ``reader_signals`` kinds."""
+    claim_kind = case((AuthorshipClaim.status == "approved", "wrote"), else_="claimed")
+    return union_all(
+        select(Upvote.paper_id, Upvote.created_at, literal("upvoted", String)).where(
+            Upvote.user_id == user_id
+        ),
+        select(CollectionItem.paper_id, CollectionItem.added_at, literal("saved", String))
         .join(Collection, Collection.id == CollectionItem.collection_id)
-        .where(Collection.user_id == user_id)
-    )
-
-
-def _claims(user_id: int, approved_only: bool) -> Any:
-    stmt = select(
-        AuthorshipClaim.paper_id,
-        func.coalesce(AuthorshipClaim.decided_at, AuthorshipClaim.created_at),
-    ).where(AuthorshipClaim.user_id == user_id)
-    return stmt.where(AuthorshipClaim.status == "approved") if approved_only else stmt
-
-
-def _own(user_id: int, kind: str) -> Any:
-    return select(ReaderSignal.paper_id, ReaderSignal.created_at).where(
-        ReaderSignal.user_id == user_id, ReaderSignal.kind == kind
+        .where(Collection.user_id == user_id),
+        select(
+            AuthorshipClaim.paper_id,
+            func.coalesce(AuthorshipClaim.decided_at, AuthorshipClaim.created_at),
+            claim_kind,
+        ).where(AuthorshipClaim.user_id == user_id),
+        select(ReaderSignal.paper_id, ReaderSignal.created_at, ReaderSignal.kind).where(
+            ReaderSignal.user_id == user_id
+        ),
     )
 
 
@@ -101,80 +97,88 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
     """The reader's signals; impressions shown before ``skip_before`` that became neither
     positive nor dismissed are "seen and skipped"."""
     prefs = read_prefs(session, user_id)
-    sources = {
-        "wrote": _claims(user_id, approved_only=True),
-        "named": _own(user_id, "seed"),
-        "saved": _saved(user_id),
-        "upvoted": _upvotes(user_id),
-    }
+    forget = prefs.forget_before
     given: dict[int, str] = {}
-    touched: set[int] = set()
-    for kind in KINDS:
-        for paper_id, at in session.execute(sources[kind]):
-            touched.add(paper_id)
-            if prefs.forget_before is None or at is None or at >= prefs.forget_before:
-                given.setdefault(paper_id, kind)
-    for paper_id in session.scalars(
-        _claims(user_id, approved_only=False).with_only_columns(AuthorshipClaim.paper_id)
-    ):
-        touched.add(paper_id)
-    for paper_id in session.scalars(
-        _own(user_id, "ignored").with_only_columns(ReaderSignal.paper_id)
-    ):
+    ignored: set[int] = set()
+    signals = Signals(prefs=prefs)
+    for paper_id, at, raw in session.execute(_given(user_id)):
+        kind = "named" if raw == "seed" else str(raw)
+        if kind == "ignored":  # not learned from; not hidden for that
+            ignored.add(paper_id)
+            continue
+        signals.excluded.add(paper_id)
+        if kind == "dismissed":
+            if forget is None or at >= forget:
+                signals.negatives[paper_id] = DISMISSED_WEIGHT
+        elif kind in KINDS and (forget is None or at is None or at >= forget):
+            known = given.get(paper_id)
+            if known is None or KINDS.index(kind) < KINDS.index(known):
+                given[paper_id] = kind
+    for paper_id in ignored:
         given.pop(paper_id, None)
-    signals = Signals(prefs=prefs, excluded=touched)
     if given:
         rows = session.execute(select(Paper.id, Paper.title).where(Paper.id.in_(given)))
         titles = {int(pid): str(title) for pid, title in rows}
         signals.positives = [
             Positive(pid, kind, titles.get(pid, "")) for pid, kind in sorted(given.items())
         ]
-    _negatives(session, user_id, signals, touched, skip_before)
+    _skipped(session, user_id, signals, skip_before)
     return signals
 
 
-def _negatives(
-    session: Session, user_id: int, signals: Signals, touched: set[int], skip_before: dt.datetime
-) -> None:
-    forget = signals.prefs.forget_before
-    for paper_id, at in session.execute(_own(user_id, "dismissed")):
-        signals.excluded.add(paper_id)
-        if forget is None or at >= forget:
-            signals.negatives[paper_id] = DISMISSED_WEIGHT
+def _skipped(session: Session, user_id: int, signals: Signals, skip_before: dt.datetime) -> None:
+    """Papers shown before ``skip_before`` (and since ``forget_before``) not acted on."""
     shown = select(ReaderImpression.paper_id).where(
         ReaderImpression.user_id == user_id, ReaderImpression.shown_at < skip_before
     )
+    forget = signals.prefs.forget_before
     if forget is not None:
         shown = shown.where(ReaderImpression.shown_at >= forget)
     for paper_id in session.scalars(shown):
-        if paper_id not in touched:
+        if paper_id not in signals.excluded:
             signals.negatives.setdefault(paper_id, SKIPPED_WEIGHT)
 
 
+def _count_max(column: Any, *where: Any) -> list[Any]:
+    """How many rows, and the newest ``column``, as two scalar subqueries."""
+    base = select(func.count()).where(*where)
+    if column is CollectionItem.added_at:
+        base = base.select_from(CollectionItem).join(
+            Collection, Collection.id == CollectionItem.collection_id
+        )
+    newest = base.with_only_columns(func.max(column))
+    return [base.scalar_subquery(), newest.scalar_subquery()]
+
+
 def fingerprint(
-    session: Session, user_id: int, *, skip_before: dt.datetime, embedding_model: str | None
+    session: Session,
+    user_id: int,
+    *,
+    skip_before: dt.datetime,
+    embedding_model: str | None,
+    prefs: Prefs | None = None,
 ) -> str:
     """SHA-256 over what a model of this reader is trained from: per source, how many rows
-    and the newest, the settings, and the embedding model. A different one: stale."""
-    aggregates = [
-        select(func.count(), func.max(Upvote.created_at)).where(Upvote.user_id == user_id),
-        select(func.count(), func.max(CollectionItem.added_at))
-        .join(Collection, Collection.id == CollectionItem.collection_id)
-        .where(Collection.user_id == user_id),
-        select(func.count(), func.max(AuthorshipClaim.decided_at)).where(
-            AuthorshipClaim.user_id == user_id, AuthorshipClaim.status == "approved"
+    and the newest (one statement, indexed by reader), the settings, the embedding model.
+    A different one: stale."""
+    sources = [
+        _count_max(Upvote.created_at, Upvote.user_id == user_id),
+        _count_max(CollectionItem.added_at, Collection.user_id == user_id),
+        _count_max(
+            AuthorshipClaim.decided_at,
+            AuthorshipClaim.user_id == user_id,
+            AuthorshipClaim.status == "approved",
         ),
-        select(func.count(), func.max(ReaderSignal.created_at)).where(
-            ReaderSignal.user_id == user_id
-        ),
-        select(func.count(), func.max(ReaderImpression.shown_at)).where(
-            ReaderImpression.user_id == user_id, ReaderImpression.shown_at < skip_before
+        _count_max(ReaderSignal.created_at, ReaderSignal.user_id == user_id),
+        _count_max(
+            ReaderImpression.shown_at,
+            ReaderImpression.user_id == user_id,
+            ReaderImpression.shown_at < skip_before,
         ),
     ]
-    parts: list[Any] = [
-        [row[0], _iso(row[1])] for row in (session.execute(a).one() for a in aggregates)
-    ]
-    prefs = read_prefs(session, user_id)
+    row = session.execute(select(*(q for pair in sources for q in pair))).one()
+    parts: list[Any] = [[row[i], _iso(row[i + 1])] for i in range(0, len(row), 2)]
+    prefs = prefs if prefs is not None else read_prefs(session, user_id)
     parts.append(
         [prefs.paused, sorted(prefs.categories), sorted(prefs.authors), _iso(prefs.forget_before)]
     )
@@ -182,5 +186,7 @@ def fingerprint(
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+def _iso(moment: object) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat() if isinstance(moment, dt.datetime) else str(moment)

@@ -73,12 +73,12 @@ def recommend(
     """Up to ``limit`` papers first published from ``start`` to ``end`` (both included) for
     the reader ``user_id``, best first. ``record``: write them as shown to the reader."""
     cands = candidates(db, settings)
-    with db.read() as session:
+    with db.quick_read() as session:
         signals = gather(session, user_id, skip_before=skip_before(settings))
         stored = load_model(session, user_id)
         stale = stored is not None and is_stale(session, settings, user_id, stored, cands.model)
     method, linear = _method(db, settings, user_id, cands, signals, stored, stale)
-    with db.read() as session:
+    with db.quick_read() as session:
         ranked = _rank(session, settings, (method, linear), cands, signals, (start, end), limit)
         items = papers.items_by_paper_ids(session, [r[0] for r in ranked])
     found = [(pid, score, reason) for pid, score, reason in ranked if pid in items]
