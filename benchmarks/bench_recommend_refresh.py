@@ -17,7 +17,9 @@ file. Reading the signals from the database and writing ``reader_models`` rows a
 of it (the fingerprint query and one row per reader; see RESULTS.md).
 
 Reported: wall time from the first chunk handed out to the last model written, readers/s,
-the fit + serialise time summed over readers (wall and CPU), and peak RSS
+the fit + serialise time summed over readers (wall and CPU), the workers' whole CPU time
+(``RUSAGE_CHILDREN``; divided by the processes: the wall time the same work takes when
+the cores are free, an estimate on a shared box), and peak RSS
 (``resource.getrusage``) of the parent (holding the corpus) and of the largest worker (its
 RSS counts the corpus pages it touched, shared with the parent, not a copy). With
 ``--readers`` under 100,000 the 100,000 figure is a linear extrapolation, and says so.
@@ -107,6 +109,8 @@ def main() -> None:
         start = time.perf_counter()
         with ctx.Pool(args.processes, _start_worker, (args.background, out_dir)) as pool:
             results = list(pool.imap_unordered(_train_chunk, chunks))
+            pool.close()
+            pool.join()  # reaped, so that RUSAGE_CHILDREN counts the workers' CPU
         wall = time.perf_counter() - start
         stored = sum(p.stat().st_size for p in Path(out_dir).iterdir())
     report(args, results, wall, stored)
@@ -124,7 +128,13 @@ def report(
     worker = max(r[4] for r in results) / 1024
     print(f"load after: {load()}")
     print(f"readers: {n:,} on {args.processes} processes; background {args.background}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = children.ru_utime + children.ru_stime
     print(f"wall: {wall:.1f} s ({n / wall:,.0f} readers/s)")
+    print(
+        f"workers' CPU: {busy:.1f} s (simulation included), {busy / wall:.2f} cores on average;"
+        f" on {args.processes} free cores: ≈ {busy / args.processes:.0f} s"
+    )
     per_wall, per_cpu = fit_wall / n * 1e3, fit_cpu / n * 1e3
     print(f"fit + serialise per reader: {per_wall:.2f} ms wall, {per_cpu:.2f} ms CPU")
     print(f"models written: {stored / 1e6:.1f} MB ({stored / n:.0f} bytes a reader, id included)")
