@@ -21,14 +21,11 @@ from paperfeed.store.models import (
     Collection,
     CollectionItem,
     PaperEmbedding,
-    ReaderImpression,
-    ReaderModel,
-    ReaderPrefs,
-    ReaderSignal,
     Upvote,
     User,
     utcnow,
 )
+from paperfeed.store.reader_models import ReaderImpression, ReaderModel, ReaderPrefs, ReaderSignal
 from tests.factories import add_paper
 
 DIM = 16

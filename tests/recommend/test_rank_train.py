@@ -13,7 +13,8 @@ from paperfeed.config import Settings
 from paperfeed.recommend import train
 from paperfeed.recommend.service import recommend
 from paperfeed.store.db import Database
-from paperfeed.store.models import ReaderModel, utcnow
+from paperfeed.store.models import utcnow
+from paperfeed.store.reader_models import ReaderModel
 from tests.recommend import rank_corpus as rc
 from tests.recommend.rank_corpus import corpus, rank_settings
 

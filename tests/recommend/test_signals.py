@@ -28,18 +28,8 @@ from paperfeed.recommend.signals import (
     user_for_feed_token,
 )
 from paperfeed.store.db import Database
-from paperfeed.store.models import (
-    AuthorshipClaim,
-    Collection,
-    CollectionItem,
-    ReaderImpression,
-    ReaderModel,
-    ReaderPrefs,
-    ReaderSignal,
-    Upvote,
-    User,
-    utcnow,
-)
+from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Upvote, User, utcnow
+from paperfeed.store.reader_models import ReaderImpression, ReaderModel, ReaderPrefs, ReaderSignal
 from tests.factories import add_paper
 
 PAPERS = ["2501.00001", "2501.00002", "2501.00003", "2501.00004", "hep-th/9901001"]

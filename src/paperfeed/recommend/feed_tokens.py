@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 
 from paperfeed.recommend.prefs import upsert_prefs
 from paperfeed.store.db import Database
-from paperfeed.store.models import ReaderPrefs, User, utcnow
+from paperfeed.store.models import User, utcnow
+from paperfeed.store.reader_models import ReaderPrefs
 
 TOKEN_BYTES = 32
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)

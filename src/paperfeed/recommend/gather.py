@@ -15,16 +15,8 @@ from typing import Any
 from sqlalchemy import String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from paperfeed.store.models import (
-    AuthorshipClaim,
-    Collection,
-    CollectionItem,
-    Paper,
-    ReaderImpression,
-    ReaderPrefs,
-    ReaderSignal,
-    Upvote,
-)
+from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Paper, Upvote
+from paperfeed.store.reader_models import ReaderImpression, ReaderPrefs, ReaderSignal
 
 # How a positive was given, strongest first: a paper given two ways is told by the first.
 KINDS = ("wrote", "named", "saved", "upvoted")

@@ -17,7 +17,8 @@ from paperfeed.papers.categories import validate_category
 from paperfeed.recommend import RecommendError
 from paperfeed.store.db import Database
 from paperfeed.store.dialect import Ops
-from paperfeed.store.models import Paper, ReaderPrefs, utcnow
+from paperfeed.store.models import Paper, utcnow
+from paperfeed.store.reader_models import ReaderPrefs
 from paperfeed.text import NAME_KEY_CHARS, name_key
 
 MAX_FOLLOWS = 50  # categories, and authors, each

@@ -39,7 +39,8 @@ from paperfeed.recommend.train import (
     trainer_for,
 )
 from paperfeed.store.db import Database
-from paperfeed.store.models import Paper, PaperName, ReaderImpression, utcnow
+from paperfeed.store.models import Paper, PaperName, utcnow
+from paperfeed.store.reader_models import ReaderImpression
 from paperfeed.text import name_key
 
 MAX_IMPRESSIONS = 2000

@@ -36,12 +36,10 @@ from paperfeed.store.models import (
     Collection,
     CollectionItem,
     Paper,
-    ReaderImpression,
-    ReaderModel,
-    ReaderSignal,
     Upvote,
     utcnow,
 )
+from paperfeed.store.reader_models import ReaderImpression, ReaderModel, ReaderSignal
 
 __all__ = [
     "PaperNotFound",

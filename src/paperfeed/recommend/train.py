@@ -30,15 +30,8 @@ from paperfeed.recommend.gather import Positive, Prefs, Signals, fingerprint, ga
 from paperfeed.recommend.model import LinearModel, fit
 from paperfeed.store.db import Database
 from paperfeed.store.meta import get_meta, set_meta
-from paperfeed.store.models import (
-    AuthorshipClaim,
-    Collection,
-    ReaderModel,
-    ReaderPrefs,
-    ReaderSignal,
-    Upvote,
-    utcnow,
-)
+from paperfeed.store.models import AuthorshipClaim, Collection, Upvote, utcnow
+from paperfeed.store.reader_models import ReaderModel, ReaderPrefs, ReaderSignal
 
 log = logging.getLogger(__name__)
 METHODS = ("linear", "nearest", "follows", "trending")
