@@ -22,6 +22,7 @@ from paperfeed import papers
 from paperfeed.config import Settings
 from paperfeed.papers import FeedItem
 from paperfeed.papers.items import UPVOTES
+from paperfeed.recommend.blas import one_thread
 from paperfeed.recommend.candidates import Candidates, candidates
 from paperfeed.recommend.gather import Signals, gather
 from paperfeed.recommend.model import LinearModel
@@ -157,10 +158,11 @@ def _by_vectors(
     with_vectors = [p for p in signals.positives if p.paper_id in cands.row_of]
     pos_vectors = cands.vectors[pos_rows]
     # nearest: the best cosine to a positive (vectors are unit length)
-    scores = linear.score(vectors) if linear else (vectors @ pos_vectors.T).max(axis=1)
-    scores = np.where(np.isin(ids, list(signals.excluded)), -np.inf, scores)
-    best = _top(scores, limit)
-    nearest = (vectors[best] @ pos_vectors.T).argmax(axis=1)
+    with one_thread():
+        scores = linear.score(vectors) if linear else (vectors @ pos_vectors.T).max(axis=1)
+        scores = np.where(np.isin(ids, list(signals.excluded)), -np.inf, scores)
+        best = _top(scores, limit)
+        nearest = (vectors[best] @ pos_vectors.T).argmax(axis=1)
     return [
         (int(ids[i]), float(scores[i]), close_reason(with_vectors[int(n)]))
         for i, n in zip(best, nearest, strict=True)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
+from paperfeed.recommend.blas import one_thread
 from paperfeed.recommend.candidates import Candidates, candidates
 from paperfeed.recommend.gather import Positive, Prefs, Signals, fingerprint, gather
 from paperfeed.recommend.model import LinearModel, fit
@@ -93,7 +94,8 @@ def fit_reader(
     weights = np.concatenate([np.asarray(neg_weights, np.float32), np.ones(len(bg_rows))])
     if len(rows) == 0:  # a corpus of nothing but the reader's positives
         return "nearest", None, 0
-    model = fit(cands.vectors[pos_rows], cands.vectors[rows], weights.astype(np.float32))
+    with one_thread():
+        model = fit(cands.vectors[pos_rows], cands.vectors[rows], weights.astype(np.float32))
     return method, model, len(rows)
 
 
