@@ -27,7 +27,7 @@ computed only for the papers the evaluation needs and cached in ``benchmarks/.ca
 (ignored) as .npy keyed by arXiv id. Run it niced on a shared box:
 
     nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 150]
-        [--svm-negatives 0] [--tune] [--json out.json]
+        [--svm-negatives 0] [--svm-also 20000] [--tune] [--json out.json]
 """
 
 from __future__ import annotations
@@ -295,26 +295,37 @@ class Svm:
         self.negatives = negatives
         # Each reader's metrics, kept: ``--svm-only`` can fill it in a process of its own.
         self.saved = CACHE / f"recommend-svm-{len(texts)}-{negatives}.json"
-        self.known = json.loads(self.saved.read_text()) if self.saved.exists() else {}
+        self.known = self.read()
+
+    def read(self) -> dict[str, list[float]]:
+        for _ in range(10):  # another process may be writing it
+            try:
+                return json.loads(self.saved.read_text()) if self.saved.exists() else {}
+            except json.JSONDecodeError:
+                time.sleep(0.5)
+        return {}
 
     def measured(self, split: Split, reader: Reader) -> tuple[float, float, float]:
         key = f"{split.cutoff}|{reader.name}|{len(reader.positives)}"
         if key not in self.known:
+            self.known = self.read()
+        if key not in self.known:
             started = time.perf_counter()
             found = metrics(self.scores(split, reader), reader.relevant)
-            self.known = json.loads(self.saved.read_text()) if self.saved.exists() else {}
+            self.known = self.read()
             self.known[key] = [*found, time.perf_counter() - started]
-            self.saved.write_text(json.dumps(self.known))
+            self.saved.with_suffix(".tmp").write_text(json.dumps(self.known))
+            os.replace(self.saved.with_suffix(".tmp"), self.saved)  # whole for the other process
         ndcg, recall, mrr, _seconds = self.known[key]
         return ndcg, recall, mrr
 
-    def scores(self, split: Split, reader: Reader, sample: bool = True) -> NDArray[np.float64]:
+    def scores(self, split: Split, reader: Reader) -> NDArray[np.float64]:
         """The SVM's margins of the candidates: the reader's papers against the others
         before the cut-off (a seeded sample of ``negatives`` of them, one a cut-off)."""
         from sklearn.svm import LinearSVC
 
         others = split.before
-        if sample and self.negatives and len(others) > self.negatives:
+        if self.negatives and len(others) > self.negatives:
             rng = np.random.default_rng([SEED, int(split_start(split))])
             others = rng.choice(others, self.negatives, replace=False)
         others = others[~np.isin(others, reader.positives)]
@@ -326,8 +337,27 @@ class Svm:
         return np.asarray(clf.decision_function(self.x[split.candidates]))
 
 
+def zscore(x: NDArray[Any]) -> NDArray[np.float64]:
+    return np.asarray((x - x.mean()) / (x.std() + 1e-9), dtype=np.float64)
+
+
+def sparse_extras(x: Any, split: Split, reader: Reader, ranked: dict[str, Any], ours: str) -> None:
+    """Where the SVM's edge comes from: its tf-idf features with production's 2,000
+    background papers (not 50,000-100,000), and that fused with ours (z-scores summed)."""
+    from sklearn.svm import LinearSVC
+
+    mine = np.array(reader.positives)
+    others = split.background[~np.isin(split.background, mine)]
+    y = np.concatenate([np.ones(len(mine)), np.zeros(len(others))])
+    clf = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=0.01)
+    clf.fit(x[np.concatenate([mine, others])], y)
+    sparse = np.asarray(clf.decision_function(x[split.candidates]))
+    ranked["tf-idf SVM vs the 2,000 background"] = sparse
+    ranked[f"{ours} + tf-idf SVM vs background (z-sum)"] = zscore(ranked[ours]) + zscore(sparse)
+
+
 def evaluate(
-    split: Split, vec: dict[int, Floats], svm: Svm | None, configs: dict[str, Ours]
+    split: Split, vec: dict[int, Floats], configs: dict[str, Ours], tfidf: Any = None
 ) -> dict[str, list[tuple[float, float, float]]]:
     """Per method, per reader: (nDCG@10, recall@50, MRR)."""
     cand = np.stack([vec[int(r)] for r in split.candidates])
@@ -349,10 +379,10 @@ def evaluate(
             started = time.perf_counter()
             ranked[label] = ours_scores(cfg, pos, split, reader, vec, cand)
             spent[label] += time.perf_counter() - started
+        if tfidf is not None:
+            sparse_extras(tfidf, split, reader, ranked, next(iter(configs)))
         for label, scores in ranked.items():
             out[label].append(metrics(np.asarray(scores), reader.relevant))
-        if svm is not None:
-            out["SVM recipe"].append(svm.measured(split, reader))
     for label, seconds in spent.items():
         print(f"  {label}: {1000 * seconds / len(split.readers):.1f} ms a reader", flush=True)
     return out
@@ -377,7 +407,7 @@ def table(title: str, results: dict[str, list[tuple[float, float, float]]]) -> s
 
 def compare(title: str, results: dict[str, list[tuple[float, float, float]]], ours: str) -> str:
     lines = [f"{title}, {ours} minus SVM recipe (paired bootstrap over readers, 95 %):"]
-    a, b = np.array(results[ours]), np.array(results["SVM recipe"])
+    a, b = np.array(results[ours]), np.array(results["SVM recipe"])  # all its negatives
     for k, name in enumerate(("nDCG@10", "recall@50", "MRR")):
         mean, low, high = bootstrap(a[:, k] - b[:, k])
         lines.append(f"- {name}: {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
@@ -394,7 +424,7 @@ def tune(split: Split, vec: dict[int, Floats]) -> dict[str, Ours]:
     chosen by the mean of nDCG@10 and recall@50 (the two goals)."""
 
     def best_of(grid: list[Ours], stage: str) -> Ours:
-        results = evaluate(split, vec, None, {label(cfg): cfg for cfg in grid})
+        results = evaluate(split, vec, {label(cfg): cfg for cfg in grid})
         ours = {k: v for k, v in results.items() if k.startswith("ours")}
         print(table(f"dev {split.cutoff}, {stage}", ours), flush=True)
         goal = {k: float(np.array(v)[:, :2].mean()) for k, v in ours.items()}
@@ -410,32 +440,18 @@ def tune(split: Split, vec: dict[int, Floats]) -> dict[str, Ours]:
     return {label(best).replace("ours", "ours tuned", 1): best}
 
 
-def check_sample(svm: Svm, split: Split, n: int) -> None:
-    """The SVM against all the papers before the cut-off vs against the sample."""
-    results: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    spent: dict[str, float] = defaultdict(float)
-    for reader in split.readers[:n]:
-        for name, sample in ((f"SVM, {svm.negatives} negatives", True), ("SVM, all", False)):
-            started = time.perf_counter()
-            results[name].append(metrics(svm.scores(split, reader, sample), reader.relevant))
-            spent[name] += time.perf_counter() - started
-    print(table(f"dev {split.cutoff}: the SVM's negatives", results))
-    for name, seconds in spent.items():
-        print(f"  {name}: {seconds / n:.2f} s a reader", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--readers", type=int, default=100, help="readers sampled a cut-off")
     parser.add_argument("--cutoffs", nargs="+", default=list(CUTOFFS), help="first one is dev")
     parser.add_argument(
-        "--svm-negatives", type=int, default=20_000, help="0: all before the cut-off"
+        "--svm-negatives", type=int, default=0, help="0: all before the cut-off (the recipe)"
     )
+    parser.add_argument("--svm-also", type=int, default=0, help="also with N negatives")
     parser.add_argument("--tune", action="store_true", help="grid on the dev cut-off")
-    parser.add_argument(
-        "--svm-check", type=int, default=0, help="N dev readers: SVM all negatives vs sample"
-    )
     parser.add_argument("--no-svm", action="store_true")
+    parser.add_argument("--ours", action="append", default=[], help="C:BACKGROUND, more of ours")
+    parser.add_argument("--sparse", action="store_true", help="tf-idf vs background, fusion")
     parser.add_argument("--svm-only", action="store_true", help="only the SVM's cache")
     parser.add_argument("--embed-only", action="store_true", help="fill the cache, stop")
     parser.add_argument("--json", type=Path, help="write every reader's metrics here")
@@ -467,27 +483,34 @@ def main() -> None:
     if args.embed_only:
         return
     configs = {label(cfg): cfg for cfg in (Ours(1.0, 1000), Ours(1.0, 2000))}
+    for c, bg in (map(float, text.split(":")) for text in args.ours):
+        configs[label(Ours(c, int(bg)))] = Ours(c, int(bg))
     if args.tune:
         configs |= tune(splits[0], vec)
-    svm = None if args.no_svm else Svm(corpus, args.svm_negatives)
-    if svm is not None and args.svm_check:
-        check_sample(svm, splits[0], args.svm_check)
+    svms = [] if args.no_svm else [Svm(corpus, args.svm_negatives)]
+    tfidf = svms[0].x if svms and args.sparse else None
     every: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for i, s in enumerate(splits):
         print(f"cut-off {s.cutoff} ({'dev' if i == 0 else 'test'}):", flush=True)
-        every[s.cutoff] = evaluate(s, vec, svm, configs)
+        every[s.cutoff] = evaluate(s, vec, configs, tfidf)
+    if args.svm_also:
+        svms.append(Svm(corpus, args.svm_also))
+    for i, s in enumerate(splits):  # last: ``--svm-only`` may have filled them meanwhile
+        for svm in svms:
+            name = "SVM recipe" + (f", {svm.negatives} negatives" if svm.negatives else "")
+            every[s.cutoff][name] = [svm.measured(s, reader) for reader in s.readers]
         print(table(f"{s.cutoff} ({'dev' if i == 0 else 'test'})", every[s.cutoff]), flush=True)
-    for label, chosen in (("test cut-offs", args.cutoffs[1:]), ("all cut-offs", args.cutoffs)):
+    for name, chosen in (("test cut-offs", args.cutoffs[1:]), ("all cut-offs", args.cutoffs)):
         pooled: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         for cutoff in chosen:
             for method, rows in every[cutoff].items():
                 pooled[method] += rows
         if not pooled:
             continue
-        print(table(label, pooled))
-        if svm is not None:
+        print(table(name, pooled))
+        if "SVM recipe" in pooled:
             for ours in configs:
-                print(compare(label, pooled, ours))
+                print(compare(name, pooled, ours))
     if args.json:
         args.json.write_text(json.dumps(every))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
