@@ -18,16 +18,24 @@ max_iter=10000)`` per reader, positives against the other papers before the cut-
 ``paperfeed.recommend.model.fit`` on the production MiniLM embeddings, positives against a seeded
 random background sample of the papers before the cut-off (1,000 and 2,000).
 
+``--sparse`` adds where the SVM's edge comes from: its tf-idf SVM against production's
+background sample, and that fused with ours (z-scores summed).
+
 The first cut-off is the dev split: ``--tune`` searches C, background size and background
 weighting there only; the others are test. Reported: nDCG@10, recall@50, MRR per cut-off and
 overall, and a paired bootstrap over readers of ours minus the SVM.
 
 Embeddings (``paper_text`` of title and abstract, the production embedder and backend) are
 computed only for the papers the evaluation needs and cached in ``benchmarks/.cache``
-(ignored) as .npy keyed by arXiv id. Run it niced on a shared box:
+(ignored) as .npy keyed by arXiv id; so are the tf-idf matrix and each reader's SVM metrics
+(the SVM against 50,000-100,000 papers takes seconds a reader). On a shared box, run it niced;
+``--embed-only`` and ``--svm-only`` fill the caches, in two processes if need be:
 
-    nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 150]
-        [--svm-negatives 0] [--svm-also 20000] [--tune] [--json out.json]
+    nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 100]
+        [--svm-negatives 0] [--svm-also 20000] [--tune] [--ours C:BG] [--sparse]
+        [--json out.json]
+
+Without ``shared/data`` (or ``PAPERFEED_BENCH_DATA``) it says so and stops.
 """
 
 from __future__ import annotations
