@@ -16,12 +16,12 @@ from paperfeed.config import Settings
 from paperfeed.recommend import signals
 from paperfeed.store.db import Database
 from tests.e2e.conftest import PHONE, settings_from_env
+from tests.e2e.test_layout_browser import PASSWORD, log_in
 from tests.factories import add_paper
 from tests.recommend import rank_corpus as rc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PASSWORD = "a long test password"
 LONG_TITLE = "Averyveryverylongunbrokenwordthatwouldoverflowaphone " * 3
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
@@ -52,12 +52,8 @@ def test_the_signals_page_fits_a_phone_light_and_dark(
     shots.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         context = browser.new_context(**PHONE, color_scheme=scheme, java_script_enabled=False)
+        log_in(context, server, reader)
         page = context.new_page()
-        page.goto(f"{server}/login")
-        page.fill("#login", reader)
-        page.fill("#password", PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{server}/")
         page.goto(f"{server}/for-you/signals")
         assert page.evaluate(OVERFLOW) <= 0
         assert page.locator("a[href='/papers/2512.04242']").count() == 2  # upvoted, saved
