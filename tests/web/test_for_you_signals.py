@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.community import users
 from paperfeed.config import Settings
-from paperfeed.recommend import signals
+from paperfeed.recommend import signals, train
 from paperfeed.recommend.gather import Signals, gather
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper, utcnow
@@ -175,6 +175,27 @@ def test_pause_and_resume(readers: tuple[Reader, Reader]) -> None:
     assert_done(alice.post("pause", paused="0"), "resumed")
     assert not learned(db, me).prefs.paused
     assert "Pause learning" in alice.client.get(PAGE).text
+
+
+def test_a_paused_reader_is_not_retrained_until_resumed(
+    readers: tuple[Reader, Reader],
+    community_settings: Settings,  # noqa: F811
+) -> None:
+    alice, _ = readers
+    db, me = alice.db, alice.account.id
+    signals.add_seeds(db, me, ["2503.00002"])
+    first = train.train(db, community_settings, me)
+    assert_done(alice.post("pause", paused="1"), "paused")
+    signals.add_seeds(db, me, ["2503.00001"])  # a change the model has not learned
+    assert train.refresh_stale(db, community_settings, 100) == 0
+    with db.read() as s:
+        kept = train.load_model(s, me)
+        assert kept is not None and kept.fingerprint == first.fingerprint
+    assert_done(alice.post("pause", paused="0"), "resumed")
+    assert train.refresh_stale(db, community_settings, 100) == 1
+    with db.read() as s:
+        fresh = train.load_model(s, me)
+        assert fresh is not None and fresh.positives == 2
 
 
 def test_follows_are_saved_and_a_bad_one_keeps_the_input(readers: tuple[Reader, Reader]) -> None:
