@@ -18,6 +18,7 @@ from paperfeed.config import Settings
 from paperfeed.recommend import signals
 from paperfeed.store.db import Database
 from paperfeed.store.models import utcnow
+from paperfeed.web import for_you_feed
 from paperfeed.web.app import create_app
 from tests.community.conftest import (  # noqa: F401 (fixtures)
     community_settings,
@@ -27,10 +28,13 @@ from tests.community.conftest import (  # noqa: F401 (fixtures)
     site_db,
 )
 from tests.factories import add_paper
+from tests.recommend import rank_corpus as rc
+from tests.recommend.rank_corpus import corpus, rank_settings
 from tests.web import test_for_you_signals as signals_page
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 FRESH = ["2512.00001", "2512.00002", "2512.00003"]
+__all__ = ["corpus", "rank_settings"]  # fixtures
 URL_RE = re.compile(r'<code id="feed-url-atom">[^<]*(/feeds/for-you/[A-Za-z0-9_-]{43})\.atom<')
 
 
@@ -177,3 +181,32 @@ def test_the_feed_is_never_kept_in_the_shared_cache(
         assert anonymous.get(f"/feeds/for-you/{token}.atom").status_code == 200
         signals.revoke_feed_token(site_db, account.id)
         assert anonymous.get(f"/feeds/for-you/{token}.atom").status_code == 404
+
+
+def test_the_feed_learns_from_its_readers_upvote_and_names_it_to_them_only(
+    database: Database,
+    rank_settings: Settings,
+    corpus: rc.Corpus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On papers with embeddings: the week's topic-B papers lead the feed of a reader who
+    upvoted one, with the upvoted paper's title as the reason; another reader's feed never
+    names it."""
+    evening = dt.datetime.combine(corpus.last_day, dt.time(23))
+    monkeypatch.setattr(for_you_feed, "utcnow", lambda: evening)
+    alice, bob = rc.add_user(database, "alice"), rc.add_user(database, "bob")
+    liked = corpus.topics["B"][3]
+    rc.upvote(database, alice, liked)
+    tokens = [signals.new_feed_token(database, user) for user in (alice, bob)]
+    with TestClient(create_app(rank_settings, database)) as anonymous:
+        hers, his = (entries(anonymous, f"/feeds/for-you/{t}") for t in tokens)
+    week = {
+        corpus.arxiv_of[p]
+        for p, day in corpus.day_of.items()
+        if day > evening.date() - dt.timedelta(days=7)
+    }
+    assert {a for a, _ in hers} == week == {a for a, _ in his}
+    b_papers = {corpus.arxiv_of[p] for p in corpus.topics["B"]}
+    assert {a for a, _ in hers[:3]} <= b_papers
+    assert hers[0][1].startswith("Close to “Topic B paper 7”, which you upvoted. — ")
+    assert not any("Topic B paper 7" in s or "upvoted" in s for _, s in his)
