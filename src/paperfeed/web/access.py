@@ -118,6 +118,8 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("GET", "/collections/{collection_id}"): PUBLIC,
     ("GET", "/collections/{collection_id}.xml"): PUBLIC,
     ("GET", "/collections/{collection_id}.atom"): PUBLIC,
+    ("GET", "/feeds/for-you/{token}.atom"): PUBLIC,  # the secret token is the credential
+    ("GET", "/feeds/for-you/{token}.xml"): PUBLIC,
     # accounts (the forms before login are public; a token on them is refused, as on any form)
     ("GET", "/signup"): PUBLIC,
     ("POST", "/signup"): PUBLIC,
@@ -138,6 +140,14 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/account/tokens"): SESSION,
     ("POST", "/account/tokens/{token_id}/revoke"): SESSION,
     ("GET", "/account/digest"): SESSION,
+    # the reader's signals for the personal feed
+    ("GET", "/for-you/signals"): SESSION,
+    ("POST", "/for-you/signals/paper"): SESSION,
+    ("POST", "/for-you/signals/pause"): SESSION,
+    ("POST", "/for-you/signals/follows"): SESSION,
+    ("POST", "/for-you/signals/digest"): SESSION,
+    ("POST", "/for-you/signals/forget"): SESSION,
+    ("POST", "/for-you/signals/feed"): SESSION,
     # community forms
     ("POST", "/papers/{arxiv_id}/upvote"): SESSION,
     ("POST", "/papers/{arxiv_id}/comments"): SESSION,

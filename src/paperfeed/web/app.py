@@ -36,11 +36,13 @@ from paperfeed.web.cache import PageCache
 from paperfeed.web.cached_pages import CachedPages
 from paperfeed.web.errors import AnswerErrors, install_error_handlers
 from paperfeed.web.feeds import router as feeds_router
+from paperfeed.web.for_you_feed import router as for_you_feed_router
 from paperfeed.web.input_guard import InputGuard
 from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
+from paperfeed.web.pages.for_you_signals import router as for_you_signals_router
 from paperfeed.web.pages.names import router as names_router
 from paperfeed.web.pages.prefs import router as prefs_router
 from paperfeed.web.pages.search import router as search_router
@@ -119,6 +121,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(api_router)
     app.include_router(markdown_router)
     app.include_router(feeds_router)
+    app.include_router(for_you_feed_router)
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
@@ -127,6 +130,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(names_router)
     app.include_router(subscriptions_router)
     app.include_router(prefs_router)
+    app.include_router(for_you_signals_router)
     app.include_router(pages_router)
 
 

@@ -27,8 +27,8 @@ import email.utils
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
 from fastapi import APIRouter, Request
@@ -69,6 +69,8 @@ class FeedDoc:
     page_path: str  # the HTML page this feed mirrors
     self_path: str  # this feed's path (without format suffix)
     items: Sequence[FeedItem]
+    # arXiv id → a sentence that leads the item's summary (the private feed's reasons)
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 def _clean(text: str | None) -> str:
@@ -151,7 +153,7 @@ def render_rss(doc: FeedDoc, settings: Settings) -> bytes:
             _sub(entry, f"{{{DC_NS}}}creator", ", ".join(item.authors))
         for cat in _categories(item):
             _sub(entry, "category", cat)
-        _sub(entry, "description", _html(_summary(item)))
+        _sub(entry, "description", _html(_summary(item, doc.notes.get(item.arxiv_id))))
         _sub(entry, "comments", f"{base}/papers/{item.arxiv_id}")
     out: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
     return out
@@ -184,14 +186,15 @@ def render_atom(doc: FeedDoc, settings: Settings) -> bytes:
             _sub(_sub(entry, "author"), "name", name)
         for cat in _categories(item):
             _sub(entry, "category", term=_clean(cat))
-        _sub(entry, "summary", _summary(item), type="text")
+        _sub(entry, "summary", _summary(item, doc.notes.get(item.arxiv_id)), type="text")
     out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return out
 
 
-def _summary(item: FeedItem) -> str:
+def _summary(item: FeedItem, note: str | None = None) -> str:
     votes = f"{item.upvotes} upvote{'s' if item.upvotes != 1 else ''}"
-    return f"{item.abstract} ({votes})" if item.abstract else votes
+    text = f"{item.abstract} ({votes})" if item.abstract else votes
+    return f"{note} — {text}" if note else text
 
 
 # --- data --------------------------------------------------------------------------------------
