@@ -17,7 +17,10 @@ from sqlalchemy import delete, insert, select
 from paperfeed import papers
 from paperfeed.config import Settings, get_settings
 from paperfeed.digest import deliver
+from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.clock import FakeClock
+from paperfeed.digest.compose import period_for
+from paperfeed.digest.preview import preview
 from paperfeed.recommend import candidates
 from paperfeed.recommend.signals import set_digest_for_you
 from paperfeed.store.db import Database
@@ -164,6 +167,12 @@ def test_switch_off_removes_the_section(
         upvote(database, user, corpus.topics["A"][0])
         subscribe(database, address, "weekly", user)
     set_digest_for_you(database, ann, False)
+    # The preview shows the section as it would be sent, and records nothing.
+    bob_sub = subs.get_by_email(database, "bob@x.org")
+    assert bob_sub is not None
+    shown = preview(database, fy_settings, bob_sub, period_for("weekly", WEEK2), "text")
+    assert shown is not None and REASON_A in shown.data.decode()
+    assert impressions(database, bob) == {}
     send(database, fy_settings, "weekly", WEEK2)
     mine, rest, text = sections(only(smtp_sink, "ann@x.org"))
     assert mine == [] and rest and "For you" not in text
