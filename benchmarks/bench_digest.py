@@ -1,9 +1,11 @@
 """Daily digest at scale: compose (freeze the run), render, deliver to a local SMTP sink.
 
     .venv/bin/python benchmarks/bench_digest.py [--subscribers 100000] [--workers 1]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench] [--for-you N]
 
-A third of the subscribers have topic preferences (categories, keywords, authors). The
+A third of the subscribers have topic preferences (categories, keywords, authors);
+``--for-you N``: the first N have an account with upvotes (random embeddings), so their
+digests carry a For-you section (one recommendation each while composing). The
 SMTP sink is aiosmtpd's ``Sink`` handler in its own process on loopback. Delivery runs as
 ``--workers`` real ``paperfeed digest send`` processes sharing the run. Reports digests/s for
 each phase, peak RSS (this process and the senders), and the load average (shared cores).
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,6 +173,43 @@ def seed(db: Any, n_subscribers: int) -> None:
             session.execute(insert(Subscriber), subs[i : i + 10_000])
 
 
+def seed_for_you(db: Any, n_readers: int, n_papers: int) -> None:
+    """Random unit embeddings for every paper; the first ``n_readers`` subscribers get an
+    account with 6 upvotes (enough for a linear model, trained when the run asks)."""
+    import numpy as np
+
+    from paperfeed.store.embeddings import to_blob
+    from paperfeed.store.models import PaperEmbedding, Subscriber, Upvote, User
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(n_papers, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with db.write() as session:
+        session.execute(
+            insert(PaperEmbedding),
+            [
+                {"paper_id": i + 1, "model": "bench-minilm", "dim": 384,
+                 "vector": to_blob(vectors[i]), "content_hash": "bench", "embedded_at": NOW}
+                for i in range(n_papers)
+            ],
+        )  # fmt: skip
+        users = [{"id": u + 1, "username": f"reader{u}", "email": f"s{u:06d}@example.org",
+                  "password_hash": "x", "created_at": NOW} for u in range(n_readers)]  # fmt: skip
+        if users:
+            session.execute(insert(User), users)
+            picks = [(u + 1, int(p) + 1) for u in range(n_readers)
+                     for p in rng.choice(n_papers, 6, replace=False)]  # fmt: skip
+            session.execute(
+                insert(Upvote), [{"user_id": u, "paper_id": p, "created_at": NOW} for u, p in picks]
+            )
+            for u in range(n_readers):
+                session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.email == f"s{u:06d}@example.org")
+                    .values(user_id=u + 1)
+                )
+
+
 def compose(db: Any, settings: Any, out: Figures) -> int:
     """Freeze the run (every recipient's list, one transaction); the run's id."""
     from paperfeed.digest import deliver
@@ -193,14 +232,16 @@ def render_all(db: Any, settings: Any, run_id: int, out: Figures) -> None:
     period = period_for("daily", DAY)
     with db.read() as session:
         contents = {
-            cid: ids
-            for cid, ids in session.execute(select(DigestContent.id, DigestContent.paper_ids))
+            cid: (ids, reasons or [])
+            for cid, ids, reasons in session.execute(
+                select(DigestContent.id, DigestContent.paper_ids, DigestContent.for_you)
+            )
         }
         d = DigestDelivery
         rows = session.execute(select(d.subscriber_id, d.email, d.content_id)).all()
     t = time.perf_counter()
     for sid, email, cid in rows:
-        content = renderer.content(period, cid, contents[cid])
+        content = renderer.content(period, cid, *contents[cid])
         message = renderer.message(content, Recipient(sid, email), run_id, period, NOW)
         out.render_bytes += len(message)
     out.render_s = time.perf_counter() - t
@@ -241,8 +282,8 @@ def report(kind: str, args: argparse.Namespace, f: Figures, load0: float) -> Non
     n = f.deliveries
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"database: {kind}, subscribers: {args.subscribers}, deliveries: {n}, "
-          f"distinct contents: {f.contents}, senders: {args.workers}")  # fmt: skip
+    print(f"database: {kind}, subscribers: {args.subscribers} ({args.for_you} with For you), "
+          f"deliveries: {n}, distinct contents: {f.contents}, senders: {args.workers}")  # fmt: skip
     print(f"compose: {f.compose_s:.1f} s ({n / f.compose_s:,.0f} digests/s)")
     print(f"render:  {f.render_s:.1f} s ({n / f.render_s:,.0f} digests/s, "
           f"avg {f.render_bytes / n:,.0f} bytes)")  # fmt: skip
@@ -262,6 +303,7 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--database-url", default="")
+    ap.add_argument("--for-you", type=int, default=0, help="subscribers with an account")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-digest-"))
@@ -278,6 +320,7 @@ def main() -> None:
     db.upgrade()
     load0 = os.getloadavg()[0]
     seed(db, args.subscribers)
+    seed_for_you(db, min(args.for_you, args.subscribers), 14 * 25)
     figures = Figures()
     sink = subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",

@@ -281,11 +281,14 @@ class Composer:
             out[sid] = papers
         return out
 
-    def papers_for(self, sub: SubscriberRow, sent: frozenset[int]) -> tuple[int, ...]:
+    def papers_for(
+        self, sub: SubscriberRow, sent: frozenset[int], limit: int | None = None
+    ) -> tuple[int, ...]:
         ordered = self.ordered_for(sub)
+        n = sub.max_papers if limit is None else limit
         if not sent:
-            return tuple(ordered[: sub.max_papers])
-        return tuple([p for p in ordered if p not in sent][: sub.max_papers])
+            return tuple(ordered[:n])
+        return tuple([p for p in ordered if p not in sent][:n])
 
 
 def keyword_matches(
@@ -319,8 +322,12 @@ def prepare_search(db: Database, settings: Settings) -> None:
         log.warning("keyword index unavailable; keywords will be matched by plain text")
 
 
-def content_key(paper_ids: Sequence[int]) -> str:
-    return hashlib.sha256(",".join(map(str, paper_ids)).encode()).hexdigest()
+def content_key(paper_ids: Sequence[int], for_you: Sequence[str] = ()) -> str:
+    """Names a content within its run: its papers, and a reader's own section's reasons."""
+    text = ",".join(map(str, paper_ids))
+    if for_you:
+        text += "\x00for-you\x00" + "\x00".join(for_you)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @lru_cache(maxsize=1024)

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 
 from paperfeed.config import Settings
+from paperfeed.digest import for_you
 from paperfeed.digest.clock import Clock
 from paperfeed.digest.compose import SUBSCRIBER_COLUMNS, Composer, Period, subscriber_row
 from paperfeed.digest.render import Recipient, Renderer
@@ -32,16 +33,21 @@ def preview(
     ("html") or plain-text ("text") part. None when it would be empty (nothing is sent)."""
     clock = Clock()
     with db.read() as session:
+        wanted = for_you.readers(session, period.kind, [sub.id])
+    pick = for_you.gather_picks(db, settings, period, wanted).get(sub.id)
+    with db.read() as session:
         composer = Composer(session, db, settings, period, clock.now())
         row = subscriber_row(
             session.execute(select(*SUBSCRIBER_COLUMNS).where(Subscriber.id == sub.id)).one()
         )
-        sent = composer.already_sent(composer.candidate_ids([row])).get(sub.id, frozenset())
-        papers = list(composer.papers_for(row, sent))
+        candidates = composer.candidate_ids([row]) | {p for p, _ in (pick.ranked if pick else ())}
+        sent = composer.already_sent(candidates).get(sub.id, frozenset())
+        got = for_you.compose(composer, row, sent, pick)
+    papers = list(got.papers)
     if not papers:
         return None
     renderer = Renderer(db, settings)
-    content = renderer.render_content(period, papers)
+    content = renderer.render_content(period, papers, got.reasons)
     data = renderer.message(content, Recipient(sub.id, sub.email), 0, period, clock.now())
     if fmt != "eml":
         data = _part(data, "html" if fmt == "html" else "plain")

@@ -20,6 +20,7 @@ import binascii
 import datetime as dt
 import textwrap
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -43,6 +44,7 @@ SNIPPET_CHARS = 320
 # Stand-ins for the per-recipient parts; plain letters survive escaping and inlining.
 P_EMAIL, P_UNSUB, P_MANAGE = "PFxEMAILx7Q", "PFxUNSUBx7Q", "PFxMANAGEx7Q"
 HEADINGS = {"daily": "Today's trending papers", "weekly": "The week's best papers"}
+FOR_YOU_HEADING = "For you"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,14 @@ class Card:
     snippet: str
     snippet_wrapped: str
     code_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForYouCard:
+    """A paper of the reader's "For you" section and why it is there."""
+
+    paper: Card
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +144,38 @@ class Renderer:
                     self._cards[row.id] = card(row)
         return [self._cards[p] for p in paper_ids if p in self._cards]
 
-    def content(self, period: Period, content_id: int, paper_ids: list[int]) -> RenderedContent:
+    def content(
+        self,
+        period: Period,
+        content_id: int,
+        paper_ids: list[int],
+        reasons: Sequence[str] = (),
+    ) -> RenderedContent:
         key = (period.key, content_id)
         found = self._contents.get(key)
         if found is not None:
             self._contents.move_to_end(key)
             return found
-        found = self.render_content(period, paper_ids)
+        found = self.render_content(period, paper_ids, reasons)
         self._contents[key] = found
         if len(self._contents) > self.cache_size:
             self._contents.popitem(last=False)
         return found
 
-    def render_content(self, period: Period, paper_ids: list[int]) -> RenderedContent:
+    def render_content(
+        self, period: Period, paper_ids: list[int], reasons: Sequence[str] = ()
+    ) -> RenderedContent:
+        """``reasons``: one per leading paper of the reader's "For you" section."""
         s = self.settings
-        cards = self.cards(paper_ids)
-        first = cards[0].title if cards else ""
-        more = f" (+{len(cards) - 1} more)" if len(cards) > 1 else ""
+        everything = self.cards(paper_ids)  # a paper deleted since the run is left out
+        for_you = [
+            ForYouCard(self._cards[p], r)
+            for p, r in zip(paper_ids, reasons, strict=False)
+            if p in self._cards
+        ]
+        cards = self.cards(list(paper_ids[len(reasons) :]))
+        first = everything[0].title if everything else ""
+        more = f" (+{len(everything) - 1} more)" if len(everything) > 1 else ""
         subject = f"{s.site_name} {period.kind}: {truncate(first, 90)}{more}"
         context = {
             "site_name": s.site_name,
@@ -160,7 +185,10 @@ class Renderer:
             "period_label": period.label,
             "kind": period.kind,
             "papers": cards,
-            "preheader": ", ".join(c.title for c in cards[:3]),
+            "for_you": for_you,
+            "for_you_heading": FOR_YOU_HEADING,
+            "signals_url": f"{self.base_url}/for-you/signals",
+            "preheader": ", ".join(c.title for c in everything[:3]),
             "email_placeholder": P_EMAIL,
             "manage_url": P_MANAGE,
             "unsubscribe_url": P_UNSUB,

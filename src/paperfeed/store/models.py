@@ -404,6 +404,8 @@ class DigestContent(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the paper ids
     paper_ids: Mapped[list[int]] = mapped_column(JSON)
+    # A reader's own content: the reasons of its leading "For you" papers; shared ones: None.
+    for_you: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class DigestContentPaper(Base):

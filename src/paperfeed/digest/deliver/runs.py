@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
+from paperfeed.digest import for_you
 from paperfeed.digest.clock import Clock
 from paperfeed.digest.compose import (
     SUBSCRIBER_COLUMNS,
@@ -95,6 +96,11 @@ def create_run(
     period = period_for(kind, day)
     now = clock.now()
     prepare_search(db, settings)  # outside the write transaction: it writes too
+    with db.read() as session:
+        wanted = for_you.readers(session, kind)
+    # Recommendations read (and may train) on connections of their own: before the write.
+    picks = for_you.gather_picks(db, settings, period, wanted) if wanted else {}
+    shown: dict[int, list[int]] = {}
     try:
         with db.write() as session:
             # Another process may have made it while we waited for the write lock.
@@ -114,7 +120,7 @@ def create_run(
             )
             session.add(run)
             session.flush()
-            n = _freeze(session, db, settings, run.id, period, now, schedule)
+            n, shown = _freeze(session, db, settings, run.id, period, now, schedule, picks)
             if n == 0:
                 run.status = "done"
                 run.finished_at = now
@@ -124,6 +130,7 @@ def create_run(
         again = find_run(db, kind, day)
         assert again is not None
         return again
+    for_you.record_shown(db, shown)
     log.info("digest run %s %s: %d recipients frozen", kind, period.key, n)
     return RunInfo(run_id, period, status, True, n)
 
@@ -136,28 +143,35 @@ def _freeze(
     period: Period,
     now: dt.datetime,
     schedule: bool,
-) -> int:
-    """Write the run's deliveries (one per subscriber with papers to get); their number."""
+    picks: dict[int, for_you.Picks],
+) -> tuple[int, dict[int, list[int]]]:
+    """Write the run's deliveries (one per subscriber with papers to get): their number, and
+    the For-you papers frozen for each reader (user id → paper ids)."""
     composer = Composer(session, db, settings, period, now)
     subs = _eligible(session, period.kind)
-    sent = composer.already_sent(composer.candidate_ids(subs), exclude_run=run_id)
+    candidates = composer.candidate_ids(subs)
+    candidates.update(p for pick in picks.values() for p, _ in pick.ranked)
+    sent = composer.already_sent(candidates, exclude_run=run_id)
     content_id = _contents(session, run_id)
     due_at = _due_times(now, period.kind, schedule)
     stale = STALE_AFTER[period.kind]
     rows: list[dict[str, Any]] = []
     written = 0
+    shown: dict[int, list[int]] = {}
     empty: frozenset[int] = frozenset()
     for sub in subs:
-        papers = composer.papers_for(sub, sent.get(sub.id, empty))
-        if not papers:
+        pick = picks.get(sub.id)
+        got = for_you.compose(composer, sub, sent.get(sub.id, empty), pick)
+        if not got.papers:
             continue  # empty digests are not sent
-        cid = content_id(papers)
+        if pick is not None and got.reasons:
+            shown.setdefault(pick.user_id, []).extend(got.papers[: len(got.reasons)])
         due = due_at(sub)
         rows.append(
             {
                 "run_id": run_id,
                 "subscriber_id": sub.id,
-                "content_id": cid,
+                "content_id": content_id(got.papers, got.reasons),
                 "email": sub.email,
                 "status": "pending",
                 "due_at": due,
@@ -174,7 +188,7 @@ def _freeze(
     if rows:
         session.execute(insert(DigestDelivery), rows)
         written += len(rows)
-    return written
+    return written, shown
 
 
 def _eligible(session: Session, kind: str) -> list[SubscriberRow]:
@@ -188,21 +202,27 @@ def _eligible(session: Session, kind: str) -> list[SubscriberRow]:
     ]
 
 
-def _contents(session: Session, run_id: int) -> Callable[[tuple[int, ...]], int]:
-    """The content id of a paper list, written once per distinct list of the run."""
-    contents: dict[tuple[int, ...], int] = {}
+def _contents(session: Session, run_id: int) -> Callable[[tuple[int, ...], tuple[str, ...]], int]:
+    """The content id of a paper list (and its For-you reasons), written once per distinct
+    list of the run."""
+    contents: dict[tuple[tuple[int, ...], tuple[str, ...]], int] = {}
 
-    def content_id(papers: tuple[int, ...]) -> int:
-        cid = contents.get(papers)
+    def content_id(papers: tuple[int, ...], reasons: tuple[str, ...]) -> int:
+        cid = contents.get((papers, reasons))
         if cid is None:
-            content = DigestContent(run_id=run_id, key=content_key(papers), paper_ids=list(papers))
+            content = DigestContent(
+                run_id=run_id,
+                key=content_key(papers, reasons),
+                paper_ids=list(papers),
+                for_you=list(reasons) if reasons else None,
+            )
             session.add(content)
             session.flush()
             session.execute(
                 insert(DigestContentPaper),
                 [{"content_id": content.id, "paper_id": p} for p in papers],
             )
-            cid = contents[papers] = content.id
+            cid = contents[(papers, reasons)] = content.id
         return cid
 
     return content_id

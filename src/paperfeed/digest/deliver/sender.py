@@ -73,7 +73,8 @@ class Sender:
         self.ledger = Ledger(db, settings, self.id, rng or random.Random())
         self.on_claim = on_claim
         self._periods: dict[int, Period] = {}
-        self._contents: dict[int, list[int]] = {}
+        # content id → its papers and the reasons of its leading For-you papers
+        self._contents: dict[int, tuple[list[int], list[str]]] = {}
         self._last_beat = -1e9
         self.stats = SendStats()
 
@@ -180,11 +181,11 @@ class Sender:
 
     def _send(self, claim: Claim) -> Result:
         period = self._periods[claim.run_id]
-        papers = self._contents[claim.content_id]
+        papers, reasons = self._contents[claim.content_id]
         t0 = self.clock.monotonic()
 
         def render() -> Any:  # reads only, before any SMTP: safe to do again
-            content = self.renderer.content(period, claim.content_id, papers)
+            content = self.renderer.content(period, claim.content_id, papers, reasons)
             return self.renderer.message(
                 content,
                 Recipient(claim.subscriber_id, claim.email),
@@ -320,7 +321,9 @@ class Sender:
             ).one()
             self._periods[claim.run_id] = Period(*run)
         if claim.content_id not in self._contents:
-            ids = conn.scalar(
-                select(DigestContent.paper_ids).where(DigestContent.id == claim.content_id)
-            )
-            self._contents[claim.content_id] = list(ids or [])
+            ids, reasons = conn.execute(
+                select(DigestContent.paper_ids, DigestContent.for_you).where(
+                    DigestContent.id == claim.content_id
+                )
+            ).one()
+            self._contents[claim.content_id] = (list(ids or []), list(reasons or []))
