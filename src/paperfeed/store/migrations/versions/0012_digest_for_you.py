@@ -1,6 +1,6 @@
 """digests: a content's leading "For you" papers and their reasons (per reader)
 
-Revision ID: 0012_digest_for_you
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-05 05:30:00.000000
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_digest_for_you"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
