@@ -12,7 +12,9 @@ read token, and a trained linear model (``train.rebuild``). Then, for each ``--w
 starts ``paperfeed serve --workers N``, checks the answer (200, method ``linear``, ``limit``
 items), warms up, and loads ``/api/recommendations?limit=L`` (the default window, the last
 7 days) with ``nice -n 10 wrk --latency`` at 1 connection (one request at a time: the
-service time) and at ``--connections`` (load). Prints requests/s, p50 and p99 per run.
+service time) and at ``--connections`` (load), and ``/api/me`` at 1 connection (the floor:
+the token's lookup and the HTTP round trip). Prints requests/s, p50 and p99 per run, and
+the server's CPU time per request (its processes' user + system time, from /proc).
 
 Only wrk is niced: the server runs at normal priority. Titles and abstracts are invented.
 """
@@ -123,6 +125,20 @@ def build(url: str, candidates: int, older: int, upvotes: int) -> tuple[str, int
     return token, sum(1 for _, at in ids if at >= week)
 
 
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time of every live process in the process group ``group`` (the
+    server: started in its own session), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def check(base: str, token: str, limit: int) -> str:
     request = urllib.request.Request(
         f"{base}/api/recommendations?limit={limit}", headers={"Authorization": f"Bearer {token}"}
@@ -170,13 +186,23 @@ def main() -> int:
                 wait_ready(f"{base}/api/daily_papers?limit=1", timeout=60)
                 for _ in range(2 * workers):  # each worker loads its candidates once
                     check(base, token, args.limit)
+                # The floor: the same token's lookup and the HTTP round trip, nothing ranked.
+                _, me50, me99, _ = run_wrk(f"{base}/api/me", args.seconds, 1, 1, prefix=wrk)
+                print(
+                    f"workers={workers} /api/me, 1 connection: p50 {me50:.1f} ms, p99 {me99:.1f} ms"
+                )
                 path = f"{base}/api/recommendations?limit={args.limit}"
                 run_wrk(path, 3, 1, args.connections, prefix=wrk)  # warm-up
                 for connections in (1, args.connections):
+                    before = cpu_seconds(process.pid)
                     rps, p50, p99, errors = run_wrk(path, args.seconds, 1, connections, prefix=wrk)
+                    # Server CPU per request: what the load on a shared box does not inflate
+                    # as much as wall time.
+                    cpu = (cpu_seconds(process.pid) - before) / (rps * args.seconds) * 1000
                     print(
                         f"workers={workers} connections={connections}: {rps:.0f} req/s, "
-                        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms {errors}".rstrip(),
+                        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, server CPU {cpu:.1f} ms/request "
+                        f"{errors}".rstrip(),
                         flush=True,
                     )
             finally:

@@ -94,7 +94,7 @@ async def _community_error(request: Request, exc: CommunityError) -> Response:
 
 
 async def _recommend_error(request: Request, exc: RecommendError) -> Response:
-    # The personal feed's refusals: an unknown paper is a 404, the rest a 400.
+    # The personal feed's refusals: an unknown paper is a 404, anything else a 400.
     return await _answer(request, 404 if isinstance(exc, PaperNotFound) else 400, str(exc))
 
 
