@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, case, func, literal, select, union_all
+from sqlalchemy import String, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Paper, Upvote
@@ -51,7 +51,7 @@ class Signals:
     prefs: Prefs = field(default_factory=Prefs)
 
 
-def _given(user_id: int) -> Any:
+def _given(user_id: Any) -> Any:
     """Every (paper, when, kind) the reader gave, in one statement: ``upvoted``, ``saved``,
     ``wrote`` (approved claim), ``claimed`` (other claims), and ``reader_signals`` kinds."""
     claim_kind = case((AuthorshipClaim.status == "approved", "wrote"), else_="claimed")
@@ -93,7 +93,7 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
     given: dict[int, str] = {}
     ignored: set[int] = set()
     signals = Signals(prefs=prefs)
-    for paper_id, at, raw in session.execute(_given(user_id)):
+    for paper_id, at, raw in session.execute(_GIVEN, {"user_id": user_id}):
         kind = "named" if raw == "seed" else str(raw)
         if kind == "ignored":  # not learned from; not hidden for that
             ignored.add(paper_id)
@@ -142,17 +142,8 @@ def _count_max(column: Any, *where: Any) -> list[Any]:
     return [base.scalar_subquery(), newest.scalar_subquery()]
 
 
-def fingerprint(
-    session: Session,
-    user_id: int,
-    *,
-    skip_before: dt.datetime,
-    embedding_model: str | None,
-    prefs: Prefs | None = None,
-) -> str:
-    """SHA-256 over what a model of this reader is trained from: per source, how many rows
-    and the newest (one statement, indexed by reader), the settings, the embedding model.
-    A different one: stale."""
+def _fingerprint_sources(user_id: Any, skip_before: Any) -> Any:
+    """Per source, how many rows and the newest, as one SELECT (indexed by reader)."""
     sources = [
         _count_max(Upvote.created_at, Upvote.user_id == user_id),
         _count_max(CollectionItem.added_at, Collection.user_id == user_id),
@@ -168,7 +159,28 @@ def fingerprint(
             ReaderImpression.shown_at < skip_before,
         ),
     ]
-    row = session.execute(select(*(q for pair in sources for q in pair))).one()
+    return select(*(q for pair in sources for q in pair))
+
+
+# Built once: building these statements (and their cache keys) cost 0.25 and 0.53 ms of CPU
+# per request, a tenth of a recommendation (benchmarks/RESULTS.md, For you over HTTP).
+_USER: Any = bindparam("user_id")
+_GIVEN = _given(_USER)
+_SOURCES = _fingerprint_sources(_USER, bindparam("skip_before"))
+
+
+def fingerprint(
+    session: Session,
+    user_id: int,
+    *,
+    skip_before: dt.datetime,
+    embedding_model: str | None,
+    prefs: Prefs | None = None,
+) -> str:
+    """SHA-256 over what a model of this reader is trained from: per source, how many rows
+    and the newest (one statement, indexed by reader), the settings, the embedding model.
+    A different one: stale."""
+    row = session.execute(_SOURCES, {"user_id": user_id, "skip_before": skip_before}).one()
     parts: list[Any] = [[row[i], _iso(row[i + 1])] for i in range(0, len(row), 2)]
     prefs = prefs if prefs is not None else read_prefs(session, user_id)
     parts.append(

@@ -272,18 +272,13 @@ def _by_trending(
 def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None:
     """Record ``paper_ids`` as shown to the reader (first showing only), keeping the
     ``MAX_IMPRESSIONS`` newest."""
+    with db.quick_read() as session:
+        if not _unrecorded(session, user_id, paper_ids):
+            return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
     try:
         with db.write() as session:
-            have = set(
-                session.scalars(
-                    select(ReaderImpression.paper_id).where(
-                        ReaderImpression.user_id == user_id,
-                        ReaderImpression.paper_id.in_(paper_ids),
-                    )
-                )
-            )
             now = utcnow()
-            new = [p for p in dict.fromkeys(paper_ids) if p not in have]
+            new = _unrecorded(session, user_id, paper_ids)
             session.add_all(
                 ReaderImpression(user_id=user_id, paper_id=p, shown_at=now) for p in new
             )
@@ -291,6 +286,19 @@ def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None
             _trim(session, user_id)
     except IntegrityError:  # a concurrent read recorded the same paper first
         pass
+
+
+def _unrecorded(session: Session, user_id: int, paper_ids: list[int]) -> list[int]:
+    """``paper_ids`` not yet recorded as shown to the reader, in order, once each."""
+    have = set(
+        session.scalars(
+            select(ReaderImpression.paper_id).where(
+                ReaderImpression.user_id == user_id,
+                ReaderImpression.paper_id.in_(paper_ids),
+            )
+        )
+    )
+    return [p for p in dict.fromkeys(paper_ids) if p not in have]
 
 
 def _trim(session: Session, user_id: int) -> None:

@@ -89,6 +89,10 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("DELETE", "/api/collections/{collection_id}"): WRITE,
     ("POST", "/api/collections/{collection_id}/papers"): WRITE,
     ("DELETE", "/api/collections/{collection_id}/papers/{arxiv_id}"): WRITE,
+    # JSON API: for you (the personal feed)
+    ("GET", "/api/recommendations"): LOGIN,
+    ("POST", "/api/papers/{arxiv_id}/not-interested"): WRITE,
+    ("DELETE", "/api/papers/{arxiv_id}/not-interested"): WRITE,
     # feeds and reading pages
     ("GET", "/feeds/latest.xml"): PUBLIC,
     ("GET", "/feeds/latest.atom"): PUBLIC,

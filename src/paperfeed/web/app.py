@@ -29,6 +29,7 @@ from paperfeed.web.api import markdown_router
 from paperfeed.web.api import router as api_router
 from paperfeed.web.api.bearer_votes import BearerVotes
 from paperfeed.web.api.community import router as community_api_router
+from paperfeed.web.api.recommendations import router as recommendations_api_router
 from paperfeed.web.api.schemas import document_bad_requests
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.auth import SecurityMiddleware
@@ -118,6 +119,7 @@ def _add_services(app: FastAPI, settings: Settings, db: Database) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     app.include_router(community_api_router)
+    app.include_router(recommendations_api_router)
     app.include_router(api_router)
     app.include_router(markdown_router)
     app.include_router(feeds_router)

@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from paperfeed.community import CommunityError, http_status
 from paperfeed.params import BadValue
+from paperfeed.recommend import PaperNotFound, RecommendError
 from paperfeed.web.auth import LoginRequired
 from paperfeed.web.deps import database_of, short_read
 from paperfeed.web.early import HttpMiddleware, wants_json
@@ -92,6 +93,11 @@ async def _community_error(request: Request, exc: CommunityError) -> Response:
     return await _answer(request, http_status(exc), str(exc))
 
 
+async def _recommend_error(request: Request, exc: RecommendError) -> Response:
+    # The personal feed's refusals: an unknown paper is a 404, anything else a 400.
+    return await _answer(request, 404 if isinstance(exc, PaperNotFound) else 400, str(exc))
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     # The client gets a clean 500 in its own format; AnswerErrors logs the traceback.
     return await _answer(
@@ -117,6 +123,7 @@ _HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] 
     RequestValidationError: _validation_error,
     BadValue: _bad_value,
     CommunityError: _community_error,
+    RecommendError: _recommend_error,
     Exception: _server_error,
 }
 

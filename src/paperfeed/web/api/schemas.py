@@ -84,6 +84,22 @@ class DailyPaper(_Model):
     isAuthorParticipating: bool = False
 
 
+class RecommendedPaper(Paper):
+    """One of ``/api/recommendations``: the paper object of ``/api/papers/{id}``, and why."""
+
+    score: float = Field(
+        description="How well it fits the reader; compare only within one answer (one method)."
+    )
+    reason: str = Field(description="Why it is recommended, for a person.")
+
+
+class NotInterested(_Model):
+    """The state of "not interested" for one paper, after the change."""
+
+    id: str = Field(description="arXiv id, as in the path.")
+    notInterested: bool
+
+
 class ErrorBody(_Model):
     error: str = Field(description="What was wrong with the request.")
 
