@@ -49,6 +49,7 @@ __all__ = [
     "SignalsView",
     "add_seeds",
     "dismiss",
+    "dismissed_ids",
     "forget_all",
     "ignore",
     "new_feed_token",
@@ -272,3 +273,19 @@ def signals_of(db: Database, user_id: int, limit: int = LISTED) -> SignalsView:
         totals=totals,
         prefs=prefs,
     )
+
+
+def dismissed_ids(session: Session, user_id: int, arxiv_ids: Sequence[str]) -> set[str]:
+    """Those of ``arxiv_ids`` the reader marked "not interested" (the pages' buttons)."""
+    if not arxiv_ids:
+        return set()
+    stmt = (
+        select(Paper.arxiv_id)
+        .join(ReaderSignal, ReaderSignal.paper_id == Paper.id)
+        .where(
+            ReaderSignal.user_id == user_id,
+            ReaderSignal.kind == DISMISSED,
+            Paper.arxiv_id.in_(list(arxiv_ids)),
+        )
+    )
+    return set(session.scalars(stmt))

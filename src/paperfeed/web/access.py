@@ -167,6 +167,13 @@ ACCESS: dict[tuple[str, str], Need] = {
     ("POST", "/collections/{collection_id}/edit"): SESSION,
     ("POST", "/collections/{collection_id}/delete"): SESSION,
     ("POST", "/collections/add"): SESSION,
+    # For you: the reader's own feed and its forms (never a token, never cached)
+    ("GET", "/for-you"): SESSION,
+    ("POST", "/for-you/seeds"): SESSION,
+    ("POST", "/for-you/upload"): SESSION,
+    ("POST", "/for-you/follows"): SESSION,
+    ("POST", "/papers/{arxiv_id}/not-interested"): SESSION,
+    ("POST", "/papers/{arxiv_id}/not-interested/undo"): SESSION,
     # admin
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/entries"): ADMIN,

@@ -43,6 +43,7 @@ from paperfeed.web.pages import router as pages_router
 from paperfeed.web.pages.account import router as account_router
 from paperfeed.web.pages.admin import router as admin_router
 from paperfeed.web.pages.community import router as community_router
+from paperfeed.web.pages.for_you import router as for_you_router
 from paperfeed.web.pages.for_you_signals import router as for_you_signals_router
 from paperfeed.web.pages.names import router as names_router
 from paperfeed.web.pages.prefs import router as prefs_router
@@ -127,6 +128,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(account_router)
     app.include_router(community_router)
+    app.include_router(for_you_router)
     app.include_router(admin_router)
     app.include_router(submission_status_router)
     app.include_router(names_router)

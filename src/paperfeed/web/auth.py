@@ -14,14 +14,14 @@ Cookies
 
 CSRF (:class:`SecurityMiddleware`, so no state-changing route can forget it)
     Every POST/PUT/PATCH/DELETE must carry a token, in the ``X-CSRF-Token`` header or a
-    ``csrf_token`` form field, equal to HMAC(secret, session id) for a logged-in browser or
-    HMAC(secret, ``pf_csrf`` cookie) before login (signed double submit, bound to the
-    session, which rotates at login). Missing or wrong → 403. A cross-site ``Origin`` is
-    refused, and so is ``Origin: null`` with this site's session or CSRF cookie (sandboxed
-    frames and ``data:`` pages send it: never this site's own forms). Exempt: JSON API
-    requests (``/api/``) with a Bearer token (no ambient credential; ``access`` refuses a
-    read token's writes) or with no session cookie (they get their 401), and RFC 8058
-    one-click unsubscribe. A Bearer token on a page form is no exemption.
+    ``csrf_token`` form field (urlencoded or multipart), equal to HMAC(secret, session id) for a
+    logged-in browser or HMAC(secret, ``pf_csrf`` cookie) before login (signed double submit,
+    bound to the session, which rotates at login). Missing or wrong → 403. A cross-site
+    ``Origin`` is refused, and so is ``Origin: null`` with this site's session or CSRF cookie
+    (sandboxed frames and ``data:`` pages send it: never this site's own forms). Exempt: JSON
+    API requests (``/api/``) with a Bearer token (no ambient credential; ``access`` refuses a
+    read token's writes) or with no session cookie (they get their 401), and RFC 8058 one-click
+    unsubscribe. A Bearer token on a page form is no exemption.
 
 Headers on every response: a strict Content-Security-Policy (``default-src 'self'``, no inline
 script or style), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``X-Frame-Options``.
@@ -37,12 +37,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.responses import Response
+from starlette.formparsers import MultiPartException
 from starlette.requests import HTTPConnection, cookie_parser
 
 from paperfeed.community.keys import digest, secret_key, sign
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
-from paperfeed.web.early import BodyTooLarge, HttpMiddleware, read_body, refuse
+from paperfeed.web.early import BodyTooLarge, HttpMiddleware, multipart_fields, read_body, refuse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -266,14 +267,22 @@ class SecurityMiddleware(HttpMiddleware):
 
 
 async def _form_token(headers: dict[str, str], receive: Receive) -> tuple[str | None, Receive]:
-    """The ``csrf_token`` field of a urlencoded form ("" when none), and a ``receive`` that
-    replays the body for the route; None when the form is too large."""
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
+    """The ``csrf_token`` field of a urlencoded or multipart form (a file upload) ("" when
+    none, or malformed), and a ``receive`` that replays the body for the route; None when the
+    form is too large."""
+    header = headers.get("content-type", "")
+    content_type = header.split(";")[0].strip().lower()
+    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return "", receive
     try:
         body, replay = await read_body(receive)
     except BodyTooLarge:
         return None, receive
+    if content_type == "multipart/form-data":
+        try:
+            parts = await multipart_fields(header, body)
+        except MultiPartException:
+            return "", replay
+        return next((v for n, v in parts if n == "csrf_token"), ""), replay
     fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
     return (fields.get("csrf_token") or [""])[0], replay

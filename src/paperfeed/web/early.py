@@ -9,7 +9,11 @@ so that it echoes nothing of the request and costs no session lookup.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import orjson
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +60,22 @@ async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> tuple[byte
         if len(body) > limit:
             raise BodyTooLarge
     return bytes(body), _replay(bytes(body), receive, None)
+
+
+async def multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    """The text fields of a multipart body (``content_type``: the whole header, with its
+    boundary), parsed as Starlette parses it for the route; ``MultiPartException`` when it
+    is malformed."""
+
+    async def stream() -> AsyncGenerator[bytes]:
+        yield body
+
+    headers = Headers(raw=[(b"content-type", content_type.encode("latin-1"))])
+    form = await MultiPartParser(headers, stream()).parse()
+    try:
+        return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    finally:
+        await form.close()
 
 
 def _replay(body: bytes, receive: Receive, last: Message | None) -> Receive:

@@ -15,16 +15,16 @@ multipart) or JSON, then handed on unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException
 from starlette.types import Receive, Scope, Send
 
 from paperfeed.params import text_problem
-from paperfeed.web.early import BodyTooLarge, HttpMiddleware, read_body, refuse
+from paperfeed.web.early import BodyTooLarge, HttpMiddleware, multipart_fields, read_body, refuse
 
 MAX_PATH_CHARS = 2_000
 MAX_QUERY_VALUE_CHARS = 10_000  # the longest query value a route reads is 500 characters
@@ -83,7 +83,9 @@ async def _body_problem(scope: Scope, body: bytes, content_type: str) -> str | N
         values: Iterator[tuple[str, str]] = iter(fields)
     elif content_type == MULTIPART:
         try:
-            values = iter(await _multipart_fields(scope, body))
+            values = iter(
+                await multipart_fields(Headers(scope=scope).get("content-type", ""), body)
+            )
         except MultiPartException:
             return None  # malformed: the route answers it
     else:
@@ -103,19 +105,6 @@ async def _body_problem(scope: Scope, body: bytes, content_type: str) -> str | N
     except _TooDeep:
         return "the JSON body is nested too deeply"
     return None
-
-
-async def _multipart_fields(scope: Scope, body: bytes) -> list[tuple[str, str]]:
-    """The text fields of a multipart body, parsed as Starlette parses it for the route."""
-
-    async def stream() -> AsyncGenerator[bytes]:
-        yield body
-
-    form = await MultiPartParser(Headers(scope=scope), stream()).parse()
-    try:
-        return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    finally:
-        await form.close()
 
 
 class _TooDeep(Exception):

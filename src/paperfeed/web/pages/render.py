@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader
 
 from paperfeed import __version__, papers
 from paperfeed.community.votes import voted_ids
+from paperfeed.recommend.signals import dismissed_ids
 from paperfeed.store.db import Database
 from paperfeed.text import safe_url, truncate
 from paperfeed.web import deps
@@ -178,6 +179,7 @@ def render(request: Request, template: str, context: Mapping[str, Any]) -> bytes
         "is_demo": context.get("is_demo", False),
         "feeds": [],
         "nav": "",
+        "dismiss_next": "",
     }
     full.update(context)
     full.update(_viewer_context(request, full))
@@ -204,20 +206,28 @@ def _verified_authors(request: Request, context: Mapping[str, Any]) -> dict[str,
 
 
 def _viewer_context(request: Request, context: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted among
-    those on the page. Anonymous: none of them, so the page can be cached and shared."""
+    """Per-user bits: the viewer, the CSRF token of its forms, the papers it upvoted and
+    those it marked "not interested" among those on the page. Anonymous: none of them, so
+    the page can be cached and shared."""
     try:
         account = deps.viewer(request)
     except Exception:  # a bad token on an error page: render it anonymous
         account = None
     if account is None:
-        return {"viewer": None, "csrf_token": "", "voted": frozenset()}
+        return {"viewer": None, "csrf_token": "", "voted": frozenset(), "dismissed": frozenset()}
     ids = _shown_ids(context)
     voted: set[str] = set()
+    dismissed: set[str] = set()
     if ids:
         with deps.database_of(request).read() as session:
             voted = voted_ids(session, account.id, ids)
-    return {"viewer": account, "csrf_token": deps.csrf_token(request), "voted": voted}
+            dismissed = dismissed_ids(session, account.id, ids)
+    return {
+        "viewer": account,
+        "csrf_token": deps.csrf_token(request),
+        "voted": voted,
+        "dismissed": dismissed,
+    }
 
 
 def _quality(accept: str, media_type: str) -> float:

@@ -1,4 +1,4 @@
-// Progressive enhancement; every page works without it. Votes and "Add to collection" post
+// Progressive enhancement; every page works without it. Votes, "Not interested" and "Add to collection" post
 // in place (no navigation, the reader's scroll kept); without JavaScript the same forms post
 // and redirect back to the card or the paper. The CSRF token is in the form; the header
 // carries it too. The list-view switch sets its cookie here instead of a round trip, and the
@@ -40,11 +40,25 @@ function showCollected(form, result) {
   status.replaceChildren("Added to ", link, ".");
 }
 
+// "Not interested" and its undo: the same form flips between the two routes in place.
+function showDismissed(form, result) {
+  const base = form.getAttribute("data-dismiss") || "";
+  const button = form.querySelector("button");
+  form.setAttribute("action", result.dismissed ? base + "/undo" : base);
+  if (button) {
+    button.textContent = result.dismissed ? "Undo not interested" : "Not interested";
+    button.setAttribute("aria-pressed", result.dismissed ? "true" : "false");
+  }
+  const card = form.closest(".card");
+  if (card) card.classList.toggle("is-dismissed", result.dismissed);
+}
+
 document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement)) return;
   const show = form.hasAttribute("data-vote") ? showVote
-    : form.hasAttribute("data-collect") ? showCollected : null;
+    : form.hasAttribute("data-collect") ? showCollected
+    : form.hasAttribute("data-dismiss") ? showDismissed : null;
   if (!show) return;
   event.preventDefault();
   try {
