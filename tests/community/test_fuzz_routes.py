@@ -67,7 +67,7 @@ VALID = {
 INT_VALID = "424242"  # an id that exists nowhere: revokes or deletes nothing
 # Query parameters and form fields routes read by hand (request.query_params, request.form).
 EXTRA_QUERY = ["page", "days", "q", "date", "week", "month", "p", "limit", "sort", "submitter"]
-EXTRA_QUERY += ["cat", "from", "to", "code", "next", "email", "period", "sent"]
+EXTRA_QUERY += ["cat", "from", "to", "code", "next", "email", "period", "sent", "tab", "dismissed"]
 EXTRA_FORM = ["email", "period", "timezone", "send_hour", "send_weekday", "max_papers"]
 EXTRA_FORM += ["categories", "keywords", "authors", "action"]
 # Routes that would end the session the rest of the walk uses.

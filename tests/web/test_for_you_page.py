@@ -220,3 +220,21 @@ def test_bad_input_is_answered_not_crashed(
     assert r.status_code == 400 and many[:40] in r.text
     found = alice.get("/for-you?q=Topic").text
     assert 'class="plain seed-hits"' in found and "Add</button>" in found
+
+
+def test_an_upload_of_any_bytes_is_answered(
+    reader: Callable[[str], TestClient], corpus: rc.Corpus
+) -> None:
+    alice = reader("alice")
+    csrf = csrf_of(alice.get("/for-you").text)
+    a1 = arxiv(corpus, "A", 1)
+    for data in (b"\xff\xfe\x00\x00" + a1.encode(), b"\x00" * 1000, b"x" * 1_000_001):
+        files = {"bib": ("x.bib", data, "application/octet-stream")}
+        r = alice.post("/for-you/upload", files=files, data={"csrf_token": csrf, "tab": "x"})
+        assert r.status_code == 400  # a bad tab
+        r = alice.post("/for-you/upload", files=files, data={"csrf_token": csrf})
+        assert r.status_code in (200, 400), r.status_code
+    r = alice.post(
+        "/for-you/upload", files={"bib": ("x.bib", b"x" * 1_000_001)}, data={"csrf_token": csrf}
+    )
+    assert r.status_code == 400 and "too large" in r.text

@@ -269,6 +269,20 @@ def _by_trending(
     return ranked
 
 
+def latest_day(db: Database, settings: Settings) -> dt.date | None:
+    """The newest day of first publication among the papers that can be ranked by their
+    embedding (in memory already), or, on a site without embeddings, among all papers; None
+    on an empty site. The pages count "today" and "this week" back from it."""
+    cands = candidates(db, settings)
+    if len(cands):
+        return dt.date.fromordinal(int(cands.days[-1]))
+    with db.quick_read() as session:
+        newest = session.scalar(
+            select(func.max(func.coalesce(Paper.published_at, Paper.created_at)))
+        )
+    return newest.date() if newest else None
+
+
 def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None:
     """Record ``paper_ids`` as shown to the reader (first showing only), keeping the
     ``MAX_IMPRESSIONS`` newest."""

@@ -33,21 +33,18 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
 from paperfeed import papers
 from paperfeed.papers import FeedItem
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.recommend import RecommendError, signals
-from paperfeed.recommend.candidates import candidates
 from paperfeed.recommend.gather import gather
 from paperfeed.recommend.prefs import prefs_view
 from paperfeed.recommend.seeds import MAX_SEED_TEXT, decode_upload, parse_seed_text
-from paperfeed.recommend.service import recommend
+from paperfeed.recommend.service import latest_day, recommend
 from paperfeed.recommend.train import skip_before
 from paperfeed.search import hybrid
 from paperfeed.search.query import MAX_QUERY_CHARS, QueryError, clean
-from paperfeed.store.models import Paper
 from paperfeed.web.deps import Member, MemberDep, slow
 from paperfeed.web.pages.account import page, redirect, safe_next
 
@@ -80,14 +77,7 @@ def method_line(method: str, count: int) -> str:
 
 
 def _latest_day(me: Member) -> dt.date:
-    cands = candidates(me.db, me.settings)
-    if len(cands):
-        return dt.date.fromordinal(int(cands.days[-1]))
-    with me.db.read() as session:
-        newest = session.scalar(
-            select(func.max(func.coalesce(Paper.published_at, Paper.created_at)))
-        )
-    return newest.date() if newest else dt.datetime.now(dt.UTC).date()
+    return latest_day(me.db, me.settings) or dt.datetime.now(dt.UTC).date()
 
 
 def _tab(raw: str) -> str:
