@@ -71,6 +71,11 @@ def test_not_interested_in_place(
     first.get_by_role("button", name="Undo not interested").click()
     first.get_by_role("button", name="Not interested").wait_for()
     assert navigations == []
+    page.goto(f"{server}/view/compact?next=/for-you%3Ftab%3Dweek")
+    page.locator("ol.cards.compact").wait_for()
+    assert page.locator("ol.cards > li.card").first.get_by_role("button").count() == 2
+    assert page.evaluate(NO_OVERFLOW)
+    page.screenshot(path=str(output_dir / f"for-you-compact-{device}-{scheme}.png"))
     context.close()
 
 

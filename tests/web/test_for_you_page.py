@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
+from paperfeed.recommend import train
 from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
 from tests.community.conftest import (  # noqa: F401 (fixtures)
@@ -238,3 +239,21 @@ def test_an_upload_of_any_bytes_is_answered(
         "/for-you/upload", files={"bib": ("x.bib", b"x" * 1_000_001)}, data={"csrf_token": csrf}
     )
     assert r.status_code == 400 and "too large" in r.text
+
+
+def test_a_stale_model_still_answers_and_the_trainer_replaces_it(
+    reader: Callable[[str], TestClient],
+    corpus: rc.Corpus,
+    community_settings: Settings,  # noqa: F811
+    site_db: Database,  # noqa: F811
+) -> None:
+    alice = reader("alice")
+    alice.get("/for-you")  # a first model (trending), trained inline
+    # The answer to the form is ranked while the old model is stale: by the nearest papers.
+    stale = paste(alice, " ".join(arxiv(corpus, "A", i) for i in range(6)))
+    assert 'data-method="nearest"' in stale
+    assert train.trainer_for(site_db, community_settings).wait_idle(30)
+    learned = alice.get("/for-you?tab=week").text
+    assert 'data-method="linear"' in learned
+    assert "Ranked by a model learned from your 6 signals" in learned
+    assert [topic(corpus, a) for a in cards(learned)[:3]] == ["A", "A", "A"]
