@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, get_settings
 from paperfeed.recommend import train
 from paperfeed.store.db import Database
 from paperfeed.web.app import create_app
@@ -244,7 +244,6 @@ def test_an_upload_of_any_bytes_is_answered(
 def test_a_stale_model_still_answers_and_the_trainer_replaces_it(
     reader: Callable[[str], TestClient],
     corpus: rc.Corpus,
-    community_settings: Settings,  # noqa: F811
     site_db: Database,  # noqa: F811
 ) -> None:
     alice = reader("alice")
@@ -252,7 +251,7 @@ def test_a_stale_model_still_answers_and_the_trainer_replaces_it(
     # The answer to the form is ranked while the old model is stale: by the nearest papers.
     stale = paste(alice, " ".join(arxiv(corpus, "A", i) for i in range(6)))
     assert 'data-method="nearest"' in stale
-    assert train.trainer_for(site_db, community_settings).wait_idle(30)
+    assert train.trainer_for(site_db, get_settings()).wait_idle(30)
     learned = alice.get("/for-you?tab=week").text
     assert 'data-method="linear"' in learned
     assert "Ranked by a model learned from your 6 signals" in learned
