@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import String, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from paperfeed.recommend.prefs import PrefsView, prefs_view
 from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Paper, Upvote
-from paperfeed.store.reader_models import ReaderImpression, ReaderPrefs, ReaderSignal
+from paperfeed.store.reader_models import ReaderImpression, ReaderSignal
 
 # How a positive was given, strongest first: a paper given two ways is told by the first.
 KINDS = ("wrote", "named", "saved", "upvoted")
@@ -31,24 +32,12 @@ class Positive:
     title: str
 
 
-@dataclass(frozen=True, slots=True)
-class Prefs:
-    paused: bool = False
-    categories: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    forget_before: dt.datetime | None = None
-
-    @property
-    def follows(self) -> bool:
-        return bool(self.categories or self.authors)
-
-
 @dataclass(slots=True)
 class Signals:
     positives: list[Positive] = field(default_factory=list)
     negatives: dict[int, float] = field(default_factory=dict)  # paper id → weight
     excluded: set[int] = field(default_factory=set)  # never recommended to this reader
-    prefs: Prefs = field(default_factory=Prefs)
+    prefs: PrefsView = field(default_factory=PrefsView)
 
 
 def _given(user_id: Any) -> Any:
@@ -73,22 +62,10 @@ def _given(user_id: Any) -> Any:
     )
 
 
-def read_prefs(session: Session, user_id: int) -> Prefs:
-    row = session.get(ReaderPrefs, user_id)
-    if row is None:
-        return Prefs()
-    return Prefs(
-        paused=bool(row.paused),
-        categories=tuple(c for c in row.categories or () if isinstance(c, str)),
-        authors=tuple(a for a in row.authors or () if isinstance(a, str)),
-        forget_before=row.forget_before,
-    )
-
-
 def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signals:
     """The reader's signals; impressions shown before ``skip_before`` that became neither
     positive nor dismissed are "seen and skipped"."""
-    prefs = read_prefs(session, user_id)
+    prefs = prefs_view(session, user_id)
     forget = prefs.forget_before
     given: dict[int, str] = {}
     ignored: set[int] = set()
@@ -175,14 +152,14 @@ def fingerprint(
     *,
     skip_before: dt.datetime,
     embedding_model: str | None,
-    prefs: Prefs | None = None,
+    prefs: PrefsView | None = None,
 ) -> str:
     """SHA-256 over what a model of this reader is trained from: per source, how many rows
     and the newest (one statement, indexed by reader), the settings, the embedding model.
     A different one: stale."""
     row = session.execute(_SOURCES, {"user_id": user_id, "skip_before": skip_before}).one()
     parts: list[Any] = [[row[i], _iso(row[i + 1])] for i in range(0, len(row), 2)]
-    prefs = prefs if prefs is not None else read_prefs(session, user_id)
+    prefs = prefs if prefs is not None else prefs_view(session, user_id)
     parts.append(
         [prefs.paused, sorted(prefs.categories), sorted(prefs.authors), _iso(prefs.forget_before)]
     )

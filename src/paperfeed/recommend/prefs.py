@@ -34,6 +34,10 @@ class PrefsView:
     has_feed_token: bool = False
     forget_before: dt.datetime | None = None
 
+    @property
+    def follows(self) -> bool:
+        return bool(self.categories or self.authors)
+
 
 def prefs_view(session: Session, user_id: int) -> PrefsView:
     row = session.get(ReaderPrefs, user_id)
@@ -41,8 +45,8 @@ def prefs_view(session: Session, user_id: int) -> PrefsView:
         return PrefsView()
     return PrefsView(
         paused=bool(row.paused),
-        categories=tuple(row.categories or ()),
-        authors=tuple(row.authors or ()),
+        categories=tuple(c for c in row.categories or () if isinstance(c, str)),
+        authors=tuple(a for a in row.authors or () if isinstance(a, str)),
         digest_for_you=bool(row.digest_for_you),
         has_feed_token=row.feed_token_hash is not None,
         forget_before=row.forget_before,

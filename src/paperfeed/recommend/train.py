@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from paperfeed.config import Settings
 from paperfeed.recommend.blas import one_thread
 from paperfeed.recommend.candidates import Candidates, candidates
-from paperfeed.recommend.gather import Positive, Prefs, Signals, fingerprint, gather
+from paperfeed.recommend.gather import Positive, Signals, fingerprint, gather
 from paperfeed.recommend.model import LinearModel, fit
+from paperfeed.recommend.prefs import PrefsView
 from paperfeed.store.db import Database
 from paperfeed.store.meta import get_meta, set_meta
 from paperfeed.store.models import AuthorshipClaim, Collection, Upvote, utcnow
@@ -68,7 +69,7 @@ def skip_before(settings: Settings, now: dt.datetime | None = None) -> dt.dateti
     return (now or utcnow()) - dt.timedelta(hours=settings.recommend_skip_after_hours)
 
 
-def choose_method(embedded_positives: int, prefs: Prefs, min_positives: int) -> str:
+def choose_method(embedded_positives: int, prefs: PrefsView, min_positives: int) -> str:
     if embedded_positives >= min_positives:
         return "linear"
     if embedded_positives > 0:

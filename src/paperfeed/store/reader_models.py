@@ -11,6 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from paperfeed.store.models import Base, utcnow
 
+
+def part_of_key(target: str, *, index: bool = False) -> Mapped[int]:
+    """A key column that is also a reference: the row goes when ``target``'s row goes (a
+    reader's rows are theirs alone: deleting the account deletes them)."""
+    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True, index=index)
+
+
 # --------------------------------------------------------------------------- for you
 # A reader's own signals beyond upvotes, collections and claims, their settings, and the
 # models learned from them (migration 0011, paperfeed/recommend/). Private to the reader.
@@ -22,12 +29,8 @@ class ReaderSignal(Base):
 
     __tablename__ = "reader_signals"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    paper_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    user_id: Mapped[int] = part_of_key("users.id")
+    paper_id: Mapped[int] = part_of_key("papers.id", index=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -38,12 +41,8 @@ class ReaderImpression(Base):
 
     __tablename__ = "reader_impressions"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    paper_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[int] = part_of_key("users.id")
+    paper_id: Mapped[int] = part_of_key("papers.id")
     shown_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -54,9 +53,7 @@ class ReaderPrefs(Base):
 
     __tablename__ = "reader_prefs"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[int] = part_of_key("users.id")
     paused: Mapped[bool] = mapped_column(default=False, server_default="0")
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -75,9 +72,7 @@ class ReaderModel(Base):
 
     __tablename__ = "reader_models"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[int] = part_of_key("users.id")
     method: Mapped[str] = mapped_column(String(16))
     embedding_model: Mapped[str | None] = mapped_column(String(128))
     weights: Mapped[bytes | None] = mapped_column(LargeBinary)
