@@ -5,6 +5,7 @@ search below the threshold, allowed_ids, the query cache. Runs on SQLite and Pos
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from paperfeed.config import Settings
+from paperfeed.search import vector_rows
 from paperfeed.search import vectors as vectors_module
 from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
@@ -288,3 +290,38 @@ def test_index_commands_drive_the_semantic_index(
     assert "papers 8, embedded 8, pending 0, model all-MiniLM-L6-v2" in out
     out = run(cli, ["index", "rebuild"], catch_exceptions=False).output
     assert "index semantic: embedded 0, unchanged 0, index_size 8" in out
+
+
+def test_a_worker_checks_for_new_embeddings_beside_its_searches(
+    settings: Settings, database: Database, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its refresh interval, a worker's search answers from the index it has and the
+    check (a count over the embeddings table) runs in a background thread; the next search
+    sees what it found."""
+    ids = seed_topics(database)
+    updater = make(settings, embedder, database)
+    updater.update(database)
+    worker = make(settings, embedder, database, ann_refresh_seconds=3600.0)
+    assert ids["2504.20007"] in [pid for pid, _ in worker.search("legged robots", 8)]
+    new = add_paper(
+        database,
+        "2504.20099",
+        title="Legged Robots Learn to Climb Ladders",
+        abstract="A quadruped robot learns to climb ladders with reinforcement learning.",
+    )
+    updater.update(database)
+    checking = threading.Event()
+    real = vector_rows.table_state
+
+    def slow_check(session: Any, model: str) -> Any:
+        checking.wait(30)  # the search must answer before the check has read anything
+        return real(session, model)
+
+    monkeypatch.setattr("paperfeed.search.vectors.table_state", slow_check)
+    worker._checked -= 7200.0  # the interval has passed
+    assert new not in [pid for pid, _ in worker.search("legged robots", 9)]
+    checking.set()
+    for thread in threading.enumerate():
+        if thread.name == "paperfeed-ann-refresh":
+            thread.join(30)
+    assert new in [pid for pid, _ in worker.search("legged robots", 9)]

@@ -220,15 +220,22 @@ class VectorSearch:
 
     def _fresh(self, force: bool = False, background: bool = True) -> Store:
         """The index, caught up with the table and the node's base file at most every
-        refresh interval. ``background``: a delta past ``ann_delta_max`` starts the writing
-        of a new base file in a background thread."""
+        refresh interval. ``background``: once loaded, the index in use is returned and the
+        check runs in a background thread (``_refresh``), and a delta past ``ann_delta_max``
+        starts the writing of a new base file in one; else (and with an interval of 0) the
+        check runs here."""
         now = time.monotonic()
         store = self._store
-        if (
-            store is not None
-            and not force
-            and now - self._checked < self.settings.ann_refresh_seconds
-        ):
+        interval = self.settings.ann_refresh_seconds
+        if store is not None and not force and now - self._checked < interval:
+            return store
+        if store is not None and not force and background and interval > 0:
+            # The check counts the table's embeddings, a scan of it (150 ms at 140,877 papers
+            # on SQLite, benchmarks/RESULTS.md): beside the searches, never in one.
+            self._checked = now
+            threading.Thread(
+                target=self._refresh, name="paperfeed-ann-refresh", daemon=True
+            ).start()
             return store
         with self.state_lock:
             stale = time.monotonic() - self._checked >= self.settings.ann_refresh_seconds
@@ -241,6 +248,22 @@ class VectorSearch:
                     self.updates.maybe_compact()
             assert self._store is not None
             return self._store
+
+    def _refresh(self) -> None:
+        """The periodic check, in a background thread: the table's state is read without
+        the lock (searches go on meanwhile), which is held to catch up only when there is news."""
+        try:
+            with self.db.read() as session:
+                state = table_state(session, self.model)
+            news = state != self._db_state or self._pointer_signature() != self._pointer_seen
+            with self.state_lock:
+                if news:
+                    self.sync()
+                self.updates.maybe_compact()
+        except Exception:  # the index in use goes on serving; the next check tries again
+            log.exception("refreshing the vector index failed")
+        finally:
+            self._checked = time.monotonic()
 
     def want_ann(self, count: int) -> bool:
         """Whether ``count`` embeddings call for the ANN graph (else an exact scan)."""
