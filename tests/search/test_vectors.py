@@ -296,32 +296,55 @@ def test_a_worker_checks_for_new_embeddings_beside_its_searches(
     settings: Settings, database: Database, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past its refresh interval, a worker's search answers from the index it has and the
-    check (a count over the embeddings table) runs in a background thread; the next search
-    sees what it found."""
+    check runs in a background thread; the next search sees what it found. The check scans
+    the table for the model's state only when the table's cheap mark moved."""
     ids = seed_topics(database)
     updater = make(settings, embedder, database)
     updater.update(database)
     worker = make(settings, embedder, database, ann_refresh_seconds=3600.0)
     assert ids["2504.20007"] in [pid for pid, _ in worker.search("legged robots", 8)]
-    new = add_paper(
-        database,
-        "2504.20099",
-        title="Legged Robots Learn to Climb Ladders",
-        abstract="A quadruped robot learns to climb ladders with reinforcement learning.",
-    )
+    new = add_climber(database, "2504.20099", "ladders")
     updater.update(database)
     checking = threading.Event()
+    scans: list[str] = []
     real = vector_rows.table_state
 
-    def slow_check(session: Any, model: str) -> Any:
+    def slow_scan(session: Any, model: str) -> Any:
+        if threading.current_thread().name == "paperfeed-ann-refresh":  # not the updater's
+            scans.append(model)
         checking.wait(30)  # the search must answer before the check has read anything
         return real(session, model)
 
-    monkeypatch.setattr("paperfeed.search.vectors.table_state", slow_check)
-    worker._checked -= 7200.0  # the interval has passed
-    assert new not in [pid for pid, _ in worker.search("legged robots", 9)]
-    checking.set()
+    monkeypatch.setattr("paperfeed.search.vectors.table_state", slow_scan)
+    assert new not in found_after_a_check(worker, lambda: checking.set())
+    assert new in [pid for pid, _ in worker.search("legged robots", 10)]
+    assert len(scans) == 1
+    found_after_a_check(worker)  # nothing changed: no scan
+    assert len(scans) == 1
+    newer = add_climber(database, "2504.20098", "trees")
+    updater.update(database)
+    found_after_a_check(worker)
+    assert len(scans) == 2
+    assert newer in [pid for pid, _ in worker.search("legged robots", 10)]
+
+
+def add_climber(database: Database, arxiv_id: str, what: str) -> int:
+    return add_paper(
+        database,
+        arxiv_id,
+        title=f"Legged Robots Learn to Climb {what.title()}",
+        abstract=f"A quadruped robot learns to climb {what} with reinforcement learning.",
+    )
+
+
+def found_after_a_check(worker: VectorSearch, then: Any = None) -> list[int]:
+    """A search once the refresh interval has passed (its answer), then ``then()``, and the
+    background check it started waited for."""
+    worker._checked -= 7200.0
+    found = [pid for pid, _ in worker.search("legged robots", 10)]
+    if then is not None:
+        then()
     for thread in threading.enumerate():
         if thread.name == "paperfeed-ann-refresh":
             thread.join(30)
-    assert new in [pid for pid, _ in worker.search("legged robots", 9)]
+    return found

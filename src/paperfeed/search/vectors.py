@@ -47,6 +47,7 @@ from paperfeed.search.vector_rows import (
     from_blob,
     stored_chunks,
     stored_ids,
+    table_mark,
     table_state,
     vectors_of,
 )
@@ -94,6 +95,8 @@ class VectorSearch:
         self._db_state: tuple[int, dt.datetime | None] | None = None
         self._pointer_seen: tuple[int, int, int] | None = None
         self._checked = 0.0
+        # ``table_mark`` at the last background check (None: none yet).
+        self._mark: tuple[int, dt.datetime | None] | None = None
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
         self._queries_lock = threading.Lock()
 
@@ -250,16 +253,18 @@ class VectorSearch:
             return self._store
 
     def _refresh(self) -> None:
-        """The periodic check, in a background thread: the table's state is read without
-        the lock (searches go on meanwhile), which is held to catch up only when there is news."""
+        """The periodic check, in a background thread: the table is read without the lock
+        (searches go on meanwhile), which is held to catch up only when there is news."""
         try:
             with self.db.read() as session:
-                state = table_state(session, self.model)
-            news = state != self._db_state or self._pointer_signature() != self._pointer_seen
+                mark = table_mark(session)  # cheap; the model's own state is a scan
+                state = table_state(session, self.model) if mark != self._mark else None
+            news = state is not None and state != self._db_state
             with self.state_lock:
-                if news:
-                    self.sync()
+                if news or self._pointer_signature() != self._pointer_seen:
+                    self.sync(state)
                 self.updates.maybe_compact()
+            self._mark = mark
         except Exception:  # the index in use goes on serving; the next check tries again
             log.exception("refreshing the vector index failed")
         finally:
@@ -284,11 +289,12 @@ class VectorSearch:
             self.sync()
             self._checked = time.monotonic()
 
-    def sync(self) -> bool:
+    def sync(self, state: tuple[int, dt.datetime | None] | None = None) -> bool:
         """Catch the index up with the table (and map a newer base file); True when it
-        changed. Caller holds ``state_lock``."""
+        changed. ``state``: the model's ``table_state`` when just read. Caller holds
+        ``state_lock``."""
         with self.db.read() as session:
-            state = table_state(session, self.model)
+            state = state or table_state(session, self.model)
             count = state[0]
             changed = False
             if not self.want_ann(count):
