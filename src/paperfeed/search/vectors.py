@@ -12,8 +12,9 @@ nearest neighbours over it (with filters).
   Each worker keeps only a small in-memory **delta** (an exact store of the embeddings newer
   than the file) and **tombstones** (file entries whose embedding was removed or replaced),
   caught up with the table (by the ``embedded_at`` watermark, plus a key-set reconciliation
-  when counts disagree) at most every ``ann_refresh_seconds``; at the same interval it
-  notices a new base file (the pointer changed) and maps it, dropping the delta it covers.
+  when counts disagree) at most every ``ann_refresh_seconds``, in a background thread once
+  loaded (searches never wait for the check); at the same interval it notices a new base
+  file (the pointer changed) and maps it, dropping the delta it covers.
   When there is no base file yet, the first worker to look writes one (under the update
   lock); the others search keyword-only meanwhile (:class:`IndexBuilding`).
 
