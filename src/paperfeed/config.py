@@ -215,6 +215,42 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- for you: personal recommendations (paperfeed/recommend/)
+    recommend_background: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description=(
+            "Papers sampled at random (seeded, once per process) from the corpus as "
+            "background negatives of every reader's model."
+        ),
+    )
+    recommend_skip_after_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description=(
+            "A paper shown in a reader's For you list this many hours ago and neither "
+            "upvoted nor saved since counts as seen and skipped (a weak negative)."
+        ),
+    )
+    recommend_min_positives: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description=(
+            "Positives (with embeddings) a reader needs for a learned linear model; with "
+            "fewer, papers nearest to them are recommended."
+        ),
+    )
+    recommend_refresh_per_pass: int = Field(
+        default=500,
+        ge=0,
+        description=(
+            "Readers' models the worker checks per pass, retraining those whose signals "
+            "changed (0: the worker leaves them to the web process)."
+        ),
+    )
+
     # --- community: accounts, sessions, limits, mail
     secret_key: str | None = Field(
         default=None,

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from paperfeed.config import Settings
-from paperfeed.search import vector_rows
 from paperfeed.search import vectors as vectors_module
 from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
 from paperfeed.search.vectors import VectorSearch, get_vector_search
+from paperfeed.store import embeddings
 from paperfeed.store.db import Database
 from paperfeed.store.models import IndexState, Paper, PaperEmbedding, utcnow
 from tests.factories import add_paper
@@ -307,7 +307,7 @@ def test_a_worker_checks_for_new_embeddings_beside_its_searches(
     updater.update(database)
     checking = threading.Event()
     scans: list[str] = []
-    real = vector_rows.table_state
+    real = embeddings.table_state
 
     def slow_scan(session: Any, model: str) -> Any:
         if threading.current_thread().name == "paperfeed-ann-refresh":  # not the updater's

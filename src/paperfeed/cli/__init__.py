@@ -18,6 +18,7 @@ from paperfeed.cli.index import index_group
 from paperfeed.cli.ingest import ingest_group
 from paperfeed.cli.outbox import outbox_group
 from paperfeed.cli.papers import papers_group
+from paperfeed.cli.recommend import recommend_group
 from paperfeed.cli.serve import serve_command
 from paperfeed.cli.subscribers import subscribers_group
 from paperfeed.cli.users import users_group
@@ -61,6 +62,7 @@ for _command in (
     subscribers_group,
     digest_group,
     outbox_group,
+    recommend_group,
     worker_command,
 ):
     cli.add_command(_command)

@@ -15,7 +15,9 @@ Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
    weekly run of last week on Mondays. A run is unique per (kind, period), so a restarted
    worker finds it instead of making another; its deliveries are due at each subscriber's
    hour (and weekday) in their zone;
-4. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
+4. retrain the For you models of readers whose signals changed, checking at most
+   ``PAPERFEED_RECOMMEND_REFRESH_PER_PASS`` readers a pass, in turn (``recommend/train.py``);
+5. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
    When the site-wide throttle's next slot is more than a minute away the pass ends there;
    a later pass goes on.
 """
@@ -30,6 +32,7 @@ from typing import Any
 from paperfeed.config import Settings
 from paperfeed.digest import deliver
 from paperfeed.digest.clock import Clock
+from paperfeed.recommend.train import refresh_stale
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.atom import search_category
 from paperfeed.sources.metadata_fill import FillStats, fill_metadata
@@ -97,6 +100,18 @@ def fill_if_any(db: Database, settings: Settings, now: dt.datetime) -> FillStats
     return stats
 
 
+def refresh_models(db: Database, settings: Settings) -> int:
+    """One bounded refresh of stale reader models; a failure is logged, the pass goes on."""
+    try:
+        retrained = refresh_stale(db, settings, settings.recommend_refresh_per_pass)
+    except Exception:  # models are derived: the web process and `recommend rebuild` retrain
+        log.exception("worker: reader models could not be refreshed")
+        return 0
+    if retrained:
+        log.info("worker: retrained %d reader model(s)", retrained)
+    return retrained
+
+
 def due_runs(db: Database, settings: Settings, clock: Clock) -> list[int]:
     """Make (or find) the runs that are due now; return the ids of those still sending."""
     now = clock.now()
@@ -132,6 +147,7 @@ def run_worker(
             try:
                 ingest_if_due(db, settings, clock.now())
                 fill_if_any(db, settings, clock.now())
+                refresh_models(db, settings)
                 deliver.recover(db, settings, clock, sender.id)
                 due_runs(db, settings, clock)
                 sender.send_runs(None, wait=False)

@@ -1,4 +1,8 @@
-"""Papers whose arXiv categories are not known yet.
+"""arXiv categories: their grammar, and papers whose categories are not known yet.
+
+:func:`validate_category` is the one check of what an arXiv category looks like (``cs.CL``,
+``hep-th``, ``astro-ph.CO``, ``cond-mat.stat-mech``), for the arXiv API's queries and the
+categories a reader follows.
 
 Hugging Face's Daily Papers listings carry no arXiv categories; until the metadata fill
 (``sources/metadata_fill.py``, run by the worker and ``paperfeed papers fill-metadata``) has
@@ -8,6 +12,8 @@ instead of "no papers match" (:func:`count_unknown_categories`).
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +22,14 @@ from paperfeed.store.models import Paper
 # The forms an empty JSON list column takes: SQL NULL, JSON null, or an empty array (written
 # by json.dumps and orjson alike as "[]", which both databases give back as written).
 _EMPTY_JSON = ("[]", "null")
+_CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?")
+
+
+def validate_category(category: str) -> str:
+    """``category`` when it has the shape of an arXiv category; ``ValueError`` otherwise."""
+    if not _CATEGORY.fullmatch(category or ""):
+        raise ValueError(f"not an arXiv category: {category!r} (expected e.g. cs.CL, hep-th)")
+    return category
 
 
 def categories_unknown() -> ColumnElement[bool]:

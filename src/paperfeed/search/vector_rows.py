@@ -1,5 +1,6 @@
 """The durable copy of the embeddings (``paper_embeddings``) as the vector index reads it:
-vectors as float32 blobs, the table's state for one model, and its rows a chunk at a time."""
+its rows a chunk at a time, and a cheap mark of the whole table (the blob format and one
+model's state: store/embeddings.py)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.search.minilm import Vectors
+from paperfeed.store.embeddings import from_blob
 from paperfeed.store.models import PaperEmbedding
 
 # Papers loaded from the table per query while (re)building the in-memory index.
 LOAD_CHUNK = 5_000
 # Embeddings this much older than the watermark are read again on every catch-up.
 SYNC_OVERLAP = dt.timedelta(seconds=60)
-
-
-def to_blob(vector: Vectors) -> bytes:
-    return np.asarray(vector, dtype="<f4").tobytes()
-
-
-def from_blob(data: bytes, dim: int) -> Vectors:
-    return np.frombuffer(data, dtype="<f4", count=dim).astype(np.float32)
-
-
-def table_state(session: Session, model: str) -> tuple[int, dt.datetime | None]:
-    """How many embeddings ``model`` made, and the newest ``embedded_at``."""
-    count, newest = session.execute(
-        select(func.count(), func.max(PaperEmbedding.embedded_at)).where(
-            PaperEmbedding.model == model
-        )
-    ).one()
-    return int(count), newest
 
 
 def table_mark(session: Session) -> tuple[int, dt.datetime | None]:

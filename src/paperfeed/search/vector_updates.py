@@ -37,9 +37,10 @@ from paperfeed.search.ann import HnswStore
 from paperfeed.search.ann_files import publish_base, remove_bases
 from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import content_hash, paper_text
-from paperfeed.search.vector_rows import stored_chunks, table_state, to_blob
+from paperfeed.search.vector_rows import stored_chunks
 from paperfeed.store.db import Database
 from paperfeed.store.dialect import LockBusy
+from paperfeed.store.embeddings import table_state, to_blob
 from paperfeed.store.models import IndexState, Paper, PaperEmbedding, utcnow
 
 if TYPE_CHECKING:

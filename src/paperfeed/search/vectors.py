@@ -45,15 +45,14 @@ from paperfeed.search.embedder import Embedder, get_embedder
 from paperfeed.search.minilm import EmbedderUnavailable, Vectors
 from paperfeed.search.vector_rows import (
     LOAD_CHUNK,
-    from_blob,
     stored_chunks,
     stored_ids,
     table_mark,
-    table_state,
     vectors_of,
 )
 from paperfeed.search.vector_updates import UpdateBusy, UpdateLock, VectorUpdater
 from paperfeed.store.db import Database, get_database
+from paperfeed.store.embeddings import from_blob, table_state
 from paperfeed.store.models import Paper, PaperEmbedding
 
 log = logging.getLogger(__name__)

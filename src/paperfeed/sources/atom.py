@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import httpx
 from defusedxml import ElementTree as SafeET
 
 from paperfeed.config import Settings
+from paperfeed.papers.categories import validate_category
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.params import is_whole_number
 from paperfeed.sources.capped import read_capped
@@ -47,7 +47,6 @@ MAX_ATTEMPTS = 4
 IDS_PER_REQUEST = 50
 PAGE_SIZE = 100
 USER_AGENT = "paperfeed (self-hosted paper feed; https://github.com/)"
-_CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?")
 
 
 class ArxivAPIError(RuntimeError):
@@ -334,12 +333,6 @@ def fetch_arxiv_items(ids: Sequence[str], settings: Settings) -> list[ReadItem]:
         if arxiv_id not in got:
             items.append(ReadItem("--id", n, error=f"{arxiv_id} not found on arXiv"))
     return items
-
-
-def validate_category(category: str) -> str:
-    if not _CATEGORY.fullmatch(category or ""):
-        raise ValueError(f"not an arXiv category: {category!r} (expected e.g. cs.CL, hep-th)")
-    return category
 
 
 def search_category(

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import httpx
 
 from paperfeed.config import Settings
-from paperfeed.sources.atom import ArxivAPIError, search_records, validate_category
+from paperfeed.papers.categories import validate_category
+from paperfeed.sources.atom import ArxivAPIError, search_records
 from paperfeed.sources.capped import read_capped
 from paperfeed.sources.readers import iter_daily_papers_array
 from paperfeed.sources.records import DailyInfo, ReadItem

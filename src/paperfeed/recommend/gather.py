@@ -1,0 +1,184 @@
+"""One reader's signals as the ranking reads them: positives (with how each was given and
+its title, for the reasons), weighted negatives, the papers never to recommend, the
+reader's settings, and the fingerprint that tells whether a stored model is stale.
+
+Every query here is filtered by ``user_id``: nothing of one reader reaches another's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import String, case, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Paper, Upvote
+from paperfeed.store.reader_models import ReaderImpression, ReaderPrefs, ReaderSignal
+
+# How a positive was given, strongest first: a paper given two ways is told by the first.
+KINDS = ("wrote", "named", "saved", "upvoted")
+DISMISSED_WEIGHT = 3.0
+SKIPPED_WEIGHT = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Positive:
+    paper_id: int
+    kind: str  # one of KINDS: the verb of the reason ("which you upvoted")
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prefs:
+    paused: bool = False
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    forget_before: dt.datetime | None = None
+
+    @property
+    def follows(self) -> bool:
+        return bool(self.categories or self.authors)
+
+
+@dataclass(slots=True)
+class Signals:
+    positives: list[Positive] = field(default_factory=list)
+    negatives: dict[int, float] = field(default_factory=dict)  # paper id → weight
+    excluded: set[int] = field(default_factory=set)  # never recommended to this reader
+    prefs: Prefs = field(default_factory=Prefs)
+
+
+def _given(user_id: int) -> Any:
+    """Every (paper, when, kind) the reader gave, in one statement: ``upvoted``, ``saved``,
+    ``wrote`` (approved claim), ``claimed`` (other claims), and ``reader_signals`` kinds."""
+    claim_kind = case((AuthorshipClaim.status == "approved", "wrote"), else_="claimed")
+    return union_all(
+        select(Upvote.paper_id, Upvote.created_at, literal("upvoted", String)).where(
+            Upvote.user_id == user_id
+        ),
+        select(CollectionItem.paper_id, CollectionItem.added_at, literal("saved", String))
+        .join(Collection, Collection.id == CollectionItem.collection_id)
+        .where(Collection.user_id == user_id),
+        select(
+            AuthorshipClaim.paper_id,
+            func.coalesce(AuthorshipClaim.decided_at, AuthorshipClaim.created_at),
+            claim_kind,
+        ).where(AuthorshipClaim.user_id == user_id),
+        select(ReaderSignal.paper_id, ReaderSignal.created_at, ReaderSignal.kind).where(
+            ReaderSignal.user_id == user_id
+        ),
+    )
+
+
+def read_prefs(session: Session, user_id: int) -> Prefs:
+    row = session.get(ReaderPrefs, user_id)
+    if row is None:
+        return Prefs()
+    return Prefs(
+        paused=bool(row.paused),
+        categories=tuple(c for c in row.categories or () if isinstance(c, str)),
+        authors=tuple(a for a in row.authors or () if isinstance(a, str)),
+        forget_before=row.forget_before,
+    )
+
+
+def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signals:
+    """The reader's signals; impressions shown before ``skip_before`` that became neither
+    positive nor dismissed are "seen and skipped"."""
+    prefs = read_prefs(session, user_id)
+    forget = prefs.forget_before
+    given: dict[int, str] = {}
+    ignored: set[int] = set()
+    signals = Signals(prefs=prefs)
+    for paper_id, at, raw in session.execute(_given(user_id)):
+        kind = "named" if raw == "seed" else str(raw)
+        if kind == "ignored":  # not learned from; not hidden for that
+            ignored.add(paper_id)
+            continue
+        signals.excluded.add(paper_id)
+        if kind == "dismissed":
+            if forget is None or at >= forget:
+                signals.negatives[paper_id] = DISMISSED_WEIGHT
+        elif kind in KINDS and (forget is None or at is None or at >= forget):
+            known = given.get(paper_id)
+            if known is None or KINDS.index(kind) < KINDS.index(known):
+                given[paper_id] = kind
+    for paper_id in ignored:
+        given.pop(paper_id, None)
+    if given:
+        rows = session.execute(select(Paper.id, Paper.title).where(Paper.id.in_(given)))
+        titles = {int(pid): str(title) for pid, title in rows}
+        signals.positives = [
+            Positive(pid, kind, titles.get(pid, "")) for pid, kind in sorted(given.items())
+        ]
+    _skipped(session, user_id, signals, skip_before)
+    return signals
+
+
+def _skipped(session: Session, user_id: int, signals: Signals, skip_before: dt.datetime) -> None:
+    """Papers shown before ``skip_before`` (and since ``forget_before``) not acted on."""
+    shown = select(ReaderImpression.paper_id).where(
+        ReaderImpression.user_id == user_id, ReaderImpression.shown_at < skip_before
+    )
+    forget = signals.prefs.forget_before
+    if forget is not None:
+        shown = shown.where(ReaderImpression.shown_at >= forget)
+    for paper_id in session.scalars(shown):
+        if paper_id not in signals.excluded:
+            signals.negatives.setdefault(paper_id, SKIPPED_WEIGHT)
+
+
+def _count_max(column: Any, *where: Any) -> list[Any]:
+    """How many rows, and the newest ``column``, as two scalar subqueries."""
+    base = select(func.count()).where(*where)
+    if column is CollectionItem.added_at:
+        base = base.select_from(CollectionItem).join(
+            Collection, Collection.id == CollectionItem.collection_id
+        )
+    newest = base.with_only_columns(func.max(column))
+    return [base.scalar_subquery(), newest.scalar_subquery()]
+
+
+def fingerprint(
+    session: Session,
+    user_id: int,
+    *,
+    skip_before: dt.datetime,
+    embedding_model: str | None,
+    prefs: Prefs | None = None,
+) -> str:
+    """SHA-256 over what a model of this reader is trained from: per source, how many rows
+    and the newest (one statement, indexed by reader), the settings, the embedding model.
+    A different one: stale."""
+    sources = [
+        _count_max(Upvote.created_at, Upvote.user_id == user_id),
+        _count_max(CollectionItem.added_at, Collection.user_id == user_id),
+        _count_max(
+            AuthorshipClaim.decided_at,
+            AuthorshipClaim.user_id == user_id,
+            AuthorshipClaim.status == "approved",
+        ),
+        _count_max(ReaderSignal.created_at, ReaderSignal.user_id == user_id),
+        _count_max(
+            ReaderImpression.shown_at,
+            ReaderImpression.user_id == user_id,
+            ReaderImpression.shown_at < skip_before,
+        ),
+    ]
+    row = session.execute(select(*(q for pair in sources for q in pair))).one()
+    parts: list[Any] = [[row[i], _iso(row[i + 1])] for i in range(0, len(row), 2)]
+    prefs = prefs if prefs is not None else read_prefs(session, user_id)
+    parts.append(
+        [prefs.paused, sorted(prefs.categories), sorted(prefs.authors), _iso(prefs.forget_before)]
+    )
+    parts.append(embedding_model)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _iso(moment: object) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat() if isinstance(moment, dt.datetime) else str(moment)
