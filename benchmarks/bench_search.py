@@ -13,6 +13,13 @@ Then:
     python benchmarks/bench_search.py latency    # paperlantern queries, in-process p50/p99
     python benchmarks/bench_search.py http       # the same over HTTP (starts a server)
     python benchmarks/bench_search.py similar    # similar papers of 400 papers, in-process
+    python benchmarks/bench_search.py ranks OUT  # every ranking of a fixed query set, as JSON
+
+``latency`` gives wall-clock p50/p99 and the process's CPU time per search (all threads: less
+sensitive to other work on the box than wall-clock); ``PAPERFEED_EMBEDDING_QUERY_CACHE_SIZE=0``
+embeds every query. ``ranks`` writes what two trees must agree on (run it with each tree's
+``PYTHONPATH``, then compare the files): the page's papers for the workload, its first words,
+names with title words and filters (built from the database at run time, seeded).
 
 ``quality`` reads ``benchmarks/known_item_queries.jsonl`` (our own sentences, each with the
 paper it should find) and reports keyword, semantic (when the embedder is available) and
@@ -44,13 +51,27 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def percentiles(samples: list[float]) -> str:
+def percentiles(samples: list[float], cpu: float | None = None) -> str:
     s = sorted(samples)
     p50 = s[len(s) // 2]
     p99 = s[min(len(s) - 1, int(len(s) * 0.99))]
-    return (
+    line = (
         f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, mean {statistics.mean(s) * 1000:.2f} ms"
     )
+    return line if cpu is None else f"{line}, CPU {cpu / len(s) * 1000:.2f} ms a search"
+
+
+def timed(fn: Any, queries: list[str], before: Any = None) -> str:
+    """Wall-clock percentiles of ``fn`` over ``queries``, and the process's CPU time."""
+    samples = []
+    cpu = time.process_time()
+    for q in queries:
+        if before is not None:
+            before()
+        t = time.perf_counter()
+        fn(q)
+        samples.append(time.perf_counter() - t)
+    return percentiles(samples, time.process_time() - cpu)
 
 
 def workload() -> list[str]:
@@ -122,6 +143,10 @@ def latency() -> None:
         ("keyword index only", lambda q: index.search(parse_query(q), 20)),
         ("search service (page of 20)", lambda q: hybrid.search(db, settings, q)),
         (
+            "search page as /search asks (page of 20, every-word count)",
+            lambda q: hybrid.search(db, settings, q, page_size=20, count=True),
+        ),
+        (
             "API shape (limit 50, every word: match=all)",
             lambda q: hybrid.search(db, settings, q, page_size=50, conjunctive=True),
         ),
@@ -130,20 +155,75 @@ def latency() -> None:
             lambda q: hybrid.search(db, settings, q, page_size=50),
         ),
     ):
-        samples = []
-        for q in queries:
-            t = time.perf_counter()
-            fn(q)
-            samples.append(time.perf_counter() - t)
-        print(f"  {name}: {percentiles(samples)}")
+        print(f"  {name}: {timed(fn, queries)}")
     # Short queries (2-3 words) as people type them.
     short = [" ".join(q.split()[:3]) for q in queries]
-    samples = []
-    for q in short:
-        t = time.perf_counter()
-        hybrid.search(db, settings, q)
-        samples.append(time.perf_counter() - t)
-    print(f"  search service, first 3 words of each: {percentiles(samples)}")
+    print(f"  search service, first 3 words of each: {timed(page(db, settings), short)}")
+    quiet = queries[:: max(1, len(queries) // 50)]
+    print(
+        f"  search service, each past the refresh intervals ({len(quiet)}, a quiet site): "
+        f"{timed(page(db, settings), quiet, lambda: _past_intervals(settings))}; load {load()}"
+    )
+
+
+def page(db: Any, settings: Any) -> Any:
+    from paperfeed.search import hybrid
+
+    return lambda q: hybrid.search(db, settings, q)
+
+
+def _past_intervals(settings: Any) -> None:
+    """As if the last search was long ago (a quiet site): the keyword index's and the vector
+    index's checks of the database are due (and what the last one started has finished)."""
+    from paperfeed.search import hybrid
+
+    time.sleep(0.3)
+    for key in hybrid._last_check:
+        hybrid._last_check[key] -= 3600
+    vectors: Any = hybrid.vector_search(settings)
+    if vectors is not None:
+        vectors._checked -= 3600
+
+
+def ranks() -> None:
+    """Every ranking a search tree gives for a fixed query set, as JSON (``ranks OUT``)."""
+    import random
+
+    from sqlalchemy import select
+
+    from paperfeed.search import hybrid
+    from paperfeed.store.models import Paper
+
+    settings, db = _setup()
+    queries = workload()
+    with db.read() as s:
+        rows = s.execute(select(Paper.title, Paper.authors).order_by(Paper.id)).all()
+    rng = random.Random(16)
+    named = []
+    for title, authors in rng.sample(rows, 100):
+        words = title.split()
+        named.append(f"{(authors or ['nobody'])[0]} {' '.join(words[: rng.randint(0, 3)])}")
+    short = [" ".join(q.split()[:3]) for q in queries]
+    filtered = [f"cat:cs.LG {q}" for q in short[:50]] + [f"year:2024 {q}" for q in short[50:100]]
+    out: dict[str, Any] = {}
+    for group, texts in (
+        ("workload", queries),
+        ("short", short),
+        ("named", named),
+        ("filtered", filtered),
+    ):
+        for i, q in enumerate(texts):
+            page1 = hybrid.search(db, settings, q, count=True)
+            page2 = hybrid.search(db, settings, q, page=2)
+            api = hybrid.search(db, settings, q, page_size=50, conjunctive=True)
+            out[f"{group}/{i}"] = {
+                "page": [item.arxiv_id for item in page1.items],
+                "page2": [item.arxiv_id for item in page2.items],
+                "all_words": [item.arxiv_id for item in api.items],
+                "counts": [page1.total, page1.every_word, page1.has_more, page1.mode],
+            }
+    Path(sys.argv[2]).write_text(json.dumps(out, indent=0, sort_keys=True))
+    print(f"{len(out)} queries ranked into {sys.argv[2]}")
 
 
 def similar() -> None:
@@ -205,6 +285,6 @@ def http() -> None:
 
 
 if __name__ == "__main__":
-    {"quality": quality, "latency": latency, "http": http, "similar": similar}[
+    {"quality": quality, "latency": latency, "http": http, "similar": similar, "ranks": ranks}[
         sys.argv[1] if len(sys.argv) > 1 else "quality"
     ]()

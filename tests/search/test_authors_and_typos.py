@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
+from paperfeed.search import keyword_query
 from paperfeed.search.authors import matched_authors, name_variants, name_words
 from paperfeed.search.keyword import get_keyword_index
 from paperfeed.search.query import parse_query
@@ -85,6 +86,32 @@ def test_a_typo_still_finds_the_paper(
 ) -> None:
     assert ranked(settings, database, papers, "thermodinamic teapots")[0] == TYPO
     assert ranked(settings, database, papers, "thermodinamic")[:1] == [TYPO]
+
+
+@pytest.mark.parametrize("listed_at_most", [1000, 1, 0])
+def test_named_ids_the_same_whether_listed_or_asked_among_the_ids(
+    settings: Settings,
+    database: Database,
+    papers: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    listed_at_most: int,
+) -> None:
+    """The papers of an author the query names: listed outright when few have such an
+    author, else asked among the candidates (0: always; 1: when two papers have one)."""
+    monkeypatch.setattr(keyword_query, "NAMED_ALONE_MAX", listed_at_most)
+    index = get_keyword_index(settings)
+    index.update(database)
+    every = list(papers.values())
+    named = papers[NAMED]
+    assert index.named_ids(parse_query("Kai He kettles"), every) == {named}
+    assert index.named_ids(parse_query("k he"), every) == {named}
+    assert index.named_ids(parse_query("he kai kettles"), every) == {named}
+    assert index.named_ids(parse_query("Kai He kettles"), [papers[MENTIONS]]) == set()
+    both = parse_query("kai he lee other")
+    assert index.named_ids(both, every) == {named, papers[MENTIONS]}
+    assert index.named_ids(both, [papers[MENTIONS], papers[TYPO]]) == {papers[MENTIONS]}
+    assert index.named_ids(parse_query("kettles teapots"), every) == set()
+    assert index.named_ids(parse_query("Kai He"), []) == set()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ search below the threshold, allowed_ids, the query cache. Runs on SQLite and Pos
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from paperfeed.search import vectors as vectors_module
 from paperfeed.search.ann_layered import LayeredStore
 from paperfeed.search.embedder import Embedder, paper_text
 from paperfeed.search.vectors import VectorSearch, get_vector_search
+from paperfeed.store import embeddings
 from paperfeed.store.db import Database
 from paperfeed.store.models import IndexState, Paper, PaperEmbedding, utcnow
 from tests.factories import add_paper
@@ -288,3 +290,61 @@ def test_index_commands_drive_the_semantic_index(
     assert "papers 8, embedded 8, pending 0, model all-MiniLM-L6-v2" in out
     out = run(cli, ["index", "rebuild"], catch_exceptions=False).output
     assert "index semantic: embedded 0, unchanged 0, index_size 8" in out
+
+
+def test_a_worker_checks_for_new_embeddings_beside_its_searches(
+    settings: Settings, database: Database, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its refresh interval, a worker's search answers from the index it has and the
+    check runs in a background thread; the next search sees what it found. The check scans
+    the table for the model's state only when the table's cheap mark moved."""
+    ids = seed_topics(database)
+    updater = make(settings, embedder, database)
+    updater.update(database)
+    worker = make(settings, embedder, database, ann_refresh_seconds=3600.0)
+    assert ids["2504.20007"] in [pid for pid, _ in worker.search("legged robots", 8)]
+    new = add_climber(database, "2504.20099", "ladders")
+    updater.update(database)
+    checking = threading.Event()
+    scans: list[str] = []
+    real = embeddings.table_state
+
+    def slow_scan(session: Any, model: str) -> Any:
+        if threading.current_thread().name == "paperfeed-ann-refresh":  # not the updater's
+            scans.append(model)
+        checking.wait(30)  # the search must answer before the check has read anything
+        return real(session, model)
+
+    monkeypatch.setattr("paperfeed.search.vectors.table_state", slow_scan)
+    assert new not in found_after_a_check(worker, lambda: checking.set())
+    assert new in [pid for pid, _ in worker.search("legged robots", 10)]
+    assert len(scans) == 1
+    found_after_a_check(worker)  # nothing changed: no scan
+    assert len(scans) == 1
+    newer = add_climber(database, "2504.20098", "trees")
+    updater.update(database)
+    found_after_a_check(worker)
+    assert len(scans) == 2
+    assert newer in [pid for pid, _ in worker.search("legged robots", 10)]
+
+
+def add_climber(database: Database, arxiv_id: str, what: str) -> int:
+    return add_paper(
+        database,
+        arxiv_id,
+        title=f"Legged Robots Learn to Climb {what.title()}",
+        abstract=f"A quadruped robot learns to climb {what} with reinforcement learning.",
+    )
+
+
+def found_after_a_check(worker: VectorSearch, then: Any = None) -> list[int]:
+    """A search once the refresh interval has passed (its answer), then ``then()``, and the
+    background check it started waited for."""
+    worker._checked -= 7200.0
+    found = [pid for pid, _ in worker.search("legged robots", 10)]
+    if then is not None:
+        then()
+    for thread in threading.enumerate():
+        if thread.name == "paperfeed-ann-refresh":
+            thread.join(30)
+    return found

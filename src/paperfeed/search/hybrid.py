@@ -220,16 +220,11 @@ def _in_background(job: Callable[[], _T]) -> Callable[[], _T]:
 # --- fusion --------------------------------------------------------------------------------
 
 
-def _fused(
-    index: KeywordIndex,
-    parsed: ParsedQuery,
-    keyword_hits: list[tuple[int, float]],
-    semantic_hits: list[tuple[int, float]],
-    settings: Settings,
-) -> tuple[list[int], dict[int, float]]:
-    """``fuse`` with the keyword hits that have an author the query names lifted first."""
-    named = index.named_ids(parsed, [pid for pid, _ in keyword_hits]) if parsed.words else set()
-    return fuse(keyword_hits, semantic_hits, settings, bool(parsed.words), named)
+def _named(
+    index: KeywordIndex, parsed: ParsedQuery, keyword_hits: list[tuple[int, float]]
+) -> set[int]:
+    """The keyword hits with an author the query names (``fuse`` lifts them first)."""
+    return index.named_ids(parsed, [pid for pid, _ in keyword_hits]) if parsed.words else set()
 
 
 # --- the service ---------------------------------------------------------------------------
@@ -274,10 +269,14 @@ def search(
     # means little; with words, the count is of the papers with all of them (below).
     keyword = index.search(parsed, depth, count=count and not parsed.words, conjunctive=conjunctive)
     result.indexing = is_indexing(index)
+    # What needs only the keyword side is asked while the query is still being embedded.
+    named = _named(index, parsed, keyword.hits)
+    if count and parsed.words:
+        result.every_word = index.count(parsed, conjunctive=True)
     semantic_hits: list[tuple[int, float]] = []
     if semantic and parsed.words:
         semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = _fused(index, parsed, keyword.hits, semantic_hits, settings)
+    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words), named)
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
@@ -286,8 +285,6 @@ def search(
             result.did_you_mean = detail.item if detail else None
     result.items = _scored_items(found, scores)
     result.total = max(keyword.total, len(ranked) - found.missing)
-    if count and parsed.words:
-        result.every_word = index.count(parsed, conjunctive=True)
     result.has_more = found.has_more
     if result.indexing:
         result.notice = f"{INDEXING} {result.notice}" if result.notice else INDEXING

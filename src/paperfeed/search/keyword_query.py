@@ -34,6 +34,8 @@ FUZZY_WEIGHT = 3.0
 AUTHOR_BOOST = 3.0
 MAX_AUTHOR_WORDS = 16
 LONG_QUERY_TERMS = 32
+# Up to this many papers with an author the query names are listed outright (``named_ids``).
+NAMED_ALONE_MAX = 1000
 COMMON_SHARE = 0.05
 
 # The abstract field's analyzer (tantivy's "en_stem"), to look a word's stems up.
@@ -270,8 +272,7 @@ def filter_ids(
     result = searcher.search(query, cap + 1, count=False)
     if len(result.hits) > cap:
         return None
-    ids = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
-    return [int(i) for i in ids if i is not None]
+    return _ids_at(searcher, result)
 
 
 def ids_passing(
@@ -281,12 +282,7 @@ def ids_passing(
     query = filter_query(schema, parsed, phrases=True)
     if query is None or not ids:
         return set(ids)
-    among = tantivy.Query.term_set_query(schema, "id", list(ids))
-    both = tantivy.Query.boolean_query([(tantivy.Occur.Must, among), (tantivy.Occur.Must, query)])
-    searcher = index.searcher()
-    result = searcher.search(both, len(ids), count=False)
-    found = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
-    return {int(i) for i in found if i is not None}
+    return _which_of(index.searcher(), schema, query, ids)
 
 
 def named_ids(
@@ -297,14 +293,29 @@ def named_ids(
     phrases = _author_phrases(schema, parsed)
     if not phrases or not ids:
         return set()
-    among = tantivy.Query.term_set_query(schema, "id", list(ids))
-    both = tantivy.Query.boolean_query(
-        [(tantivy.Occur.Must, among), (tantivy.Occur.Must, _any_of(phrases))]
-    )
     searcher = index.searcher()
-    result = searcher.search(both, len(ids), count=False)
+    # Most queries name no one: the phrases alone match a handful of papers or none, which
+    # costs far less than asking them among the ids (benchmarks/RESULTS.md, 2026-12-05).
+    alone = searcher.search(_any_of(phrases), NAMED_ALONE_MAX + 1, count=False)
+    if len(alone.hits) <= NAMED_ALONE_MAX:
+        wanted = set(ids)
+        return {pid for pid in _ids_at(searcher, alone) if pid in wanted}
+    return _which_of(searcher, schema, _any_of(phrases), ids)
+
+
+def _which_of(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantivy.Query, ids: Sequence[int]
+) -> set[int]:
+    """Which of ``ids`` match ``query``."""
+    among = tantivy.Query.term_set_query(schema, "id", list(ids))
+    both = tantivy.Query.boolean_query([(tantivy.Occur.Must, among), (tantivy.Occur.Must, query)])
+    return set(_ids_at(searcher, searcher.search(both, len(ids), count=False)))
+
+
+def _ids_at(searcher: tantivy.Searcher, result: tantivy.SearchResult) -> list[int]:
+    """The paper ids of ``result``'s hits."""
     found = searcher.fast_field_values("id", [a for _, a in result.hits]) if result.hits else []
-    return {int(i) for i in found if i is not None}
+    return [int(i) for i in found if i is not None]
 
 
 def id_counts(index: tantivy.Index) -> dict[int, int]:
