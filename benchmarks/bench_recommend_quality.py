@@ -21,6 +21,14 @@ random background sample of the papers before the cut-off (1,000 and 2,000).
 ``--sparse`` adds where the SVM's edge comes from: its tf-idf SVM against production's
 background sample, and that fused with ours (z-scores summed).
 
+``--fused WS:WO:WN:C:BG`` adds a model production can run: a logistic regression on the
+tf-idf rows (production's objective and L-BFGS, C, against the first BG background papers)
+and the weighted sum of the z-scores (over the candidates) of it, ours (C=1, 1,000) and the
+nearest positive; also with ours weighted WO+WN and no nearest positive. ``--hashed``: its
+tf-idf is the recipe's analyser hashed into 2^18 columns (no vocabulary) with the corpus's
+idf instead of the recipe's 20,000-term vocabulary. ``--time-fused``: its fit and scoring
+times with 200 positives and 10,000 candidates, then stop.
+
 The first cut-off is the dev split: ``--tune`` searches C, background size and background
 weighting there only; the others are test. Reported: nDCG@10, recall@50, MRR per cut-off and
 overall, and a paired bootstrap over readers of ours minus the SVM.
@@ -33,7 +41,7 @@ computed only for the papers the evaluation needs and cached in ``benchmarks/.ca
 
     nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 100]
         [--svm-negatives 0] [--svm-also 20000] [--tune] [--ours C:BG] [--sparse]
-        [--json out.json]
+        [--fused 1:0.5:0.5:10:1000 [--hashed] [--time-fused]] [--json out.json]
 
 Without ``shared/data`` (or ``PAPERFEED_BENCH_DATA``) it says so and stops.
 """
@@ -514,6 +522,7 @@ def time_fused(x: Any, cfg: Fused, split: Split, vec: dict[int, Floats], n: int 
             scores += near * zscore((cand_e @ pos_e.T).max(axis=1))
         return np.argpartition(-scores, 50)[:50]
 
+    nonzero: list[int] = []
     lr = LogisticRegression(
         C=cfg.c * (200 + len(bg_rows)) / 2, solver="liblinear", class_weight="balanced"
     )
@@ -524,6 +533,7 @@ def time_fused(x: Any, cfg: Fused, split: Split, vec: dict[int, Floats], n: int 
         pos_e = np.stack([vec[int(r)] for r in pos])
         cand_e, cand_x = np.stack([vec[int(r)] for r in cand]), x[cand]
         w, b = clocked("fit: tf-idf LR (production L-BFGS)", fit_sparse, x[pos], bg_x, cfg.c)
+        nonzero.append(int(np.count_nonzero(w)))
         model = clocked(
             "fit: ours (embeddings, C=1)",
             partial(fit, background=bg_e, c=1.0),
@@ -553,6 +563,7 @@ def time_fused(x: Any, cfg: Fused, split: Split, vec: dict[int, Floats], n: int 
         wall, cpu = ms[:, 0], ms[:, 1]
         median, p95 = np.median(wall), np.percentile(wall, 95)
         print(f"  {name}: {median:.2f} / {p95:.2f} ms, CPU {np.median(cpu):.2f} ms")
+    print(f"  tf-idf LR weights: median {np.median(nonzero):.0f} non-zero of {x.shape[1]}")
     per_paper = x.nnz / x.shape[0] * 8 + 4
     print(
         f"tf-idf {x.shape}: {x.nnz / x.shape[0]:.1f} non-zeros a paper, "
