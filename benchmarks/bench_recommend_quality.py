@@ -26,8 +26,9 @@ tf-idf rows (production's objective and L-BFGS, C, against the first BG backgrou
 and the weighted sum of the z-scores (over the candidates) of it, ours (C=1, 1,000) and the
 nearest positive; also with ours weighted WO+WN and no nearest positive. ``--hashed``: its
 tf-idf is the recipe's analyser hashed into 2^18 columns (no vocabulary) with the corpus's
-idf instead of the recipe's 20,000-term vocabulary. ``--time-fused``: its fit and scoring
-times with 200 positives and 10,000 candidates, then stop.
+idf instead of the recipe's 20,000-term vocabulary. ``--solver liblinear``: that LR by
+sklearn's liblinear instead. ``--time-fused``: its fit and scoring times with 200 positives
+and 10,000 candidates, then stop.
 
 The first cut-off is the dev split: ``--tune`` searches C, background size and background
 weighting there only; the others are test. Reported: nDCG@10, recall@50, MRR per cut-off and
@@ -417,6 +418,7 @@ class Fused:
     c: float = 10.0
     background: int = 1000
     weights: tuple[float, float, float] = (1.0, 0.5, 0.5)  # tf-idf LR, ours, nearest positive
+    solver: str = "lbfgs"  # production's L-BFGS, or sklearn's "liblinear" (bias regularised)
 
 
 def fit_sparse(pos: Any, neg: Any, c: float) -> tuple[NDArray[np.float32], float]:
@@ -435,15 +437,31 @@ def fit_sparse(pos: Any, neg: Any, c: float) -> tuple[NDArray[np.float32], float
     return w[:-1].astype(np.float32), float(w[-1])
 
 
+def fit_liblinear(pos: Any, neg: Any, c: float) -> tuple[NDArray[np.float32], float]:
+    """The same model by sklearn's liblinear: its C multiplies the summed losses, so
+    C·n/2 with balanced weights is production's C (but liblinear regularises the bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = scipy_vstack(pos, neg)
+    y = np.r_[np.ones(pos.shape[0]), np.zeros(neg.shape[0])]
+    lr = LogisticRegression(C=c * rows.shape[0] / 2, solver="liblinear", class_weight="balanced")
+    lr.fit(rows, y)
+    return lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
+
+
 def fused_extras(
     x: Any, cfg: Fused, split: Split, reader: Reader, ranked: dict[str, Any], ours: str
 ) -> None:
     mine = np.array(reader.positives)
     others = split.background[: cfg.background]
     others = others[~np.isin(others, mine)]
-    w, b = fit_sparse(x[mine], x[others], cfg.c)
+    if cfg.solver == "liblinear":
+        w, b = fit_liblinear(x[mine], x[others], cfg.c)
+    else:
+        w, b = fit_sparse(x[mine], x[others], cfg.c)
     sparse = x[split.candidates] @ w + b
-    name = f"tf-idf LR C={cfg.c:g} vs {cfg.background} background"
+    solver = "" if cfg.solver == "lbfgs" else f" ({cfg.solver})"
+    name = f"tf-idf LR{solver} C={cfg.c:g} vs {cfg.background} background"
     ranked[name] = sparse
     ws, wo, wn = cfg.weights
     fused = ws * zscore(sparse) + wo * zscore(ranked[ours])
@@ -647,6 +665,7 @@ def main() -> None:
     parser.add_argument(
         "--hashed", action="store_true", help="--fused on hashed 2^18 tf-idf, not the recipe's"
     )
+    parser.add_argument("--solver", default="lbfgs", help="--fused's: lbfgs or liblinear")
     parser.add_argument("--time-fused", action="store_true", help="time the fused model, stop")
     parser.add_argument("--svm-only", action="store_true", help="only the SVM's cache")
     parser.add_argument("--embed-only", action="store_true", help="fill the cache, stop")
@@ -690,7 +709,9 @@ def main() -> None:
     fused = None
     if args.fused:
         parts = [float(t) for t in args.fused.split(":")]
-        fused = Fused(*parts[3:4], *map(int, parts[4:5]), weights=(parts[0], parts[1], parts[2]))
+        fused = Fused(
+            *parts[3:4], *map(int, parts[4:5]), (parts[0], parts[1], parts[2]), args.solver
+        )
     if args.time_fused and tfidf is not None:
         time_fused(tfidf, fused or Fused(), splits[-1], vec)
         return
