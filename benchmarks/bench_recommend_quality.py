@@ -709,9 +709,11 @@ def main() -> None:
     fused = None
     if args.fused:
         parts = [float(t) for t in args.fused.split(":")]
-        fused = Fused(
-            *parts[3:4], *map(int, parts[4:5]), (parts[0], parts[1], parts[2]), args.solver
-        )
+        fused = Fused(weights=(parts[0], parts[1], parts[2]), solver=args.solver)
+        if len(parts) > 3:
+            fused.c = parts[3]
+        if len(parts) > 4:
+            fused.background = int(parts[4])
     if args.time_fused and tfidf is not None:
         time_fused(tfidf, fused or Fused(), splits[-1], vec)
         return
