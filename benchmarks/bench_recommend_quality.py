@@ -21,6 +21,15 @@ random background sample of the papers before the cut-off (1,000 and 2,000).
 ``--sparse`` adds where the SVM's edge comes from: its tf-idf SVM against production's
 background sample, and that fused with ours (z-scores summed).
 
+``--fused WS:WO:WN:C:BG`` adds a model production can run: a logistic regression on the
+tf-idf rows (production's objective and L-BFGS, C, against the first BG background papers)
+and the weighted sum of the z-scores (over the candidates) of it, ours (C=1, 1,000) and the
+nearest positive; also with ours weighted WO+WN and no nearest positive. ``--hashed``: its
+tf-idf is the recipe's analyser hashed into 2^18 columns (no vocabulary) with the corpus's
+idf instead of the recipe's 20,000-term vocabulary. ``--solver liblinear``: that LR by
+sklearn's liblinear instead. ``--time-fused``: its fit and scoring times with 200 positives
+and 10,000 candidates, then stop.
+
 The first cut-off is the dev split: ``--tune`` searches C, background size and background
 weighting there only; the others are test. Reported: nDCG@10, recall@50, MRR per cut-off and
 overall, and a paired bootstrap over readers of ours minus the SVM.
@@ -33,7 +42,7 @@ computed only for the papers the evaluation needs and cached in ``benchmarks/.ca
 
     nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 100]
         [--svm-negatives 0] [--svm-also 20000] [--tune] [--ours C:BG] [--sparse]
-        [--json out.json]
+        [--fused 1:0.5:0.5:10:1000 [--hashed] [--time-fused]] [--json out.json]
 
 Without ``shared/data`` (or ``PAPERFEED_BENCH_DATA``) it says so and stops.
 """
@@ -50,6 +59,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +355,42 @@ class Svm:
         return np.asarray(clf.decision_function(self.x[split.candidates]))
 
 
+def hashed_tfidf(corpus: Corpus) -> Any:
+    """Stateless sparse features: the recipe's analyser (1-2-grams, English stop words, its
+    token pattern) hashed into 2^18 columns (no vocabulary), sublinear tf, times an idf
+    fitted on the corpus (zero where df < 2 or > 10 %, like min_df / max_df), L2."""
+    import scipy.sparse
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    saved = CACHE / f"recommend-hash18-counts-{len(corpus.ids)}.npz"
+    if saved.exists():
+        counts = scipy.sparse.load_npz(saved).tocsr()
+    else:
+        hasher = HashingVectorizer(
+            n_features=2**18,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+            strip_accents="unicode",
+            stop_words="english",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+            ngram_range=(1, 2),
+        )
+        texts = [f"{t} {a}" for t, a in zip(corpus.titles, corpus.abstracts, strict=True)]
+        counts = hasher.transform(texts).tocsr()
+        scipy.sparse.save_npz(saved, counts)
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = (np.log((1 + n) / (1 + df)) + 1) * ((df >= 2) & (df <= 0.1 * n))
+    x = counts.copy()
+    x.data = 1 + np.log(x.data)
+    x = x @ scipy.sparse.diags(idf.astype(np.float32))
+    x.eliminate_zeros()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x = scipy.sparse.diags((1 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x
+    return x.tocsr().astype(np.float32)
+
+
 def zscore(x: NDArray[Any]) -> NDArray[np.float64]:
     return np.asarray((x - x.mean()) / (x.std() + 1e-9), dtype=np.float64)
 
@@ -364,8 +410,75 @@ def sparse_extras(x: Any, split: Split, reader: Reader, ranked: dict[str, Any], 
     ranked[f"{ours} + tf-idf SVM vs background (z-sum)"] = zscore(ranked[ours]) + zscore(sparse)
 
 
+@dataclass
+class Fused:
+    """A tf-idf logistic regression against production's background, fused with ours and
+    the nearest positive: the weighted sum of their z-scores over the candidates."""
+
+    c: float = 10.0
+    background: int = 1000
+    weights: tuple[float, float, float] = (1.0, 0.5, 0.5)  # tf-idf LR, ours, nearest positive
+    solver: str = "lbfgs"  # production's L-BFGS, or sklearn's "liblinear" (bias regularised)
+
+
+def fit_sparse(pos: Any, neg: Any, c: float) -> tuple[NDArray[np.float32], float]:
+    """production's objective and L-BFGS (``recommend.model``, its private parts) on sparse
+    rows: balanced classes, ridge 1/(C·n), the bias unregularised."""
+    from paperfeed.recommend import model
+
+    blocks = [
+        model._Block(pos, np.full(pos.shape[0], 0.5 / pos.shape[0]), 1.0),
+        model._Block(neg, np.full(neg.shape[0], 0.5 / neg.shape[0]), 0.0),
+    ]
+    squares = sum(np.asarray(b.rows.multiply(b.rows).T @ b.weights).ravel() for b in blocks)
+    ridge = 1.0 / (c * (pos.shape[0] + neg.shape[0]))
+    inverse = 1.0 / np.append(0.25 * squares + ridge, 0.25)
+    w = model._lbfgs(model._Objective(blocks, ridge), inverse)
+    return w[:-1].astype(np.float32), float(w[-1])
+
+
+def fit_liblinear(pos: Any, neg: Any, c: float) -> tuple[NDArray[np.float32], float]:
+    """The same model by sklearn's liblinear: its C multiplies the summed losses, so
+    C·n/2 with balanced weights is production's C (but liblinear regularises the bias)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = scipy_vstack(pos, neg)
+    y = np.r_[np.ones(pos.shape[0]), np.zeros(neg.shape[0])]
+    lr = LogisticRegression(C=c * rows.shape[0] / 2, solver="liblinear", class_weight="balanced")
+    lr.fit(rows, y)
+    return lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
+
+
+def fused_extras(
+    x: Any, cfg: Fused, split: Split, reader: Reader, ranked: dict[str, Any], ours: str
+) -> None:
+    mine = np.array(reader.positives)
+    others = split.background[: cfg.background]
+    others = others[~np.isin(others, mine)]
+    if cfg.solver == "liblinear":
+        w, b = fit_liblinear(x[mine], x[others], cfg.c)
+    else:
+        w, b = fit_sparse(x[mine], x[others], cfg.c)
+    sparse = x[split.candidates] @ w + b
+    solver = "" if cfg.solver == "lbfgs" else f" ({cfg.solver})"
+    name = f"tf-idf LR{solver} C={cfg.c:g} vs {cfg.background} background"
+    ranked[name] = sparse
+    ws, wo, wn = cfg.weights
+    fused = ws * zscore(sparse) + wo * zscore(ranked[ours])
+    ranked[f"fused: {ws:g}·{name} + {wo:g}·{ours} + {wn:g}·nearest"] = fused + wn * zscore(
+        ranked["nearest positive"]
+    )
+    # without the nearest positive (its 10,000 × 200 products cost the most at scoring)
+    fused += wn * zscore(ranked[ours])
+    ranked[f"fused: {ws:g}·{name} + {wo + wn:g}·{ours}"] = fused
+
+
 def evaluate(
-    split: Split, vec: dict[int, Floats], configs: dict[str, Ours], tfidf: Any = None
+    split: Split,
+    vec: dict[int, Floats],
+    configs: dict[str, Ours],
+    tfidf: Any = None,
+    fused: Fused | None = None,
 ) -> dict[str, list[tuple[float, float, float]]]:
     """Per method, per reader: (nDCG@10, recall@50, MRR)."""
     cand = np.stack([vec[int(r)] for r in split.candidates])
@@ -387,13 +500,99 @@ def evaluate(
             started = time.perf_counter()
             ranked[label] = ours_scores(cfg, pos, split, reader, vec, cand)
             spent[label] += time.perf_counter() - started
-        if tfidf is not None:
+        if tfidf is not None and fused is None:
             sparse_extras(tfidf, split, reader, ranked, next(iter(configs)))
+        if tfidf is not None and fused is not None:
+            started = time.perf_counter()
+            fused_extras(tfidf, fused, split, reader, ranked, next(iter(configs)))
+            spent["tf-idf LR + fusion"] += time.perf_counter() - started
         for label, scores in ranked.items():
             out[label].append(metrics(np.asarray(scores), reader.relevant))
     for label, seconds in spent.items():
         print(f"  {label}: {1000 * seconds / len(split.readers):.1f} ms a reader", flush=True)
     return out
+
+
+def time_fused(x: Any, cfg: Fused, split: Split, vec: dict[int, Floats], n: int = 30) -> None:
+    """Training with 200 positives against ``cfg.background`` papers and scoring 10,000
+    candidates, per simulated reader: real papers (those with an embedding at hand)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from paperfeed.recommend.model import Background, fit
+
+    rng = np.random.default_rng(SEED)
+    bg_rows = split.background[: cfg.background]
+    pool = np.array(sorted(set(vec) - {int(r) for r in bg_rows}))
+    bg_x, bg_e = x[bg_rows], Background.of(np.stack([vec[int(r)] for r in bg_rows]))
+    times: dict[str, list[tuple[float, float]]] = defaultdict(list)
+
+    def clocked(name: str, run: Any, *args: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = run(*args)
+        times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+        return out
+
+    def fused_top(sparse: Any, model: Any, cand_e: Floats, pos_e: Floats, near: float) -> Any:
+        ws, wo, _ = cfg.weights
+        x_cand, w, b = sparse
+        scores = ws * zscore(x_cand @ w + b) + wo * zscore(model.score(cand_e))
+        if near:
+            scores += near * zscore((cand_e @ pos_e.T).max(axis=1))
+        return np.argpartition(-scores, 50)[:50]
+
+    nonzero: list[int] = []
+    lr = LogisticRegression(
+        C=cfg.c * (200 + len(bg_rows)) / 2, solver="liblinear", class_weight="balanced"
+    )
+    y = np.r_[np.ones(200), np.zeros(len(bg_rows))]
+    for _ in range(n):
+        rows = rng.choice(pool, 10_200, replace=False)
+        pos, cand = rows[:200], rows[200:]
+        pos_e = np.stack([vec[int(r)] for r in pos])
+        cand_e, cand_x = np.stack([vec[int(r)] for r in cand]), x[cand]
+        w, b = clocked("fit: tf-idf LR (production L-BFGS)", fit_sparse, x[pos], bg_x, cfg.c)
+        nonzero.append(int(np.count_nonzero(w)))
+        model = clocked(
+            "fit: ours (embeddings, C=1)",
+            partial(fit, background=bg_e, c=1.0),
+            pos_e,
+            np.empty((0, pos_e.shape[1])),
+        )
+        clocked("fit: tf-idf LR, sklearn liblinear", lr.fit, scipy_vstack(x[pos], bg_x), y)
+        for near in (cfg.weights[2], 0.0):
+            label = "tf-idf LR + ours" + (" + nearest" if near else "")
+            clocked(
+                f"score 10,000: {label}, fused, top 50",
+                fused_top,
+                (cand_x, w, b),
+                model,
+                cand_e,
+                pos_e,
+                near,
+            )
+        clocked("score 10,000: tf-idf part only", cand_x.dot, w)
+        clocked("score 10,000: nearest of 200 positives only", cand_e.dot, pos_e.T)
+    print(
+        f"timing, {n} simulated readers, 200 positives, {len(bg_rows)} background, "
+        f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())} (wall median / p95, CPU median):"
+    )
+    for name, values in times.items():
+        ms = 1000 * np.array(values)
+        wall, cpu = ms[:, 0], ms[:, 1]
+        median, p95 = np.median(wall), np.percentile(wall, 95)
+        print(f"  {name}: {median:.2f} / {p95:.2f} ms, CPU {np.median(cpu):.2f} ms")
+    print(f"  tf-idf LR weights: median {np.median(nonzero):.0f} non-zero of {x.shape[1]}")
+    per_paper = x.nnz / x.shape[0] * 8 + 4
+    print(
+        f"tf-idf {x.shape}: {x.nnz / x.shape[0]:.1f} non-zeros a paper, "
+        f"{per_paper:.0f} bytes a paper as CSR float32 + int32 (+ 1,536 for the embedding)"
+    )
+
+
+def scipy_vstack(a: Any, b: Any) -> Any:
+    import scipy.sparse
+
+    return scipy.sparse.vstack([a, b]).tocsr()
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -460,6 +659,14 @@ def main() -> None:
     parser.add_argument("--no-svm", action="store_true")
     parser.add_argument("--ours", action="append", default=[], help="C:BACKGROUND, more of ours")
     parser.add_argument("--sparse", action="store_true", help="tf-idf vs background, fusion")
+    parser.add_argument(
+        "--fused", help="WS:WO:WN[:C[:BG]]: tf-idf LR fused with ours and nearest positive"
+    )
+    parser.add_argument(
+        "--hashed", action="store_true", help="--fused on hashed 2^18 tf-idf, not the recipe's"
+    )
+    parser.add_argument("--solver", default="lbfgs", help="--fused's: lbfgs or liblinear")
+    parser.add_argument("--time-fused", action="store_true", help="time the fused model, stop")
     parser.add_argument("--svm-only", action="store_true", help="only the SVM's cache")
     parser.add_argument("--embed-only", action="store_true", help="fill the cache, stop")
     parser.add_argument("--json", type=Path, help="write every reader's metrics here")
@@ -496,11 +703,24 @@ def main() -> None:
     if args.tune:
         configs |= tune(splits[0], vec)
     svms = [] if args.no_svm else [Svm(corpus, args.svm_negatives)]
-    tfidf = svms[0].x if svms and args.sparse else None
+    tfidf = svms[0].x if svms and (args.sparse or args.fused) else None
+    if tfidf is not None and args.hashed:
+        tfidf = hashed_tfidf(corpus)
+    fused = None
+    if args.fused:
+        parts = [float(t) for t in args.fused.split(":")]
+        fused = Fused(weights=(parts[0], parts[1], parts[2]), solver=args.solver)
+        if len(parts) > 3:
+            fused.c = parts[3]
+        if len(parts) > 4:
+            fused.background = int(parts[4])
+    if args.time_fused and tfidf is not None:
+        time_fused(tfidf, fused or Fused(), splits[-1], vec)
+        return
     every: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for i, s in enumerate(splits):
         print(f"cut-off {s.cutoff} ({'dev' if i == 0 else 'test'}):", flush=True)
-        every[s.cutoff] = evaluate(s, vec, configs, tfidf)
+        every[s.cutoff] = evaluate(s, vec, configs, tfidf, fused)
     if args.svm_also:
         svms.append(Svm(corpus, args.svm_also))
     for i, s in enumerate(splits):  # last: ``--svm-only`` may have filled them meanwhile
@@ -517,7 +737,7 @@ def main() -> None:
             continue
         print(table(name, pooled))
         if "SVM recipe" in pooled:
-            for ours in configs:
+            for ours in [*configs, *(m for m in pooled if m.startswith(("fused", "tf-idf LR")))]:
                 print(compare(name, pooled, ours))
     if args.json:
         args.json.write_text(json.dumps(every))
