@@ -31,17 +31,10 @@ from paperfeed.store.db import Database
 from paperfeed.store.models import AuthorshipClaim, Collection, CollectionItem, Upvote, User, utcnow
 from paperfeed.store.reader_models import ReaderImpression, ReaderModel, ReaderPrefs, ReaderSignal
 from tests.factories import add_paper
+from tests.recommend.rank_corpus import add_user
 
 PAPERS = ["2501.00001", "2501.00002", "2501.00003", "2501.00004", "hep-th/9901001"]
 LONG_AGO = dt.datetime(2020, 1, 1)
-
-
-def add_user(db: Database, name: str) -> int:
-    with db.write() as s:
-        user = User(username=name, email=f"{name}@example.org", password_hash="x")
-        s.add(user)
-        s.flush()
-        return user.id
 
 
 @pytest.fixture

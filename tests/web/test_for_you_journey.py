@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.community import tokens, users
@@ -24,30 +23,16 @@ from tests.community.conftest import (  # noqa: F401 (fixtures)
     site_db,
     user_client,
 )
-from tests.recommend import rank_corpus as rc
-from tests.recommend.rank_corpus import rank_settings  # noqa: F401 (fixture)
+from tests.recommend.rank_corpus import Corpus, rank_settings  # noqa: F401 (fixture)
+from tests.web.test_for_you_page import CARD, corpus, topic  # noqa: F401 (fixture)
+from tests.web.test_for_you_page import arxiv as _arxiv
 
-CARD = re.compile(r'<li class="card[^"]*" id="paper-([^"]+)"')
 METHOD = re.compile(r'data-method="(\w+)"')
 WHOLE = {"from": "2025-03-01", "to": "2025-03-31", "limit": "200"}
 
 
-@pytest.fixture
-def corpus(
-    rank_settings: Settings,  # noqa: F811
-    community_settings: Settings,  # noqa: F811
-    site_db: Database,  # noqa: F811
-) -> rc.Corpus:
-    return rc.build(site_db, community_settings)
-
-
-def _arxiv(corpus: rc.Corpus, t: str, i: int) -> str:
-    return corpus.arxiv_of[corpus.topics[t][i]]
-
-
-def _topics(corpus: rc.Corpus, arxiv_ids: list[str]) -> list[str]:
-    by_arxiv = {a: p for p, a in corpus.arxiv_of.items()}
-    return [corpus.topic_of(by_arxiv[a]) for a in arxiv_ids]
+def _topics(corpus: Corpus, arxiv_ids: list[str]) -> list[str]:  # noqa: F811
+    return [topic(corpus, a) for a in arxiv_ids]
 
 
 def _page(client: TestClient) -> tuple[str, list[str]]:
@@ -66,7 +51,7 @@ def _api(client: TestClient, token: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def test_a_reader_seeds_upvotes_and_dismisses_and_page_and_api_follow(
-    corpus: rc.Corpus,
+    corpus: Corpus,  # noqa: F811
     user_client: Callable[[str], TestClient],  # noqa: F811
     site_db: Database,  # noqa: F811
     community_settings: Settings,  # noqa: F811

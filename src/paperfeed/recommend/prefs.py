@@ -6,6 +6,7 @@ the defaults. Each setter changes nothing else: the model's fingerprint notices.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,19 @@ def set_digest_for_you(db: Database, user_id: int, on: bool) -> None:
     """Whether the reader's digest has a "For you" section (on by default)."""
     with db.write() as session:
         upsert_prefs(session, db.ops, user_id, digest_for_you=bool(on))
+
+
+# The follows form's grammar: categories apart by spaces, commas or semicolons; authors one a
+# line or apart by semicolons (a name may hold spaces and commas: "He, Kaiming").
+_CATEGORY_SPLIT = re.compile(r"[\s,;]+")
+_AUTHOR_SPLIT = re.compile(r"[\n;]+")
+
+
+def follows_from_text(categories: str, authors: str) -> tuple[list[str], list[str]]:
+    """The two text fields of a follows form as the lists :func:`set_follows` takes."""
+    cats = [c for c in _CATEGORY_SPLIT.split(categories) if c]
+    names = [a.strip() for a in _AUTHOR_SPLIT.split(authors) if a.strip()]
+    return cats, names
 
 
 def set_follows(

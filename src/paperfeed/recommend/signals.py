@@ -23,6 +23,7 @@ from paperfeed.recommend import PaperNotFound, RecommendError
 from paperfeed.recommend.feed_tokens import new_feed_token, revoke_feed_token, user_for_feed_token
 from paperfeed.recommend.prefs import (
     PrefsView,
+    follows_from_text,
     prefs_view,
     set_digest_for_you,
     set_follows,
@@ -50,6 +51,7 @@ __all__ = [
     "add_seeds",
     "dismiss",
     "dismissed_ids",
+    "follows_from_text",
     "forget_all",
     "ignore",
     "new_feed_token",

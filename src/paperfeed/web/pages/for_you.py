@@ -26,7 +26,6 @@ what was not understood, the input kept.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -53,7 +52,6 @@ TABS = {"today": 1, "week": 6}  # days before the latest publication day
 SHOWN = 50  # cards on the page
 SEARCH_HITS = 10  # search results offered to add
 Text = Annotated[str, Form(max_length=100_000)]  # the request guard's longest form value
-_LIST = re.compile(r"[\s,;]+")
 
 
 @dataclass(slots=True)
@@ -207,10 +205,10 @@ async def upload_form(
 def follows_form(
     me: MemberDep, categories: Text = "", authors: Text = "", tab: Text = "today"
 ) -> Response:
-    cats = [c for c in _LIST.split(categories) if c]
-    names = [a.strip() for a in re.split(r"[\n;]+", authors) if a.strip()]
     try:
-        cats, names = signals.set_follows(me.db, me.account.id, cats, names)
+        cats, names = signals.set_follows(
+            me.db, me.account.id, *signals.follows_from_text(categories, authors)
+        )
     except RecommendError as exc:
         return render_page(me, 400, tab=_tab(tab), error=str(exc))
     notice = f"You follow {len(cats)} categories and {len(names)} authors."

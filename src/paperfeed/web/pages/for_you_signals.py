@@ -21,7 +21,6 @@ Each kind lists :data:`SHOWN` papers unless ``?all=KIND`` asks for every listed 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -69,8 +68,6 @@ PAPER_ACTIONS: dict[str, Callable[[Database, int, str], None]] = {
     "ignore": _ignore,
     "unignore": _unignore,
 }
-_CATEGORY_SPLIT = re.compile(r"[\s,;]+")
-_AUTHOR_SPLIT = re.compile(r"[\n;]+")
 
 
 def _done(code: str) -> Response:
@@ -124,10 +121,8 @@ def pause(me: MemberDep, paused: Short = "") -> Response:
 
 @router.post(f"{PAGE}/follows")
 def follows(me: MemberDep, categories: Text = "", authors: Text = "") -> Response:
-    cats = [c for c in _CATEGORY_SPLIT.split(categories) if c]
-    names = [a for a in _AUTHOR_SPLIT.split(authors) if a.strip()]
     try:
-        signals.set_follows(me.db, me.account.id, cats, names)
+        signals.set_follows(me.db, me.account.id, *signals.follows_from_text(categories, authors))
     except RecommendError as exc:
         return _signals_page(me, 400, error=str(exc), categories=categories, authors=authors)
     return _done("follows")
