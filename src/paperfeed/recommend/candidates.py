@@ -2,6 +2,10 @@
 embedding model's, from ``paper_embeddings``) in order of first publication, so that a date
 range is a slice. 4 bytes × 384 a paper (about 216 MB at 140,877 papers), one copy per
 process, shared by every reader (the papers are public; no reader's data is kept here).
+Beside them, row for row, each paper's tf-idf term row (``terms.py``; sparse, about 1.3 KB a
+paper), weighed by the idf of the rows of the last full load. A paper loaded without stored
+term counts (or with counts older than the paper) is counted here from its text, and the
+pool then stores them (``terms.fill``), so a site that never ran ``index update`` still ranks.
 
 The current embedding model is the one that wrote the newest embedding (search writes every
 paper again when it changes). The matrix follows ``paper_embeddings`` by a watermark (its
@@ -12,20 +16,25 @@ newest ``embedded_at`` and its row count), checked at most every
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from scipy import sparse
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
+from paperfeed.recommend import terms as term_rows
 from paperfeed.store.db import Database
 from paperfeed.store.embeddings import from_blob, table_state
 from paperfeed.store.models import Paper, PaperEmbedding
+from paperfeed.store.reader_models import PaperTerms
 
+log = logging.getLogger(__name__)
 # Rows written this long before the watermark are read again (late commits).
 OVERLAP = dt.timedelta(seconds=60)
 # The background sample is the same in every process of one corpus.
@@ -35,13 +44,18 @@ BACKGROUND_SEED = 18
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """One immutable snapshot: row i is paper ``ids[i]``, first published on day
-    ``days[i]`` (proleptic ordinal), embedded as ``vectors[i]`` (unit length)."""
+    ``days[i]`` (proleptic ordinal), embedded as ``vectors[i]`` (unit length), its words
+    ``terms[i]`` (tf-idf by ``idf``, unit length or empty). ``counted``: papers whose term
+    counts were counted at load, not read from ``paper_terms`` (the pool stores them)."""
 
     model: str | None
     ids: NDArray[np.int64]
     days: NDArray[np.int64]
     vectors: NDArray[np.float32]
     watermark: tuple[int, dt.datetime | None]
+    terms: sparse.csr_matrix = field(default_factory=lambda: _no_terms(0))
+    idf: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+    counted: tuple[int, ...] = ()
     row_of: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -70,6 +84,10 @@ class Candidates:
         return np.sort(rng.choice(n, size=size, replace=False)).astype(np.int64)
 
 
+def _no_terms(rows: int) -> sparse.csr_matrix:
+    return sparse.csr_matrix((rows, term_rows.COLUMNS), dtype=np.float32)
+
+
 def _empty(model: str | None, mark: tuple[int, dt.datetime | None]) -> Candidates:
     return Candidates(
         model,
@@ -80,6 +98,17 @@ def _empty(model: str | None, mark: tuple[int, dt.datetime | None]) -> Candidate
     )
 
 
+@dataclass(slots=True)
+class _Loaded:
+    """Rows read from the tables, in read order; ``counts`` aligned with ``ids``."""
+
+    ids: NDArray[np.int64]
+    days: NDArray[np.int64]
+    vectors: list[NDArray[np.float32]]
+    counts: sparse.csr_matrix
+    counted: tuple[int, ...]
+
+
 def current_model(session: Session) -> str | None:
     """The embedding model of the newest embedding (None: nothing is embedded)."""
     return session.scalar(
@@ -87,13 +116,20 @@ def current_model(session: Session) -> str | None:
     )
 
 
-def _rows(
-    session: Session, model: str, since: dt.datetime | None
-) -> tuple[list[int], list[int], list[NDArray[np.float32]]]:
+def _rows(session: Session, model: str, since: dt.datetime | None) -> _Loaded:
     published = func.coalesce(Paper.published_at, Paper.created_at)
+    # term counts older than the paper count as missing (its text may have changed)
+    current = or_(Paper.modified_at.is_(None), PaperTerms.paper_modified_at >= Paper.modified_at)
     stmt = (
-        select(PaperEmbedding.paper_id, PaperEmbedding.vector, PaperEmbedding.dim, published)
+        select(
+            PaperEmbedding.paper_id,
+            PaperEmbedding.vector,
+            PaperEmbedding.dim,
+            published,
+            PaperTerms.counts,
+        )
         .join(Paper, Paper.id == PaperEmbedding.paper_id)
+        .outerjoin(PaperTerms, and_(PaperTerms.paper_id == Paper.id, current))
         .where(PaperEmbedding.model == model)
     )
     if since is not None:
@@ -101,11 +137,28 @@ def _rows(
     ids: list[int] = []
     days: list[int] = []
     vectors: list[NDArray[np.float32]] = []
-    for paper_id, blob, dim, at in session.execute(stmt):
+    blobs: list[bytes] = []
+    missing: list[int] = []  # rows without stored counts
+    for paper_id, blob, dim, at, counts in session.execute(stmt):
+        if counts is None:
+            missing.append(len(ids))
         ids.append(int(paper_id))
         days.append(_day(at))
         vectors.append(from_blob(blob, dim))
-    return ids, days, vectors
+        blobs.append(counts or b"")
+    counted = tuple(ids[i] for i in missing)
+    if missing:
+        fresh = term_rows.blobs_of(term_rows.counts_of(session, counted))
+        for i, blob in zip(missing, fresh, strict=True):
+            blobs[i] = blob
+    loaded = _Loaded(
+        np.asarray(ids, np.int64),
+        np.asarray(days, np.int64),
+        vectors,
+        term_rows.stack(blobs),
+        counted,
+    )
+    return loaded
 
 
 def _day(at: dt.datetime | dt.date | str | None) -> int:
@@ -114,27 +167,45 @@ def _day(at: dt.datetime | dt.date | str | None) -> int:
     return at.toordinal() if at is not None else 0
 
 
+@dataclass(slots=True)
+class _Parts:
+    ids: NDArray[np.int64]
+    days: NDArray[np.int64]
+    vectors: NDArray[np.float32]
+    terms: sparse.csr_matrix
+
+
 def _ordered(
     model: str,
-    ids: NDArray[np.int64],
-    days: NDArray[np.int64],
-    vectors: NDArray[np.float32],
+    parts: _Parts,
+    idf: NDArray[np.float32],
     mark: tuple[int, dt.datetime | None],
+    counted: tuple[int, ...],
 ) -> Candidates:
-    order = np.lexsort((ids, days))
-    return Candidates(model, ids[order], days[order], vectors[order], mark)
+    order = np.lexsort((parts.ids, parts.days))
+    terms = sparse.csr_matrix(parts.terms[order], dtype=np.float32)
+    return Candidates(
+        model,
+        parts.ids[order],
+        parts.days[order],
+        parts.vectors[order],
+        mark,
+        terms,
+        idf,
+        counted,
+    )
 
 
 def load(session: Session, model: str | None = None) -> Candidates:
-    """Every embedding of ``model`` (default: the current one)."""
+    """Every embedding of ``model`` (default: the current one), with the terms."""
     model = model or current_model(session)
     mark = table_state(session, model)
     if model is None or mark[0] == 0:
         return _empty(model, mark)
-    ids, days, vectors = _rows(session, model, None)
-    return _ordered(
-        model, np.asarray(ids, np.int64), np.asarray(days, np.int64), np.stack(vectors), mark
-    )
+    got = _rows(session, model, None)
+    idf = term_rows.idf(got.counts)
+    parts = _Parts(got.ids, got.days, np.stack(got.vectors), term_rows.weigh(got.counts, idf))
+    return _ordered(model, parts, idf, mark, got.counted)
 
 
 def refreshed(session: Session, old: Candidates) -> Candidates:
@@ -146,15 +217,16 @@ def refreshed(session: Session, old: Candidates) -> Candidates:
     mark = table_state(session, model)
     if mark == old.watermark:
         return old
-    ids, days, vectors = _rows(session, model, old.watermark[1])
-    keep = ~np.isin(old.ids, np.asarray(ids, np.int64))
-    merged = _ordered(
-        model,
-        np.concatenate([old.ids[keep], np.asarray(ids, np.int64)]),
-        np.concatenate([old.days[keep], np.asarray(days, np.int64)]),
-        np.vstack([old.vectors[keep], *vectors]) if vectors else old.vectors[keep],
-        mark,
+    got = _rows(session, model, old.watermark[1])
+    keep = ~np.isin(old.ids, got.ids)
+    # the idf of the last full load: new papers' words weigh as the corpus's did
+    parts = _Parts(
+        np.concatenate([old.ids[keep], got.ids]),
+        np.concatenate([old.days[keep], got.days]),
+        np.vstack([old.vectors[keep], *got.vectors]) if got.vectors else old.vectors[keep],
+        sparse.vstack([old.terms[keep], term_rows.weigh(got.counts, old.idf)], format="csr"),
     )
+    merged = _ordered(model, parts, old.idf, mark, got.counted)
     # Rows deleted or re-dated (a paper's date changed) are not seen by the merge.
     return merged if len(merged) == mark[0] else load(session, model)
 
@@ -177,7 +249,18 @@ class CandidatePool:
                     old = self._snapshot
                     self._snapshot = load(session) if old is None else refreshed(session, old)
                 self._checked = now
+                if self._snapshot is not old and self._snapshot.counted:
+                    _store_counted(db, self._snapshot.counted)
             return self._snapshot
+
+
+def _store_counted(db: Database, paper_ids: tuple[int, ...]) -> None:
+    """Store the term counts the loader counted (best effort: they are derived data, and
+    the next load counts them again)."""
+    try:
+        term_rows.fill(db, paper_ids=paper_ids)
+    except Exception:
+        log.exception("recommend: storing papers' term counts failed")
 
 
 _pools: dict[str, CandidatePool] = {}

@@ -23,6 +23,9 @@ from paperfeed.store.reader_models import ReaderImpression, ReaderSignal
 KINDS = ("wrote", "named", "saved", "upvoted")
 DISMISSED_WEIGHT = 3.0
 SKIPPED_WEIGHT = 1.0
+# Part of every fingerprint: a new value makes every stored model stale, so each is
+# retrained once (2: the fused model, with its term half).
+MODEL_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Positive:
     paper_id: int
     kind: str  # one of KINDS: the verb of the reason ("which you upvoted")
     title: str
+    given_at: dt.datetime | None = None  # the latest time it was given (any way)
 
 
 @dataclass(slots=True)
@@ -68,6 +72,7 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
     prefs = prefs_view(session, user_id)
     forget = prefs.forget_before
     given: dict[int, str] = {}
+    latest: dict[int, dt.datetime] = {}
     ignored: set[int] = set()
     signals = Signals(prefs=prefs)
     for paper_id, at, raw in session.execute(_GIVEN, {"user_id": user_id}):
@@ -83,13 +88,16 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
             known = given.get(paper_id)
             if known is None or KINDS.index(kind) < KINDS.index(known):
                 given[paper_id] = kind
+            if at is not None and (paper_id not in latest or at > latest[paper_id]):
+                latest[paper_id] = at
     for paper_id in ignored:
         given.pop(paper_id, None)
     if given:
         rows = session.execute(select(Paper.id, Paper.title).where(Paper.id.in_(given)))
         titles = {int(pid): str(title) for pid, title in rows}
         signals.positives = [
-            Positive(pid, kind, titles.get(pid, "")) for pid, kind in sorted(given.items())
+            Positive(pid, kind, titles.get(pid, ""), latest.get(pid))
+            for pid, kind in sorted(given.items())
         ]
     _skipped(session, user_id, signals, skip_before)
     return signals
@@ -164,6 +172,7 @@ def fingerprint(
         [prefs.paused, sorted(prefs.categories), sorted(prefs.authors), _iso(prefs.forget_before)]
     )
     parts.append(embedding_model)
+    parts.append(MODEL_VERSION)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

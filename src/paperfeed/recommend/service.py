@@ -24,8 +24,8 @@ from paperfeed.papers import FeedItem
 from paperfeed.papers.items import UPVOTES
 from paperfeed.recommend.blas import one_thread
 from paperfeed.recommend.candidates import Candidates, candidates
-from paperfeed.recommend.gather import Signals, gather
-from paperfeed.recommend.model import LinearModel
+from paperfeed.recommend.fuse import fuse
+from paperfeed.recommend.gather import Positive, Signals, gather
 from paperfeed.recommend.train import (
     TRENDING_REASON,
     StoredModel,
@@ -46,6 +46,10 @@ from paperfeed.text import name_key
 
 MAX_IMPRESSIONS = 2000
 FEATURED_AFTER = dt.timedelta(days=7)
+# The nearest positive is computed against at most this many positives, the most recently
+# given: its cost is candidates × positives × 384 (10,000 × 200: 11-12 ms, RESULTS.md), and
+# the reason ("close to …") names the nearest of these.
+NEAREST_CAP = 50
 Ranked = list[tuple[int, float, str]]  # (paper id, score, reason), best first
 
 
@@ -79,9 +83,9 @@ def recommend(
         signals = gather(session, user_id, skip_before=skip_before(settings))
         stored = load_model(session, user_id)
         stale = stored is not None and is_stale(session, settings, user_id, stored, cands.model)
-    method, linear = _method(db, settings, user_id, cands, signals, stored, stale)
+    method, model = _method(db, settings, user_id, cands, signals, stored, stale)
     with db.quick_read() as session:
-        ranked = _rank(session, settings, (method, linear), cands, signals, (start, end), limit)
+        ranked = _rank(session, settings, (method, model), cands, signals, (start, end), limit)
         items = papers.items_by_paper_ids(session, [r[0] for r in ranked])
     found = [(pid, score, reason) for pid, score, reason in ranked if pid in items]
     if record and found:
@@ -97,8 +101,8 @@ def _method(
     signals: Signals,
     stored: StoredModel | None,
     stale: bool,
-) -> tuple[str, LinearModel | None]:
-    """The method that ranks now, and the linear model when it is ``linear``. A reader with
+) -> tuple[str, StoredModel | None]:
+    """The method that ranks now, and the stored model when it is ``linear``. A reader with
     no model is trained here (cold start is cheap); a stale model is used while the
     background trainer replaces it (not while the reader has paused learning)."""
     if stored is None:
@@ -109,9 +113,8 @@ def _method(
     live = choose_method(embedded, signals.prefs, settings.recommend_min_positives)
     if live != "linear":
         return live, None
-    usable = stored.linear is not None and stored.embedding_model == cands.model
-    if usable and stored.linear is not None:
-        return "linear", stored.linear
+    if stored.linear is not None and stored.embedding_model == cands.model:
+        return "linear", stored
     # Just past the minimum: the nearest papers until the linear model is learned.
     return "nearest", None
 
@@ -119,16 +122,16 @@ def _method(
 def _rank(
     session: Session,
     settings: Settings,
-    how: tuple[str, LinearModel | None],
+    how: tuple[str, StoredModel | None],
     cands: Candidates,
     signals: Signals,
     days: tuple[dt.date, dt.date],
     limit: int,
 ) -> Ranked:
-    method, linear = how
+    method, model = how
     ranked: Ranked = []
     if method in ("linear", "nearest"):
-        ranked = _by_vectors(cands, signals, linear, days, limit)
+        ranked = _by_vectors(cands, signals, model, days, limit)
     if len(ranked) < limit and method in ("linear", "nearest", "follows") and signals.prefs.follows:
         ranked += _by_follows(session, signals, days, limit, _taken(ranked, signals))
     if len(ranked) < limit:
@@ -142,29 +145,44 @@ def _taken(ranked: Ranked, signals: Signals) -> set[int]:
     return signals.excluded | {pid for pid, _, _ in ranked}
 
 
+def recent_positives(cands: Candidates, signals: Signals) -> list[Positive]:
+    """The positives with an embedding, at most ``NEAREST_CAP``: the most recently given
+    (in the signals' order)."""
+    embedded = [p for p in signals.positives if p.paper_id in cands.row_of]
+    if len(embedded) <= NEAREST_CAP:
+        return embedded
+    newest = sorted(embedded, key=lambda p: p.given_at or dt.datetime.min, reverse=True)
+    kept = {p.paper_id for p in newest[:NEAREST_CAP]}
+    return [p for p in embedded if p.paper_id in kept]
+
+
 def _by_vectors(
     cands: Candidates,
     signals: Signals,
-    linear: LinearModel | None,
+    model: StoredModel | None,
     days: tuple[dt.date, dt.date],
     limit: int,
 ) -> Ranked:
+    """``linear``: the fused score (``fuse.py``: terms, embedding model, nearest positive);
+    ``nearest``: the best cosine to a positive. Reasons: the nearest positive."""
     span = cands.span(*days)
     ids = cands.ids[span]
     if len(ids) == 0:
         return []
     vectors = cands.vectors[span]
-    pos_rows = cands.rows([p.paper_id for p in signals.positives])
-    with_vectors = [p for p in signals.positives if p.paper_id in cands.row_of]
-    pos_vectors = cands.vectors[pos_rows]
-    # nearest: the best cosine to a positive (vectors are unit length)
+    near = recent_positives(cands, signals)
+    pos_vectors = cands.vectors[cands.rows([p.paper_id for p in near])]
     with one_thread():
-        scores = linear.score(vectors) if linear else (vectors @ pos_vectors.T).max(axis=1)
+        # nearest: the best cosine to a positive (vectors are unit length)
+        scores = (vectors @ pos_vectors.T).max(axis=1)
+        if model is not None and model.linear is not None:
+            words = model.terms.score(cands.terms[span]) if model.terms is not None else None
+            scores = fuse(words, model.linear.score(vectors), scores)
         scores = np.where(np.isin(ids, list(signals.excluded)), -np.inf, scores)
         best = _top(scores, limit)
         nearest = (vectors[best] @ pos_vectors.T).argmax(axis=1)
     return [
-        (int(ids[i]), float(scores[i]), close_reason(with_vectors[int(n)]))
+        (int(ids[i]), float(scores[i]), close_reason(near[int(n)]))
         for i, n in zip(best, nearest, strict=True)
     ]
 

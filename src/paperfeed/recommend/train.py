@@ -2,7 +2,9 @@
 signals (``model.fit``), kept in ``reader_models`` with the fingerprint of the signals it
 was learned from, and retrained when that changes.
 
-- ``PAPERFEED_RECOMMEND_MIN_POSITIVES`` (5) or more positives with embeddings: ``linear``;
+- ``PAPERFEED_RECOMMEND_MIN_POSITIVES`` (5) or more positives with embeddings: ``linear``
+  (two models: ``model.fit`` on the embeddings, ``sparse_model.fit_sparse`` on the term rows,
+  the same positives against the same weighted negatives; ``fuse.py`` fuses them at ranking);
 - fewer, but at least one: ``nearest`` (score: the best cosine to a positive);
 - none, but followed categories or authors: ``follows``; nothing at all: ``trending``.
 
@@ -30,6 +32,7 @@ from paperfeed.recommend.candidates import Candidates, candidates
 from paperfeed.recommend.gather import Positive, Signals, fingerprint, gather
 from paperfeed.recommend.model import LinearModel, fit
 from paperfeed.recommend.prefs import PrefsView
+from paperfeed.recommend.sparse_model import SparseLinear, fit_sparse
 from paperfeed.store.db import Database
 from paperfeed.store.meta import get_meta, set_meta
 from paperfeed.store.models import AuthorshipClaim, Collection, Upvote, utcnow
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 METHODS = ("linear", "nearest", "follows", "trending")
 TRENDING_REASON = "trending this week"
 CURSOR_KEY = "recommend_refresh_cursor"
+TERMS_C = 10.0  # the term model's C (benchmarks/RESULTS.md, bench2: tuned on dev)
 
 
 def close_reason(positive: Positive) -> str:
@@ -62,6 +66,16 @@ class StoredModel:
     negatives: int
     fingerprint: str
     trained_at: dt.datetime
+    # the term model (``linear`` only; None in a model trained before it: ranked without it)
+    terms: SparseLinear | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    method: str
+    linear: LinearModel | None
+    terms: SparseLinear | None
+    negatives: int
 
 
 def skip_before(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
@@ -77,14 +91,12 @@ def choose_method(embedded_positives: int, prefs: PrefsView, min_positives: int)
     return "follows" if prefs.follows else "trending"
 
 
-def fit_reader(
-    cands: Candidates, signals: Signals, settings: Settings
-) -> tuple[str, LinearModel | None, int]:
-    """(method, linear model or None, negatives used) for these signals."""
+def fit_reader(cands: Candidates, signals: Signals, settings: Settings) -> Fitted:
+    """The method and, for ``linear``, both models learned from these signals."""
     pos_rows = cands.rows([p.paper_id for p in signals.positives])
     method = choose_method(len(pos_rows), signals.prefs, settings.recommend_min_positives)
     if method != "linear":
-        return method, None, len(signals.negatives)
+        return Fitted(method, None, None, len(signals.negatives))
     neg_ids = list(signals.negatives)
     neg_rows = cands.rows(neg_ids)
     neg_weights = [signals.negatives[int(cands.ids[r])] for r in neg_rows]
@@ -94,10 +106,11 @@ def fit_reader(
     rows = np.concatenate([neg_rows, bg_rows])
     weights = np.concatenate([np.asarray(neg_weights, np.float32), np.ones(len(bg_rows))])
     if len(rows) == 0:  # a corpus of nothing but the reader's positives
-        return "nearest", None, 0
+        return Fitted("nearest", None, None, 0)
     with one_thread():
         model = fit(cands.vectors[pos_rows], cands.vectors[rows], weights.astype(np.float32))
-    return method, model, len(rows)
+        words = fit_sparse(cands.terms[pos_rows], cands.terms[rows], weights, c=TERMS_C)
+    return Fitted(method, model, words, len(rows))
 
 
 def load_model(session: Session, user_id: int) -> StoredModel | None:
@@ -106,6 +119,7 @@ def load_model(session: Session, user_id: int) -> StoredModel | None:
     if row is None:
         return None
     linear = LinearModel.from_bytes(row.weights) if row.weights else None
+    words = SparseLinear.from_bytes(row.term_weights) if row.term_weights else None
     return StoredModel(
         row.method,
         row.embedding_model,
@@ -114,6 +128,7 @@ def load_model(session: Session, user_id: int) -> StoredModel | None:
         row.negatives,
         row.fingerprint,
         row.trained_at,
+        words,
     )
 
 
@@ -126,9 +141,16 @@ def train(
     with db.read() as session:
         signals = gather(session, user_id, skip_before=before)
         mark = fingerprint(session, user_id, skip_before=before, embedding_model=cands.model)
-    method, linear, negatives = fit_reader(cands, signals, settings)
+    got = fit_reader(cands, signals, settings)
     stored = StoredModel(
-        method, cands.model, linear, len(signals.positives), negatives, mark, utcnow()
+        got.method,
+        cands.model,
+        got.linear,
+        len(signals.positives),
+        got.negatives,
+        mark,
+        utcnow(),
+        got.terms,
     )
     _save(db, user_id, stored)
     return stored
@@ -151,6 +173,7 @@ def _write(db: Database, user_id: int, stored: StoredModel) -> None:
         row.method = stored.method
         row.embedding_model = stored.embedding_model
         row.weights = weights
+        row.term_weights = stored.terms.to_bytes() if stored.terms is not None else None
         row.positives = stored.positives
         row.negatives = stored.negatives
         row.fingerprint = stored.fingerprint

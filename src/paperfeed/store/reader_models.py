@@ -76,7 +76,24 @@ class ReaderModel(Base):
     method: Mapped[str] = mapped_column(String(16))
     embedding_model: Mapped[str | None] = mapped_column(String(128))
     weights: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # ``linear`` only: the term model (``recommend.sparse_model.SparseLinear.to_bytes``);
+    # None for a model trained before it existed (it ranks without terms until retrained).
+    term_weights: Mapped[bytes | None] = mapped_column(LargeBinary)
     positives: Mapped[int] = mapped_column(Integer, default=0)
     negatives: Mapped[int] = mapped_column(Integer, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64))
     trained_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PaperTerms(Base):
+    """A paper's words as the For you term model reads them (migration 0013, derived data
+    like ``paper_embeddings``, refilled by ``recommend.terms.fill``): the hashed 1–2-gram
+    counts of its title and abstract, ``counts`` = int32 little-endian columns then uint16
+    counts. ``paper_modified_at``: the paper's ``modified_at`` when they were counted (an
+    older one than the paper's: counted again)."""
+
+    __tablename__ = "paper_terms"
+
+    paper_id: Mapped[int] = part_of_key("papers.id")
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+    paper_modified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
