@@ -1,7 +1,9 @@
 """``paperfeed index update|rebuild|status``: this node's derived search indexes.
 
 ``update`` catches them up with the database (ingest runs it after every commit, and
-whenever they are behind even if it changed nothing, unless ``--no-index``); ``rebuild``
+whenever they are behind even if it changed nothing, unless ``--no-index``), and counts the
+words of papers that lack them for the For you term model (``recommend.terms.fill``; search
+itself knows nothing of recommend: this command composes the two); ``rebuild``
 builds them again from scratch; ``status`` shows where they stand. ``--keyword-only`` leaves
 the semantic index alone (embedding is the slow part). A second semantic update waits for
 the first, or with ``--no-wait`` skips the semantic index and says so (see
@@ -18,6 +20,7 @@ from typing import Any
 import click
 
 from paperfeed.config import get_settings
+from paperfeed.recommend import terms
 from paperfeed.search.indexing import Report, semantic_index, update_indexes
 from paperfeed.search.keyword import get_keyword_index
 from paperfeed.search.keyword_sync import IndexBusy
@@ -72,6 +75,11 @@ def update(keyword_only: bool, no_wait: bool) -> None:
             "`paperfeed index update` again (it continues where it stopped)."
         ) from exc
     echo_report(done)
+    started = time.perf_counter()
+    counted = terms.fill(database)
+    click.echo(
+        _line("terms", {"counted": counted, "seconds": round(time.perf_counter() - started, 2)})
+    )
     if any("failed" in stats for stats in done.values()):
         sys.exit(1)
 

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from paperfeed.config import get_settings
-from paperfeed.recommend import service, train
+from paperfeed.recommend import service, terms, train
 from paperfeed.store.db import Database, get_database
 from paperfeed.store.models import User, utcnow
 
@@ -35,6 +35,9 @@ def rebuild(username: str | None) -> None:
     db = get_database(settings)
     db.upgrade()
     user_id = _user_id(db, username) if username else None
+    counted = terms.fill(db)  # papers' words the term models need (derived, like the models)
+    if counted:
+        click.echo(f"counted the terms of {counted} paper(s)")
     count = train.rebuild(db, settings, user_id)
     click.echo(f"rebuilt {count} reader model(s)")
 

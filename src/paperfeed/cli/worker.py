@@ -15,8 +15,10 @@ Each pass (every ``PAPERFEED_WORKER_POLL_SECONDS``):
    weekly run of last week on Mondays. A run is unique per (kind, period), so a restarted
    worker finds it instead of making another; its deliveries are due at each subscriber's
    hour (and weekday) in their zone;
-4. retrain the For you models of readers whose signals changed, checking at most
-   ``PAPERFEED_RECOMMEND_REFRESH_PER_PASS`` readers a pass, in turn (``recommend/train.py``);
+4. count the words of papers that lack them (at most ``TERMS_PER_PASS`` a pass,
+   ``recommend/terms.py``), then retrain the For you models of readers whose signals changed,
+   checking at most ``PAPERFEED_RECOMMEND_REFRESH_PER_PASS`` readers a pass, in turn
+   (``recommend/train.py``);
 5. send whatever is due (deferred retries included). Dead senders' claims become uncertain.
    When the site-wide throttle's next slot is more than a minute away the pass ends there;
    a later pass goes on.
@@ -32,6 +34,7 @@ from typing import Any
 from paperfeed.config import Settings
 from paperfeed.digest import deliver
 from paperfeed.digest.clock import Clock
+from paperfeed.recommend import terms
 from paperfeed.recommend.train import refresh_stale
 from paperfeed.search.indexing import catch_up
 from paperfeed.sources.atom import search_category
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 INGEST_KEY = "worker_last_ingest"
 FILL_REST_KEY = "worker_metadata_fill_rests_until"
 FILL_REST = dt.timedelta(hours=1)
+TERMS_PER_PASS = 5000  # ≈ 2-3 s of counting: a site's first pass does not hold up the mail
 
 
 def ingest_if_due(db: Database, settings: Settings, now: dt.datetime) -> bool:
@@ -101,8 +105,12 @@ def fill_if_any(db: Database, settings: Settings, now: dt.datetime) -> FillStats
 
 
 def refresh_models(db: Database, settings: Settings) -> int:
-    """One bounded refresh of stale reader models; a failure is logged, the pass goes on."""
+    """Papers' missing term counts and one bounded refresh of stale reader models (both
+    bounded); a failure is logged, the pass goes on."""
     try:
+        counted = terms.fill(db, limit=TERMS_PER_PASS)
+        if counted:
+            log.info("worker: counted the terms of %d paper(s)", counted)
         retrained = refresh_stale(db, settings, settings.recommend_refresh_per_pass)
     except Exception:  # models are derived: the web process and `recommend rebuild` retrain
         log.exception("worker: reader models could not be refreshed")
