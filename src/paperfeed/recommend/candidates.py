@@ -70,6 +70,14 @@ class Candidates:
         hi = int(np.searchsorted(self.days, end.toordinal(), side="right"))
         return slice(lo, max(lo, hi))
 
+    def term_rows(self, span: slice) -> sparse.csr_matrix:
+        """The term rows of a range of rows (``span``), as a view: no copy of its arrays."""
+        t = self.terms
+        lo, hi = int(t.indptr[span.start]), int(t.indptr[span.stop])
+        indptr = t.indptr[span.start : span.stop + 1] - lo
+        shape = (span.stop - span.start, t.shape[1])
+        return sparse.csr_matrix((t.data[lo:hi], t.indices[lo:hi], indptr), shape=shape, copy=False)
+
     def rows(self, paper_ids: list[int]) -> NDArray[np.int64]:
         """The rows of those of ``paper_ids`` that have an embedding, in that order."""
         found = [self.row_of[p] for p in paper_ids if p in self.row_of]
@@ -99,14 +107,14 @@ def _empty(model: str | None, mark: tuple[int, dt.datetime | None]) -> Candidate
 
 
 @dataclass(slots=True)
-class _Loaded:
-    """Rows read from the tables, in read order; ``counts`` aligned with ``ids``."""
+class _Parts:
+    """Rows in publication order (then id), ``terms`` still counts when read."""
 
     ids: NDArray[np.int64]
     days: NDArray[np.int64]
-    vectors: list[NDArray[np.float32]]
-    counts: sparse.csr_matrix
-    counted: tuple[int, ...]
+    vectors: NDArray[np.float32]
+    terms: sparse.csr_matrix
+    counted: tuple[int, ...] = ()
 
 
 def current_model(session: Session) -> str | None:
@@ -116,7 +124,7 @@ def current_model(session: Session) -> str | None:
     )
 
 
-def _rows(session: Session, model: str, since: dt.datetime | None) -> _Loaded:
+def _rows(session: Session, model: str, since: dt.datetime | None) -> _Parts:
     published = func.coalesce(Paper.published_at, Paper.created_at)
     # term counts older than the paper count as missing (its text may have changed)
     current = or_(Paper.modified_at.is_(None), PaperTerms.paper_modified_at >= Paper.modified_at)
@@ -136,64 +144,40 @@ def _rows(session: Session, model: str, since: dt.datetime | None) -> _Loaded:
         stmt = stmt.where(PaperEmbedding.embedded_at >= since - OVERLAP)
     ids: list[int] = []
     days: list[int] = []
-    vectors: list[NDArray[np.float32]] = []
+    vectors: list[bytes] = []
     blobs: list[bytes] = []
     missing: list[int] = []  # rows without stored counts
-    for paper_id, blob, dim, at, counts in session.execute(stmt):
+    # streamed, and kept as bytes until joined in order: a whole corpus's rows as arrays
+    # (and then their ordered copies) would need several times the final matrices' memory
+    for paper_id, blob, dim, at, counts in session.execute(stmt.execution_options(yield_per=2000)):
         if counts is None:
             missing.append(len(ids))
         ids.append(int(paper_id))
         days.append(_day(at))
-        vectors.append(from_blob(blob, dim))
+        vectors.append(blob if len(blob) == 4 * dim else from_blob(blob, dim).tobytes())
         blobs.append(counts or b"")
     counted = tuple(ids[i] for i in missing)
     if missing:
         fresh = term_rows.blobs_of(term_rows.counts_of(session, counted))
         for i, blob in zip(missing, fresh, strict=True):
             blobs[i] = blob
-    loaded = _Loaded(
-        np.asarray(ids, np.int64),
-        np.asarray(days, np.int64),
-        vectors,
-        term_rows.stack(blobs),
+    order = np.lexsort((np.asarray(ids, np.int64), np.asarray(days, np.int64)))
+    dim = len(vectors[0]) // 4 if vectors else 0
+    joined = bytearray().join(vectors[i] for i in order)
+    del vectors
+    return _Parts(
+        np.asarray(ids, np.int64)[order],
+        np.asarray(days, np.int64)[order],
+        np.frombuffer(joined, dtype="<f4").reshape(len(order), dim),
+        term_rows.stack(blobs[i] for i in order),
         counted,
     )
-    return loaded
 
 
 def _day(at: dt.datetime | dt.date | str | None) -> int:
     if isinstance(at, str):  # SQLite's coalesce of two datetimes comes back as text
         at = dt.datetime.fromisoformat(at)
     return at.toordinal() if at is not None else 0
-
-
-@dataclass(slots=True)
-class _Parts:
-    ids: NDArray[np.int64]
-    days: NDArray[np.int64]
-    vectors: NDArray[np.float32]
-    terms: sparse.csr_matrix
-
-
-def _ordered(
-    model: str,
-    parts: _Parts,
-    idf: NDArray[np.float32],
-    mark: tuple[int, dt.datetime | None],
-    counted: tuple[int, ...],
-) -> Candidates:
-    order = np.lexsort((parts.ids, parts.days))
-    terms = sparse.csr_matrix(parts.terms[order], dtype=np.float32)
-    return Candidates(
-        model,
-        parts.ids[order],
-        parts.days[order],
-        parts.vectors[order],
-        mark,
-        terms,
-        idf,
-        counted,
-    )
 
 
 def load(session: Session, model: str | None = None) -> Candidates:
@@ -203,9 +187,9 @@ def load(session: Session, model: str | None = None) -> Candidates:
     if model is None or mark[0] == 0:
         return _empty(model, mark)
     got = _rows(session, model, None)
-    idf = term_rows.idf(got.counts)
-    parts = _Parts(got.ids, got.days, np.stack(got.vectors), term_rows.weigh(got.counts, idf))
-    return _ordered(model, parts, idf, mark, got.counted)
+    idf = term_rows.idf(got.terms)
+    weighed = term_rows.weigh(got.terms, idf, copy=False)
+    return Candidates(model, got.ids, got.days, got.vectors, mark, weighed, idf, got.counted)
 
 
 def refreshed(session: Session, old: Candidates) -> Candidates:
@@ -219,14 +203,25 @@ def refreshed(session: Session, old: Candidates) -> Candidates:
         return old
     got = _rows(session, model, old.watermark[1])
     keep = ~np.isin(old.ids, got.ids)
+    every = keep.all()
+    ids = np.concatenate([old.ids[keep], got.ids])
+    days = np.concatenate([old.days[keep], got.days])
+    order = np.lexsort((ids, days))
+    in_order = bool((order == np.arange(len(order))).all())  # new papers, published last
+    pick = slice(None) if in_order else order
     # the idf of the last full load: new papers' words weigh as the corpus's did
-    parts = _Parts(
-        np.concatenate([old.ids[keep], got.ids]),
-        np.concatenate([old.days[keep], got.days]),
-        np.vstack([old.vectors[keep], *got.vectors]) if got.vectors else old.vectors[keep],
-        sparse.vstack([old.terms[keep], term_rows.weigh(got.counts, old.idf)], format="csr"),
+    new_terms = term_rows.weigh(got.terms, old.idf, copy=False)
+    terms = sparse.vstack([old.terms if every else old.terms[keep], new_terms], format="csr")
+    merged = Candidates(
+        model,
+        ids[pick],
+        days[pick],
+        np.vstack([old.vectors if every else old.vectors[keep], got.vectors])[pick],
+        mark,
+        terms if in_order else sparse.csr_matrix(terms[order]),
+        old.idf,
+        got.counted,
     )
-    merged = _ordered(model, parts, old.idf, mark, got.counted)
     # Rows deleted or re-dated (a paper's date changed) are not seen by the merge.
     return merged if len(merged) == mark[0] else load(session, model)
 

@@ -176,7 +176,7 @@ def _by_vectors(
         # nearest: the best cosine to a positive (vectors are unit length)
         scores = (vectors @ pos_vectors.T).max(axis=1)
         if model is not None and model.linear is not None:
-            words = model.terms.score(cands.terms[span]) if model.terms is not None else None
+            words = model.terms.score(cands.term_rows(span)) if model.terms is not None else None
             scores = fuse(words, model.linear.score(vectors), scores)
         scores = np.where(np.isin(ids, list(signals.excluded)), -np.inf, scores)
         best = _top(scores, limit)

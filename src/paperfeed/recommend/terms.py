@@ -31,6 +31,7 @@ COLUMNS = 2**18
 MIN_DF = 2  # a term in fewer papers weighs nothing (a typo, a one-off name)
 MAX_DF_SHARE = 0.1  # nor one in more than this share of them (too common to tell)
 BATCH = 500
+_BLOCK = 8192  # rows weighed at a time
 _MAX_COUNT = np.iinfo(np.uint16).max
 
 
@@ -79,13 +80,19 @@ def from_blob(blob: bytes) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
 
 
 def stack(blobs: Iterable[bytes]) -> sparse.csr_matrix:
-    """CSR rows of counts from blobs (one row a blob, in order)."""
-    parts = [from_blob(b) for b in blobs]
-    indptr = np.zeros(len(parts) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(c) for c, _ in parts])
-    columns = np.concatenate([c for c, _ in parts]) if parts else np.zeros(0, np.int32)
-    values = np.concatenate([v for _, v in parts]) if parts else np.zeros(0, np.float32)
-    return sparse.csr_matrix((values, columns, indptr), shape=(len(parts), COLUMNS))
+    """CSR rows of counts from blobs (one row a blob, in order), decoded straight into the
+    matrix's arrays."""
+    every = list(blobs)
+    sizes = np.fromiter((len(b) // 6 for b in every), dtype=np.int64, count=len(every))
+    indptr = np.zeros(len(every) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    columns = np.empty(int(indptr[-1]), dtype=np.int32)
+    values = np.empty(int(indptr[-1]), dtype=np.float32)
+    for blob, lo, n in zip(every, indptr[:-1], sizes, strict=True):
+        if n:
+            columns[lo : lo + n] = np.frombuffer(blob, dtype="<i4", count=n)
+            values[lo : lo + n] = np.frombuffer(blob, dtype="<u2", count=n, offset=4 * n)
+    return sparse.csr_matrix((values, columns, indptr), shape=(len(every), COLUMNS))
 
 
 def blobs_of(rows: sparse.csr_matrix) -> list[bytes]:
@@ -104,16 +111,26 @@ def idf(counts: sparse.csr_matrix) -> NDArray[np.float32]:
     return ((np.log((1 + n) / (1 + df)) + 1) * keep).astype(np.float32)
 
 
-def weigh(counts: sparse.csr_matrix, weights: NDArray[np.float32]) -> sparse.csr_matrix:
+def weigh(
+    counts: sparse.csr_matrix, weights: NDArray[np.float32], *, copy: bool = True
+) -> sparse.csr_matrix:
     """tf-idf rows: 1 + ln(count), times ``weights`` (the idf), L2-normalised (a row left
-    with nothing stays empty), float32."""
-    rows = sparse.csr_matrix(counts, dtype=np.float32, copy=True)
-    rows.data = (1 + np.log(rows.data)) * weights[rows.indices]
+    with nothing stays empty), float32. ``copy=False``: in ``counts``' own arrays (done a
+    block of rows at a time: no temporary the size of the matrix)."""
+    rows = sparse.csr_matrix(counts, dtype=np.float32, copy=copy)
+    data, indices, indptr = rows.data, rows.indices, rows.indptr
+    for a in range(0, rows.shape[0], _BLOCK):
+        b = min(rows.shape[0], a + _BLOCK)
+        lo, hi = int(indptr[a]), int(indptr[b])
+        block = data[lo:hi]  # a view: written in place
+        np.log(block, out=block)
+        block += 1
+        block *= weights[indices[lo:hi]]
+        sums = np.concatenate([[0.0], np.cumsum(np.square(block, dtype=np.float64))])
+        squares = np.maximum(sums[indptr[a + 1 : b + 1] - lo] - sums[indptr[a:b] - lo], 0.0)
+        scale = np.where(squares > 0, 1 / np.sqrt(np.maximum(squares, 1e-60)), 0.0)
+        block *= np.repeat(scale.astype(np.float32), np.diff(indptr[a : b + 1]))
     rows.eliminate_zeros()
-    squares = np.asarray(rows.multiply(rows).sum(axis=1), dtype=np.float64).ravel()
-    norms = np.sqrt(squares)
-    scale = np.where(norms > 0, 1 / np.maximum(norms, 1e-30), 0.0).astype(np.float32)
-    rows.data *= np.repeat(scale, np.diff(rows.indptr))
     return rows
 
 
