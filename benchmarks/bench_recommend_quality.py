@@ -30,6 +30,12 @@ idf instead of the recipe's 20,000-term vocabulary. ``--solver liblinear``: that
 sklearn's liblinear instead. ``--time-fused``: its fit and scoring times with 200 positives
 and 10,000 candidates, then stop.
 
+``--production`` adds "production (fused)": what ships, by production's own code — the term
+rows of ``recommend/terms.py`` (counted from the bench's texts, the corpus's idf, weighed),
+``sparse_model.fit_sparse`` at ``train.TERMS_C`` against production's background, ours
+(``model.fit``, C=1, 1,000), the nearest of the ``service.NEAREST_CAP`` most recent
+positives, fused by ``fuse.fuse``.
+
 The first cut-off is the dev split: ``--tune`` searches C, background size and background
 weighting there only; the others are test. Reported: nDCG@10, recall@50, MRR per cut-off and
 overall, and a paired bootstrap over readers of ours minus the SVM.
@@ -42,7 +48,7 @@ computed only for the papers the evaluation needs and cached in ``benchmarks/.ca
 
     nice -n 10 .venv/bin/python benchmarks/bench_recommend_quality.py [--readers 100]
         [--svm-negatives 0] [--svm-also 20000] [--tune] [--ours C:BG] [--sparse]
-        [--fused 1:0.5:0.5:10:1000 [--hashed] [--time-fused]] [--json out.json]
+        [--fused 1:0.5:0.5:10:1000 [--hashed] [--time-fused]] [--production] [--json out.json]
 
 Without ``shared/data`` (or ``PAPERFEED_BENCH_DATA``) it says so and stops.
 """
@@ -473,12 +479,54 @@ def fused_extras(
     ranked[f"fused: {ws:g}·{name} + {wo + wn:g}·{ours}"] = fused
 
 
+def production_terms(corpus: Corpus) -> Any:
+    """Every paper's term rows as production makes them (``recommend/terms.py``): counted
+    from title and abstract (cached), weighed by the corpus's idf."""
+    import scipy.sparse
+
+    from paperfeed.recommend import terms
+
+    saved = CACHE / f"recommend-production-counts-{len(corpus.ids)}.npz"
+    if saved.exists():
+        counts = scipy.sparse.load_npz(saved).tocsr()
+    else:
+        started = time.perf_counter()
+        texts = [
+            terms.paper_text(t, a) for t, a in zip(corpus.titles, corpus.abstracts, strict=True)
+        ]
+        counts = terms.count(texts)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        scipy.sparse.save_npz(saved, counts)
+        print(f"production term counts in {time.perf_counter() - started:.0f} s", flush=True)
+    return terms.weigh(counts, terms.idf(counts))
+
+
+def production_extras(
+    x: Any, split: Split, reader: Reader, ranked: dict[str, Any], ours: str
+) -> None:
+    """ "production (fused)": the shipped model, by the shipped code (``ours`` is
+    ``model.fit`` at production's defaults, already ranked)."""
+    from paperfeed.recommend import service, train
+    from paperfeed.recommend.fuse import fuse
+    from paperfeed.recommend.sparse_model import fit_sparse
+
+    mine = np.array(reader.positives)  # most recent first
+    others = split.background[:1000]
+    others = others[~np.isin(others, mine)]
+    words = fit_sparse(x[mine], x[others], c=train.TERMS_C).score(x[split.candidates])
+    nearest = ranked["nearest positive"] if len(mine) <= service.NEAREST_CAP else None
+    if nearest is None:
+        nearest = ranked[f"nearest, {service.NEAREST_CAP} most recent positives"]
+    ranked["production (fused)"] = fuse(words, ranked[ours], nearest)
+
+
 def evaluate(
     split: Split,
     vec: dict[int, Floats],
     configs: dict[str, Ours],
     tfidf: Any = None,
     fused: Fused | None = None,
+    production: Any = None,
 ) -> dict[str, list[tuple[float, float, float]]]:
     """Per method, per reader: (nDCG@10, recall@50, MRR)."""
     cand = np.stack([vec[int(r)] for r in split.candidates])
@@ -506,6 +554,15 @@ def evaluate(
             started = time.perf_counter()
             fused_extras(tfidf, fused, split, reader, ranked, next(iter(configs)))
             spent["tf-idf LR + fusion"] += time.perf_counter() - started
+        if production is not None:
+            from paperfeed.recommend.service import NEAREST_CAP
+
+            ranked[f"nearest, {NEAREST_CAP} most recent positives"] = sims[:, :NEAREST_CAP].max(
+                axis=1
+            )
+            started = time.perf_counter()
+            production_extras(production, split, reader, ranked, next(iter(configs)))
+            spent["production (fused)"] += time.perf_counter() - started
         for label, scores in ranked.items():
             out[label].append(metrics(np.asarray(scores), reader.relevant))
     for label, seconds in spent.items():
@@ -667,6 +724,9 @@ def main() -> None:
     )
     parser.add_argument("--solver", default="lbfgs", help="--fused's: lbfgs or liblinear")
     parser.add_argument("--time-fused", action="store_true", help="time the fused model, stop")
+    parser.add_argument(
+        "--production", action="store_true", help="the shipped fused model, by its own code"
+    )
     parser.add_argument("--svm-only", action="store_true", help="only the SVM's cache")
     parser.add_argument("--embed-only", action="store_true", help="fill the cache, stop")
     parser.add_argument("--json", type=Path, help="write every reader's metrics here")
@@ -717,10 +777,11 @@ def main() -> None:
     if args.time_fused and tfidf is not None:
         time_fused(tfidf, fused or Fused(), splits[-1], vec)
         return
+    production = production_terms(corpus) if args.production else None
     every: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for i, s in enumerate(splits):
         print(f"cut-off {s.cutoff} ({'dev' if i == 0 else 'test'}):", flush=True)
-        every[s.cutoff] = evaluate(s, vec, configs, tfidf, fused)
+        every[s.cutoff] = evaluate(s, vec, configs, tfidf, fused, production)
     if args.svm_also:
         svms.append(Svm(corpus, args.svm_also))
     for i, s in enumerate(splits):  # last: ``--svm-only`` may have filled them meanwhile
@@ -737,7 +798,10 @@ def main() -> None:
             continue
         print(table(name, pooled))
         if "SVM recipe" in pooled:
-            for ours in [*configs, *(m for m in pooled if m.startswith(("fused", "tf-idf LR")))]:
+            for ours in [
+                *configs,
+                *(m for m in pooled if m.startswith(("fused", "tf-idf LR", "production"))),
+            ]:
                 print(compare(name, pooled, ours))
     if args.json:
         args.json.write_text(json.dumps(every))
