@@ -124,5 +124,6 @@ def test_the_term_half_ranks_the_paper_in_the_readers_words_first(
         s.execute(update(ReaderModel).values(term_weights=None))
     without = order(database, rank_settings, reader)
     assert without.index(close) < without.index(worded)
-    assert rc.stored(database, reader).term_weights is None  # still used, not retrained
+    kept = rc.stored(database, reader)
+    assert kept is not None and kept.term_weights is None  # still used, not retrained
     candidates.forget_pools()

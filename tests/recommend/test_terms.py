@@ -143,7 +143,7 @@ def test_two_fills_at_once_store_every_paper_once(database: Database) -> None:
     def run() -> None:
         try:
             terms.fill(database)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

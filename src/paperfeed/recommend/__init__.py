@@ -5,8 +5,10 @@ stored paper embeddings. Models are derived data, rebuilt from the signals at an
 - ``signals.py`` (with ``seeds.py``, ``prefs.py``, ``feed_tokens.py``): what a reader tells
   us and sees of it;
 - ``gather.py``: one reader's signals and their fingerprint;
-- ``candidates.py``: the embeddings in memory, by publication day;
-- ``model.py``: the linear model; ``train.py``: which method, training, the trainers;
+- ``candidates.py``: the embeddings and the papers' term rows in memory, by publication day;
+- ``terms.py``: papers' words (hashed tf-idf rows, ``paper_terms``);
+- ``model.py``: the embedding model; ``sparse_model.py``: the term model; ``fuse.py``: the
+  two and the nearest positive fused; ``train.py``: which method, training, the trainers;
 - ``service.py``: :func:`recommend`, what the upper layers call."""
 
 from __future__ import annotations

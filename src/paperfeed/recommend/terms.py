@@ -106,9 +106,10 @@ def idf(counts: sparse.csr_matrix) -> NDArray[np.float32]:
     """The smooth idf of every column over ``counts``' rows (one a paper), zero where the
     document frequency is under ``MIN_DF`` or over ``MAX_DF_SHARE`` of the rows."""
     n = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    df = np.bincount(np.asarray(counts.indices, np.int64), minlength=counts.shape[1])
     keep = (df >= MIN_DF) & (df <= MAX_DF_SHARE * n)
-    return ((np.log((1 + n) / (1 + df)) + 1) * keep).astype(np.float32)
+    weights: NDArray[np.float32] = ((np.log((1 + n) / (1 + df)) + 1) * keep).astype(np.float32)
+    return weights
 
 
 def weigh(
