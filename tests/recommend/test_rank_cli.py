@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from paperfeed.cli import cli
+from paperfeed.cli.worker import refresh_models
 from paperfeed.config import Settings
 from paperfeed.store.db import Database
+from paperfeed.store.reader_models import PaperTerms
+from tests.factories import add_paper
 from tests.recommend import rank_corpus as rc
 from tests.recommend.rank_corpus import corpus, rank_settings
 
@@ -58,3 +62,25 @@ def test_show_lists_a_readers_papers_without_recording_them(
     assert rc.impressions(database, reader) == {}
     bad = CliRunner().invoke(cli, [*args[:3], "--from", "2025-03-10", "--to", "2025-03-01"])
     assert bad.exit_code == 1 and "--from is after --to" in bad.output
+
+
+def test_index_update_rebuild_and_the_worker_count_papers_words(
+    database: Database, rank_settings: Settings, corpus: rc.Corpus
+) -> None:
+    def words() -> int:
+        with database.read() as s:
+            return int(s.scalar(select(func.count()).select_from(PaperTerms)) or 0)
+
+    result = CliRunner().invoke(cli, ["recommend", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"counted the terms of {2 * rc.PER_TOPIC} paper(s)" in result.output
+    for i in range(3):
+        add_paper(database, f"2504.{60000 + i}")
+    result = CliRunner().invoke(cli, ["index", "update", "--keyword-only"])
+    assert result.exit_code == 0, result.output
+    assert "index terms: counted 3" in result.output
+    assert words() == 2 * rc.PER_TOPIC + 3
+    for i in range(2):
+        add_paper(database, f"2504.{61000 + i}")
+    refresh_models(database, rank_settings)  # the worker's pass
+    assert words() == 2 * rc.PER_TOPIC + 5
