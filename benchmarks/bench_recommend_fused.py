@@ -31,7 +31,10 @@ import numpy as np  # noqa: E402
 
 from paperfeed.config import get_settings  # noqa: E402
 from paperfeed.recommend import candidates, service, terms, train  # noqa: E402
+from paperfeed.recommend.blas import one_thread  # noqa: E402
 from paperfeed.recommend.gather import Positive, Signals  # noqa: E402
+from paperfeed.recommend.model import fit  # noqa: E402
+from paperfeed.recommend.sparse_model import fit_sparse  # noqa: E402
 from paperfeed.store.db import get_database  # noqa: E402
 
 
@@ -46,6 +49,11 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def now_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def load(db: Any) -> Any:
     started, cpu, before = time.perf_counter(), time.process_time(), rss_mib()
     with db.read() as session:
@@ -58,7 +66,7 @@ def load(db: Any) -> Any:
         f"vectors {sizes[0] / 2**20:.0f} MiB, term rows {sizes[1] / 2**20:.0f} MiB "
         f"({t.nnz / max(1, len(cands)):.1f} non-zeros, {sizes[1] / max(1, len(cands)):.0f} "
         f"bytes a paper), idf {cands.idf.nbytes / 2**20:.0f} MiB; "
-        f"peak RSS {before:.0f} → {rss_mib():.0f} MiB",
+        f"peak RSS {before:.0f} → {rss_mib():.0f} MiB, now {now_mib():.0f} MiB",
         flush=True,
     )
     return cands
@@ -110,6 +118,17 @@ def main() -> None:
     for _ in range(args.readers):
         signals = reader(cands, rng, args.positives)
         got = clock(times, "fit_reader (both fits)", train.fit_reader, cands, signals, settings)
+        pos = cands.rows([p.paper_id for p in signals.positives])
+        bg = np.setdiff1d(cands.background(settings.recommend_background), pos)
+        with one_thread():
+            clock(times, "  of which fit (embeddings)", fit, cands.vectors[pos], cands.vectors[bg])
+            clock(
+                times,
+                "  of which fit_sparse (terms)",
+                fit_sparse,
+                cands.terms[pos],
+                cands.terms[bg],
+            )
         stored = train.StoredModel(
             "linear",
             cands.model,
