@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from paperfeed.config import Settings
-from paperfeed.recommend import candidates
+from paperfeed.recommend import candidates, terms
 from paperfeed.recommend.fuse import WEIGHTS, fuse, zscores
 from paperfeed.recommend.service import recommend
 from paperfeed.store.db import Database
@@ -127,3 +127,19 @@ def test_the_term_half_ranks_the_paper_in_the_readers_words_first(
     kept = rc.stored(database, reader)
     assert kept is not None and kept.term_weights is None  # still used, not retrained
     candidates.forget_pools()
+
+
+def test_a_merge_weighs_new_papers_by_the_idf_of_the_last_full_load(
+    database: Database, rank_settings: Settings
+) -> None:
+    words_decide_corpus(database, rank_settings)
+    first = candidates.candidates(database, rank_settings)
+    assert first.idf.any() and first.terms.nnz > 0
+    late = paper(database, rank_settings, 200, "zorbulator topic1 topic2", np.ones(rc.DIM), 9)
+    second = candidates.candidates(database, rank_settings)
+    assert second.idf is first.idf and second.counted == (late,)
+    expected = terms.weigh(terms.count(["zorbulator topic1 topic2 "]), first.idf)
+    row = second.term_rows(slice(second.row_of[late], second.row_of[late] + 1))
+    assert expected.nnz > 0 and abs(row - expected).max() < 1e-6
+    before = second.term_rows(slice(0, len(first)))  # the new paper is the latest
+    assert abs(before - first.terms).max() == 0

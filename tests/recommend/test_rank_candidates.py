@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from paperfeed.config import Settings
-from paperfeed.recommend import candidates
+from paperfeed.recommend import candidates, terms
 from paperfeed.store.db import Database
 from paperfeed.store.models import PaperEmbedding
+from paperfeed.store.reader_models import PaperTerms
 from tests.factories import add_paper
 from tests.recommend import rank_corpus as rc
 from tests.recommend.rank_corpus import corpus, rank_settings
@@ -86,3 +87,13 @@ def test_a_site_without_embeddings_still_recommends(
     found = recommend(database, rank_settings, reader, start=day, end=day, limit=5)
     assert found.method == "trending"
     assert [r.item.arxiv_id for r in found.items] == ["2503.48889"]
+
+
+def test_words_are_counted_at_load_when_missing_and_stored(
+    database: Database, rank_settings: Settings, corpus: rc.Corpus
+) -> None:
+    first = candidates.candidates(database, rank_settings)
+    assert sorted(first.counted) == sorted(int(p) for p in first.ids)  # none were stored
+    assert first.terms.shape == (len(first), terms.COLUMNS)
+    with database.read() as s:  # and the pool stored them
+        assert s.scalar(select(func.count()).select_from(PaperTerms)) == len(first)
