@@ -69,6 +69,8 @@ def load(db: Any) -> Any:
         f"peak RSS {before:.0f} → {rss_mib():.0f} MiB, now {now_mib():.0f} MiB",
         flush=True,
     )
+    candidates._give_back_memory()  # as the pool does after a load
+    print(f"RSS after malloc_trim: {now_mib():.0f} MiB", flush=True)
     return cands
 
 

@@ -15,6 +15,8 @@ newest ``embedded_at`` and its row count), checked at most every
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import logging
 import threading
@@ -244,9 +246,18 @@ class CandidatePool:
                     old = self._snapshot
                     self._snapshot = load(session) if old is None else refreshed(session, old)
                 self._checked = now
+                if self._snapshot is not old:
+                    _give_back_memory()
                 if self._snapshot is not old and self._snapshot.counted:
                     _store_counted(db, self._snapshot.counted)
             return self._snapshot
+
+
+def _give_back_memory() -> None:
+    """Return the loader's freed heap to the system (glibc keeps it otherwise: a
+    140,877-paper load left 943 MiB of RSS, 553 MiB after this; RESULTS.md)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _store_counted(db: Database, paper_ids: tuple[int, ...]) -> None:
