@@ -3,17 +3,19 @@ SQLite, or on PostgreSQL when PAPERFEED_TEST_DATABASE_URL names one (the ``datab
 fixture's choice), with mail through a loopback aiosmtpd server:
 
 sign up in the form and verify the address by the mailed link; seed /for-you with three
-papers of one topic (reef acoustics) and see the page ranked by the nearest papers, each
-"which you named"; upvote three papers of another topic (tensor compilers) on the cards and
-dismiss a reef paper in place; then the page has moved to the upvoted topic and lost the
-dismissed, upvoted and seed papers, and the JSON API (a read token made on /account), the
-private Atom feed (made on /for-you/signals) and a weekly digest sent by ``paperfeed digest
-send`` (subscribed in the browser, confirmed by the mailed double opt-in link) all agree.
+papers (one of each topic: reef acoustics, tensor compilers, medieval manuscripts) and see
+the page ranked by the nearest papers, each named after the seed of its own topic; upvote
+three compiler papers on the cards and dismiss the week's most upvoted reef paper, in place;
+then the page has moved to the compiler topic and lost the dismissed, upvoted and seed
+papers, and the JSON API (a read token made on /account), the private Atom feed (made on
+/for-you/signals) and a weekly digest sent by ``paperfeed digest send`` (subscribed in the
+browser, confirmed by the mailed double opt-in link) all agree with it. The dismissed paper
+is in the digest of a subscriber without an account, and in no place of the reader's.
 
 The corpus is written here: three invented topics, a week of papers (Monday to Sunday) with
 stored embeddings (each topic's axis plus noise) and topic words in titles and abstracts,
-and the seeds a week earlier. Assertions are about topics, exclusions and agreement between
-the four places, never scores.
+the seeds a week earlier. Assertions are about topics, exclusions and agreement between the
+four places, never scores.
 """
 
 from __future__ import annotations
