@@ -3,6 +3,8 @@ only on the columns it saw, survives its byte form, and honours the negatives' w
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -82,7 +84,7 @@ def test_an_empty_side_is_refused(n_pos: int, n_neg: int) -> None:
         fit_sparse(pos, neg)
 
 
-def liblinear_primal(pos: sparse.csr_matrix, neg: sparse.csr_matrix, c: float) -> np.ndarray:
+def liblinear_primal(pos: sparse.csr_matrix, neg: sparse.csr_matrix, c: float) -> Any:
     """The fit this module used first (scikit-learn's primal liblinear, full width): the
     reference the dual fit must rank like."""
     from sklearn.linear_model import LogisticRegression

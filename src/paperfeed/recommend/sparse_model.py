@@ -28,9 +28,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 DEFAULT_C = 10.0
-DEFAULT_TOL = (
-    0.1  # liblinear's dual stopping tolerance (sklearn's default 1e-4: same ranking, slower)
-)
+# liblinear's dual stopping tolerance (scikit-learn's default 1e-4 ranks the same, slower)
+DEFAULT_TOL = 0.1
 _DUAL_L2_LOGISTIC = 7  # liblinear's solver L2R_LR_DUAL
 _MAX_ITER = 100  # sklearn's default
 Rows: TypeAlias = sparse.csr_matrix
