@@ -143,7 +143,7 @@ def test_a_tight_tolerance_reaches_liblinears_optimum() -> None:
 
     rng = np.random.default_rng(4)
     pos, neg = rows(rng, 20, list(range(30))), rows(rng, 80, list(range(400, 430)))
-    model = fit_sparse(pos, neg, c=0.5, tol=1e-10)
+    model = fit_sparse(pos, neg, c=0.5, tol=1e-10, max_iter=1000)
     n = 100
     lr = LogisticRegression(C=0.5 * n / 2, solver="liblinear", dual=True, tol=1e-10, max_iter=1000)
     weights = n * balanced_weights(20, np.ones(80))
