@@ -22,7 +22,7 @@ from paperfeed.digest.clock import FakeClock
 from paperfeed.digest.compose import period_for
 from paperfeed.digest.preview import preview
 from paperfeed.recommend import candidates
-from paperfeed.recommend.signals import set_digest_for_you
+from paperfeed.recommend.signals import dismiss, set_digest_for_you
 from paperfeed.store.db import Database
 from paperfeed.store.models import DailyEntry, DigestContent, Paper, Subscriber
 from tests.digest.conftest import SmtpSink
@@ -206,3 +206,27 @@ def test_never_a_paper_twice_across_digests(
     assert march5 in one[0]
     seen = one[0] + one[1] + two[0] + two[1]
     assert len(seen) == len(set(seen)), seen
+
+
+def test_a_dismissed_paper_is_in_neither_section(
+    database: Database, fy_settings: Settings, corpus: Corpus, smtp_sink: SmtpSink
+) -> None:
+    """The period's top trending paper, dismissed by a reader with a For-you section and by
+    one with no positive signal (no section): neither digest has it; the shared one does."""
+    with database.read() as s:
+        week = papers.period_items(s, WEEK1, WEEK1 + dt.timedelta(days=7))
+    top = week[0].arxiv_id
+    ann, cy = add_user(database, "ann"), add_user(database, "cy")
+    upvote(database, ann, corpus.topics["A"][0], corpus.topics["B"][0])
+    for user, address in [(ann, "ann@x.org"), (cy, "cy@x.org")]:
+        dismiss(database, user, top)
+        subscribe(database, address, "weekly", user)
+    subscribe(database, "anon@x.org", "weekly")
+    send(database, fy_settings, "weekly", WEEK1)
+    mine, rest, _ = sections(only(smtp_sink, "ann@x.org"))
+    assert mine and rest and top not in mine + rest
+    assert len(mine + rest) == 4  # the list below filled up without it
+    for address in ("cy@x.org", "anon@x.org"):
+        none, shared, _ = sections(only(smtp_sink, address))
+        assert none == [] and len(shared) == 4
+        assert (top in shared) == (address == "anon@x.org")

@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -79,8 +80,9 @@ def readers(
         )
 
 
-def entries(client: TestClient, path: str) -> list[tuple[str, str]]:
-    """(arXiv id, summary) of each entry of the Atom feed at ``path``."""
+def entries(client: TestClient | httpx.Client, path: str) -> list[tuple[str, str]]:
+    """(arXiv id, summary) of each entry of the Atom feed at ``path`` (an app's
+    ``TestClient``, or a client of a real server)."""
     r = client.get(f"{path}.atom")
     assert r.status_code == 200, r.text[:300]
     assert r.headers["cache-control"] == "private, no-store"

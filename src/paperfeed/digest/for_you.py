@@ -29,7 +29,7 @@ from paperfeed.digest.subscriptions.subscribers import ELIGIBLE
 from paperfeed.recommend.service import recommend, record_impressions
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper, Subscriber
-from paperfeed.store.reader_models import ReaderPrefs
+from paperfeed.store.reader_models import ReaderPrefs, ReaderSignal
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,12 @@ MAX_ASK = 200  # the recommender's own ceiling
 
 @dataclass(frozen=True, slots=True)
 class Picks:
-    """One reader's ranked papers for the period: (paper id, reason), best first."""
+    """One reader's ranked papers for the period: (paper id, reason), best first (none: no
+    section), and the papers they dismissed (never in their digest)."""
 
     user_id: int
     ranked: tuple[tuple[int, str], ...]
+    dismissed: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +110,33 @@ def gather_picks(
         if got.method != "trending" and got.items:
             found[user_id] = [(r.item.arxiv_id, r.reason) for r in got.items]
     ids = _paper_ids(db, {a for ranked in found.values() for a, _ in ranked})
+    dismissed = _dismissed(db, set(per_user))
     picks = {
-        uid: Picks(uid, tuple((ids[a], r) for a, r in ranked if a in ids))
-        for uid, ranked in found.items()
+        uid: Picks(
+            uid,
+            tuple((ids[a], r) for a, r in found.get(uid, []) if a in ids),
+            dismissed.get(uid, frozenset()),
+        )
+        for uid in found.keys() | dismissed.keys()
     }
     return {sid: picks[uid] for sid, (uid, _) in wanted.items() if uid in picks}
+
+
+def _dismissed(db: Database, user_ids: set[int]) -> dict[int, frozenset[int]]:
+    """user id → the papers that reader marked "not interested" (those with any)."""
+    wanted = sorted(user_ids)
+    out: dict[int, set[int]] = {}
+    with db.read() as session:
+        for i in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(ReaderSignal.user_id, ReaderSignal.paper_id).where(
+                    ReaderSignal.kind == "dismissed",
+                    ReaderSignal.user_id.in_(wanted[i : i + 500]),
+                )
+            )
+            for user_id, paper_id in rows:
+                out.setdefault(int(user_id), set()).add(int(paper_id))
+    return {u: frozenset(p) for u, p in out.items()}
 
 
 def _paper_ids(db: Database, arxiv_ids: set[str]) -> dict[str, int]:
@@ -130,10 +154,11 @@ def _paper_ids(db: Database, arxiv_ids: set[str]) -> dict[str, int]:
 def compose(
     composer: Composer, sub: SubscriberRow, sent: frozenset[int], picks: Picks | None
 ) -> Composed:
-    """``sub``'s papers: the For-you section (when ``picks``), then the usual list without
-    the papers sent before or already in the section."""
+    """``sub``'s papers: the For-you section (when ``picks`` ranks any), then the usual list
+    without the papers sent before, already in the section or dismissed by the reader."""
     if picks is None:
         return Composed(composer.papers_for(sub, sent), ())
+    sent = sent | picks.dismissed
     size = section_size(sub.max_papers)
     mine = [(p, r) for p, r in picks.ranked if p not in sent][:size]
     if not mine:
