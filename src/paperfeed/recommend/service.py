@@ -40,6 +40,7 @@ from paperfeed.recommend.train import (
     trainer_for,
 )
 from paperfeed.store.db import Database
+from paperfeed.store.dialect import Ops
 from paperfeed.store.models import Paper, PaperName, utcnow
 from paperfeed.store.reader_models import ReaderImpression
 from paperfeed.text import name_key
@@ -78,11 +79,13 @@ def recommend(
     with db.quick_read() as session:
         signals = gather(session, user_id, skip_before=skip_before(settings))
         stored = load_model(session, user_id)
-        stale = stored is not None and is_stale(session, settings, user_id, stored, cands.model)
+        stale = stored is not None and is_stale(
+            session, settings, user_id, stored, cands.model, signals.prefs
+        )
     method, linear = _method(db, settings, user_id, cands, signals, stored, stale)
     with db.quick_read() as session:
         ranked = _rank(session, settings, (method, linear), cands, signals, (start, end), limit)
-        items = papers.items_by_paper_ids(session, [r[0] for r in ranked])
+        items = papers.items_by_paper_ids(session, [r[0] for r in ranked], db.ops)
     found = [(pid, score, reason) for pid, score, reason in ranked if pid in items]
     if record and found:
         record_impressions(db, user_id, [pid for pid, _, _ in found])
@@ -287,12 +290,12 @@ def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None
     """Record ``paper_ids`` as shown to the reader (first showing only), keeping the
     ``MAX_IMPRESSIONS`` newest."""
     with db.quick_read() as session:
-        if not _unrecorded(session, user_id, paper_ids):
+        if not _unrecorded(session, db.ops, user_id, paper_ids):
             return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
     try:
         with db.write() as session:
             now = utcnow()
-            new = _unrecorded(session, user_id, paper_ids)
+            new = _unrecorded(session, db.ops, user_id, paper_ids)
             session.add_all(
                 ReaderImpression(user_id=user_id, paper_id=p, shown_at=now) for p in new
             )
@@ -302,13 +305,13 @@ def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None
         pass
 
 
-def _unrecorded(session: Session, user_id: int, paper_ids: list[int]) -> list[int]:
+def _unrecorded(session: Session, ops: Ops, user_id: int, paper_ids: list[int]) -> list[int]:
     """``paper_ids`` not yet recorded as shown to the reader, in order, once each."""
     have = set(
         session.scalars(
             select(ReaderImpression.paper_id).where(
                 ReaderImpression.user_id == user_id,
-                ReaderImpression.paper_id.in_(paper_ids),
+                ops.among(ReaderImpression.paper_id, paper_ids),
             )
         )
     )

@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.store.models import PaperEmbedding
@@ -22,10 +22,22 @@ def from_blob(data: bytes, dim: int) -> NDArray[np.float32]:
 
 
 def table_state(session: Session, model: str | None) -> tuple[int, dt.datetime | None]:
-    """How many embeddings ``model`` made, and the newest ``embedded_at``."""
-    count, newest = session.execute(
-        select(func.count(), func.max(PaperEmbedding.embedded_at)).where(
-            PaperEmbedding.model == model
-        )
-    ).one()
-    return int(count), newest
+    """How many embeddings ``model`` made, and the newest ``embedded_at``: one round trip,
+    both read from the ``(model, embedded_at)`` index (an index-only count; the newest is one
+    index entry), never the vectors."""
+    return counted(session, PaperEmbedding.model == model)
+
+
+def counted(
+    session: Session, where: ColumnElement[bool] | None = None
+) -> tuple[int, dt.datetime | None]:
+    """The number of embeddings (those ``where`` picks; all when None) and the newest
+    ``embedded_at`` among them, in one statement of two scalar subqueries: apart, each
+    aggregate can use an index (as one ``SELECT count(*), max(...)`` SQLite's max could
+    not; 2026-12-05, benchmarks/RESULTS.md)."""
+    count = select(func.count()).select_from(PaperEmbedding)
+    newest = select(func.max(PaperEmbedding.embedded_at))
+    if where is not None:
+        count, newest = count.where(where), newest.where(where)
+    total, last = session.execute(select(count.scalar_subquery(), newest.scalar_subquery())).one()
+    return int(total or 0), last
