@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.store.models import PaperEmbedding
@@ -32,12 +32,17 @@ def counted(
     session: Session, where: ColumnElement[bool] | None = None
 ) -> tuple[int, dt.datetime | None]:
     """The number of embeddings (those ``where`` picks; all when None) and the newest
-    ``embedded_at`` among them, in one statement of two scalar subqueries: apart, each
-    aggregate can use an index (as one ``SELECT count(*), max(...)`` SQLite's max could
-    not; 2026-12-05, benchmarks/RESULTS.md)."""
+    ``embedded_at`` among them (``state_query``)."""
+    total, last = session.execute(state_query(where)).one()
+    return int(total or 0), last
+
+
+def state_query(where: ColumnElement[bool] | None = None) -> Select[tuple[int, dt.datetime]]:
+    """``counted``'s statement: two scalar subqueries, so that each aggregate can use an
+    index (as one ``SELECT count(*), max(...)`` SQLite's max could not; 2026-12-05,
+    benchmarks/RESULTS.md)."""
     count = select(func.count()).select_from(PaperEmbedding)
     newest = select(func.max(PaperEmbedding.embedded_at))
     if where is not None:
         count, newest = count.where(where), newest.where(where)
-    total, last = session.execute(select(count.scalar_subquery(), newest.scalar_subquery())).one()
-    return int(total or 0), last
+    return select(count.scalar_subquery(), newest.scalar_subquery())
