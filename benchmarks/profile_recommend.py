@@ -118,7 +118,7 @@ def profile(url: str, requests: int, top: int) -> None:
         each = sum(times) / requests * 1000
         print(f"  {each:6.3f} ms {len(times) / requests:4.1f}x  {sql}")
     if top:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.runcall(lambda: [service.recommend(db, settings, 1, **days) for _ in range(100)])
         pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
     db.dispose()

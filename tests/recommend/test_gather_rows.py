@@ -107,3 +107,4 @@ def test_gather_follows_the_rules_on_random_mixes(database: Database, seed: int)
     assert all(p.title == f"Invented paper {index[p.paper_id]}" for p in signals.positives)
     assert signals.negatives == negatives
     assert signals.excluded == excluded
+    assert signals.shown == {p for p, a, _ in done if a == "shown"}  # whenever shown

@@ -39,6 +39,7 @@ class Signals:
     negatives: dict[int, float] = field(default_factory=dict)  # paper id → weight
     excluded: set[int] = field(default_factory=set)  # never recommended to this reader
     prefs: PrefsView = field(default_factory=PrefsView)
+    shown: set[int] = field(default_factory=set)  # every paper ever shown (impressions)
 
 
 def _given(user_id: Any) -> list[Any]:
@@ -63,13 +64,14 @@ def _given(user_id: Any) -> list[Any]:
     ]
 
 
-def _given_and_shown(user_id: Any, skip_before: Any) -> Any:
+def _given_and_shown(user_id: Any) -> Any:
     """``_given``, each with its paper's title (NULL for a paper not in ``papers``), and the
-    impressions shown before ``skip_before`` (kind ``shown``, no title), in one statement:
-    the one round trip of what were three (benchmarks/RESULTS.md, For you on PostgreSQL)."""
+    reader's impressions (kind ``shown``, no title), in one statement: the one round trip of
+    what were three, and the impressions that recording an answer would look up (For you on
+    PostgreSQL, benchmarks/RESULTS.md)."""
     shown = select(
         ReaderImpression.paper_id, ReaderImpression.shown_at, literal(SHOWN, String)
-    ).where(ReaderImpression.user_id == user_id, ReaderImpression.shown_at < skip_before)
+    ).where(ReaderImpression.user_id == user_id)
     rows = union_all(*_given(user_id), shown).subquery()  # one level: SQLite nests none
     paper_id, at, kind = rows.c
     title = select(Paper.title).where(Paper.id == paper_id).scalar_subquery()
@@ -86,13 +88,13 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
     shown: list[int] = []
     titles: dict[int, str] = {}
     signals = Signals(prefs=prefs)
-    params = {"user_id": user_id, "skip_before": skip_before}
-    for paper_id, at, raw, title in session.execute(_GIVEN_AND_SHOWN, params):
+    for paper_id, at, raw, title in session.execute(_GIVEN_AND_SHOWN, {"user_id": user_id}):
         kind = "named" if raw == "seed" else str(raw)
         if title is not None:
             titles[paper_id] = str(title)
         if kind == SHOWN:
-            if forget is None or at >= forget:
+            signals.shown.add(paper_id)
+            if at < skip_before and (forget is None or at >= forget):
                 shown.append(paper_id)
         elif kind == "ignored":  # not learned from; not hidden for that
             ignored.add(paper_id)
@@ -158,7 +160,7 @@ def _fingerprint_sources(user_id: Any, skip_before: Any) -> Any:
 # Built once: building these statements (and their cache keys) cost 0.25 and 0.53 ms of CPU
 # per request, a tenth of a recommendation (benchmarks/RESULTS.md, For you over HTTP).
 _USER: Any = bindparam("user_id")
-_GIVEN_AND_SHOWN = _given_and_shown(_USER, bindparam("skip_before"))
+_GIVEN_AND_SHOWN = _given_and_shown(_USER)
 _SOURCES = _fingerprint_sources(_USER, bindparam("skip_before"))
 
 

@@ -88,7 +88,7 @@ def recommend(
         items = papers.items_by_paper_ids(session, [r[0] for r in ranked], db.ops)
     found = [(pid, score, reason) for pid, score, reason in ranked if pid in items]
     if record and found:
-        record_impressions(db, user_id, [pid for pid, _, _ in found])
+        record_impressions(db, user_id, [pid for pid, _, _ in found], shown=signals.shown)
     return Recommendations(method, [Recommendation(items[p], s, r) for p, s, r in found])
 
 
@@ -286,12 +286,20 @@ def latest_day(db: Database, settings: Settings) -> dt.date | None:
     return newest.date() if newest else None
 
 
-def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None:
+def record_impressions(
+    db: Database, user_id: int, paper_ids: list[int], *, shown: set[int] | None = None
+) -> None:
     """Record ``paper_ids`` as shown to the reader (first showing only), keeping the
-    ``MAX_IMPRESSIONS`` newest."""
-    with db.quick_read() as session:
-        if not _unrecorded(session, db.ops, user_id, paper_ids):
-            return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
+    ``MAX_IMPRESSIONS`` newest. ``shown``: the papers the reader's impressions held a moment
+    ago (``Signals.shown``), to skip looking them up again; what is recorded is decided in
+    the write, as without it."""
+    if shown is not None:
+        fresh = [p for p in paper_ids if p not in shown]
+    else:
+        with db.quick_read() as session:
+            fresh = _unrecorded(session, db.ops, user_id, paper_ids)
+    if not fresh:
+        return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
     try:
         with db.write() as session:
             now = utcnow()
