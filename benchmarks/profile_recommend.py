@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import functools
 import os
 import pstats
 import statistics
@@ -30,22 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-spans: dict[str, list[float]] = defaultdict(list)
+from profile_search import patch
+from profile_search import spans as span_list
+
 statements: dict[str, list[float]] = defaultdict(list)
-
-
-def timed(module: Any, name: str, label: str | None = None) -> None:
-    fn = getattr(module, name)
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spans[label or name].append(time.perf_counter() - started)
-
-    setattr(module, name, wrapper)
 
 
 def count_statements(engine: Any) -> None:
@@ -89,28 +76,30 @@ def profile(url: str, requests: int, top: int) -> None:
 
     settings = get_settings()
     db = Database(url)
-    for name in ("candidates", "gather", "load_model", "is_stale", "_rank"):
-        timed(service, name)
-    timed(service.papers, "items_by_paper_ids")
-    timed(service, "record_impressions")
+    for name in ("candidates", "gather", "load_model", "is_stale", "_rank", "record_impressions"):
+        patch(service, name, name)
+    patch(service.papers, "items_by_paper_ids", "items_by_paper_ids")
     today = dt.datetime.now(dt.UTC).date()
     days = {"start": today - dt.timedelta(days=6), "end": today, "limit": 50}
     for _ in range(20):  # warm: the candidates, the caches, the recorded impressions
         service.recommend(db, settings, 1, **days)
-    spans.clear()
+    span_list.clear()
     count_statements(db.engine)
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(requests):
         found = service.recommend(db, settings, 1, **days)
         began = time.perf_counter()
         _body(found)
-        spans["JSON body"].append(time.perf_counter() - began)
+        span_list.append(("JSON body", time.perf_counter() - began))
     total = (time.perf_counter() - started) / requests * 1000
     cpu = (time.process_time() - cpu) / requests * 1000
     print(
         f"{url.split(':')[0]}: {total:.2f} ms a request (recommend + JSON), {cpu:.2f} ms of "
         f"this process's CPU, {found.method}; load average {os.getloadavg()}"
     )
+    spans: dict[str, list[float]] = defaultdict(list)
+    for name, took in span_list:
+        spans[name].append(took)
     for name, times in spans.items():
         print(f"  {name:24} {statistics.median(times) * 1000:7.3f} ms median, {len(times)} calls")
     print(f"  statements a request: {sum(map(len, statements.values())) / requests:.1f}")

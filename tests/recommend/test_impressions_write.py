@@ -55,8 +55,10 @@ def test_a_repeated_recommendation_writes_nothing(
 
     reader = rc.add_user(database, "reader")
     rc.upvote(database, reader, *corpus.topics["A"][:4])
-    days = {"start": rc.FIRST_DAY, "end": corpus.last_day, "limit": 10}
-    first = recommend(database, rank_settings, reader, **days)
+
+    first = recommend(
+        database, rank_settings, reader, start=rc.FIRST_DAY, end=corpus.last_day, limit=10
+    )
     recorded = {corpus.arxiv_of[p] for p in rc.impressions(database, reader)}
     assert recorded == {r.item.arxiv_id for r in first.items} != set()
 
@@ -64,5 +66,7 @@ def test_a_repeated_recommendation_writes_nothing(
         raise AssertionError("a write was opened")
 
     monkeypatch.setattr(database, "write", no_write)
-    again = recommend(database, rank_settings, reader, **days)
+    again = recommend(
+        database, rank_settings, reader, start=rc.FIRST_DAY, end=corpus.last_day, limit=10
+    )
     assert [r.item.arxiv_id for r in again.items] == [r.item.arxiv_id for r in first.items]

@@ -4,6 +4,7 @@ it: vectors as float32 little-endian blobs, and the table's state for one model.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,11 +34,11 @@ def counted(
 ) -> tuple[int, dt.datetime | None]:
     """The number of embeddings (those ``where`` picks; all when None) and the newest
     ``embedded_at`` among them (``state_query``)."""
-    total, last = session.execute(state_query(where)).one()
-    return int(total or 0), last
+    row = session.execute(state_query(where)).one()
+    return int(row[0] or 0), row[1]
 
 
-def state_query(where: ColumnElement[bool] | None = None) -> Select[tuple[int, dt.datetime]]:
+def state_query(where: ColumnElement[bool] | None = None) -> Select[Any]:
     """``counted``'s statement: two scalar subqueries, so that each aggregate can use an
     index (as one ``SELECT count(*), max(...)`` SQLite's max could not; 2026-12-05,
     benchmarks/RESULTS.md)."""
