@@ -25,7 +25,8 @@ def table_mark(session: Session) -> tuple[int, dt.datetime | None]:
     """How many embeddings the table holds (every model), and the newest ``embedded_at``:
     what changes whenever ``table_state`` does (a change writes ``embedded_at`` = now), read
     from the ``embedded_at`` index instead of a scan of the vectors (benchmarks/RESULTS.md,
-    2026-12-05: ~5 ms instead of ~150 ms at 140,877 papers on SQLite)."""
+    2026-12-05: ~5 ms instead of ~150 ms at 140,877 papers on SQLite; on PostgreSQL as fast
+    only once (auto)vacuum has marked the table's pages all-visible, else a scan)."""
     return counted(session)
 
 
