@@ -17,6 +17,7 @@ from paperfeed.papers.items import (
     PaperDetail,
     item_from_row,
 )
+from paperfeed.store.dialect import Ops
 from paperfeed.store.models import DailyEntry, Paper
 
 
@@ -64,9 +65,15 @@ def submitted_ids(session: Session, username: str, limit: int) -> list[str]:
     )
 
 
-def items_by_paper_ids(session: Session, paper_ids: Iterable[int]) -> dict[int, FeedItem]:
-    """Papers by ``papers.id`` (for search hits); ids that are not in the database are absent."""
-    stmt = select(Paper.id, *PAPER_COLUMNS).where(Paper.id.in_(list(paper_ids)))
+def items_by_paper_ids(
+    session: Session, paper_ids: Iterable[int], ops: Ops | None = None
+) -> dict[int, FeedItem]:
+    """Papers by ``papers.id`` (for search hits); ids that are not in the database are absent.
+    ``ops``: the database's, for its way of naming many ids (one array on PostgreSQL)."""
+    ids = list(paper_ids)
+    stmt = select(Paper.id, *PAPER_COLUMNS).where(
+        ops.among(Paper.id, ids) if ops else Paper.id.in_(ids)
+    )
     return {row[0]: item_from_row(tuple(row)[1:]) for row in session.execute(stmt)}
 
 

@@ -26,6 +26,7 @@ SKIPPED_WEIGHT = 1.0
 # Part of every fingerprint: a new value makes every stored model stale, so each is
 # retrained once (2: the fused model, with its term half).
 MODEL_VERSION = 2
+SHOWN = "shown"  # an impression, beside the kinds given (never a kind of reader_signals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,14 @@ class Signals:
     negatives: dict[int, float] = field(default_factory=dict)  # paper id → weight
     excluded: set[int] = field(default_factory=set)  # never recommended to this reader
     prefs: PrefsView = field(default_factory=PrefsView)
+    shown: set[int] = field(default_factory=set)  # every paper ever shown (impressions)
 
 
-def _given(user_id: Any) -> Any:
-    """Every (paper, when, kind) the reader gave, in one statement: ``upvoted``, ``saved``,
+def _given(user_id: Any) -> list[Any]:
+    """Every (paper, when, kind) the reader gave, a SELECT a source: ``upvoted``, ``saved``,
     ``wrote`` (approved claim), ``claimed`` (other claims), and ``reader_signals`` kinds."""
     claim_kind = case((AuthorshipClaim.status == "approved", "wrote"), else_="claimed")
-    return union_all(
+    return [
         select(Upvote.paper_id, Upvote.created_at, literal("upvoted", String)).where(
             Upvote.user_id == user_id
         ),
@@ -63,7 +65,21 @@ def _given(user_id: Any) -> Any:
         select(ReaderSignal.paper_id, ReaderSignal.created_at, ReaderSignal.kind).where(
             ReaderSignal.user_id == user_id
         ),
-    )
+    ]
+
+
+def _given_and_shown(user_id: Any) -> Any:
+    """``_given``, each with its paper's title (NULL for a paper not in ``papers``), and the
+    reader's impressions (kind ``shown``, no title), in one statement: the one round trip of
+    what were three, and the impressions that recording an answer would look up (For you on
+    PostgreSQL, benchmarks/RESULTS.md)."""
+    shown = select(
+        ReaderImpression.paper_id, ReaderImpression.shown_at, literal(SHOWN, String)
+    ).where(ReaderImpression.user_id == user_id)
+    rows = union_all(*_given(user_id), shown).subquery()  # one level: SQLite nests none
+    paper_id, at, kind = rows.c
+    title = select(Paper.title).where(Paper.id == paper_id).scalar_subquery()
+    return select(paper_id, at, kind, case((kind == SHOWN, None), else_=title))
 
 
 def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signals:
@@ -74,46 +90,48 @@ def gather(session: Session, user_id: int, *, skip_before: dt.datetime) -> Signa
     given: dict[int, str] = {}
     latest: dict[int, dt.datetime] = {}
     ignored: set[int] = set()
+    shown: list[int] = []
+    titles: dict[int, str] = {}
     signals = Signals(prefs=prefs)
-    for paper_id, at, raw in session.execute(_GIVEN, {"user_id": user_id}):
+    for paper_id, at, raw, title in session.execute(_GIVEN_AND_SHOWN, {"user_id": user_id}):
         kind = "named" if raw == "seed" else str(raw)
-        if kind == "ignored":  # not learned from; not hidden for that
+        if title is not None:
+            titles[paper_id] = str(title)
+        if kind == SHOWN:
+            signals.shown.add(paper_id)
+            if at < skip_before and (forget is None or at >= forget):
+                shown.append(paper_id)
+        elif kind == "ignored":  # not learned from; not hidden for that
             ignored.add(paper_id)
-            continue
-        signals.excluded.add(paper_id)
-        if kind == "dismissed":
-            if forget is None or at >= forget:
-                signals.negatives[paper_id] = DISMISSED_WEIGHT
-        elif kind in KINDS and (forget is None or at is None or at >= forget):
-            known = given.get(paper_id)
-            if known is None or KINDS.index(kind) < KINDS.index(known):
-                given[paper_id] = kind
+        else:
+            _given_one(signals, given, paper_id, at, kind)
             if at is not None and (paper_id not in latest or at > latest[paper_id]):
                 latest[paper_id] = at
     for paper_id in ignored:
         given.pop(paper_id, None)
-    if given:
-        rows = session.execute(select(Paper.id, Paper.title).where(Paper.id.in_(given)))
-        titles = {int(pid): str(title) for pid, title in rows}
-        signals.positives = [
-            Positive(pid, kind, titles.get(pid, ""), latest.get(pid))
-            for pid, kind in sorted(given.items())
-        ]
-    _skipped(session, user_id, signals, skip_before)
+    signals.positives = [
+        Positive(pid, kind, titles.get(pid, ""), latest.get(pid))
+        for pid, kind in sorted(given.items())
+    ]
+    # Papers shown before ``skip_before`` (and since ``forget_before``) not acted on.
+    for paper_id in shown:
+        if paper_id not in signals.excluded:
+            signals.negatives.setdefault(paper_id, SKIPPED_WEIGHT)
     return signals
 
 
-def _skipped(session: Session, user_id: int, signals: Signals, skip_before: dt.datetime) -> None:
-    """Papers shown before ``skip_before`` (and since ``forget_before``) not acted on."""
-    shown = select(ReaderImpression.paper_id).where(
-        ReaderImpression.user_id == user_id, ReaderImpression.shown_at < skip_before
-    )
+def _given_one(signals: Signals, given: dict[int, str], paper_id: int, at: Any, kind: str) -> None:
+    """One row the reader gave: excluded; a dismissal is a negative, a positive kind (the
+    strongest when given several ways) a positive, unless before ``forget_before``."""
     forget = signals.prefs.forget_before
-    if forget is not None:
-        shown = shown.where(ReaderImpression.shown_at >= forget)
-    for paper_id in session.scalars(shown):
-        if paper_id not in signals.excluded:
-            signals.negatives.setdefault(paper_id, SKIPPED_WEIGHT)
+    signals.excluded.add(paper_id)
+    if kind == "dismissed":
+        if forget is None or at >= forget:
+            signals.negatives[paper_id] = DISMISSED_WEIGHT
+    elif kind in KINDS and (forget is None or at is None or at >= forget):
+        known = given.get(paper_id)
+        if known is None or KINDS.index(kind) < KINDS.index(known):
+            given[paper_id] = kind
 
 
 def _count_max(column: Any, *where: Any) -> list[Any]:
@@ -150,7 +168,7 @@ def _fingerprint_sources(user_id: Any, skip_before: Any) -> Any:
 # Built once: building these statements (and their cache keys) cost 0.25 and 0.53 ms of CPU
 # per request, a tenth of a recommendation (benchmarks/RESULTS.md, For you over HTTP).
 _USER: Any = bindparam("user_id")
-_GIVEN = _given(_USER)
+_GIVEN_AND_SHOWN = _given_and_shown(_USER)
 _SOURCES = _fingerprint_sources(_USER, bindparam("skip_before"))
 
 

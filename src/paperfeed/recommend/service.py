@@ -40,6 +40,7 @@ from paperfeed.recommend.train import (
     trainer_for,
 )
 from paperfeed.store.db import Database
+from paperfeed.store.dialect import Ops
 from paperfeed.store.models import Paper, PaperName, utcnow
 from paperfeed.store.reader_models import ReaderImpression
 from paperfeed.text import name_key
@@ -82,14 +83,16 @@ def recommend(
     with db.quick_read() as session:
         signals = gather(session, user_id, skip_before=skip_before(settings))
         stored = load_model(session, user_id)
-        stale = stored is not None and is_stale(session, settings, user_id, stored, cands.model)
+        stale = stored is not None and is_stale(
+            session, settings, user_id, stored, cands.model, signals.prefs
+        )
     method, model = _method(db, settings, user_id, cands, signals, stored, stale)
     with db.quick_read() as session:
         ranked = _rank(session, settings, (method, model), cands, signals, (start, end), limit)
-        items = papers.items_by_paper_ids(session, [r[0] for r in ranked])
+        items = papers.items_by_paper_ids(session, [r[0] for r in ranked], db.ops)
     found = [(pid, score, reason) for pid, score, reason in ranked if pid in items]
     if record and found:
-        record_impressions(db, user_id, [pid for pid, _, _ in found])
+        record_impressions(db, user_id, [pid for pid, _, _ in found], shown=signals.shown)
     return Recommendations(method, [Recommendation(items[p], s, r) for p, s, r in found])
 
 
@@ -301,16 +304,24 @@ def latest_day(db: Database, settings: Settings) -> dt.date | None:
     return newest.date() if newest else None
 
 
-def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None:
+def record_impressions(
+    db: Database, user_id: int, paper_ids: list[int], *, shown: set[int] | None = None
+) -> None:
     """Record ``paper_ids`` as shown to the reader (first showing only), keeping the
-    ``MAX_IMPRESSIONS`` newest."""
-    with db.quick_read() as session:
-        if not _unrecorded(session, user_id, paper_ids):
-            return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
+    ``MAX_IMPRESSIONS`` newest. ``shown``: the papers the reader's impressions held a moment
+    ago (``Signals.shown``), to skip looking them up again; what is recorded is decided in
+    the write, as without it."""
+    if shown is not None:
+        fresh = [p for p in paper_ids if p not in shown]
+    else:
+        with db.quick_read() as session:
+            fresh = _unrecorded(session, db.ops, user_id, paper_ids)
+    if not fresh:
+        return  # a repeated answer writes nothing (SQLite's one writer is not waited for)
     try:
         with db.write() as session:
             now = utcnow()
-            new = _unrecorded(session, user_id, paper_ids)
+            new = _unrecorded(session, db.ops, user_id, paper_ids)
             session.add_all(
                 ReaderImpression(user_id=user_id, paper_id=p, shown_at=now) for p in new
             )
@@ -320,13 +331,13 @@ def record_impressions(db: Database, user_id: int, paper_ids: list[int]) -> None
         pass
 
 
-def _unrecorded(session: Session, user_id: int, paper_ids: list[int]) -> list[int]:
+def _unrecorded(session: Session, ops: Ops, user_id: int, paper_ids: list[int]) -> list[int]:
     """``paper_ids`` not yet recorded as shown to the reader, in order, once each."""
     have = set(
         session.scalars(
             select(ReaderImpression.paper_id).where(
                 ReaderImpression.user_id == user_id,
-                ReaderImpression.paper_id.in_(paper_ids),
+                ops.among(ReaderImpression.paper_id, paper_ids),
             )
         )
     )

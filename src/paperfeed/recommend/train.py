@@ -207,9 +207,16 @@ def rebuild(db: Database, settings: Settings, user_id: int | None = None) -> int
 
 
 def is_stale(
-    session: Session, settings: Settings, user_id: int, stored: StoredModel, model: str | None
+    session: Session,
+    settings: Settings,
+    user_id: int,
+    stored: StoredModel,
+    model: str | None,
+    prefs: PrefsView | None = None,
 ) -> bool:
-    mark = fingerprint(session, user_id, skip_before=skip_before(settings), embedding_model=model)
+    """``prefs``: the reader's settings when just read (saves reading them again)."""
+    before = skip_before(settings)
+    mark = fingerprint(session, user_id, skip_before=before, embedding_model=model, prefs=prefs)
     return mark != stored.fingerprint
 
 

@@ -141,7 +141,11 @@ class PaperEmbedding(Base):
     ``embedded_at`` moves only when the vector changes: ANN indexes follow it as a watermark."""
 
     __tablename__ = "paper_embeddings"
-    __table_args__ = (Index("ix_paper_embeddings_embedded_at", "embedded_at"),)
+    __table_args__ = (
+        Index("ix_paper_embeddings_embedded_at", "embedded_at"),
+        # One model's count and newest embedded_at without reading the vectors (0013).
+        Index("ix_paper_embeddings_model_embedded_at", "model", "embedded_at"),
+    )
 
     paper_id: Mapped[int] = mapped_column(
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
