@@ -48,9 +48,10 @@ from paperfeed.text import name_key
 MAX_IMPRESSIONS = 2000
 FEATURED_AFTER = dt.timedelta(days=7)
 # The nearest positive is computed against at most this many positives, the most recently
-# given: its cost is candidates × positives × 384 (10,000 × 200: 11-12 ms, RESULTS.md), and
-# the reason ("close to …") names the nearest of these.
-NEAREST_CAP = 50
+# given: its cost is candidates × positives × 384 (10,000 × 200: 11-12 ms; × 50 about 3 ms
+# on a quiet box, which kept /api/recommendations over its 10 ms p50: RESULTS.md, "For you:
+# the fused model over HTTP"), and the reason ("close to …") names the nearest of these.
+NEAREST_CAP = 20
 Ranked = list[tuple[int, float, str]]  # (paper id, score, reason), best first
 
 
