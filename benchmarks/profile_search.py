@@ -1,9 +1,10 @@
 """Where a hybrid search's time goes: wall-clock spans around each step of
-``hybrid.search`` (parse, keyword side, the embedding and ANN in the pool thread, the wait
-for them, author look-up, fusion, join-back), per query, over the bench workload.
+``hybrid.search`` (parse, the embedding and ANN in the caller's thread, the keyword side in
+the pool thread (search, author look-up, count), the wait for it, fusion, join-back), per
+query, over the bench workload.
 
     export PAPERFEED_DATA_DIR=/tmp/pfbench PAPERFEED_EMBEDDING_QUERY_CACHE_SIZE=0
-    python benchmarks/profile_search.py            # as served (embedding beside the keyword side)
+    python benchmarks/profile_search.py            # as served (keyword side beside the embedding)
     python benchmarks/profile_search.py --serial   # one step after another: each step's own cost
     python benchmarks/profile_search.py --short    # the first 3 words of each query
 
@@ -64,21 +65,32 @@ STEPS = (
     (hybrid, "parse_query", "parse the query"),
     (hybrid, "vector_search", "find the vector search"),
     (hybrid, "ensure_fresh", "keyword index freshness check"),
-    (hybrid, "_start_semantic", "start the semantic side"),
-    (keyword.KeywordIndex, "search", "keyword side: index.search"),
-    (keyword_query, "text_query", "  build the text query"),
-    (keyword_query, "_fuzzy", "    fuzzy look-up of unknown words"),
-    (keyword_query, "_author_phrases", "    author-name phrases"),
-    (keyword_query, "_hits", "  ids of the hits (fast field)"),
-    (keyword.KeywordIndex, "named_ids", "named authors among the keyword hits"),
-    (keyword.KeywordIndex, "count", "every-word count (page)"),
-    (hybrid, "_finish_semantic", "wait for the semantic side"),
-    (vectors_module.VectorSearch, "embed_query", "[pool] embed the query"),
-    (hybrid, "_semantic", "[pool] nearest papers (ANN)"),
-    (vectors_module.VectorSearch, "_fresh", "[pool]   vector index freshness check"),
+    (hybrid, "_semantic_side", "semantic side (this thread)"),
+    (vectors_module.VectorSearch, "embed_query", "  embed the query"),
+    (hybrid, "_semantic", "  nearest papers (ANN)"),
+    (vectors_module.VectorSearch, "_fresh", "    vector index freshness check"),
+    (hybrid, "_keyword_side", "[pool] keyword side"),
+    (keyword.KeywordIndex, "search", "[pool]   index.search"),
+    (keyword_query, "text_query", "[pool]     build the text query"),
+    (keyword_query, "_fuzzy", "[pool]       fuzzy look-up of unknown words"),
+    (keyword_query, "_author_phrases", "[pool]       author-name phrases"),
+    (keyword_query, "_hits", "[pool]     ids of the hits (fast field)"),
+    (keyword.KeywordIndex, "named_ids", "[pool]   named authors among the keyword hits"),
+    (keyword.KeywordIndex, "count", "[pool]   every-word count (page)"),
     (hybrid, "fuse", "fusion"),
     (hybrid, "_join_back", "join-back (the page's rows)"),
 )
+
+
+def _timed_wait(in_background: Any) -> Any:
+    """``hybrid._in_background`` whose returned call (the wait for the keyword side) is
+    timed."""
+
+    @functools.wraps(in_background)
+    def wrapper(job: Any) -> Any:
+        return timed("wait for the keyword side", in_background(job))
+
+    return wrapper
 
 
 def main() -> None:
@@ -90,11 +102,12 @@ def main() -> None:
     count = "--count" in sys.argv
     for owner, attr, name in STEPS:
         patch(owner, attr, name)
+    hybrid._in_background = _timed_wait(hybrid._in_background)
     hybrid.search(db, settings, "warm up")
     vectors: Any = hybrid.vector_search(settings)
     embedder = vectors.embedder
-    embedder._tokenizer = Spied(embedder._tokenizer, {"encode_batch": "[pool]   tokenize"})
-    embedder._query_session = Spied(embedder._query_session, {"run": "[pool]   ONNX Runtime"})
+    embedder._tokenizer = Spied(embedder._tokenizer, {"encode_batch": "    tokenize"})
+    embedder._query_session = Spied(embedder._query_session, {"run": "    ONNX Runtime"})
     per: dict[str, list[float]] = defaultdict(list)
     totals = []
     for q in queries:
@@ -108,15 +121,16 @@ def main() -> None:
         for name, seconds in summed.items():
             per[name].append(seconds)
     print(
-        f"{len(queries)} queries, embedding beside the keyword side: {hybrid.EMBED_CONCURRENTLY}, "
+        f"{len(queries)} queries, keyword side beside the embedding: {hybrid.EMBED_CONCURRENTLY}, "
         f"count: {count}, load {bench_search.load()}"
     )
     row("hybrid.search, whole", totals)
     for _, _, name in STEPS:
         if name in per:
             row(name, per[name])
-    for name in ("[pool]   tokenize", "[pool]   ONNX Runtime"):
-        row(name, per[name])
+    for name in ("    tokenize", "    ONNX Runtime", "wait for the keyword side"):
+        if name in per:
+            row(name, per[name])
 
 
 def row(name: str, samples: list[float]) -> None:

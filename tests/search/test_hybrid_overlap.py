@@ -1,5 +1,5 @@
-"""Hybrid search embeds the query while the keyword index answers, with the same results as
-embedding it afterwards (real model, invented corpus)."""
+"""Hybrid search embeds the query while the keyword index answers (the keyword side in a pool
+thread), with the same results as one after the other (real model, invented corpus)."""
 
 from __future__ import annotations
 
@@ -81,12 +81,13 @@ def test_the_query_is_embedded_while_the_keyword_index_answers(
     def embed(query: str) -> Any:
         embedding_started.set()
         seen["embedding saw keyword"] = keyword_started.wait(10)
-        seen["thread"] = threading.current_thread().name
+        seen["embedding thread"] = threading.current_thread()
         return real_embed(query)
 
     def keyword(self: KeywordIndex, *args: Any, **kwargs: Any) -> Any:
         keyword_started.set()
         seen["keyword saw embedding"] = embedding_started.wait(10)
+        seen["keyword thread"] = threading.current_thread()
         return real_search(self, *args, **kwargs)
 
     monkeypatch.setattr(vectors, "embed_query", embed)
@@ -95,19 +96,49 @@ def test_the_query_is_embedded_while_the_keyword_index_answers(
     assert result.mode == "hybrid" and result.items
     # each waited for the other: both were in flight at once
     assert seen["embedding saw keyword"] and seen["keyword saw embedding"]
-    assert seen["thread"].startswith("paperfeed-embed")
+    # the embedding (the longer side) in the caller's thread, the keyword side in the pool
+    assert seen["embedding thread"] is threading.current_thread()
+    assert seen["keyword thread"].name.startswith("paperfeed-search")
 
 
-def test_embedder_failure_in_the_pool_falls_back_to_keyword(
+@pytest.mark.parametrize("beside", [True, False], ids=["beside", "in-series"])
+def test_embedder_failure_falls_back_to_keyword(
     settings: Settings,
     database: Database,
     vectors: VectorSearch,
     monkeypatch: pytest.MonkeyPatch,
+    beside: bool,
 ) -> None:
     def broken(query: str) -> Any:
         raise RuntimeError("model crashed")
 
+    monkeypatch.setattr(hybrid, "EMBED_CONCURRENTLY", beside)
+    keyword_only = hybrid.search(
+        database, settings, "robots that climb stairs", count=True, semantic=False
+    )
     monkeypatch.setattr(vectors, "embed_query", broken)
-    result = hybrid.search(database, settings, "robots that climb stairs")
+    result = hybrid.search(database, settings, "robots that climb stairs", count=True)
     assert result.mode == "keyword" and result.notice == hybrid.SEMANTIC_UNAVAILABLE
     assert result.items
+    # the keyword side's answers (page, count) are whole
+    assert [i.arxiv_id for i in result.items] == [i.arxiv_id for i in keyword_only.items]
+    assert result.every_word == keyword_only.every_word is not None
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["beside", "in-series"])
+@pytest.mark.parametrize("step", ["search", "named_ids", "count"])
+def test_a_keyword_side_failure_reaches_the_caller(
+    settings: Settings,
+    database: Database,
+    vectors: VectorSearch,
+    monkeypatch: pytest.MonkeyPatch,
+    beside: bool,
+    step: str,
+) -> None:
+    def broken(self: KeywordIndex, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{step} broke")
+
+    monkeypatch.setattr(hybrid, "EMBED_CONCURRENTLY", beside)
+    monkeypatch.setattr(KeywordIndex, step, broken)
+    with pytest.raises(RuntimeError, match=f"{step} broke"):
+        hybrid.search(database, settings, "robots by sample that climb stairs", count=True)

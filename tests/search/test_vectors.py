@@ -348,3 +348,20 @@ def found_after_a_check(worker: VectorSearch, then: Any = None) -> list[int]:
         if thread.name == "paperfeed-ann-refresh":
             thread.join(30)
     return found
+
+
+def test_the_query_session_gives_bit_identical_vectors(embedder: Embedder) -> None:
+    """The query session's options (no memory pattern) change how ONNX Runtime plans its
+    memory, never a bit of a vector: queries of every length, each embedded twice (a shape
+    seen before and a new one), equal those of a session with the default options."""
+    if embedder._make_session is None:
+        pytest.skip("ONNX backends only")
+    default = embedder._make_session(1)
+    words = [w for _, t, a in (p for ps in TOPICS.values() for p in ps) for w in f"{t} {a}".split()]
+    texts = [" ".join(words[:n]) for n in (1, 2, 3, 7, 20, 45, 90, 200)]
+    texts += ["", "x" * 300, "émigré 数据 — ∑"]
+    for _ in range(2):
+        for text in texts:
+            want = np.zeros((1, 384), dtype=np.float32)
+            embedder._run_onnx(default, [text], want)
+            assert embedder.embed_one(text).tobytes() == want[0].tobytes(), text

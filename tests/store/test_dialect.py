@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from paperfeed.store.db import Database
 from paperfeed.store.dialect import LockBusy, sqlite_file
-from paperfeed.store.models import DigestSender
+from paperfeed.store.models import DigestSender, Paper
 
 LOCK_KEY = 0x7066746573746C6B  # "pftestlk"
 T0 = dt.datetime(2025, 3, 7, 6, 0)
@@ -110,3 +110,21 @@ def test_connect_async_gives_an_autocommit_connection_where_writes_are_not_seria
             await plain.close()
 
     assert asyncio.run(settings()) == (True, "off", "on")
+
+
+@pytest.mark.parametrize("wanted", [[], [1], [2, 1], [1, 99], [99], [3, 3, 2]])
+def test_among_bound_selects_what_among_selects(database: Database, wanted: list[int]) -> None:
+    """A statement built once with ``among_bound`` and run with a list (empty, missing ids,
+    repeated, any order) finds the rows ``among`` finds."""
+    with database.write() as session:
+        session.execute(
+            insert(Paper), [{"id": i, "arxiv_id": f"2501.0000{i}", "title": "t"} for i in (1, 2, 3)]
+        )
+    built_once = select(Paper.id).where(database.ops.among_bound(Paper.id, "wanted"))
+    with database.read() as session:
+        for _ in range(2):  # the same statement object, run again
+            bound = set(session.connection().execute(built_once, {"wanted": wanted}).scalars())
+            direct = set(
+                session.scalars(select(Paper.id).where(database.ops.among(Paper.id, wanted)))
+            )
+            assert bound == direct == set(wanted) & {1, 2, 3}

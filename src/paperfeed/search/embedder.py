@@ -103,6 +103,7 @@ class Embedder:
         self._session: Any = None
         self._query_session: Any = None
         self._make_query_session: Callable[[], Any] | None = None
+        self._make_session: Callable[..., Any] | None = None  # ONNX: (threads, memory_pattern)
         self._st: Any = None
         self._bert: TorchBert | None = None
         if backend == "torch":
@@ -158,11 +159,12 @@ class Embedder:
         self._load_tokenizer()
         onnx_file = ensure_onnx(model_dir, int8=self.backend == "onnx-int8")
 
-        def session(threads: int) -> Any:
+        def session(threads: int, memory_pattern: bool = True) -> Any:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.enable_mem_pattern = memory_pattern
             return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
         self._session = session(self.threads)
@@ -170,8 +172,11 @@ class Embedder:
         # A search embeds its query while the keyword index answers on the other core;
         # with ONNX Runtime's worker threads spinning on both cores that overlap was lost
         # (benchmarks/RESULTS.md, "Hybrid at 1,000,000 papers"). It costs a second session's
-        # memory in each process that serves searches.
-        self._make_query_session = lambda: session(1)
+        # memory in each process that serves searches. No memory pattern: ONNX Runtime
+        # plans one for each new input shape, and nearly every query has a length of its
+        # own (5% less CPU a query; the vectors are bit-identical, benchmarks/RESULTS.md).
+        self._make_query_session = lambda: session(1, memory_pattern=False)
+        self._make_session = session
 
     # --- embedding -----------------------------------------------------------------------
 

@@ -6,10 +6,12 @@
    keeps its every-word contract), with the filters (category, dates, has-code,
    authors, phrases) applied inside the index, before ranking.
 3. Semantic candidates come from ``paperfeed.search.vectors`` (when the embedder is
-   available). The query's embedding (5–25 ms, the slow part) is computed in a small
-   per-process thread pool while the keyword index answers (ONNX Runtime and tantivy
-   release the GIL); its nearest papers are then looked up among those that meet the
-   same filters: the keyword index lists
+   available). The query's embedding (5–25 ms, the slow part) and its nearest papers are
+   computed in the caller's thread while the keyword side (its search, the named authors,
+   the every-word count) runs in a small per-process thread pool (ONNX Runtime and tantivy
+   release the GIL): the longer side needs no hand-over between threads, which cost up to a
+   few ms on busy cores (benchmarks/RESULTS.md). The nearest papers are looked up among
+   those that meet the same filters: the keyword index lists
    their ids, and the vector search ranks only those (``allowed_ids``). When the filters keep
    more than ``ALLOWED_CAP`` papers, the vector search returns more candidates and those that
    fail the filters are dropped; either way the filters apply before the page is cut.
@@ -28,6 +30,7 @@ When the embedder is unavailable (or fails), the result is keyword-only and says
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import logging
 import os
@@ -38,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import Select, String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from paperfeed import papers
@@ -63,8 +66,8 @@ MAX_PAGE_DEPTH = 1000
 WHOLE_ROWS_MAX = 100
 SEMANTIC_UNAVAILABLE = "Semantic search is unavailable right now: these are keyword matches only."
 INDEXING = "The search index is still being built: some papers are not found yet."
-# The query is embedded in a thread pool while the keyword index is searched (False: after
-# it, in the caller's thread; the results are the same).
+# The keyword side runs in a thread pool while the caller embeds the query (False: after the
+# semantic side, in the caller's thread; the results are the same).
 EMBED_CONCURRENTLY = True
 EMBED_THREADS = 4
 
@@ -192,19 +195,20 @@ def _sync(index: KeywordIndex, db: Database) -> None:
         _sync_lock.release()
 
 
-# --- embedding the query beside the keyword search ----------------------------------------
+# --- the keyword side beside the query's embedding ----------------------------------------
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
 
 
-def _embed_pool() -> ThreadPoolExecutor:
-    """This process's pool for query embeddings (a forked worker makes its own)."""
+def _search_pool() -> ThreadPoolExecutor:
+    """This process's pool for the keyword sides of searches (a forked worker makes its
+    own)."""
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(EMBED_THREADS, thread_name_prefix="paperfeed-embed")
+            _pool = ThreadPoolExecutor(EMBED_THREADS, thread_name_prefix="paperfeed-search")
             _pool_pid = os.getpid()
         return _pool
 
@@ -213,7 +217,7 @@ def _in_background(job: Callable[[], _T]) -> Callable[[], _T]:
     """Start ``job``; the returned call gives its result (raising what it raised)."""
     if not EMBED_CONCURRENTLY:
         return job
-    future: Future[_T] = _embed_pool().submit(job)
+    future: Future[_T] = _search_pool().submit(job)
     return future.result
 
 
@@ -262,21 +266,19 @@ def search(
     index = get_keyword_index(settings)
     ensure_fresh(index, db, settings)
     depth = min(MAX_PAGE_DEPTH, max(settings.search_candidates, page * page_size + 1))
-    # The semantic side (embed the query, then its nearest papers that meet the filters)
-    # runs while the keyword index answers.
-    semantic_side = _start_semantic(index, vectors, parsed, depth)
-    # Counting every paper with any of the words costs as much as the search itself and
-    # means little; with words, the count is of the papers with all of them (below).
-    keyword = index.search(parsed, depth, count=count and not parsed.words, conjunctive=conjunctive)
-    result.indexing = is_indexing(index)
-    # What needs only the keyword side is asked while the query is still being embedded.
-    named = _named(index, parsed, keyword.hits)
-    if count and parsed.words:
-        result.every_word = index.count(parsed, conjunctive=True)
+    side = functools.partial(_keyword_side, index, parsed, depth, count, conjunctive)
+    semantic_on = semantic and bool(parsed.words)
+    # The keyword side runs in the pool while this thread embeds the query and looks up its
+    # nearest papers (the longer side, here: no thread hand-over on its path).
+    embeds = semantic_on and vectors is not None and bool(parsed.semantic_text.strip())
+    keyword_side = _in_background(side) if embeds else side
     semantic_hits: list[tuple[int, float]] = []
-    if semantic and parsed.words:
-        semantic_hits = _finish_semantic(result, vectors, semantic_side)
-    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words), named)
+    if semantic_on:
+        semantic_hits = _semantic_side(result, index, vectors, parsed, depth)
+    keyword = keyword_side()
+    result.indexing = is_indexing(index)
+    result.every_word = keyword.every_word
+    ranked, scores = fuse(keyword.hits, semantic_hits, settings, bool(parsed.words), keyword.named)
     start = (page - 1) * page_size
     with db.quick_read() as session:
         found = _join_back(session, db, ranked, scores, bool(parsed.words), start, page_size)
@@ -314,36 +316,48 @@ def _by_id(db: Database, arxiv_id: str, result: SearchResult) -> SearchResult:
     return result
 
 
-# --- the semantic side -----------------------------------------------------------------------
+# --- the two sides ---------------------------------------------------------------------------
 
 
-def _start_semantic(
-    index: KeywordIndex, vectors: VectorSearchLike | None, parsed: ParsedQuery, depth: int
-) -> Callable[[], list[tuple[int, float]]] | None:
-    """Start the semantic side (in the embedding pool); the returned call gives its hits.
-    None when there is no vector search or no text to embed."""
-    text = parsed.semantic_text
-    if vectors is None or not text.strip():
-        return None
-    return _in_background(
-        lambda: _semantic(index, vectors, parsed, depth, vectors.embed_query(text))
-    )
+@dataclass(slots=True)
+class _KeywordSide:
+    hits: list[tuple[int, float]]
+    total: int
+    named: set[int]  # hits with an author the query names
+    every_word: int | None  # the papers with every word, when counted
 
 
-def _finish_semantic(
+def _keyword_side(
+    index: KeywordIndex, parsed: ParsedQuery, depth: int, count: bool, conjunctive: bool | None
+) -> _KeywordSide:
+    """The keyword index's hits, the named authors among them and, with ``count`` and
+    words, the every-word count."""
+    # Counting every paper with any of the words costs as much as the search itself and
+    # means little; with words, the count is of the papers with all of them.
+    keyword = index.search(parsed, depth, count=count and not parsed.words, conjunctive=conjunctive)
+    named = _named(index, parsed, keyword.hits)
+    every_word = index.count(parsed, conjunctive=True) if count and parsed.words else None
+    return _KeywordSide(keyword.hits, keyword.total, named, every_word)
+
+
+def _semantic_side(
     result: SearchResult,
+    index: KeywordIndex,
     vectors: VectorSearchLike | None,
-    side: Callable[[], list[tuple[int, float]]] | None,
+    parsed: ParsedQuery,
+    depth: int,
 ) -> list[tuple[int, float]]:
-    """The semantic side's hits, with ``result``'s mode or notice set: hybrid, or keyword
-    only when the vector search is missing or failed."""
+    """The semantic side's hits (the query embedded, then its nearest papers that meet the
+    filters), with ``result``'s mode or notice set: hybrid, or keyword only when the vector
+    search is missing or failed."""
     if vectors is None:
         result.notice = SEMANTIC_UNAVAILABLE
         return []
     hits: list[tuple[int, float]] = []
+    text = parsed.semantic_text
     try:
-        if side is not None:
-            hits = side()
+        if text.strip():
+            hits = _semantic(index, vectors, parsed, depth, vectors.embed_query(text))
         result.mode = "hybrid"
     except Exception:
         log.exception("semantic search failed; keyword results only")
@@ -387,13 +401,8 @@ def _join_back(
 
     need = start + page_size + 1  # one more tells whether there is a next page
     whole = need <= WHOLE_ROWS_MAX
-    columns = (
-        Paper.id,
-        Paper.imported_upvotes + Paper.user_upvotes,
-        # The time as the driver gives it (SQLite: ISO text, which sorts as the time does).
-        type_coerce(Paper.published_at, String),
-        *(papers.item_columns() if whole else ()),
-    )
+    statement = _join_statement(db, whole)
+    connection = session.connection()
     rows: list[Any] = []
     taken = 0
     while taken < len(ranked) and len(rows) < need:
@@ -401,7 +410,7 @@ def _join_back(
         if by_score:
             while end < len(ranked) and score(ranked[end]) == score(ranked[end - 1]):
                 end += 1
-        rows += session.execute(select(*columns).where(db.ops.among(Paper.id, ranked[taken:end])))
+        rows += connection.execute(statement, {"ids": ranked[taken:end]})
         taken = end
     if by_score:
         # Ties: more upvotes, then newer, then lower id (stable sorts, least significant
@@ -419,6 +428,27 @@ def _join_back(
     else:
         by_id = papers.items_by_paper_ids(session, shown)
     return _Joined(shown, by_id, taken - len(rows), len(ordered) > start + page_size)
+
+
+_join_statements: dict[tuple[type, bool], Select[Any]] = {}
+
+
+def _join_statement(db: Database, whole: bool) -> Select[Any]:
+    """The join-back's SELECT (ids as parameter ``ids``), built once per database kind: run
+    on the session's connection (Core, no ORM layer), it costs half of building and running
+    it on the session each time (0.7 → 0.4 ms for a page on SQLite, benchmarks/RESULTS.md)."""
+    key = (type(db.ops), whole)
+    found = _join_statements.get(key)
+    if found is None:
+        columns = (
+            Paper.id,
+            Paper.imported_upvotes + Paper.user_upvotes,
+            # The time as the driver gives it (SQLite: ISO text, which sorts as the time does).
+            type_coerce(Paper.published_at, String),
+            *(papers.item_columns() if whole else ()),
+        )
+        found = _join_statements[key] = select(*columns).where(db.ops.among_bound(Paper.id))
+    return found
 
 
 def _sortable_time(value: str | dt.datetime | None) -> str:

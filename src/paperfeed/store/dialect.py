@@ -71,6 +71,11 @@ class Ops:
         """``column`` is one of ``ids``."""
         return cast(ColumnElement[bool], column.in_(list(ids)))
 
+    def among_bound(self, column: Any, name: str = "ids") -> ColumnElement[bool]:
+        """``column`` is one of the ids given at execution as parameter ``name`` (a list):
+        ``among`` for a statement built once and run many times."""
+        return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
+
     def skip_locked(self, stmt: S, *of: Any) -> S:
         """``stmt`` claiming its rows so that concurrent claimers skip them (a work queue)."""
         return stmt
@@ -161,6 +166,10 @@ class PostgresOps(Ops):
     def among(self, column: Any, ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
         # One array parameter: faster than hundreds of bound parameters on PostgreSQL.
         bound = bindparam(name, list(ids), type_=postgresql.ARRAY(Integer))
+        return cast(ColumnElement[bool], column == any_(bound))
+
+    def among_bound(self, column: Any, name: str = "ids") -> ColumnElement[bool]:
+        bound = bindparam(name, type_=postgresql.ARRAY(Integer))
         return cast(ColumnElement[bool], column == any_(bound))
 
     def skip_locked(self, stmt: S, *of: Any) -> S:
