@@ -76,12 +76,13 @@ def counts_with_df(dfs: list[int], n: int) -> sparse.csr_matrix:
     return sparse.csr_matrix(dense)
 
 
-@pytest.mark.parametrize("n", [10, 40, 1000])
+@pytest.mark.parametrize("n", [10, 40, 1000, 3000])
 def test_idf_is_zero_for_rare_and_common_terms(n: int) -> None:
-    dfs = [1, 2, int(0.1 * n), int(0.1 * n) + 1, n, 0]
+    common = max(0.1 * n, terms.MAX_DF_FLOOR)  # a small site drops no term as too common
+    dfs = [1, 2, int(0.1 * n), int(0.1 * n) + 1, min(n, int(common)), min(n, int(common) + 1), n, 0]
     idf = terms.idf(counts_with_df(dfs, n))
     for df, weight in zip(dfs, idf, strict=True):
-        if 2 <= df <= 0.1 * n:
+        if 2 <= df <= common:
             assert weight == pytest.approx(np.log((1 + n) / (1 + df)) + 1, rel=1e-6)
         else:
             assert weight == 0

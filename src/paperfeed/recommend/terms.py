@@ -30,6 +30,9 @@ from paperfeed.store.reader_models import PaperTerms
 COLUMNS = 2**18
 MIN_DF = 2  # a term in fewer papers weighs nothing (a typo, a one-off name)
 MAX_DF_SHARE = 0.1  # nor one in more than this share of them (too common to tell)
+# ... but on a small site a share says little: with 30 papers in 3 topics every topic's own
+# words are in a third of them. A term is too common only when in more than this many too.
+MAX_DF_FLOOR = 100
 BATCH = 500
 _BLOCK = 8192  # rows weighed at a time
 _MAX_COUNT = np.iinfo(np.uint16).max
@@ -104,10 +107,11 @@ def blobs_of(rows: sparse.csr_matrix) -> list[bytes]:
 
 def idf(counts: sparse.csr_matrix) -> NDArray[np.float32]:
     """The smooth idf of every column over ``counts``' rows (one a paper), zero where the
-    document frequency is under ``MIN_DF`` or over ``MAX_DF_SHARE`` of the rows."""
+    document frequency is under ``MIN_DF`` or over ``MAX_DF_SHARE`` of the rows (and over
+    ``MAX_DF_FLOOR``)."""
     n = counts.shape[0]
     df = np.bincount(np.asarray(counts.indices, np.int64), minlength=counts.shape[1])
-    keep = (df >= MIN_DF) & (df <= MAX_DF_SHARE * n)
+    keep = (df >= MIN_DF) & (df <= max(MAX_DF_SHARE * n, MAX_DF_FLOOR))
     weights: NDArray[np.float32] = ((np.log((1 + n) / (1 + df)) + 1) * keep).astype(np.float32)
     return weights
 
