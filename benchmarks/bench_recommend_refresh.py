@@ -106,11 +106,11 @@ def _draw(cdf: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _count_block(
-    topics: np.ndarray, vocab: np.ndarray, rng: np.random.Generator
+    topics: np.ndarray, common: np.ndarray, vocab: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts of one block of papers: (words a row, sorted columns, counts)."""
+    """Counts of one block of papers: (words a row, sorted columns, counts). ``common``:
+    the column of each rank of the common ranking; ``vocab``: each topic's own columns."""
     width = terms.COLUMNS
-    common = rng.permutation(width)  # the word of rank r is column common[r]
     own = rng.poisson(DRAWS, len(topics))
     ours = rng.binomial(own, TOPIC_SHARE)
     rows = np.arange(len(topics))
@@ -137,10 +137,11 @@ def synthetic_terms(topics: np.ndarray, seed: int = 1) -> sparse.csr_matrix:
     that papers of a topic, and a reader's positives, share words; a word drawn twice counts
     twice. Calibrated on the real rows (see the constants above)."""
     rng = np.random.default_rng(seed)
+    common = rng.permutation(terms.COLUMNS)  # the word of rank r is column common[r]
     vocab = np.stack([rng.choice(terms.COLUMNS, TOPIC_WORDS, replace=False) for _ in range(TOPICS)])
     indptr, columns, counts = [np.zeros(1, np.int64)], [], []
     for start in range(0, len(topics), 10_000):  # in blocks: no temporary of the whole corpus
-        words, cols, block_counts = _count_block(topics[start : start + 10_000], vocab, rng)
+        words, cols, block_counts = _count_block(topics[start : start + 10_000], common, vocab, rng)
         indptr.append(indptr[-1][-1] + np.cumsum(words))
         columns.append(cols)
         counts.append(block_counts)
