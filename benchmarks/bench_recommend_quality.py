@@ -513,11 +513,14 @@ def production_extras(
     mine = np.array(reader.positives)  # most recent first
     others = split.background[:1000]
     others = others[~np.isin(others, mine)]
-    words = fit_sparse(x[mine], x[others], c=train.TERMS_C).score(x[split.candidates])
+    words = train.fit_terms(x[mine], x[others], np.ones(len(others)))
+    every = fit_sparse(x[mine], x[others], c=train.TERMS_C)  # before keeping the largest
     nearest = ranked["nearest positive"] if len(mine) <= service.NEAREST_CAP else None
     if nearest is None:
         nearest = ranked[f"nearest, {service.NEAREST_CAP} most recent positives"]
-    ranked["production (fused)"] = fuse(words, ranked[ours], nearest)
+    cands = x[split.candidates]
+    ranked["production (fused)"] = fuse(words.score(cands), ranked[ours], nearest)
+    ranked["production, every term weight kept"] = fuse(every.score(cands), ranked[ours], nearest)
 
 
 def evaluate(

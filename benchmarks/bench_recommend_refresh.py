@@ -16,11 +16,12 @@ reader in the chunks it is handed: simulates the reader's signals (seeded by the
 number: 5-200 positives, log-uniform, so most readers have few; 0-5 dismissals; 0-40 papers
 seen and skipped), fits the embedding model with the shared background and serialises it
 (``LinearModel.to_bytes``) into the worker's output file, then fits the term model as
-``train.fit_reader`` does (``sparse_model.fit_sparse`` at ``train.TERMS_C``: the reader's
-term rows against its negatives and the background less its positives, the same weights)
-and serialises it (``SparseLinear.to_bytes``). The term blobs are counted, not written: a
-term model keeps a weight for every column its training rows use (~100,000), ~0.8 MB, and
-100,000 of them would not fit on the disk. Reading the signals from the database and
+``train.fit_reader`` does (``train.fit_terms``: ``sparse_model.fit_sparse`` at
+``TERMS_C``, its ``TERMS_KEPT`` largest weights kept; the reader's term rows against its
+negatives and the background less its positives, the same weights) and serialises it
+(``SparseLinear.to_bytes``). The term blobs are counted, not written: with every weight kept
+(a column its training rows use, ~100,000: ~0.8 MB) 100,000 of them would not fit on the
+disk. Reading the signals from the database and
 writing ``reader_models`` rows are not part of it (the fingerprint query and one row per
 reader; see RESULTS.md).
 
@@ -63,8 +64,7 @@ from bench_recommend_train import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from paperfeed.recommend import terms
 from paperfeed.recommend.model import Background, fit
-from paperfeed.recommend.sparse_model import fit_sparse
-from paperfeed.recommend.train import TERMS_C
+from paperfeed.recommend.train import fit_terms
 
 CHUNK = 500
 GOAL = 100_000
@@ -169,7 +169,7 @@ def _fit_terms(reader: Reader, background_rows: np.ndarray) -> bytes:
     bg_rows = np.setdiff1d(background_rows, reader.positives)
     rows = np.concatenate([reader.negatives, bg_rows])
     weights = np.concatenate([reader.weights.astype(np.float32), np.ones(len(bg_rows))])
-    words = fit_sparse(_terms[reader.positives], _terms[rows], weights, c=TERMS_C)
+    words = fit_terms(_terms[reader.positives], _terms[rows], weights)
     return words.to_bytes()
 
 

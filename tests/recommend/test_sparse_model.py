@@ -213,3 +213,19 @@ def test_bad_negative_weights_are_refused(weights: list[float]) -> None:
     rng = np.random.default_rng(7)
     with pytest.raises(ValueError):
         fit_sparse(rows(rng, 3, [1, 2, 3, 4, 5]), rows(rng, 3, [7, 8, 9, 10, 11]), weights)
+
+
+@pytest.mark.parametrize("kept", [1, 7, 300, 10**6])
+def test_strongest_keeps_the_largest_weights_in_column_order(kept: int) -> None:
+    rng = np.random.default_rng(kept)
+    model = fit_sparse(rows(rng, 12, list(range(30))), rows(rng, 80, list(range(500, 530))))
+    cut = model.strongest(kept)
+    assert len(cut.columns) == min(kept, len(model.columns))
+    assert np.all(np.diff(cut.columns) > 0) and cut.bias == model.bias
+    assert set(cut.columns) <= set(model.columns)
+    dropped = np.setdiff1d(model.columns, cut.columns)
+    if len(dropped):
+        lost = np.abs(model.weights[np.isin(model.columns, dropped)]).max()
+        assert lost <= np.abs(cut.weights).min()
+    again = SparseLinear.from_bytes(cut.to_bytes())
+    assert np.array_equal(again.columns, cut.columns)

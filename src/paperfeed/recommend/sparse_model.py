@@ -48,6 +48,14 @@ class SparseLinear:
         dense[self.columns] = self.weights
         return np.asarray(rows @ dense, dtype=np.float32) + np.float32(self.bias)
 
+    def strongest(self, kept: int) -> SparseLinear:
+        """The model with only its ``kept`` largest weights (by size; columns stay sorted):
+        the rest, mostly the background's words, weigh little and would cost 8 bytes each."""
+        if len(self.columns) <= kept:
+            return self
+        chosen = np.sort(np.argpartition(-np.abs(self.weights), kept - 1)[:kept])
+        return SparseLinear(self.columns[chosen], self.weights[chosen], self.bias)
+
     def to_bytes(self) -> bytes:
         head = np.asarray([len(self.columns)], dtype="<i4").tobytes()
         tail = np.asarray([self.bias], dtype="<f4").tobytes()

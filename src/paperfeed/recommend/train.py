@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from paperfeed.recommend.candidates import Candidates, candidates
 from paperfeed.recommend.gather import Positive, Signals, fingerprint, gather
 from paperfeed.recommend.model import LinearModel, fit
 from paperfeed.recommend.prefs import PrefsView
-from paperfeed.recommend.sparse_model import SparseLinear, fit_sparse
+from paperfeed.recommend.sparse_model import Rows, SparseLinear, fit_sparse
 from paperfeed.store.db import Database
 from paperfeed.store.meta import get_meta, set_meta
 from paperfeed.store.models import AuthorshipClaim, Collection, Upvote, utcnow
@@ -43,6 +44,11 @@ METHODS = ("linear", "nearest", "follows", "trending")
 TRENDING_REASON = "trending this week"
 CURSOR_KEY = "recommend_refresh_cursor"
 TERMS_C = 10.0  # the term model's C (benchmarks/RESULTS.md, bench2: tuned on dev)
+# The term weights a reader's model keeps (the largest): all of them, one a column its
+# ~1,200 training rows use (~96,000), were ~0.8 MB a reader (77 GB for 100,000 readers);
+# these are 128 KB, and rank as well (benchmarks/RESULTS.md, "What ships"; 4,096 cost
+# 0.002 nDCG@10).
+TERMS_KEPT = 16384
 
 
 def close_reason(positive: Positive) -> str:
@@ -109,8 +115,14 @@ def fit_reader(cands: Candidates, signals: Signals, settings: Settings) -> Fitte
         return Fitted("nearest", None, None, 0)
     with one_thread():
         model = fit(cands.vectors[pos_rows], cands.vectors[rows], weights.astype(np.float32))
-        words = fit_sparse(cands.terms[pos_rows], cands.terms[rows], weights, c=TERMS_C)
+        words = fit_terms(cands.terms[pos_rows], cands.terms[rows], weights)
     return Fitted(method, model, words, len(rows))
+
+
+def fit_terms(positives: Rows, negatives: Rows, weights: NDArray[np.floating]) -> SparseLinear:
+    """The reader's term model as stored: fitted at ``TERMS_C``, its ``TERMS_KEPT`` largest
+    weights kept."""
+    return fit_sparse(positives, negatives, weights, c=TERMS_C).strongest(TERMS_KEPT)
 
 
 def load_model(session: Session, user_id: int) -> StoredModel | None:
