@@ -27,9 +27,10 @@ from paperfeed.config import Settings
 from paperfeed.digest.compose import Composer, Period, SubscriberRow
 from paperfeed.digest.subscriptions.subscribers import ELIGIBLE
 from paperfeed.recommend.service import recommend, record_impressions
+from paperfeed.recommend.signals import dismissed_by_reader
 from paperfeed.store.db import Database
 from paperfeed.store.models import Paper, Subscriber
-from paperfeed.store.reader_models import ReaderPrefs, ReaderSignal
+from paperfeed.store.reader_models import ReaderPrefs
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ def gather_picks(
         if got.method != "trending" and got.items:
             found[user_id] = [(r.item.arxiv_id, r.reason) for r in got.items]
     ids = _paper_ids(db, {a for ranked in found.values() for a, _ in ranked})
-    dismissed = _dismissed(db, set(per_user))
+    with db.read() as session:
+        dismissed = dismissed_by_reader(session, per_user)
     picks = {
         uid: Picks(
             uid,
@@ -120,23 +122,6 @@ def gather_picks(
         for uid in found.keys() | dismissed.keys()
     }
     return {sid: picks[uid] for sid, (uid, _) in wanted.items() if uid in picks}
-
-
-def _dismissed(db: Database, user_ids: set[int]) -> dict[int, frozenset[int]]:
-    """user id → the papers that reader marked "not interested" (those with any)."""
-    wanted = sorted(user_ids)
-    out: dict[int, set[int]] = {}
-    with db.read() as session:
-        for i in range(0, len(wanted), 500):
-            rows = session.execute(
-                select(ReaderSignal.user_id, ReaderSignal.paper_id).where(
-                    ReaderSignal.kind == "dismissed",
-                    ReaderSignal.user_id.in_(wanted[i : i + 500]),
-                )
-            )
-            for user_id, paper_id in rows:
-                out.setdefault(int(user_id), set()).add(int(paper_id))
-    return {u: frozenset(p) for u, p in out.items()}
 
 
 def _paper_ids(db: Database, arxiv_ids: set[str]) -> dict[str, int]:

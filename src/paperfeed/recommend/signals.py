@@ -50,6 +50,7 @@ __all__ = [
     "SignalsView",
     "add_seeds",
     "dismiss",
+    "dismissed_by_reader",
     "dismissed_ids",
     "follows_from_text",
     "forget_all",
@@ -275,6 +276,22 @@ def signals_of(db: Database, user_id: int, limit: int = LISTED) -> SignalsView:
         totals=totals,
         prefs=prefs,
     )
+
+
+def dismissed_by_reader(session: Session, user_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """user id → the papers (ids) that reader marked "not interested", for those of
+    ``user_ids`` with any (the digest keeps them out of every part of a reader's mail)."""
+    wanted = sorted(set(user_ids))
+    out: dict[int, set[int]] = {}
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(ReaderSignal.user_id, ReaderSignal.paper_id).where(
+                ReaderSignal.kind == DISMISSED, ReaderSignal.user_id.in_(wanted[i : i + 500])
+            )
+        )
+        for user_id, paper_id in rows:
+            out.setdefault(int(user_id), set()).add(int(paper_id))
+    return {u: frozenset(p) for u, p in out.items()}
 
 
 def dismissed_ids(session: Session, user_id: int, arxiv_ids: Sequence[str]) -> set[str]:

@@ -4,7 +4,8 @@ The recipe is the one the authors-as-readers benchmark chose (benchmarks/RESULTS
 features that production can run", ``--hashed``): arxiv-sanity-lite's analyser (lower-case,
 accents stripped, English stop words, its token pattern, 1–2-grams) hashed into 2^18 columns
 (no vocabulary to fit or keep), then per paper 1 + ln(tf) times the corpus's smooth idf
-ln((1 + N) / (1 + df)) + 1, zero where df < 2 or df > 10 % of N, and the row L2-normalised.
+ln((1 + N) / (1 + df)) + 1, zero where df < 2 or df > 10 % of N (and > 100 papers: on a small
+site a share says little), and the row L2-normalised.
 
 Stored: the raw hashed counts a paper (``paper_terms``, derived data like the embeddings,
 about 1 KB a paper), filled by :func:`fill` for papers that lack them or changed since.

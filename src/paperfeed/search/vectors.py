@@ -257,7 +257,7 @@ class VectorSearch:
         (searches go on meanwhile), which is held to catch up only when there is news."""
         try:
             with self.db.read() as session:
-                mark = table_mark(session)  # cheap; the model's own state is a scan
+                mark = table_mark(session)  # every model at once: cheaper than one's state
                 state = table_state(session, self.model) if mark != self._mark else None
             news = state is not None and state != self._db_state
             with self.state_lock:
